@@ -1,0 +1,68 @@
+# Execution API: local development without Docker. `make run` and `make test` install what they need.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+PORT ?= 3000
+MOTO_PORT ?= 5005
+
+.PHONY: help install run invoke test lint typecheck template-lint unit openapi build deploy clean
+
+help:
+	@echo "make run                      the API on http://localhost:$(PORT) against an embedded moto (MOTO_PORT=$(MOTO_PORT))"
+	@echo "make test                     ruff, mypy, cfn-lint and every test"
+	@echo "make invoke EVENT=events/x.json [FUNCTION=LogicalId]   one event through the real handler"
+	@echo "make openapi                  regenerate docs/openapi.json from the code's models"
+	@echo "make build | deploy [ENV=prod] sam build / sam deploy (SAM CLI in its own venv)"
+
+# The application's environment; reinstalled when a requirements file changes.
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: $(VENV)/.installed
+	PORT=$(PORT) MOTO_PORT=$(MOTO_PORT) $(PY) -m local.server
+
+invoke: $(VENV)/.installed
+	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json [FUNCTION=<logical id>]"; exit 2; }
+	@$(PY) -m local.invoke $(EVENT) $(if $(FUNCTION),--function $(FUNCTION))
+
+test: lint typecheck template-lint unit
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+template-lint: $(VENV)/.installed
+	$(VENV)/bin/cfn-lint template.yaml
+
+unit: $(VENV)/.installed
+	$(VENV)/bin/pytest
+
+openapi: $(VENV)/.installed
+	$(PY) -m local.openapi
+
+# The SAM CLI pins boto3 and pydantic versions that clash with the application's: its own venv.
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+build: $(SAM_VENV)/.installed
+	@command -v python3.13 >/dev/null || { echo "sam build needs python3.13 on PATH (Lambda runtime); with pyenv: PYENV_VERSION=3.11.7:3.13.0 make build"; exit 1; }
+	$(SAM) validate --lint
+	$(SAM) build
+
+deploy: build
+	$(SAM) deploy $(if $(ENV),--config-env $(ENV))
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

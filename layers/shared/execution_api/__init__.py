@@ -1,0 +1,1 @@
+"""Shared code of the Execution API functions, shipped in the Lambda layer."""

@@ -1,0 +1,28 @@
+"""boto3 clients, made once per Lambda container on first use (creating one costs milliseconds)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Standard retry mode: exponential backoff with jitter on throttling and 5xx, 3 attempts in all;
+# short timeouts so a stuck call fails inside the Lambda timeout and the client gets a 503.
+_CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=5,
+    tcp_keepalive=True,
+)
+
+
+@lru_cache(maxsize=1)
+def dynamodb_client() -> Any:
+    return boto3.client("dynamodb", config=_CLIENT_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def kms_client() -> Any:
+    return boto3.client("kms", config=_CLIENT_CONFIG)

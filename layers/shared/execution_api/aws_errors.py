@@ -1,0 +1,48 @@
+"""Which AWS failures mean "try again later" (503 with Retry-After) rather than a bug (500)."""
+
+from __future__ import annotations
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+RETRYABLE_ERROR_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionInProgressException",
+        "LimitExceededException",
+        "KMSInternalException",
+        "KeyUnavailableException",
+        "DependencyTimeoutException",
+    }
+)
+# Cancellation reasons of a TransactWriteItems that a later attempt overcomes. ConditionalCheckFailed
+# means a fresh execution id collided with a stored one: a retry draws a new id.
+RETRYABLE_CANCELLATION_REASONS = frozenset(
+    {"ThrottlingError", "TransactionConflict", "ProvisionedThroughputExceeded", "ConditionalCheckFailed"}
+)
+
+NETWORK_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
+
+
+def is_retryable(error: Exception) -> bool:
+    """True when boto3's own retries are spent on a failure that is not the request's fault."""
+    if isinstance(error, NETWORK_ERRORS):
+        return True
+    if not isinstance(error, ClientError):
+        return False
+    code = error.response.get("Error", {}).get("Code", "")
+    if code in RETRYABLE_ERROR_CODES:
+        return True
+    if code == "TransactionCanceledException":
+        reasons = {r.get("Code") for r in error.response.get("CancellationReasons", [])}
+        return bool(reasons & RETRYABLE_CANCELLATION_REASONS)
+    return False

@@ -1,0 +1,63 @@
+"""Domain errors. `execution_api.http` is the one place that turns them into responses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One problem in a request body: where (RFC 6901 JSON Pointer), a stable code, and why."""
+
+    pointer: str
+    code: str
+    message: str
+
+
+class ExecutionApiError(Exception):
+    """Base of every error the API answers deliberately."""
+
+
+class MalformedRequest(ExecutionApiError):
+    """400: the body is not JSON, or not a JSON object."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class UnsupportedMediaType(ExecutionApiError):
+    """415: the body is not declared as application/json."""
+
+
+class PayloadTooLarge(ExecutionApiError):
+    """413: the body is larger than MAX_BODY_BYTES."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body is larger than {limit} bytes")
+        self.limit = limit
+
+
+class PlanRejected(ExecutionApiError):
+    """422: the plan breaks one or more rules; every violation is listed."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        super().__init__(f"{len(violations)} problem(s) in the execution plan")
+        self.violations = violations
+
+
+class ExecutionNotFound(ExecutionApiError):
+    """404: no such execution for this tenant."""
+
+
+class MethodNotAllowed(ExecutionApiError):
+    """405: the route exists but not with this method."""
+
+    def __init__(self, allowed: tuple[str, ...]) -> None:
+        super().__init__("method not allowed")
+        self.allowed = allowed
+
+
+class StorageUnavailable(ExecutionApiError):
+    """503: DynamoDB (or KMS) throttled or failed after boto3's own retries; retrying helps."""

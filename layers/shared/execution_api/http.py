@@ -1,0 +1,274 @@
+"""The HTTP edge shared by every function: the resolver, request envelope checks, and the one
+place where errors become RFC 9457 problem+json responses."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+
+from execution_api.errors import (
+    ExecutionNotFound,
+    MalformedRequest,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    PlanRejected,
+    StorageUnavailable,
+    UnsupportedMediaType,
+    Violation,
+)
+from execution_api.models.request import FIELD_NAMES
+from execution_api.models.response import Problem
+from execution_api.observability import logger, metrics
+from execution_api.plan_checks import PlanLimits, check_plan, plan_from_raw_body, pointer
+from execution_api.settings import get_settings
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://errors.execution-api.dev/"
+RETRY_AFTER_SECONDS = "1"
+LOCAL_TENANT = "local"
+ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+# Fields the SDK may send that this service deliberately does not take, with the reason.
+UNSUPPORTED_FIELDS = {
+    "providerApiKeys": "provider API keys are not accepted: this service never stores provider "
+    "credentials; configure them where the workers run",
+}
+
+# Every error status the API documents, for the OpenAPI document of each route.
+PROBLEM_RESPONSES: dict[int, Any] = {
+    status: {"description": description, "content": {PROBLEM_JSON: {"model": Problem}}}
+    for status, description in (
+        (400, "The body is not JSON, or not a JSON object."),
+        (401, "Missing or invalid API key (when authentication is on)."),
+        (404, "No such execution (or route)."),
+        (405, "The route does not take this method."),
+        (413, "The body is larger than MAX_BODY_BYTES."),
+        (415, "The body is not application/json."),
+        (422, "The plan breaks one or more rules; each is listed in `errors`."),
+        (429, "Too many requests (stage throttling)."),
+        (500, "An internal error; quote `instance` when reporting it."),
+        (503, "DynamoDB or KMS is throttled or unavailable; retry after `Retry-After` seconds."),
+    )
+}
+
+
+def tenant_id(event: BaseProxyEvent) -> str:
+    """The caller's tenant, from the authorizer's context once authentication exists; 'local' until then."""
+    authorizer = (event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    tenant = authorizer.get("tenantId")
+    return tenant if isinstance(tenant, str) and tenant else LOCAL_TENANT
+
+
+def check_json_envelope(event: BaseProxyEvent) -> None:
+    """415 unless the body is declared JSON; 413 over MAX_BODY_BYTES. Runs before any schema error counts."""
+    content_type = (event.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json":
+        raise UnsupportedMediaType("the body must be sent as Content-Type: application/json")
+    limit = get_settings().max_body_bytes
+    if len((event.decoded_body or "").encode("utf-8")) > limit:
+        raise PayloadTooLarge(limit)
+
+
+def require_json_body(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Route middleware: the envelope checks for requests whose body passed schema validation."""
+    check_json_envelope(app.current_event)
+    return next_middleware(app)
+
+
+def reject_other_methods(router: Router, path: str, allowed: Sequence[str]) -> None:
+    """Answer 405 with an Allow header for the methods a route does not take (API Gateway sends it ANY)."""
+
+    def method_not_allowed(**_path_params: str) -> Response[Problem]:
+        raise MethodNotAllowed(tuple(allowed))
+
+    others = [method for method in ALL_METHODS if method not in allowed]
+    router.route(path, method=others, include_in_schema=False)(method_not_allowed)
+
+
+def create_app() -> APIGatewayRestResolver:
+    """A REST (v1) resolver with request validation and every error mapped to problem+json."""
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    def problem(
+        status: HTTPStatus,
+        code: str,
+        detail: str,
+        *,
+        slug: str | None = None,
+        title: str | None = None,
+        errors: list[Violation] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response[Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_TYPE_BASE + (slug or code.replace("_", "-")),
+            "title": title or status.phrase,
+            "status": int(status),
+            "detail": detail,
+            "code": code,
+            "error": detail,
+            "instance": app.current_event.request_context.request_id or "",
+        }
+        if errors is not None:
+            body["errors"] = [{"pointer": v.pointer, "code": v.code, "message": v.message} for v in errors]
+        return Response(status_code=int(status), content_type=PROBLEM_JSON, body=json.dumps(body), headers=headers)
+
+    def plan_rejected(violations: list[Violation]) -> Response[Any]:
+        metrics.add_metric(name="PlansRejected", unit=MetricUnit.Count, value=1)
+        for reason in sorted({v.code for v in violations}):
+            # One metric per reason, as a dimension, so dashboards can split rejections by rule.
+            with single_metric(
+                name="PlanRejectionReasons", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
+            ) as metric:
+                metric.add_dimension(name="reason", value=reason)
+        count = len(violations)
+        return problem(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            f"{count} problem{'s' if count != 1 else ''} in the execution plan",
+            slug="validation",
+            title="Invalid execution plan",
+            errors=violations,
+        )
+
+    def envelope_problem() -> Response[Any] | None:
+        try:
+            check_json_envelope(app.current_event)
+        except (UnsupportedMediaType, PayloadTooLarge) as error:
+            return handlers[type(error)](error)
+        return None
+
+    def on_schema_errors(error: RequestValidationError) -> Response[Any]:
+        early = envelope_problem()
+        if early is not None:
+            return early
+        errors = list(error.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return on_malformed(MalformedRequest("malformed_json", "the body is not valid JSON"))
+        if any(tuple(e.get("loc", ())) == ("body",) for e in errors):
+            return on_malformed(MalformedRequest("body_not_object", "the body must be a JSON object"))
+        violations = schema_violations(errors)
+        plan = plan_from_raw_body(app.current_event.json_body)
+        if plan is not None:
+            seen = set(violations)
+            violations += [v for v in check_plan(plan, PlanLimits.from_settings(get_settings())) if v not in seen]
+        return plan_rejected(violations)
+
+    def on_malformed(error: MalformedRequest) -> Response[Any]:
+        return problem(HTTPStatus.BAD_REQUEST, error.code, error.detail, title="Malformed request")
+
+    def on_too_deep(_error: RecursionError) -> Response[Any]:
+        # json.loads recurses per nesting level: a body nested thousands deep is malformed for us.
+        return on_malformed(MalformedRequest("malformed_json", "the body is nested too deeply"))
+
+    def on_unsupported_media_type(error: UnsupportedMediaType) -> Response[Any]:
+        return problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", str(error))
+
+    def on_too_large(error: PayloadTooLarge) -> Response[Any]:
+        return problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large", str(error))
+
+    def on_plan_rejected(error: PlanRejected) -> Response[Any]:
+        return plan_rejected(error.violations)
+
+    def on_execution_not_found(_error: ExecutionNotFound) -> Response[Any]:
+        return problem(HTTPStatus.NOT_FOUND, "execution_not_found", "no execution with this id")
+
+    def on_route_not_found(_error: NotFoundError) -> Response[Any]:
+        return problem(HTTPStatus.NOT_FOUND, "route_not_found", "no such route")
+
+    def on_method_not_allowed(error: MethodNotAllowed) -> Response[Any]:
+        allow = ", ".join(error.allowed)
+        return problem(
+            HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed", f"this route takes {allow}", headers={"Allow": allow}
+        )
+
+    def on_unavailable(_error: StorageUnavailable) -> Response[Any]:
+        logger.warning("storage unavailable after retries", exc_info=True)
+        return problem(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            f"the service is busy or unavailable; nothing was stored, retry after {RETRY_AFTER_SECONDS} second(s)",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+
+    def on_unexpected(_error: Exception) -> Response[Any]:
+        logger.exception("unhandled error")  # the trace goes to the log only, never to the client
+        return problem(
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an internal error occurred; quote the instance id when reporting it",
+        )
+
+    handlers: dict[type[Exception], Callable[[Any], Response[Any]]] = {
+        RequestValidationError: on_schema_errors,
+        MalformedRequest: on_malformed,
+        RecursionError: on_too_deep,
+        UnsupportedMediaType: on_unsupported_media_type,
+        PayloadTooLarge: on_too_large,
+        PlanRejected: on_plan_rejected,
+        ExecutionNotFound: on_execution_not_found,
+        NotFoundError: on_route_not_found,
+        MethodNotAllowed: on_method_not_allowed,
+        StorageUnavailable: on_unavailable,
+        Exception: on_unexpected,
+    }
+    for exception_type, handler in handlers.items():
+        app.exception_handler(exception_type)(handler)
+    return app
+
+
+def schema_violations(errors: Iterable[dict[str, Any]]) -> list[Violation]:
+    """pydantic's errors as violations with JSON Pointers into the body and stable codes."""
+    return [_schema_violation(error) for error in errors]
+
+
+_CONSTRAINT_ERRORS = {"string_too_short", "string_too_long", "string_pattern_mismatch"}
+_FIELD_CODES = {
+    "id": ("invalid_job_id", "job ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"),
+    "dependsOn": ("invalid_job_id", "job ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"),
+    "dependencies": ("invalid_job_id", "job ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"),
+    "rootJobIds": ("invalid_job_id", "job ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"),
+    "operation": ("invalid_operation", "an operation is 1 to 64 characters: a letter, then letters, digits, _ . : -"),
+    "type": ("invalid_operation", "an operation is 1 to 64 characters: a letter, then letters, digits, _ . : -"),
+    "webhookUrl": ("invalid_webhook_url", "the webhook URL is 1 to 2048 characters"),
+    "url": ("invalid_webhook_url", "the webhook URL is 1 to 2048 characters"),
+    "webhookSecret": ("invalid_webhook_secret", "the webhook secret is 1 to 512 characters"),
+    "secret": ("invalid_webhook_secret", "the webhook secret is 1 to 512 characters"),
+    "baseExecutionId": ("base_execution_not_found", "no execution with this id to build on"),
+    "output": ("invalid_output", "an output is at most 256 characters"),
+}
+
+
+def _schema_violation(error: dict[str, Any]) -> Violation:
+    loc = tuple(error.get("loc", ()))
+    if loc[:1] == ("body",):
+        loc = loc[1:]
+    where = pointer(*loc)
+    kind = str(error.get("type", "invalid_value"))
+    names = [part for part in loc if isinstance(part, str)]
+    field = names[-1] if names else ""
+    if kind == "extra_forbidden":
+        if field in UNSUPPORTED_FIELDS:
+            return Violation(where, "unsupported_field", f"'{field}' is not supported: {UNSUPPORTED_FIELDS[field]}")
+        hint = difflib.get_close_matches(field, FIELD_NAMES, n=1)
+        suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+        return Violation(where, "unknown_field", f"unknown field '{field}'{suggestion}")
+    if kind == "missing":
+        return Violation(where, "missing_field", f"'{field}' is required")
+    if kind in _CONSTRAINT_ERRORS and field in _FIELD_CODES:
+        code, message = _FIELD_CODES[field]
+        return Violation(where, code, message)
+    if kind.endswith("_type") or kind in {"model_attributes_type", "list_type", "dict_type"}:
+        return Violation(where, "invalid_type", str(error.get("msg", "wrong type")))
+    # Our own PydanticCustomError codes (conflicting_fields, ...) and anything else pydantic reports.
+    return Violation(where, kind, str(error.get("msg", "invalid value")))

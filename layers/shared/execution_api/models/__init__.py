@@ -1,0 +1,1 @@
+"""Three kinds of model, kept apart: request bodies, response bodies, and the domain records that are stored."""

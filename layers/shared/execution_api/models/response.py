@@ -1,0 +1,123 @@
+"""Response bodies: what clients see. Built from domain records, never from stored items directly."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from execution_api.models.records import Execution, ExecutionState, Job
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+def status_url(execution_id: str) -> str:
+    return f"/api/execute/{execution_id}/status"
+
+
+class ExecutionAccepted(_Response):
+    id: str = Field(description="The execution id, a 21-character nanoid.", examples=["V1StGXR8_Z5jdHi6B-myT"])
+    execution_id: str = Field(description="The same id, for the SDK.")
+    status: Literal["pending"] = "pending"
+    created_at: str = Field(
+        description="UTC ISO 8601 with milliseconds, as stored.", examples=["2026-11-26T06:47:19.123Z"]
+    )
+    status_url: str
+
+    @classmethod
+    def of(cls, execution: Execution) -> ExecutionAccepted:
+        return cls(
+            id=execution.id,
+            execution_id=execution.id,
+            created_at=execution.created_at,
+            status_url=status_url(execution.id),
+        )
+
+
+class JobStatus(_Response):
+    id: str
+    operation: str
+    status: ExecutionState
+    depends_on: list[str]
+    result: Any = None
+    error: Any = None
+
+
+class Webhook(_Response):
+    url: str  # the secret is never returned
+
+
+class ExecutionStatus(_Response):
+    id: str
+    execution_id: str
+    status: ExecutionState
+    created_at: str
+    updated_at: str
+    completed_at: str | None
+    base_execution_id: str | None
+    webhook: Webhook | None
+    total_jobs: int
+    completed_jobs: int
+    failed_jobs: int
+    progress: int = Field(ge=0, le=100, description="Percentage of jobs completed.")
+    current_job: str | None = Field(description="The id of a job in progress, if any.")
+    jobs: list[JobStatus]
+    result: Any = None
+    error: Any = None
+
+    @classmethod
+    def of(cls, execution: Execution, jobs: list[Job]) -> ExecutionStatus:
+        completed = sum(1 for job in jobs if job.status == "completed")
+        total = len(jobs)
+        return cls(
+            id=execution.id,
+            execution_id=execution.id,
+            status=execution.status,
+            created_at=execution.created_at,
+            updated_at=execution.updated_at,
+            completed_at=execution.completed_at,
+            base_execution_id=execution.base_execution_id,
+            webhook=Webhook(url=execution.webhook_url) if execution.webhook_url else None,
+            total_jobs=total,
+            completed_jobs=completed,
+            failed_jobs=sum(1 for job in jobs if job.status == "failed"),
+            progress=completed * 100 // total if total else (100 if execution.status == "completed" else 0),
+            current_job=next((job.id for job in jobs if job.status == "in_progress"), None),
+            jobs=[
+                JobStatus(
+                    id=job.id,
+                    operation=job.operation,
+                    status=job.status,
+                    depends_on=list(job.depends_on),
+                    result=job.result,
+                    error=job.error,
+                )
+                for job in jobs
+            ],
+            result=execution.result,
+            error=execution.error,
+        )
+
+
+class ProblemDetail(BaseModel):
+    pointer: str = Field(
+        description="RFC 6901 JSON Pointer into the request body.", examples=["/executionPlan/jobs/1/dependsOn/0"]
+    )
+    code: str = Field(examples=["unknown_dependency"])
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; `error` repeats `detail` and `code` is stable, for the SDK."""
+
+    type: str = Field(examples=["https://errors.execution-api.dev/validation"])
+    title: str
+    status: int
+    detail: str
+    code: str
+    error: str
+    instance: str = Field(description="The request id, to quote when reporting a problem.")
+    errors: list[ProblemDetail] | None = None

@@ -1,0 +1,233 @@
+"""ExecutionRepository: the only code that knows the table's keys, attributes and conditions.
+
+Item layout (docs/data-model.md has the full table):
+  pk = TENANT#<tenantId>#EXECUTION#<executionId>
+  sk = EXECUTION          the execution: status, counts, webhook, TTL
+  sk = JOB#<jobId>        one item per job, so a worker updates a job without rewriting the plan
+The tenant is part of the key, so one tenant's request can never address another's items.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from execution_api.aws_errors import is_retryable
+from execution_api.errors import StorageUnavailable
+from execution_api.models.records import Execution, Job
+from execution_api.observability import logger
+
+EXECUTION_SK = "EXECUTION"
+JOB_SK_PREFIX = "JOB#"
+MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit on actions per TransactWriteItems
+MAX_TRANSACTION_BYTES = 3_500_000  # below DynamoDB's 4 MB per transaction, with room for key overhead
+_NOT_EXISTS = "attribute_not_exists(pk)"
+
+
+def execution_pk(tenant_id: str, execution_id: str) -> str:
+    return f"TENANT#{tenant_id}#EXECUTION#{execution_id}"
+
+
+class ExecutionRepository:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def create(self, execution: Execution, jobs: Sequence[Job]) -> None:
+        """Write the execution and its jobs so that no reader ever sees part of them.
+
+        Up to 99 jobs: one transaction. Larger plans: the jobs in transactions of up to 100 items
+        first, the execution item in the last one; readers find an execution through its
+        execution item, so until that commits nothing is visible. On failure the job items
+        already written are deleted (best effort; they also expire through TTL).
+        """
+        pk = execution_pk(execution.tenant_id, execution.id)
+        items = [_job_item(pk, execution, job) for job in jobs]
+        items.append(_execution_item(pk, execution))
+        written: list[dict[str, Any]] = []
+        try:
+            for number, batch in enumerate(_transaction_batches(items)):
+                self._client.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": _NOT_EXISTS}}
+                        for item in batch
+                    ],
+                    # Makes boto3's retry of a commit whose answer was lost a no-op instead of a conflict.
+                    ClientRequestToken=f"{execution.id}-{number}",
+                )
+                written.extend(batch)
+        except (ClientError, BotoCoreError) as error:
+            self._delete_quietly(written)
+            if is_retryable(error):
+                raise StorageUnavailable("the executions table is unavailable") from error
+            raise
+
+    def exists(self, tenant_id: str, execution_id: str) -> bool:
+        response = self._call(
+            "get_item",
+            TableName=self._table,
+            Key=_key(execution_pk(tenant_id, execution_id), EXECUTION_SK),
+            ProjectionExpression="pk",
+            ConsistentRead=True,
+        )
+        return "Item" in response
+
+    def get(self, tenant_id: str, execution_id: str) -> tuple[Execution, list[Job]] | None:
+        """The execution and its jobs in plan order, or None; one strongly consistent Query (paged)."""
+        execution: Execution | None = None
+        jobs: list[Job] = []
+        for item in self._query(execution_pk(tenant_id, execution_id)):
+            if item["sk"]["S"] == EXECUTION_SK:
+                execution = _execution_from_item(item)
+            else:
+                jobs.append(_job_from_item(item))
+        if execution is None:
+            return None
+        jobs.sort(key=lambda job: job.position)
+        return execution, jobs
+
+    def _query(self, pk: str) -> Iterator[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._call("query", **request)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._client, operation)(**kwargs)
+        except (ClientError, BotoCoreError) as error:
+            if is_retryable(error):
+                raise StorageUnavailable("the executions table is unavailable") from error
+            raise
+
+    def _delete_quietly(self, items: list[dict[str, Any]]) -> None:
+        for start in range(0, len(items), 25):  # BatchWriteItem takes 25 requests at a time
+            requests = [{"DeleteRequest": {"Key": _key(i["pk"]["S"], i["sk"]["S"])}} for i in items[start : start + 25]]
+            try:
+                for _ in range(3):
+                    unprocessed = self._client.batch_write_item(RequestItems={self._table: requests})
+                    requests = unprocessed.get("UnprocessedItems", {}).get(self._table, [])
+                    if not requests:
+                        break
+            except (ClientError, BotoCoreError):
+                logger.warning(
+                    "could not delete job items of a failed submission; TTL will", extra={"items": len(requests)}
+                )
+                return
+
+
+def _transaction_batches(items: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for item in items:
+        item_size = _approximate_size(item)
+        if batch and (len(batch) == MAX_TRANSACTION_ITEMS or size + item_size > MAX_TRANSACTION_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += item_size
+    if batch:
+        yield batch
+
+
+def _approximate_size(item: dict[str, Any]) -> int:
+    return sum(len(name) + len(json.dumps(value, default=len)) for name, value in item.items())
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _strings(values: Sequence[str]) -> dict[str, Any]:
+    return {"L": [{"S": v} for v in values]}
+
+
+def _execution_item(pk: str, execution: Execution) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **_key(pk, EXECUTION_SK),
+        "entity": {"S": "execution"},
+        "executionId": {"S": execution.id},
+        "tenantId": {"S": execution.tenant_id},
+        "status": {"S": execution.status},
+        "createdAt": {"S": execution.created_at},
+        "updatedAt": {"S": execution.updated_at},
+        "expiresAt": {"N": str(execution.expires_at)},
+        "rootJobIds": _strings(execution.root_job_ids),
+        "totalJobs": {"N": str(execution.total_jobs)},
+    }
+    if execution.base_execution_id is not None:
+        item["baseExecutionId"] = {"S": execution.base_execution_id}
+    if execution.webhook_url is not None:
+        item["webhookUrl"] = {"S": execution.webhook_url}
+    if execution.webhook_secret_ciphertext is not None:
+        item["webhookSecretCiphertext"] = {"B": execution.webhook_secret_ciphertext}
+    return item
+
+
+def _job_item(pk: str, execution: Execution, job: Job) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **_key(pk, JOB_SK_PREFIX + job.id),
+        "entity": {"S": "job"},
+        "executionId": {"S": execution.id},
+        "jobId": {"S": job.id},
+        "position": {"N": str(job.position)},
+        "operation": {"S": job.operation},
+        # JSON text, not a DynamoDB map: keeps floats, empty strings and key order exactly as sent.
+        "params": {"S": json.dumps(job.params, separators=(",", ":"), ensure_ascii=False)},
+        "dependsOn": _strings(job.depends_on),
+        "status": {"S": job.status},
+        "createdAt": {"S": execution.created_at},
+        "updatedAt": {"S": execution.updated_at},
+        "expiresAt": {"N": str(execution.expires_at)},
+    }
+    if job.output is not None:
+        item["output"] = {"S": job.output}
+    return item
+
+
+def _optional_json(item: dict[str, Any], name: str) -> Any:
+    return json.loads(item[name]["S"]) if name in item else None
+
+
+def _execution_from_item(item: dict[str, Any]) -> Execution:
+    return Execution(
+        id=item["executionId"]["S"],
+        tenant_id=item["tenantId"]["S"],
+        status=item["status"]["S"],
+        created_at=item["createdAt"]["S"],
+        updated_at=item["updatedAt"]["S"],
+        completed_at=item["completedAt"]["S"] if "completedAt" in item else None,
+        expires_at=int(item["expiresAt"]["N"]),
+        root_job_ids=tuple(v["S"] for v in item["rootJobIds"]["L"]),
+        total_jobs=int(item["totalJobs"]["N"]),
+        base_execution_id=item["baseExecutionId"]["S"] if "baseExecutionId" in item else None,
+        webhook_url=item["webhookUrl"]["S"] if "webhookUrl" in item else None,
+        webhook_secret_ciphertext=item["webhookSecretCiphertext"]["B"] if "webhookSecretCiphertext" in item else None,
+        result=_optional_json(item, "result"),
+        error=_optional_json(item, "error"),
+    )
+
+
+def _job_from_item(item: dict[str, Any]) -> Job:
+    return Job(
+        id=item["jobId"]["S"],
+        position=int(item["position"]["N"]),
+        operation=item["operation"]["S"],
+        params=json.loads(item["params"]["S"]),
+        depends_on=tuple(v["S"] for v in item["dependsOn"]["L"]),
+        output=item["output"]["S"] if "output" in item else None,
+        status=item["status"]["S"],
+        result=_optional_json(item, "result"),
+        error=_optional_json(item, "error"),
+    )

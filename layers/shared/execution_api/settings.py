@@ -1,0 +1,35 @@
+"""The one typed settings object: read from the environment once per Lambda container."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    executions_table_name: str = Field(alias="EXECUTIONS_TABLE_NAME", min_length=1)
+    # Only the submit function encrypts webhook secrets, so only it gets the key.
+    webhook_secret_key_id: str | None = Field(default=None, alias="WEBHOOK_SECRET_KEY_ID")
+    max_jobs: int = Field(default=500, alias="MAX_JOBS", ge=0)
+    max_job_params_bytes: int = Field(default=64 * 1024, alias="MAX_JOB_PARAMS_BYTES", ge=2)
+    max_body_bytes: int = Field(default=1024 * 1024, alias="MAX_BODY_BYTES", ge=1)
+    allowed_operations: frozenset[str] = Field(default=frozenset(), alias="ALLOWED_OPERATIONS")
+    allow_insecure_webhooks: bool = Field(default=False, alias="ALLOW_INSECURE_WEBHOOKS")
+    execution_retention_days: int = Field(default=90, alias="EXECUTION_RETENTION_DAYS", ge=1)
+
+    @field_validator("allowed_operations", mode="before")
+    @classmethod
+    def _split_operations(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(op.strip() for op in value.split(",") if op.strip())
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read lazily so importing a handler never fails on a missing variable."""
+    return Settings.model_validate(dict(os.environ))

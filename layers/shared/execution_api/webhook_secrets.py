@@ -1,0 +1,49 @@
+"""Webhook secrets are sealed with KMS, bound to their execution by the encryption context.
+
+The table only ever holds ciphertext. The encryption context ({"executionId": id}) means a
+ciphertext copied onto another execution cannot be decrypted there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import SecretStr
+
+from execution_api.aws_errors import is_retryable
+from execution_api.errors import StorageUnavailable
+
+
+class WebhookSecretCipher:
+    def __init__(self, client: Any, key_id: str) -> None:
+        self._client = client
+        self._key_id = key_id
+
+    def seal(self, execution_id: str, secret: SecretStr) -> bytes:
+        response = self._call(
+            "encrypt",
+            KeyId=self._key_id,
+            Plaintext=secret.get_secret_value().encode("utf-8"),
+            EncryptionContext={"executionId": execution_id},
+        )
+        ciphertext: bytes = response["CiphertextBlob"]
+        return ciphertext
+
+    def unseal(self, execution_id: str, ciphertext: bytes) -> SecretStr:
+        """For the webhook sender: fails unless the ciphertext was sealed for this execution."""
+        response = self._call(
+            "decrypt",
+            KeyId=self._key_id,
+            CiphertextBlob=ciphertext,
+            EncryptionContext={"executionId": execution_id},
+        )
+        return SecretStr(response["Plaintext"].decode("utf-8"))
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._client, operation)(**kwargs)
+        except (ClientError, BotoCoreError) as error:
+            if is_retryable(error):
+                raise StorageUnavailable("the key service is unavailable") from error
+            raise

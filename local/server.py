@@ -1,0 +1,177 @@
+"""`make run`: the API on http://localhost:3000 the way API Gateway and Lambda would serve it.
+
+An embedded moto server (MOTO_PORT, default 5005) holds the template's tables and key; each
+request becomes an API Gateway REST proxy event for the function whose route matches in
+template.yaml, and unknown routes get the template's own gateway response.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from local.events import rest_api_event
+from local.stack import FakeLambdaContext, LocalStack, apply_environment, provision, use_local_credentials
+from local.template import ROOT
+
+OPENAPI_PATH = ROOT / "docs" / "openapi.json"
+API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway REST refuses larger payloads itself
+
+
+class LocalApi:
+    """Routes requests to the template's handlers. One lock: a Powertools resolver serves one event
+    at a time, like one warm Lambda container per function."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self._handlers = {f.logical_id: stack.handler(f) for f in stack.functions}
+        self._lock = threading.Lock()
+
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        url = urlsplit(raw_path)
+        request_id = str(uuid.uuid4())
+        if body is not None and len(body) > API_GATEWAY_MAX_BODY:
+            return self.gateway_response("REQUEST_TOO_LARGE", request_id)
+        found = self.stack.route(method, url.path)
+        if found is None:
+            return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", request_id)
+        function, path_params, resource = found
+        event = rest_api_event(
+            method,
+            url.path,
+            resource=resource,
+            path_parameters=path_params,
+            headers=headers,
+            query=parse_qs(url.query) if url.query else None,
+            body=body,
+            request_id=request_id,
+        )
+        with self._lock:
+            result = self._handlers[function.logical_id](event, FakeLambdaContext(function, request_id))
+        return to_http(result)
+
+    def gateway_response(self, response_type: str, request_id: str) -> tuple[int, dict[str, str], bytes]:
+        """Render a GatewayResponses entry of template.yaml as API Gateway would ($context.requestId only)."""
+        spec = self.stack.template.gateway_response(response_type)
+        headers = {
+            name: value.strip("'") for name, value in spec.get("ResponseParameters", {}).get("Headers", {}).items()
+        }
+        body = spec["ResponseTemplates"]["application/json"].replace("$context.requestId", request_id)
+        return int(spec["StatusCode"]), headers, body.encode("utf-8")
+
+
+def to_http(result: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers[name] = ", ".join(str(v) for v in values)
+    body = result.get("body") or ""
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
+    return int(result["statusCode"]), headers, raw
+
+
+def swagger_page() -> str:
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
+
+    assets = Path(sys.modules["aws_lambda_powertools"].__file__ or "").parent / "event_handler/openapi/swagger_ui"
+    return generate_swagger_html(
+        spec=OPENAPI_PATH.read_text().replace("</", "<\\/"),
+        swagger_js=(assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
+        swagger_css=(assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
+        swagger_base_url="",
+        oauth2_config=None,
+    )
+
+
+def make_request_handler(api: LocalApi) -> type[BaseHTTPRequestHandler]:
+    class RequestHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "execution-api-local"
+
+        def _serve(self) -> None:
+            started = time.perf_counter()
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            path = urlsplit(self.path).path
+            if self.command == "GET" and path == "/api/openapi.json":
+                status, headers, raw = 200, {"Content-Type": "application/json"}, OPENAPI_PATH.read_bytes()
+            elif self.command == "GET" and path == "/api/docs":
+                status, headers, raw = 200, {"Content-Type": "text/html; charset=utf-8"}, swagger_page().encode()
+            elif self.command == "GET" and path == "/":
+                status, headers, raw = 302, {"Location": "/api/docs"}, b""
+            else:
+                status, headers, raw = api.handle(self.command, self.path, dict(self.headers.items()), body)
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(raw)
+            elapsed = (time.perf_counter() - started) * 1000
+            sys.stderr.write(f"{self.command} {self.path} -> {status} ({elapsed:.1f} ms)\n")
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            pass  # _serve writes one line per request
+
+    return RequestHandler
+
+
+def start_moto(port: int) -> Any:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return server
+
+
+def serve(port: int, moto_port: int, host: str = "127.0.0.1") -> tuple[ThreadingHTTPServer, Any, LocalStack]:
+    """Start moto and the API; returns (http server, moto server, stack) for tests to stop."""
+    use_local_credentials()
+    moto = start_moto(moto_port)
+    endpoint = f"http://127.0.0.1:{moto_port}"
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    stack = provision(endpoint_url=endpoint)
+    apply_environment(stack)
+    api = LocalApi(stack)
+    httpd = ThreadingHTTPServer((host, port), make_request_handler(api))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, moto, stack
+
+
+def main() -> None:
+    port = int(os.environ.get("PORT") or 3000)
+    moto_port = int(os.environ.get("MOTO_PORT") or 5005)
+    httpd, moto, stack = serve(port, moto_port)
+    print(f"Execution API on http://localhost:{port}  (POST /api/execute, GET /api/execute/{{id}}/status)")
+    print(f"OpenAPI: http://localhost:{port}/api/openapi.json   Swagger UI: http://localhost:{port}/api/docs")
+    print(f"moto (DynamoDB, KMS): http://127.0.0.1:{moto_port}   tables: {', '.join(stack.table_names())}")
+    print(
+        "  e.g. AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws dynamodb scan --region us-east-1"
+        f" --endpoint-url http://127.0.0.1:{moto_port} --table-name {stack.table_names()[0]}"
+    )
+    print("Ctrl-C stops.", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.shutdown()
+        moto.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Creates the template's tables and key on a moto (or other AWS-compatible) endpoint and wires the
+functions' environment to them: what `sam deploy` would do, for local work."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from local.template import ACCOUNT_ID, REGION, Function, Template, pseudo_parameters, resolve
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+TABLE_PROPERTIES = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "BillingMode",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+)
+
+
+def use_local_credentials() -> None:
+    """Fake credentials for moto, so nothing local can ever reach a real AWS account by accident."""
+    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # noqa: S105 - moto's conventional fake credential
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ["AWS_DEFAULT_REGION"] = REGION
+    os.environ["AWS_REGION"] = REGION
+
+
+@dataclass
+class LocalStack:
+    template: Template
+    names: dict[str, str]  # what !Ref gives for each parameter and resource
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)  # what !GetAtt gives
+
+    @property
+    def functions(self) -> list[Function]:
+        return self.template.functions()
+
+    def function(self, logical_id: str) -> Function:
+        for function in self.functions:
+            if function.logical_id == logical_id:
+                return function
+        raise KeyError(f"no function {logical_id} in template.yaml")
+
+    def environment(self, function: Function) -> dict[str, str]:
+        return {name: resolve(value, self.names, self.attributes) for name, value in function.environment.items()}
+
+    def shared_environment(self) -> dict[str, str]:
+        """The union of every function's environment; one process hosts them all locally."""
+        merged: dict[str, str] = {}
+        for function in self.functions:
+            merged.update(self.environment(function))
+        return merged
+
+    def table_names(self) -> list[str]:
+        return [self.names[name] for name in self.template.of_type("AWS::DynamoDB::Table")]
+
+    def handler(self, function: Function) -> Handler:
+        return function.load_handler(self.template.layer_dirs())
+
+    def route(self, method: str, path: str) -> tuple[Function, dict[str, str], str] | None:
+        for function in self.functions:
+            for route in function.routes:
+                params = route.match(method, path)
+                if params is not None:
+                    return function, params, route.path
+        return None
+
+
+def provision(template: Template | None = None, endpoint_url: str | None = None) -> LocalStack:
+    """Create every table, key and alias of the template (reusing ones that exist) and return the wiring."""
+    template = template or Template()
+    dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint_url)
+    kms = boto3.client("kms", region_name=REGION, endpoint_url=endpoint_url)
+    names = {**template.parameter_defaults(), **pseudo_parameters()}
+    stack = LocalStack(template, names)
+
+    for logical_id, resource in template.of_type("AWS::DynamoDB::Table").items():
+        props = resource["Properties"]
+        names[logical_id] = logical_id
+        stack.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{logical_id}"
+        if logical_id in dynamodb.list_tables()["TableNames"]:
+            continue
+        dynamodb.create_table(TableName=logical_id, **{k: props[k] for k in TABLE_PROPERTIES if k in props})
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(TableName=logical_id, TimeToLiveSpecification=ttl)
+
+    aliases = template.of_type("AWS::KMS::Alias")
+    existing = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    for logical_id, resource in template.of_type("AWS::KMS::Key").items():
+        alias_names = [
+            resolve(a["Properties"]["AliasName"], names, stack.attributes)
+            for a in aliases.values()
+            if a["Properties"]["TargetKeyId"] == {"Ref": logical_id}
+        ]
+        key_id = next((existing[a] for a in alias_names if existing.get(a)), None)
+        if key_id is None:
+            key_id = kms.create_key(Description=resource["Properties"].get("Description", logical_id))["KeyMetadata"][
+                "KeyId"
+            ]
+            for alias in alias_names:
+                kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+        names[logical_id] = key_id
+        stack.attributes[(logical_id, "Arn")] = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key_id}"
+
+    for logical_id in template.resources:
+        names.setdefault(logical_id, f"execution-api-local-{logical_id}")
+    return stack
+
+
+class FakeLambdaContext:
+    """The parts of the Lambda context object that Powertools reads."""
+
+    def __init__(self, function: Function, request_id: str) -> None:
+        self.function_name = f"execution-api-local-{function.logical_id}"
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
+        self.memory_limit_in_mb = 512
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 15_000
+
+
+def apply_environment(stack: LocalStack) -> None:
+    """Put the functions' environment into this process, as Lambda would, and forget cached settings."""
+    os.environ.update(stack.shared_environment())
+    # Tracing needs the X-Ray daemon, which only exists in Lambda.
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    for module_name in ("execution_api.settings", "execution_api.service", "execution_api.aws_clients"):
+        module = sys.modules.get(module_name)
+        for cached in ("get_settings", "execution_service", "dynamodb_client", "kms_client"):
+            getattr(getattr(module, cached, None), "cache_clear", lambda: None)()

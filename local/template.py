@@ -1,0 +1,147 @@
+"""Reads template.yaml: the single source of routes, handlers, environment and tables for local work."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = ROOT / "template.yaml"
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """PyYAML loader that turns CloudFormation short tags (!Ref, !GetAtt, !Sub...) into their long form."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _tag)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # "ANY" or an HTTP method
+    path: str  # API Gateway form: /api/execute/{id}/status
+    pattern: re.Pattern[str]
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        found = self.pattern.fullmatch(path)
+        if found is None or (self.method != "ANY" and self.method != method):
+            return None
+        return found.groupdict()
+
+
+@dataclass
+class Function:
+    logical_id: str
+    code_dir: Path
+    handler: str  # module.function
+    environment: dict[str, Any]
+    routes: list[Route] = field(default_factory=list)
+
+    def load_module(self, layer_dirs: list[Path]) -> ModuleType:
+        """Import the handler's module the way Lambda does: layer code and the function's folder on sys.path."""
+        for folder in [*layer_dirs, self.code_dir]:
+            if str(folder) not in sys.path:
+                sys.path.insert(0, str(folder))
+        return importlib.import_module(self.handler.rsplit(".", 1)[0])
+
+    def load_handler(self, layer_dirs: list[Path]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        handler: Callable[[dict[str, Any], Any], dict[str, Any]] = getattr(
+            self.load_module(layer_dirs), self.handler.rsplit(".", 1)[1]
+        )
+        return handler
+
+
+class Template:
+    def __init__(self, path: Path = TEMPLATE_PATH) -> None:
+        self.path = path
+        self.document: dict[str, Any] = yaml.load(path.read_text(), Loader=_CloudFormationLoader)  # noqa: S506
+        self.resources: dict[str, dict[str, Any]] = self.document["Resources"]
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {name: r for name, r in self.resources.items() if r["Type"] == resource_type}
+
+    def parameter_defaults(self) -> dict[str, str]:
+        return {name: str(p.get("Default", "")) for name, p in self.document.get("Parameters", {}).items()}
+
+    def layer_dirs(self) -> list[Path]:
+        # SAM's python build copies a layer's ContentUri into python/, which is what Lambda puts on sys.path.
+        return [
+            self.path.parent / r["Properties"]["ContentUri"]
+            for r in self.of_type("AWS::Serverless::LayerVersion").values()
+        ]
+
+    def functions(self) -> list[Function]:
+        shared = self.document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        functions = []
+        for name, resource in self.of_type("AWS::Serverless::Function").items():
+            props = resource["Properties"]
+            own = props.get("Environment", {}).get("Variables", {})
+            routes = [
+                _route(event["Properties"]["Method"], event["Properties"]["Path"])
+                for event in props.get("Events", {}).values()
+                if event["Type"] == "Api"
+            ]
+            functions.append(
+                Function(name, self.path.parent / props["CodeUri"], props["Handler"], {**shared, **own}, routes)
+            )
+        return functions
+
+    def gateway_response(self, response_type: str) -> dict[str, Any]:
+        for api in self.of_type("AWS::Serverless::Api").values():
+            responses = api["Properties"].get("GatewayResponses", {})
+            if response_type in responses:
+                return dict(responses[response_type])
+        raise KeyError(response_type)
+
+
+def _route(method: str, path: str) -> Route:
+    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+    return Route(method.upper(), path, re.compile(regex))
+
+
+def resolve(value: Any, names: dict[str, str], attributes: dict[tuple[str, str], str]) -> str:
+    """The value of an intrinsic as a string, for the subset the template uses in environments."""
+    if isinstance(value, (str, int, float, bool)):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    if "Ref" in value:
+        return names[value["Ref"]]
+    if "Fn::GetAtt" in value:
+        resource, attribute = value["Fn::GetAtt"]
+        return attributes[(resource, attribute)]
+    if "Fn::Sub" in value:
+        text = value["Fn::Sub"]
+        return re.sub(r"\$\{([\w:]+)\}", lambda m: names[m.group(1)], text)
+    raise ValueError(f"unsupported intrinsic in template.yaml: {value}")
+
+
+def pseudo_parameters() -> dict[str, str]:
+    return {
+        "AWS::Region": REGION,
+        "AWS::AccountId": ACCOUNT_ID,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+        "AWS::StackName": "execution-api-local",
+    }
