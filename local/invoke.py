@@ -5,6 +5,7 @@ is set, against that endpoint, e.g. a running `make run` on http://127.0.0.1:500
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -43,18 +44,20 @@ def main(argv: list[str] | None = None) -> int:
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     use_local_credentials()
     moto = None
-    if not endpoint:
-        from moto import mock_aws
+    # Like `sam local invoke`: the function's logs and metrics on stderr, its response alone on stdout.
+    with contextlib.redirect_stdout(sys.stderr):
+        if not endpoint:
+            from moto import mock_aws
 
-        moto = mock_aws()
-        moto.start()
-    stack = provision(endpoint_url=endpoint)
-    apply_environment(stack)
-    try:
-        result = invoke(stack, event, args.function)
-    finally:
-        if moto is not None:
-            moto.stop()
+            moto = mock_aws()
+            moto.start()
+        try:
+            stack = provision(endpoint_url=endpoint)
+            apply_environment(stack)
+            result = invoke(stack, event, args.function)
+        finally:
+            if moto is not None:
+                moto.stop()
     print(json.dumps(result, indent=2))
     return 0
 

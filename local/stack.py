@@ -137,7 +137,17 @@ def apply_environment(stack: LocalStack) -> None:
     os.environ.update(stack.shared_environment())
     # Tracing needs the X-Ray daemon, which only exists in Lambda.
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-    for module_name in ("execution_api.settings", "execution_api.service", "execution_api.aws_clients"):
+    forget_cached_configuration()
+
+
+def forget_cached_configuration() -> None:
+    """Drop the per-container caches (settings, clients, service) so the next call reads the environment."""
+    for module_name, cached in (
+        ("execution_api.settings", "get_settings"),
+        ("execution_api.service", "execution_service"),
+        ("execution_api.aws_clients", "dynamodb_client"),
+        ("execution_api.aws_clients", "kms_client"),
+    ):
         module = sys.modules.get(module_name)
-        for cached in ("get_settings", "execution_service", "dynamodb_client", "kms_client"):
-            getattr(getattr(module, cached, None), "cache_clear", lambda: None)()
+        if module is not None:
+            getattr(module, cached).cache_clear()

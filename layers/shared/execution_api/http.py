@@ -121,7 +121,12 @@ def create_app() -> APIGatewayRestResolver:
         }
         if errors is not None:
             body["errors"] = [{"pointer": v.pointer, "code": v.code, "message": v.message} for v in errors]
-        return Response(status_code=int(status), content_type=PROBLEM_JSON, body=json.dumps(body), headers=headers)
+        return Response(
+            status_code=int(status),
+            content_type=PROBLEM_JSON,
+            body=json.dumps(body, separators=(",", ":")),
+            headers=headers,
+        )
 
     def plan_rejected(violations: list[Violation]) -> Response[Any]:
         metrics.add_metric(name="PlansRejected", unit=MetricUnit.Count, value=1)

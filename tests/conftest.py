@@ -1,0 +1,128 @@
+"""Shared fixtures. Integration tests run the real handlers, loaded from template.yaml, against moto
+with the tables and key created from template.yaml, so tests and template cannot drift."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from local.events import rest_api_event
+from local.stack import (
+    FakeLambdaContext,
+    LocalStack,
+    apply_environment,
+    forget_cached_configuration,
+    provision,
+    use_local_credentials,
+)
+from local.template import ROOT
+
+SUBMIT = "SubmitExecutionFunction"
+STATUS = "ExecutionStatusFunction"
+JSON = {"Content-Type": "application/json"}
+
+
+@dataclass
+class Answer:
+    """A handler's response, decoded."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def codes(self) -> list[str]:
+        return [e["code"] for e in self.body.get("errors", [])]
+
+    def violation(self, code: str) -> dict[str, Any]:
+        matches = [e for e in self.body.get("errors", []) if e["code"] == code]
+        assert matches, f"no violation {code!r} in {self.body}"
+        return matches[0]
+
+
+class Api:
+    """Calls the template's handlers with API Gateway REST events, as API Gateway would."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+
+    def call(self, function_id: str, event: dict[str, Any]) -> Answer:
+        function = self.stack.function(function_id)
+        handler = self.stack.handler(function)
+        result = handler(event, FakeLambdaContext(function, event["requestContext"]["requestId"]))
+        headers = {k: v[-1] for k, v in (result.get("multiValueHeaders") or {}).items()}
+        headers.update(result.get("headers") or {})
+        body = result.get("body") or ""
+        return Answer(result["statusCode"], headers, json.loads(body) if body else None)
+
+    def submit(
+        self, body: Any, *, headers: dict[str, str] | None = None, raw: str | bytes | None = None, method: str = "POST"
+    ) -> Answer:
+        payload = raw if raw is not None else json.dumps(body)
+        event = rest_api_event(method, "/api/execute", headers=JSON if headers is None else headers, body=payload)
+        return self.call(SUBMIT, event)
+
+    def status(self, execution_id: str, *, tenant: str | None = None, method: str = "GET") -> Answer:
+        event = rest_api_event(
+            method,
+            f"/api/execute/{execution_id}/status",
+            resource="/api/execute/{id}/status",
+            path_parameters={"id": execution_id},
+        )
+        if tenant is not None:
+            event["requestContext"]["authorizer"] = {"tenantId": tenant}
+        return self.call(STATUS, event)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
+    """moto with the template's tables and key, and the functions' environment applied."""
+    saved = dict(os.environ)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    use_local_credentials()
+    with mock_aws():
+        stack = provision()
+        apply_environment(stack)
+        yield stack
+    os.environ.clear()
+    os.environ.update(saved)
+    forget_cached_configuration()
+
+
+@pytest.fixture
+def api(aws: LocalStack) -> Api:
+    return Api(aws)
+
+
+@pytest.fixture
+def configure(aws: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Change a setting (environment variable) for one test."""
+
+    def set_variable(name: str, value: str) -> None:
+        monkeypatch.setenv(name, value)
+        forget_cached_configuration()
+
+    return set_variable
+
+
+@pytest.fixture
+def table(aws: LocalStack) -> Any:
+    import boto3
+
+    return boto3.resource("dynamodb", region_name="us-east-1").Table(aws.names["ExecutionsTable"])
+
+
+def plan(*jobs: dict[str, Any], **plan_fields: Any) -> dict[str, Any]:
+    """A request body with these jobs (each defaulting to a valid operation)."""
+    return {"executionPlan": {"jobs": [{"operation": "generateVideo", **job} for job in jobs], **plan_fields}}
+
+
+def event_file(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((ROOT / "events" / name).read_text())
+    return event
