@@ -21,7 +21,15 @@ from local.stack import (
     provision,
     use_local_credentials,
 )
-from local.template import ROOT
+from local.template import ROOT, Template
+
+# Powertools reads POWERTOOLS_* when a module creates its Logger and Metrics, which can happen while
+# tests are collected: give the process the template's literal settings before anything imports them.
+for _function in Template().functions():
+    for _name, _value in _function.environment.items():
+        if isinstance(_value, str):
+            os.environ.setdefault(_name, _value)
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 SUBMIT = "SubmitExecutionFunction"
 STATUS = "ExecutionStatusFunction"

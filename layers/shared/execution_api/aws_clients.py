@@ -11,7 +11,7 @@ from botocore.config import Config
 # Standard retry mode: exponential backoff with jitter on throttling and 5xx, 3 attempts in all;
 # short timeouts so a stuck call fails inside the Lambda timeout and the client gets a 503.
 _CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=2,
     read_timeout=5,
     tcp_keepalive=True,

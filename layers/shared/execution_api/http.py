@@ -13,7 +13,10 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
@@ -96,9 +99,19 @@ def reject_other_methods(router: Router, path: str, allowed: Sequence[str]) -> N
     router.route(path, method=others, include_in_schema=False)(method_not_allowed)
 
 
+class ExecutionApiResolver(APIGatewayRestResolver):
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        # Media types are case-insensitive (RFC 9110), Powertools' JSON check is not: normalize first.
+        for headers in (event.get("headers") or {}, event.get("multiValueHeaders") or {}):
+            for name, value in headers.items():
+                if name.lower() == "content-type":
+                    headers[name] = [v.lower() for v in value] if isinstance(value, list) else str(value).lower()
+        return super().resolve(event, context)
+
+
 def create_app() -> APIGatewayRestResolver:
     """A REST (v1) resolver with request validation and every error mapped to problem+json."""
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = ExecutionApiResolver(enable_validation=True)
 
     def problem(
         status: HTTPStatus,
@@ -158,9 +171,11 @@ def create_app() -> APIGatewayRestResolver:
         if early is not None:
             return early
         errors = list(error.errors())
+        if not app.current_event.body:
+            return on_malformed(MalformedRequest("malformed_json", "the body is empty; send a JSON object"))
         if any(e.get("type") == "json_invalid" for e in errors):
             return on_malformed(MalformedRequest("malformed_json", "the body is not valid JSON"))
-        if any(tuple(e.get("loc", ())) == ("body",) for e in errors):
+        if any(tuple(e.get("loc", ())) == ("body",) and e.get("type") in _NOT_AN_OBJECT for e in errors):
             return on_malformed(MalformedRequest("body_not_object", "the body must be a JSON object"))
         violations = schema_violations(errors)
         plan = plan_from_raw_body(app.current_event.json_body)
@@ -168,6 +183,11 @@ def create_app() -> APIGatewayRestResolver:
             seen = set(violations)
             violations += [v for v in check_plan(plan, PlanLimits.from_settings(get_settings())) if v not in seen]
         return plan_rejected(violations)
+
+    def on_unsupported_content_type(_error: RequestUnsupportedContentType) -> Response[Any]:
+        return envelope_problem() or on_unsupported_media_type(
+            UnsupportedMediaType("send the body as application/json")
+        )
 
     def on_malformed(error: MalformedRequest) -> Response[Any]:
         return problem(HTTPStatus.BAD_REQUEST, error.code, error.detail, title="Malformed request")
@@ -216,6 +236,7 @@ def create_app() -> APIGatewayRestResolver:
 
     handlers: dict[type[Exception], Callable[[Any], Response[Any]]] = {
         RequestValidationError: on_schema_errors,
+        RequestUnsupportedContentType: on_unsupported_content_type,
         MalformedRequest: on_malformed,
         RecursionError: on_too_deep,
         UnsupportedMediaType: on_unsupported_media_type,
@@ -237,7 +258,8 @@ def schema_violations(errors: Iterable[dict[str, Any]]) -> list[Violation]:
     return [_schema_violation(error) for error in errors]
 
 
-_CONSTRAINT_ERRORS = {"string_too_short", "string_too_long", "string_pattern_mismatch"}
+_NOT_AN_OBJECT = {"missing", "model_type", "model_attributes_type", "dict_type"}  # at the body itself
+_CONSTRAINT_ERRORS = {"string_too_short", "string_too_long", "string_pattern_mismatch", "too_short", "too_long"}
 _FIELD_CODES = {
     "id": ("invalid_job_id", "job ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"),
     "dependsOn": ("invalid_job_id", "job ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"),

@@ -1,6 +1,11 @@
 """Powertools Logger, Tracer and Metrics, one of each per container; configured by POWERTOOLS_* variables."""
 
+import warnings
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
+
+# A request refused before the plan is read (415, 413, 400) publishes no metric; that is expected.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger()
 tracer = Tracer()

@@ -77,17 +77,15 @@ class ExecutionRepository:
 
     def get(self, tenant_id: str, execution_id: str) -> tuple[Execution, list[Job]] | None:
         """The execution and its jobs in plan order, or None; one strongly consistent Query (paged)."""
-        execution: Execution | None = None
-        jobs: list[Job] = []
-        for item in self._query(execution_pk(tenant_id, execution_id)):
-            if item["sk"]["S"] == EXECUTION_SK:
-                execution = _execution_from_item(item)
-            else:
-                jobs.append(_job_from_item(item))
-        if execution is None:
-            return None
-        jobs.sort(key=lambda job: job.position)
-        return execution, jobs
+        items = list(self._query(execution_pk(tenant_id, execution_id)))
+        execution_items = [item for item in items if item["sk"]["S"] == EXECUTION_SK]
+        if not execution_items:
+            return None  # no execution item: nothing, or job items of a submission that never completed
+        jobs = sorted(
+            (_job_from_item(item) for item in items if item["sk"]["S"].startswith(JOB_SK_PREFIX)),
+            key=lambda job: job.position,
+        )
+        return _execution_from_item(execution_items[0]), jobs
 
     def _query(self, pk: str) -> Iterator[dict[str, Any]]:
         request: dict[str, Any] = {

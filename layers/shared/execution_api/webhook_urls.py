@@ -38,7 +38,16 @@ def webhook_url_problem(url: str, *, allow_insecure: bool) -> tuple[str, str] | 
     if any(ch.isspace() for ch in url):
         return "invalid_webhook_url", "the webhook URL must not contain white space"
 
-    host = hostname.rstrip(".").lower()
+    if "%" in hostname:
+        return "invalid_webhook_url", "the webhook URL's host must not be percent-encoded"
+    host = hostname
+    if not host.isascii():
+        try:
+            # What a client really connects to: IDNA maps fullwidth digits, letters and dots to ASCII.
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return "invalid_webhook_url", "the webhook URL's host is not a valid host name"
+    host = host.rstrip(".").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return None if allow_insecure else _refused("a loopback host")
     address = _ip_literal(host)
@@ -52,14 +61,14 @@ def webhook_url_problem(url: str, *, allow_insecure: bool) -> tuple[str, str] | 
             address = embedded
     if address.is_loopback:
         return None if allow_insecure else _refused("a loopback address")
-    if address.is_link_local:
-        return _refused("a link-local address (this range holds the cloud metadata endpoint)")
-    if address.is_private:
-        return _refused("a private address")
-    if address.is_multicast:
-        return _refused("a multicast address")
     if address.is_unspecified:
         return _refused("an unspecified address")
+    if address.is_link_local:
+        return _refused("a link-local address (this range holds the cloud metadata endpoint)")
+    if address.is_multicast:
+        return _refused("a multicast address")
+    if address.is_private:
+        return _refused("a private address")
     if address.is_reserved or not address.is_global:
         return _refused("a reserved or shared address")
     return None

@@ -1,0 +1,216 @@
+"""The storage invariants of SPEC section 5, with DynamoDB failures injected where they hurt."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
+
+from execution_api.aws_clients import dynamodb_client, kms_client
+from execution_api.repository import ExecutionRepository
+from execution_api.service import execution_service
+from local.stack import LocalStack
+from tests.conftest import Api, plan
+
+
+def chain(n: int) -> dict[str, Any]:
+    """A plan of n jobs, each depending on the one before."""
+    return plan(*({"id": f"j{i}", **({"dependsOn": [f"j{i - 1}"]} if i else {})} for i in range(n)))
+
+
+def client_error(code: str, operation: str, **extra: Any) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": f"secret AWS detail for {code}"}, **extra}, operation)
+
+
+@pytest.fixture
+def round_trips() -> Counter[str]:
+    """Counts every HTTP request the handlers' DynamoDB client sends, per operation (retries included)."""
+    sent: Counter[str] = Counter()
+
+    def count(event_name: str, **_: Any) -> None:
+        sent[event_name.rsplit(".", 1)[-1]] += 1
+
+    dynamodb_client().meta.events.register("before-send.dynamodb", count)
+    return sent
+
+
+def fail_call(
+    monkeypatch: pytest.MonkeyPatch, client: Any, operation: str, on_call: int, error: Exception
+) -> list[int]:
+    """Make the on_call-th call of client.operation raise error; the others go through."""
+    calls = [0]
+    real: Callable[..., Any] = getattr(client, operation)
+
+    def wrapper(**kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == on_call:
+            raise error
+        return real(**kwargs)
+
+    monkeypatch.setattr(client, operation, wrapper)
+    return calls
+
+
+def stored(table: Any) -> list[dict[str, Any]]:
+    return list(table.scan()["Items"])
+
+
+@pytest.mark.parametrize(("jobs", "transactions"), [(0, 1), (1, 1), (10, 1), (99, 1), (100, 2), (199, 2), (500, 6)])
+def test_round_trips_per_accepted_post(
+    api: Api, table: Any, round_trips: Counter[str], jobs: int, transactions: int
+) -> None:
+    # When a plan of n jobs is accepted
+    answer = api.submit(chain(jobs))
+    assert answer.status == 202
+    # Then up to 99 jobs take one TransactWriteItems; larger plans one per 100 items, and nothing else
+    assert round_trips == Counter({"TransactWriteItems": transactions})
+    # And the 202 came after every item was written
+    assert len(stored(table)) == jobs + 1
+
+
+def test_a_base_execution_costs_one_read(api: Api, round_trips: Counter[str]) -> None:
+    base = api.submit(chain(1)).body["id"]
+    round_trips.clear()
+    assert api.submit({**chain(3), "options": {"baseExecutionId": base}}).status == 202
+    assert round_trips == Counter({"GetItem": 1, "TransactWriteItems": 1})
+
+
+def test_an_invalid_plan_costs_no_round_trip(api: Api, round_trips: Counter[str]) -> None:
+    assert api.submit(plan({"id": "a", "dependsOn": ["a"]})).status == 422
+    assert api.submit({**chain(2), "options": {"baseExecutionId": "V1StGXR8_Z5jdHi6B-myT"}, "x": 1}).status == 422
+    assert sum(round_trips.values()) == 0
+
+
+def test_a_reader_never_sees_a_partly_written_large_execution(
+    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a reader that looks after every transaction of a 250-job submission
+    client = dynamodb_client()
+    reader = ExecutionRepository(client, aws.names["ExecutionsTable"])
+    real = client.transact_write_items
+    seen: list[int | None] = []
+
+    def write_then_read(**kwargs: Any) -> Any:
+        result = real(**kwargs)
+        execution_id = kwargs["TransactItems"][0]["Put"]["Item"]["executionId"]["S"]
+        found = reader.get("local", execution_id)
+        seen.append(None if found is None else len(found[1]))
+        return result
+
+    monkeypatch.setattr(client, "transact_write_items", write_then_read)
+    assert api.submit(chain(250)).status == 202
+    # Then it saw nothing until the last transaction, and then all 250 jobs
+    assert seen == [None, None, 250]
+
+
+# 150 jobs take two transactions: fail the first (nothing written) or the last (jobs written, then removed).
+@pytest.mark.parametrize("failing_call", [1, 2])
+@pytest.mark.parametrize(
+    "error",
+    [
+        client_error("ProvisionedThroughputExceededException", "TransactWriteItems"),
+        client_error("ThrottlingException", "TransactWriteItems"),
+        client_error("InternalServerError", "TransactWriteItems"),
+        client_error(
+            "TransactionCanceledException",
+            "TransactWriteItems",
+            CancellationReasons=[{"Code": "None"}, {"Code": "TransactionConflict"}],
+        ),
+        client_error(
+            "TransactionCanceledException",
+            "TransactWriteItems",
+            CancellationReasons=[{"Code": "ConditionalCheckFailed"}],
+        ),
+        ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com"),
+    ],
+    ids=["throughput", "throttling", "5xx", "conflict", "condition", "timeout"],
+)
+def test_a_failure_midway_leaves_no_execution_and_answers_503(
+    api: Api, table: Any, monkeypatch: pytest.MonkeyPatch, failing_call: int, error: Exception
+) -> None:
+    # Given DynamoDB fails (after boto3's own retries) on one transaction of a 150-job plan
+    fail_call(monkeypatch, dynamodb_client(), "transact_write_items", failing_call, error)
+    # When the plan is submitted
+    answer = api.submit(chain(150))
+    # Then the client is told to retry, and no item of the execution is left behind
+    assert answer.status == 503
+    assert answer.headers["Retry-After"] == "1"
+    assert answer.body["code"] == "service_unavailable"
+    assert "secret AWS detail" not in json.dumps(answer.body)
+    assert stored(table) == []
+    # And the same request succeeds once DynamoDB is back
+    monkeypatch.undo()
+    retry = api.submit(chain(150))
+    assert retry.status == 202
+    assert len(stored(table)) == 151
+
+
+def test_a_small_plan_failure_leaves_nothing(api: Api, table: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    fail_call(monkeypatch, dynamodb_client(), "transact_write_items", 1, client_error("ThrottlingException", "X"))
+    assert api.submit(chain(5)).status == 503
+    assert stored(table) == []
+
+
+def test_an_unexpected_dynamodb_error_is_a_500_that_leaks_nothing(
+    api: Api, table: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fail_call(monkeypatch, dynamodb_client(), "transact_write_items", 2, client_error("ValidationException", "X"))
+    answer = api.submit(chain(150))
+    assert answer.status == 500
+    assert answer.body["code"] == "internal_error"
+    assert answer.body["instance"]
+    text = json.dumps(answer.body)
+    for leak in ("secret AWS detail", "ValidationException", "Traceback", "File "):
+        assert leak not in text
+    assert stored(table) == []
+
+
+def test_an_existing_item_is_never_overwritten(api: Api, table: Any) -> None:
+    # Given an execution, and a service that draws the same id again (a collision)
+    first = api.submit(plan({"id": "a", "params": {"v": 1}})).body["id"]
+    execution_service()._new_id = lambda: first  # type: ignore[attr-defined]
+    # When another plan is submitted under that id
+    answer = api.submit(plan({"id": "a", "params": {"v": 2}}))
+    # Then it is refused (retryable: a retry draws a new id) and the first execution is intact
+    assert answer.status == 503
+    [job] = [i for i in stored(table) if i["sk"] == "JOB#a"]
+    assert json.loads(job["params"]) == {"v": 1}
+
+
+def test_base_lookup_throttled_is_503(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = api.submit(chain(1)).body["id"]
+    fail_call(
+        monkeypatch, dynamodb_client(), "get_item", 1, client_error("ProvisionedThroughputExceededException", "GetItem")
+    )
+    answer = api.submit({**chain(1), "options": {"baseExecutionId": base}})
+    assert answer.status == 503
+    assert answer.headers["Retry-After"] == "1"
+
+
+def test_status_read_throttled_is_503(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    execution_id = api.submit(chain(1)).body["id"]
+    fail_call(monkeypatch, dynamodb_client(), "query", 1, client_error("ThrottlingException", "Query"))
+    answer = api.status(execution_id)
+    assert answer.status == 503
+    assert answer.headers["Retry-After"] == "1"
+
+
+def test_kms_unavailable_is_503_and_stores_nothing(api: Api, table: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    fail_call(monkeypatch, kms_client(), "encrypt", 1, client_error("KMSInternalException", "Encrypt"))
+    body = {**chain(1), "options": {"webhookUrl": "https://example.com/h", "webhookSecret": "s3cr3t"}}
+    answer = api.submit(body)
+    assert answer.status == 503
+    assert stored(table) == []
+
+
+def test_the_client_is_made_once_per_container(api: Api) -> None:
+    api.submit(chain(1))
+    client = dynamodb_client()
+    api.submit(chain(1))
+    api.status("V1StGXR8_Z5jdHi6B-myT")
+    assert dynamodb_client() is client
+    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
