@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -96,17 +96,32 @@ def reject_other_methods(router: Router, path: str, allowed: Sequence[str]) -> N
         raise MethodNotAllowed(tuple(allowed))
 
     others = [method for method in ALL_METHODS if method not in allowed]
-    router.route(path, method=others, include_in_schema=False)(method_not_allowed)
+    router.route(path, method=others, include_in_schema=False, enable_validation=False)(method_not_allowed)
 
 
 class ExecutionApiResolver(APIGatewayRestResolver):
-    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        # Media types are case-insensitive (RFC 9110), Powertools' JSON check is not: normalize first.
-        for headers in (event.get("headers") or {}, event.get("multiValueHeaders") or {}):
-            for name, value in headers.items():
-                if name.lower() == "content-type":
-                    headers[name] = [v.lower() for v in value] if isinstance(value, list) else str(value).lower()
-        return super().resolve(event, context)
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        return super().resolve(_lowercase_content_type(event), context)
+
+
+def _lowercase_content_type(event: Mapping[str, Any]) -> dict[str, Any]:
+    """Media types are case-insensitive (RFC 9110), Powertools' JSON check is not: normalize first."""
+
+    def lowered(headers: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if headers is None:
+            return None
+        return {
+            name: (value.lower() if isinstance(value, str) else [v.lower() for v in value])
+            if name.lower() == "content-type"
+            else value
+            for name, value in headers.items()
+        }
+
+    return {
+        **event,
+        "headers": lowered(event.get("headers")),
+        "multiValueHeaders": lowered(event.get("multiValueHeaders")),
+    }
 
 
 def create_app() -> APIGatewayRestResolver:

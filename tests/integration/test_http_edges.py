@@ -1,0 +1,134 @@
+"""Routes and methods, the 500 that leaks nothing, and the secret that is never logged (SPEC sections 4 and 8)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from execution_api.webhook_secrets import WebhookSecretCipher
+from local.events import rest_api_event
+from local.stack import LocalStack
+from tests.conftest import STATUS, SUBMIT, Api, plan
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"])
+def test_other_methods_on_execute_are_405_with_allow(api: Api, method: str) -> None:
+    answer = api.submit(plan({"id": "a"}), method=method)
+    assert answer.status == 405
+    assert answer.headers["Allow"] == "POST"
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert answer.body["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+def test_other_methods_on_status_are_405_with_allow(api: Api, method: str) -> None:
+    answer = api.status("V1StGXR8_Z5jdHi6B-myT", method=method)
+    assert answer.status == 405
+    assert answer.headers["Allow"] == "GET"
+
+
+def test_an_unknown_route_reaching_a_function_is_404_problem(api: Api) -> None:
+    answer = api.call(SUBMIT, rest_api_event("GET", "/api/nothing-here"))
+    assert answer.status == 404
+    assert answer.body["code"] == "route_not_found"
+
+
+def test_an_unexpected_error_is_a_500_with_the_request_id_only(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a bug deep inside the service
+    def broken(*_: Any, **__: Any) -> Any:
+        raise KeyError("internal detail: pk TENANT#local")
+
+    from execution_api.service import ExecutionService
+
+    monkeypatch.setattr(ExecutionService, "submit", broken)
+    # When a plan is submitted
+    event = rest_api_event("POST", "/api/execute", headers={"Content-Type": "application/json"}, body="{}")
+    event["body"] = json.dumps(plan({"id": "a"}))
+    answer = api.call(SUBMIT, event)
+    # Then the client gets a problem with the request id and nothing else
+    assert answer.status == 500
+    assert answer.body == {
+        "type": "https://errors.execution-api.dev/internal-error",
+        "title": "Internal Server Error",
+        "status": 500,
+        "detail": "an internal error occurred; quote the instance id when reporting it",
+        "code": "internal_error",
+        "error": "an internal error occurred; quote the instance id when reporting it",
+        "instance": event["requestContext"]["requestId"],
+    }
+
+
+def test_the_webhook_secret_is_never_logged_even_at_debug(
+    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given DEBUG logging everywhere, Powertools' own debug output included
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("POWERTOOLS_DEBUG", "true")
+    logging.getLogger().setLevel(logging.DEBUG)
+    from execution_api.observability import logger
+
+    logger.setLevel("DEBUG")
+    secret = "hunter2-webhook-secret"
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage() + repr(record.__dict__))  # type: ignore[method-assign]
+    # Powertools' Logger does not propagate to the root logger: listen to both.
+    listened = [logging.getLogger(), logging.getLogger(logger.name)]
+    for listener in listened:
+        listener.addHandler(handler)
+    try:
+        # When requests carrying the secret succeed, fail validation and fail the envelope
+        options = {"webhookUrl": "https://example.com/h", "webhookSecret": secret}
+        accepted = api.submit({**plan({"id": "a"}), "options": options})
+        api.submit({**plan({"id": "a", "dependsOn": ["x"]}), "options": options})
+        api.submit({**plan({"id": "a"}), "options": {**options, "webhookSecret": secret * 40}})
+        api.submit({**plan({"id": "a"}), "options": options}, headers={"Content-Type": "text/plain"})
+        api.status(accepted.body["id"])
+    finally:
+        for listener in listened:
+            listener.removeHandler(handler)
+        logger.setLevel("INFO")
+    # Then the secret is in no log line, no stdout/stderr output, and no stored item
+    captured = capsys.readouterr()
+    assert any("execution accepted" in r for r in records)  # the capture did see the service's own logs
+    assert any("botocore" in r for r in records)  # and the AWS SDK's debug logs
+    assert secret not in "\n".join(records)
+    assert secret not in captured.out + captured.err
+    import boto3
+
+    items = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=aws.names["ExecutionsTable"])["Items"]
+    assert items
+    assert secret.encode() not in repr(items).encode()
+
+
+def test_the_stored_secret_decrypts_only_for_its_own_execution(api: Api, aws: LocalStack) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    a = api.submit({**plan({"id": "a"}), "options": {"webhook": {"url": "https://example.com/h", "secret": "shh"}}})
+    b = api.submit(plan({"id": "b"}))
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    item = client.get_item(
+        TableName=aws.names["ExecutionsTable"],
+        Key={"pk": {"S": f"TENANT#local#EXECUTION#{a.body['id']}"}, "sk": {"S": "EXECUTION"}},
+    )["Item"]
+    ciphertext = item["webhookSecretCiphertext"]["B"]
+    cipher = WebhookSecretCipher(
+        boto3.client("kms", region_name="us-east-1"), aws.attributes[("WebhookSecretKey", "Arn")]
+    )
+    # The webhook sender's path: the same execution id opens it
+    assert cipher.unseal(a.body["id"], ciphertext).get_secret_value() == "shh"
+    # A ciphertext copied onto another execution does not
+    with pytest.raises(ClientError):
+        cipher.unseal(b.body["id"], ciphertext)
+
+
+def test_status_function_has_no_webhook_key(aws: LocalStack) -> None:
+    # The status function never encrypts: the template gives the key to the submit function only
+    assert "WEBHOOK_SECRET_KEY_ID" in aws.environment(aws.function(SUBMIT))
+    assert "WEBHOOK_SECRET_KEY_ID" not in aws.environment(aws.function(STATUS))

@@ -1,0 +1,72 @@
+"""Every file in events/ through `make invoke`'s code path (local.invoke), as `sam local invoke` would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local import invoke
+from local.stack import forget_cached_configuration
+from local.template import ROOT
+
+EXPECTED_STATUS = {
+    "submit-smoke.json": 202,
+    "submit-canonical.json": 202,
+    "submit-sdk.json": 202,
+    "submit-invalid-plan.json": 422,
+    "get-status.json": 404,  # a fresh moto holds no execution with the example id
+}
+
+
+@pytest.fixture
+def isolated_environment() -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    forget_cached_configuration()
+
+
+def run_invoke(path: Path, capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    assert invoke.main([str(path), *args]) == 0
+    result: dict[str, Any] = json.loads(capsys.readouterr().out)  # the response alone is on stdout
+    return result
+
+
+def test_every_event_file_is_covered() -> None:
+    assert {p.name for p in (ROOT / "events").glob("*.json")} == set(EXPECTED_STATUS)
+
+
+@pytest.mark.usefixtures("isolated_environment")
+@pytest.mark.parametrize("name", sorted(EXPECTED_STATUS))
+def test_each_event_runs_through_its_function(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_invoke(ROOT / "events" / name, capsys)
+    assert result["statusCode"] == EXPECTED_STATUS[name]
+    body = json.loads(result["body"])
+    if result["statusCode"] == 202:
+        assert result["multiValueHeaders"]["Location"] == [f"/api/execute/{body['id']}/status"]
+    else:
+        assert result["multiValueHeaders"]["Content-Type"] == ["application/problem+json"]
+
+
+@pytest.mark.usefixtures("isolated_environment")
+def test_the_invalid_event_reports_each_problem(capsys: pytest.CaptureFixture[str]) -> None:
+    body = json.loads(run_invoke(ROOT / "events" / "submit-invalid-plan.json", capsys)["body"])
+    assert {e["code"] for e in body["errors"]} == {
+        "unknown_field",
+        "undeclared_dependency_reference",
+        "dependency_cycle",
+        "root_jobs_mismatch",
+    }
+
+
+@pytest.mark.usefixtures("isolated_environment")
+def test_function_can_be_named(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_invoke(ROOT / "events" / "submit-smoke.json", capsys, "--function", "SubmitExecutionFunction")
+    assert result["statusCode"] == 202

@@ -1,0 +1,103 @@
+"""template.yaml: what the deployment promises (least privilege, globals, table, outputs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from local.template import Template
+
+TEMPLATE = Template()
+
+
+def statements(function: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for policy in TEMPLATE.resources[function]["Properties"]["Policies"]:
+        found.extend(policy["Statement"])
+    return found
+
+
+def actions(function: str) -> set[str]:
+    result: set[str] = set()
+    for statement in statements(function):
+        listed = statement["Action"]
+        result.update([listed] if isinstance(listed, str) else listed)
+    return result
+
+
+def test_globals_match_the_runtime_contract() -> None:
+    function = TEMPLATE.document["Globals"]["Function"]
+    assert function["Runtime"] == "python3.13"
+    assert function["Architectures"] == ["arm64"]
+    assert function["Tracing"] == "Active"
+    assert function["Layers"] == [{"Ref": "SharedLayer"}]
+    assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "EXECUTIONS_TABLE_NAME"} <= set(
+        function["Environment"]["Variables"]
+    )
+
+
+def test_the_status_function_is_read_only() -> None:
+    assert actions("ExecutionStatusFunction") == {"dynamodb:Query"}
+
+
+def test_the_submit_function_gets_only_what_it_uses() -> None:
+    assert actions("SubmitExecutionFunction") == {
+        "dynamodb:PutItem",  # TransactWriteItems puts
+        "dynamodb:GetItem",  # the base execution check
+        "dynamodb:BatchWriteItem",  # removing job items of a failed large submission
+        "kms:Encrypt",  # webhook secrets
+    }
+    [kms] = [s for s in statements("SubmitExecutionFunction") if s["Action"] == "kms:Encrypt"]
+    assert kms["Condition"]["ForAllValues:StringEquals"]["kms:EncryptionContextKeys"] == ["executionId"]
+
+
+def test_every_resource_is_scoped() -> None:
+    for function in ("SubmitExecutionFunction", "ExecutionStatusFunction"):
+        for statement in statements(function):
+            assert statement["Resource"] != "*", (function, statement)
+
+
+def test_the_table_is_on_demand_with_ttl_and_pitr() -> None:
+    table = TEMPLATE.resources["ExecutionsTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
+
+
+def test_the_webhook_key_rotates() -> None:
+    assert TEMPLATE.resources["WebhookSecretKey"]["Properties"]["EnableKeyRotation"] is True
+
+
+def test_api_throttling_and_outputs() -> None:
+    api = TEMPLATE.resources["ExecutionApi"]["Properties"]
+    [settings] = api["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "ThrottlingBurstLimit"}
+    assert {"ApiUrl", "ExecutionsTableName"} <= set(TEMPLATE.document["Outputs"])
+
+
+def test_gateway_responses_are_problem_json() -> None:
+    import json
+
+    responses = TEMPLATE.resources["ExecutionApi"]["Properties"]["GatewayResponses"]
+    for name, response in responses.items():
+        assert response["ResponseParameters"]["Headers"]["Content-Type"] == "'application/problem+json'", name
+        body = json.loads(
+            response["ResponseTemplates"]["application/json"]
+            .replace("$context.error.messageString", '"a message"')
+            .replace("$context.requestId", "rid")
+        )
+        assert body["status"] == int(response["StatusCode"]), name
+        assert body["error"] == body["detail"], name
+        assert {"type", "title", "code", "instance"} <= set(body), name
+
+
+def test_routes_and_handlers() -> None:
+    routes = {(f.logical_id, r.method, r.path) for f in TEMPLATE.functions() for r in f.routes}
+    assert routes == {
+        ("SubmitExecutionFunction", "ANY", "/api/execute"),
+        ("ExecutionStatusFunction", "ANY", "/api/execute/{id}/status"),
+    }
+    for function in TEMPLATE.functions():
+        module = function.handler.rsplit(".", 1)[0]
+        assert (function.code_dir / f"{module}.py").is_file()
