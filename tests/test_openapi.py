@@ -14,7 +14,20 @@ def test_the_committed_document_is_current() -> None:
 def test_it_documents_202_and_every_error_status() -> None:
     document = json.loads(OPENAPI_PATH.read_text())
     submit = document["paths"]["/api/execute"]["post"]
-    assert set(submit["responses"]) == {"202", "400", "401", "404", "405", "413", "415", "422", "429", "500", "503"}
+    assert set(submit["responses"]) == {
+        "202",
+        "400",
+        "401",
+        "404",
+        "405",
+        "409",
+        "413",
+        "415",
+        "422",
+        "429",
+        "500",
+        "503",
+    }
     assert "200" not in submit["responses"]
     assert submit["responses"]["422"]["content"]["application/problem+json"]["schema"] == {
         "$ref": "#/components/schemas/Problem"

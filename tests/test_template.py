@@ -16,14 +16,6 @@ def statements(function: str) -> list[dict[str, Any]]:
     return found
 
 
-def actions(function: str) -> set[str]:
-    result: set[str] = set()
-    for statement in statements(function):
-        listed = statement["Action"]
-        result.update([listed] if isinstance(listed, str) else listed)
-    return result
-
-
 def test_globals_match_the_runtime_contract() -> None:
     function = TEMPLATE.document["Globals"]["Function"]
     assert function["Runtime"] == "python3.13"
@@ -35,16 +27,27 @@ def test_globals_match_the_runtime_contract() -> None:
     )
 
 
+def grants(function: str) -> dict[str, set[str]]:
+    """Actions per resource logical id."""
+    result: dict[str, set[str]] = {}
+    for statement in statements(function):
+        resource = statement["Resource"]["Fn::GetAtt"][0]
+        listed = statement["Action"]
+        result.setdefault(resource, set()).update([listed] if isinstance(listed, str) else listed)
+    return result
+
+
 def test_the_status_function_is_read_only() -> None:
-    assert actions("ExecutionStatusFunction") == {"dynamodb:Query"}
+    assert grants("ExecutionStatusFunction") == {"ExecutionsTable": {"dynamodb:Query"}}
 
 
 def test_the_submit_function_gets_only_what_it_uses() -> None:
-    assert actions("SubmitExecutionFunction") == {
-        "dynamodb:PutItem",  # TransactWriteItems puts
-        "dynamodb:GetItem",  # the base execution check
-        "dynamodb:BatchWriteItem",  # removing job items of a failed large submission
-        "kms:Encrypt",  # webhook secrets
+    assert grants("SubmitExecutionFunction") == {
+        # TransactWriteItems puts; the base execution check; removing job items of a failed large submission
+        "ExecutionsTable": {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchWriteItem"},
+        # what Powertools' Idempotency utility does with its records
+        "IdempotencyTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+        "WebhookSecretKey": {"kms:Encrypt"},
     }
     [kms] = [s for s in statements("SubmitExecutionFunction") if s["Action"] == "kms:Encrypt"]
     assert kms["Condition"]["ForAllValues:StringEquals"]["kms:EncryptionContextKeys"] == ["executionId"]

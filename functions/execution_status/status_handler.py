@@ -34,7 +34,7 @@ router = Router()
 def get_execution_status(id: str) -> Response[ExecutionStatus]:  # noqa: A002 - the path parameter's name
     execution, jobs = execution_service().status(tenant_id(router.current_event), id)
     return Response(
-        status_code=HTTPStatus.OK,
+        status_code=HTTPStatus.OK.value,
         content_type="application/json",
         body=ExecutionStatus.of(execution, jobs),
     )

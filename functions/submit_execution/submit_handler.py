@@ -11,6 +11,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_api.http import PROBLEM_RESPONSES, create_app, reject_other_methods, require_json_body, tenant_id
+from execution_api.idempotency import CONFIG as IDEMPOTENCY_CONFIG
+from execution_api.idempotency import REPLAYED_HEADER, idempotency_key, run_once
 from execution_api.models.request import SubmitExecutionRequest
 from execution_api.models.response import ExecutionAccepted
 from execution_api.observability import logger, metrics, tracer
@@ -23,8 +25,12 @@ router = Router()
 @router.post(
     PATH,
     summary="Submit an execution plan",
-    description="Validates the plan, stores the execution and its jobs as pending, and answers at once.",
-    status_code=HTTPStatus.ACCEPTED,
+    description=(
+        "Validates the plan, stores the execution and its jobs as pending, and answers at once. "
+        "Send an `Idempotency-Key` header to make retries safe: the first 202 is replayed for 24 hours "
+        "with `Idempotent-Replayed: true`."
+    ),
+    status_code=HTTPStatus.ACCEPTED.value,
     responses={
         202: {
             "description": "Accepted: the execution is stored as pending.",
@@ -38,16 +44,26 @@ router = Router()
 )
 @tracer.capture_method
 def submit_execution(request: Annotated[SubmitExecutionRequest, Body()]) -> Response[ExecutionAccepted]:
-    execution, jobs = execution_service().submit(request, tenant_id(router.current_event))
-    metrics.add_metric(name="ExecutionsAccepted", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="JobsPerPlan", unit=MetricUnit.Count, value=len(jobs))
-    logger.info("execution accepted", extra={"execution_id": execution.id, "jobs": len(jobs)})
-    accepted = ExecutionAccepted.of(execution)
+    event = router.current_event
+    tenant = tenant_id(event)
+
+    def accept() -> dict[str, Any]:
+        execution, jobs = execution_service().submit(request, tenant)
+        metrics.add_metric(name="ExecutionsAccepted", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="JobsPerPlan", unit=MetricUnit.Count, value=len(jobs))
+        logger.info("execution accepted", extra={"execution_id": execution.id, "jobs": len(jobs)})
+        return ExecutionAccepted.of(execution).model_dump(by_alias=True)
+
+    key = idempotency_key(event.headers)
+    accepted, replayed = run_once(tenant, key, event.json_body, accept) if key else (accept(), False)
+    headers = {"Location": accepted["statusUrl"]}
+    if replayed:
+        headers[REPLAYED_HEADER] = "true"
     return Response(
-        status_code=HTTPStatus.ACCEPTED,
+        status_code=HTTPStatus.ACCEPTED.value,
         content_type="application/json",
-        body=accepted,
-        headers={"Location": accepted.status_url},
+        body=ExecutionAccepted.model_validate(accepted),
+        headers=headers,
     )
 
 
@@ -61,4 +77,6 @@ app.include_router(router)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Lets an Idempotency-Key record of a request killed by the Lambda timeout expire with it.
+    IDEMPOTENCY_CONFIG.register_lambda_context(context)
     return app.resolve(event, context)

@@ -27,6 +27,10 @@ class MalformedRequest(ExecutionApiError):
         self.detail = detail
 
 
+class InvalidIdempotencyKey(ExecutionApiError):
+    """400: the Idempotency-Key header is not 1 to 255 visible ASCII characters."""
+
+
 class UnsupportedMediaType(ExecutionApiError):
     """415: the body is not declared as application/json."""
 

@@ -19,9 +19,16 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyInconsistentStateError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
 
 from execution_api.errors import (
     ExecutionNotFound,
+    InvalidIdempotencyKey,
     MalformedRequest,
     MethodNotAllowed,
     PayloadTooLarge,
@@ -30,6 +37,7 @@ from execution_api.errors import (
     UnsupportedMediaType,
     Violation,
 )
+from execution_api.idempotency import idempotency_key
 from execution_api.models.request import FIELD_NAMES
 from execution_api.models.response import Problem
 from execution_api.observability import logger, metrics
@@ -52,13 +60,17 @@ UNSUPPORTED_FIELDS = {
 PROBLEM_RESPONSES: dict[int, Any] = {
     status: {"description": description, "content": {PROBLEM_JSON: {"model": Problem}}}
     for status, description in (
-        (400, "The body is not JSON, or not a JSON object."),
+        (400, "The body is not JSON, or not a JSON object; or the Idempotency-Key is malformed."),
         (401, "Missing or invalid API key (when authentication is on)."),
         (404, "No such execution (or route)."),
         (405, "The route does not take this method."),
+        (409, "A request with this Idempotency-Key is still running; retry after `Retry-After` seconds."),
         (413, "The body is larger than MAX_BODY_BYTES."),
         (415, "The body is not application/json."),
-        (422, "The plan breaks one or more rules; each is listed in `errors`."),
+        (
+            422,
+            "The plan breaks rules (each listed in `errors`), or the Idempotency-Key came with another body.",
+        ),
         (429, "Too many requests (stage throttling)."),
         (500, "An internal error; quote `instance` when reporting it."),
         (503, "DynamoDB or KMS is throttled or unavailable; retry after `Retry-After` seconds."),
@@ -74,13 +86,15 @@ def tenant_id(event: BaseProxyEvent) -> str:
 
 
 def check_json_envelope(event: BaseProxyEvent) -> None:
-    """415 unless the body is declared JSON; 413 over MAX_BODY_BYTES. Runs before any schema error counts."""
+    """415 unless the body is declared JSON; 413 over MAX_BODY_BYTES; 400 for a malformed Idempotency-Key.
+    Runs before any schema error counts."""
     content_type = (event.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     if content_type != "application/json":
         raise UnsupportedMediaType("the body must be sent as Content-Type: application/json")
     limit = get_settings().max_body_bytes
     if len((event.decoded_body or "").encode("utf-8")) > limit:
         raise PayloadTooLarge(limit)
+    idempotency_key(event.headers)
 
 
 def require_json_body(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -177,7 +191,7 @@ def create_app() -> APIGatewayRestResolver:
     def envelope_problem() -> Response[Any] | None:
         try:
             check_json_envelope(app.current_event)
-        except (UnsupportedMediaType, PayloadTooLarge) as error:
+        except (UnsupportedMediaType, PayloadTooLarge, InvalidIdempotencyKey) as error:
             return handlers[type(error)](error)
         return None
 
@@ -217,6 +231,24 @@ def create_app() -> APIGatewayRestResolver:
     def on_too_large(error: PayloadTooLarge) -> Response[Any]:
         return problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large", str(error))
 
+    def on_invalid_idempotency_key(error: InvalidIdempotencyKey) -> Response[Any]:
+        return problem(HTTPStatus.BAD_REQUEST, "invalid_idempotency_key", str(error), title="Malformed request")
+
+    def on_idempotency_key_reused(_error: IdempotencyValidationError) -> Response[Any]:
+        return problem(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different body; use a new key for a new request",
+        )
+
+    def on_idempotency_key_in_flight(_error: IdempotencyAlreadyInProgressError) -> Response[Any]:
+        return problem(
+            HTTPStatus.CONFLICT,
+            "idempotency_key_in_flight",
+            "a request with this Idempotency-Key is still being processed; retry shortly to get its answer",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+
     def on_plan_rejected(error: PlanRejected) -> Response[Any]:
         return plan_rejected(error.violations)
 
@@ -232,7 +264,7 @@ def create_app() -> APIGatewayRestResolver:
             HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed", f"this route takes {allow}", headers={"Allow": allow}
         )
 
-    def on_unavailable(_error: StorageUnavailable) -> Response[Any]:
+    def on_unavailable(_error: Exception) -> Response[Any]:
         logger.warning("storage unavailable after retries", exc_info=True)
         return problem(
             HTTPStatus.SERVICE_UNAVAILABLE,
@@ -257,6 +289,12 @@ def create_app() -> APIGatewayRestResolver:
         UnsupportedMediaType: on_unsupported_media_type,
         PayloadTooLarge: on_too_large,
         PlanRejected: on_plan_rejected,
+        InvalidIdempotencyKey: on_invalid_idempotency_key,
+        IdempotencyValidationError: on_idempotency_key_reused,
+        IdempotencyAlreadyInProgressError: on_idempotency_key_in_flight,
+        # The idempotency table throttled or unreachable, or a record caught mid-expiry: retrying helps.
+        IdempotencyPersistenceLayerError: on_unavailable,
+        IdempotencyInconsistentStateError: on_unavailable,
         ExecutionNotFound: on_execution_not_found,
         NotFoundError: on_route_not_found,
         MethodNotAllowed: on_method_not_allowed,

@@ -1,0 +1,79 @@
+"""Idempotency-Key (IETF draft "The Idempotency-Key HTTP Header Field") on Powertools' Idempotency utility.
+
+A key is scoped to its tenant. The first 202 is remembered for 24 hours and replayed as it was;
+the same key with another body is refused; a request still running blocks its duplicates. A
+request that fails (4xx or 5xx) leaves no record, as Powertools does on an exception, so the
+client may fix the plan or retry with the same key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+from execution_api.aws_clients import dynamodb_client
+from execution_api.errors import InvalidIdempotencyKey
+from execution_api.settings import get_settings
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,255}")
+_REPLAYED = "replayed"
+
+
+def idempotency_key(headers: Any) -> str | None:
+    """The key from a case-insensitive header mapping; None when absent. The draft sends it as a
+    structured-field string ("abc"); the bare form (abc) that most clients send is accepted too."""
+    value = headers.get(HEADER)
+    if value is None:
+        return None
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    if not _VISIBLE_ASCII.fullmatch(value):
+        raise InvalidIdempotencyKey(f"{HEADER} must be 1 to 255 visible ASCII characters")
+    return str(value)
+
+
+def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
+    return {**response, _REPLAYED: True}
+
+
+# One configuration (and so one persistence layer, which keeps its first configuration) per container.
+CONFIG = IdempotencyConfig(
+    event_key_jmespath="[tenant, key]",  # the tenant is part of the key: tenants never see each other's replays
+    payload_validation_jmespath="body",
+    expires_after_seconds=24 * 60 * 60,
+    hash_function="sha256",
+    response_hook=_mark_replayed,
+)
+
+
+@lru_cache(maxsize=1)
+def _store() -> DynamoDBPersistenceLayer:
+    table = get_settings().idempotency_table_name
+    if not table:
+        raise RuntimeError("IDEMPOTENCY_TABLE_NAME is not configured")
+    return DynamoDBPersistenceLayer(table_name=table, boto3_client=dynamodb_client())
+
+
+def run_once(tenant: str, key: str, body: Any, operation: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+    """Run `operation` once per (tenant, key) and body; returns its result and whether it was a replay."""
+
+    def submit_execution(submission: dict[str, Any]) -> dict[str, Any]:
+        return operation()
+
+    once = idempotent_function(
+        submit_execution, data_keyword_argument="submission", persistence_store=_store(), config=CONFIG
+    )
+    result: dict[str, Any] = once(submission={"tenant": tenant, "key": key, "body": body})
+    replayed = bool(result.pop(_REPLAYED, False))
+    return result, replayed

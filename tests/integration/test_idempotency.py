@@ -1,0 +1,243 @@
+"""Idempotency-Key (SPEC section 6), through the real submit handler against moto."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ReadTimeoutError
+
+from execution_api.aws_clients import dynamodb_client
+from execution_api.service import ExecutionService
+from local.events import rest_api_event
+from local.stack import FakeLambdaContext, LocalStack
+from tests.conftest import JSON, SUBMIT, Answer, Api, plan
+
+BODY = plan({"id": "a"}, {"id": "b", "dependsOn": ["a"]})
+
+
+def with_key(key: str, header: str = "Idempotency-Key") -> dict[str, str]:
+    return {**JSON, header: key}
+
+
+def executions(aws: LocalStack) -> list[dict[str, Any]]:
+    items = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=aws.names["ExecutionsTable"])["Items"]
+    return [i for i in items if i["sk"]["S"] == "EXECUTION"]
+
+
+def test_a_replay_returns_the_first_answer_and_writes_nothing(api: Api, aws: LocalStack) -> None:
+    # Given a first request with a key was accepted
+    first = api.submit(BODY, headers=with_key("order-42"))
+    assert first.status == 202
+    assert "Idempotent-Replayed" not in first.headers
+    sent: Counter[str] = Counter()
+    dynamodb_client().meta.events.register("before-send.dynamodb", lambda event_name, **_: sent.update([event_name]))
+    # When the same request is sent again
+    again = api.submit(BODY, headers=with_key("order-42"))
+    # Then the first answer comes back, marked as a replay, and no execution is written
+    assert again.status == 202
+    assert again.body == first.body
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(executions(aws)) == 1
+    assert not any(name.endswith("TransactWriteItems") for name in sent)
+
+
+@pytest.mark.parametrize("header", ["idempotency-key", "IDEMPOTENCY-KEY", "Idempotency-key"])
+def test_header_names_are_case_insensitive(api: Api, aws: LocalStack, header: str) -> None:
+    first = api.submit(BODY, headers=with_key("k-1"))
+    again = api.submit(BODY, headers=with_key("k-1", header))
+    assert again.body["id"] == first.body["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(executions(aws)) == 1
+
+
+def test_the_structured_field_form_is_the_same_key(api: Api) -> None:
+    first = api.submit(BODY, headers=with_key("abc"))
+    assert api.submit(BODY, headers=with_key('"abc"')).body["id"] == first.body["id"]
+
+
+def test_the_same_key_with_another_body_is_422(api: Api, aws: LocalStack) -> None:
+    api.submit(BODY, headers=with_key("k-2"))
+    answer = api.submit(plan({"id": "other"}), headers=with_key("k-2"))
+    assert answer.status == 422
+    assert answer.body["code"] == "idempotency_key_reused"
+    assert len(executions(aws)) == 1
+
+
+def test_a_different_webhook_secret_is_a_different_body(api: Api) -> None:
+    options = {"webhookUrl": "https://example.com/h", "webhookSecret": "one"}
+    api.submit({**BODY, "options": options}, headers=with_key("k-3"))
+    answer = api.submit({**BODY, "options": {**options, "webhookSecret": "two"}}, headers=with_key("k-3"))
+    assert answer.body["code"] == "idempotency_key_reused"
+
+
+def test_keys_are_scoped_to_the_tenant(api: Api, aws: LocalStack) -> None:
+    def submit_as(tenant: str) -> Answer:
+        event = rest_api_event("POST", "/api/execute", headers=with_key("shared-key"), body=json.dumps(BODY))
+        event["requestContext"]["authorizer"] = {"tenantId": tenant}
+        return api.call(SUBMIT, event)
+
+    acme, globex = submit_as("acme"), submit_as("globex")
+    assert acme.status == globex.status == 202
+    assert acme.body["id"] != globex.body["id"]
+    assert "Idempotent-Replayed" not in globex.headers
+    assert submit_as("acme").body["id"] == acme.body["id"]
+    assert len(executions(aws)) == 2
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["", "x" * 256, "with space", "naïve", "tab\there"],
+    ids=["empty", "too long", "space", "non-ascii", "tab"],
+)
+def test_a_malformed_key_is_400(api: Api, aws: LocalStack, key: str) -> None:
+    answer = api.submit(BODY, headers=with_key(key))
+    assert answer.status == 400
+    assert answer.body["code"] == "invalid_idempotency_key"
+    assert executions(aws) == []
+
+
+def test_the_longest_key_is_fine(api: Api) -> None:
+    assert api.submit(BODY, headers=with_key("k" * 255)).status == 202
+
+
+def test_a_failed_first_request_is_not_remembered(api: Api, aws: LocalStack) -> None:
+    # Given the first request with a key was refused (its plan is invalid)
+    assert api.submit(plan({"id": "a", "dependsOn": ["zz"]}), headers=with_key("k-4")).status == 422
+    # When the client fixes the plan and retries with the same key
+    fixed = api.submit(BODY, headers=with_key("k-4"))
+    # Then it is processed as new
+    assert fixed.status == 202
+    assert "Idempotent-Replayed" not in fixed.headers
+
+
+def test_a_retry_after_a_storage_timeout_creates_exactly_one_execution(
+    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given DynamoDB times out on the first attempt (after boto3's retries)
+    client = dynamodb_client()
+    real = client.transact_write_items
+    calls = [0]
+
+    def flaky(**kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+        return real(**kwargs)
+
+    monkeypatch.setattr(client, "transact_write_items", flaky)
+    first = api.submit(BODY, headers=with_key("k-5"))
+    assert first.status == 503
+    # When the client retries with the same key, twice
+    second = api.submit(BODY, headers=with_key("k-5"))
+    third = api.submit(BODY, headers=with_key("k-5"))
+    # Then one execution exists, and the second retry replays the first success
+    assert second.status == third.status == 202
+    assert third.body["id"] == second.body["id"]
+    assert len(executions(aws)) == 1
+
+
+class LambdaTimedOut(BaseException):
+    """What the Lambda runtime does to a request that runs out of time: nothing gets to clean up."""
+
+
+def test_a_retry_after_a_lambda_timeout_proceeds_once_the_attempt_expired(
+    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a first attempt that was killed mid-way with 50 ms left on its Lambda clock
+    function = aws.function(SUBMIT)
+    handler = aws.handler(function)
+    context = FakeLambdaContext(function, "first")
+    monkeypatch.setattr(context, "get_remaining_time_in_millis", lambda: 50)
+    real_submit = ExecutionService.submit
+
+    def killed(*_: Any, **__: Any) -> Any:
+        raise LambdaTimedOut
+
+    monkeypatch.setattr(ExecutionService, "submit", killed)
+    event = rest_api_event("POST", "/api/execute", headers=with_key("k-6"), body=json.dumps(BODY))
+    with pytest.raises(LambdaTimedOut):
+        handler(event, context)
+    monkeypatch.setattr(ExecutionService, "submit", real_submit)
+    # When the client retries right away, the first attempt still counts as running
+    assert api.submit(BODY, headers=with_key("k-6")).status == 409
+    # And once its time is up, the retry is processed, once
+    time.sleep(0.1)
+    retry = api.submit(BODY, headers=with_key("k-6"))
+    assert retry.status == 202
+    assert len(executions(aws)) == 1
+
+
+def load_second_container(aws: LocalStack) -> Any:
+    """The submit handler imported again under another name: a second warm Lambda container."""
+    function = aws.function(SUBMIT)
+    module_name = function.handler.rsplit(".", 1)[0]
+    spec = importlib.util.spec_from_file_location(f"{module_name}_second", function.code_dir / f"{module_name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.lambda_handler
+
+
+def test_two_concurrent_requests_with_one_key_make_one_execution(
+    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two containers, and a first request that is still inside the service
+    function = aws.function(SUBMIT)
+    first_container, second_container = aws.handler(function), load_second_container(aws)
+    inside, release = threading.Event(), threading.Event()
+    real_submit = ExecutionService.submit
+
+    def slow_submit(self: ExecutionService, *args: Any, **kwargs: Any) -> Any:
+        inside.set()
+        assert release.wait(10)
+        return real_submit(self, *args, **kwargs)
+
+    monkeypatch.setattr(ExecutionService, "submit", slow_submit)
+    body = json.dumps(BODY)
+    results: dict[str, Any] = {}
+
+    def call(name: str, handler: Any) -> None:
+        event = rest_api_event("POST", "/api/execute", headers=with_key("k-7"), body=body)
+        results[name] = handler(event, FakeLambdaContext(function, name))
+
+    first = threading.Thread(target=call, args=("first", first_container))
+    first.start()
+    assert inside.wait(10)
+    # When the same key arrives at the other container meanwhile
+    call("second", second_container)
+    release.set()
+    first.join(10)
+    # Then the second is told the first is in flight, and exactly one execution exists
+    assert results["second"]["statusCode"] == 409
+    assert '"idempotency_key_in_flight"' in results["second"]["body"]
+    assert results["first"]["statusCode"] == 202
+    assert len(executions(aws)) == 1
+    # And a later retry gets the first answer
+    replay = api.submit(BODY, headers=with_key("k-7"))
+    assert replay.headers["Idempotent-Replayed"] == "true"
+
+
+def test_without_a_key_nothing_is_recorded(api: Api, aws: LocalStack) -> None:
+    api.submit(BODY)
+    api.submit(BODY)
+    records = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=aws.names["IdempotencyTable"])["Items"]
+    assert records == []
+    assert len(executions(aws)) == 2
+
+
+def test_records_expire_after_24_hours_and_hold_no_secret(api: Api, aws: LocalStack) -> None:
+    body = {**BODY, "options": {"webhookUrl": "https://example.com/h", "webhookSecret": "p4ssw0rd-secret"}}
+    api.submit(body, headers=with_key("k-8"))
+    [record] = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=aws.names["IdempotencyTable"])["Items"]
+    assert 24 * 3600 - 60 <= int(record["expiration"]["N"]) - time.time() <= 24 * 3600
+    assert "p4ssw0rd-secret" not in repr(record)
+    assert "shared-key" not in repr(record)
