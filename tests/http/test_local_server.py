@@ -161,3 +161,25 @@ def test_concurrent_clients_each_get_their_own_execution(server: Server) -> None
     assert len(ids) == 24
     for execution_id in list(ids)[:5]:
         assert server.request("GET", f"/api/execute/{execution_id}/status").status == 200
+
+
+def test_a_scan_of_the_local_tables_never_shows_a_webhook_secret(server: Server) -> None:
+    # Given a submission with a webhook secret, sent twice with one Idempotency-Key
+    body = SDK.replace(b'"secret":"shh"', b'"secret":"very-private-webhook-secret"')
+    first = server.post(body, **{"Idempotency-Key": "scan-check"})
+    again = server.post(body, **{"idempotency-key": "scan-check"})
+    assert first.status == again.status == 202
+    assert again.json == first.json
+    assert again.headers["Idempotent-Replayed"] == "true"
+    # When every local table is scanned through the moto endpoint, as a developer would
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=server.moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    dump = repr([client.scan(TableName=table)["Items"] for table in server.stack.table_names()])
+    # Then the secret is nowhere, while the execution is there
+    assert first.json["id"] in dump
+    assert "very-private-webhook-secret" not in dump
