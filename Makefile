@@ -7,13 +7,14 @@ SAM := $(SAM_VENV)/bin/sam
 PORT ?= 3000
 MOTO_PORT ?= 5005
 
-.PHONY: help install run invoke test lint typecheck template-lint unit openapi build deploy clean
+.PHONY: help install run invoke test lint typecheck template-lint unit openapi api-key revoke-api-key build deploy clean
 
 help:
 	@echo "make run                      the API on http://localhost:$(PORT) against an embedded moto (MOTO_PORT=$(MOTO_PORT))"
 	@echo "make test                     ruff, mypy, cfn-lint and every test"
 	@echo "make invoke EVENT=events/x.json [FUNCTION=LogicalId]   one event through the real handler"
 	@echo "make openapi                  regenerate docs/openapi.json from the code's models"
+	@echo "make api-key TENANT=acme      make an API key (printed once); revoke-api-key KEY=...; ENV=prod for prod"
 	@echo "make build | deploy [ENV=prod] sam build / sam deploy (SAM CLI in its own venv)"
 
 # The application's environment; reinstalled when a requirements file changes.
@@ -26,7 +27,7 @@ $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
 install: $(VENV)/.installed
 
 run: $(VENV)/.installed
-	PORT=$(PORT) MOTO_PORT=$(MOTO_PORT) $(PY) -m local.server
+	PORT=$(PORT) MOTO_PORT=$(MOTO_PORT) $(PY) -m local.server  # LOCAL_API_KEY=... turns authentication on
 
 invoke: $(VENV)/.installed
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json [FUNCTION=<logical id>]"; exit 2; }
@@ -49,6 +50,15 @@ unit: $(VENV)/.installed
 
 openapi: $(VENV)/.installed
 	$(PY) -m local.openapi
+
+# API keys: against AWS_ENDPOINT_URL (e.g. make run's http://127.0.0.1:5005) or the deployed stack.
+api-key: $(VENV)/.installed
+	@test -n "$(TENANT)" || { echo "usage: make api-key TENANT=<tenant> [ENV=prod]"; exit 2; }
+	@PYTHONPATH=layers/shared $(PY) -m tools.api_keys $(if $(ENV),--env $(ENV)) create --tenant "$(TENANT)"
+
+revoke-api-key: $(VENV)/.installed
+	@test -n "$(KEY)" || { echo "usage: make revoke-api-key KEY=<key> [ENV=prod]"; exit 2; }
+	@PYTHONPATH=layers/shared $(PY) -m tools.api_keys $(if $(ENV),--env $(ENV)) revoke --key "$(KEY)"
 
 # The SAM CLI pins boto3 and pydantic versions that clash with the application's: its own venv.
 $(SAM_VENV)/.installed: requirements-sam.txt

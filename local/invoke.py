@@ -30,7 +30,10 @@ def pick_function(stack: LocalStack, event: dict[str, Any], logical_id: str | No
 def invoke(stack: LocalStack, event: dict[str, Any], logical_id: str | None = None) -> dict[str, Any]:
     function = pick_function(stack, event, logical_id)
     request_id = event.get("requestContext", {}).get("requestId", "local-invoke")
-    result: dict[str, Any] = stack.handler(function)(event, FakeLambdaContext(function, request_id))
+    try:
+        result: dict[str, Any] = stack.handler(function)(event, FakeLambdaContext(function, request_id))
+    except Exception as error:
+        return {"errorMessage": str(error), "errorType": type(error).__name__}
     return result
 
 

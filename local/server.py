@@ -8,6 +8,7 @@ template.yaml, and unknown routes get the template's own gateway response.
 from __future__ import annotations
 
 import base64
+import fnmatch
 import logging
 import os
 import sys
@@ -21,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from local.events import rest_api_event
 from local.stack import FakeLambdaContext, LocalStack, apply_environment, provision, use_local_credentials
-from local.template import ROOT
+from local.template import ACCOUNT_ID, REGION, ROOT
 
 OPENAPI_PATH = ROOT / "docs" / "openapi.json"
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway REST refuses larger payloads itself
@@ -31,10 +32,11 @@ class LocalApi:
     """Routes requests to the template's handlers. One lock: a Powertools resolver serves one event
     at a time, like one warm Lambda container per function."""
 
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: LocalStack, authenticate: bool = False) -> None:
         self.stack = stack
         self._handlers = {f.logical_id: stack.handler(f) for f in stack.functions}
         self._lock = threading.Lock()
+        self.authorizer = stack.template.default_authorizer() if authenticate else None
 
     def handle(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes | None
@@ -58,8 +60,46 @@ class LocalApi:
             request_id=request_id,
         )
         with self._lock:
+            if self.authorizer is not None:
+                refusal = self.authorize(event, headers, request_id)
+                if refusal is not None:
+                    return refusal
             result = self._handlers[function.logical_id](event, FakeLambdaContext(function, request_id))
         return to_http(result)
+
+    def authorize(
+        self, event: dict[str, Any], headers: dict[str, str], request_id: str
+    ) -> tuple[int, dict[str, str], bytes] | None:
+        """Run the template's TOKEN authorizer the way API Gateway does (without its cache): a refusal is
+        the gateway's 401, an authorizer failure its 503, an Allow puts the context into the event."""
+        assert self.authorizer is not None
+        token = next((v for k, v in headers.items() if k.lower() == self.authorizer.header.lower()), None)
+        if token is None or (self.authorizer.validation and not self.authorizer.validation.fullmatch(token)):
+            return self.gateway_response("UNAUTHORIZED", request_id)
+        context = event["requestContext"]
+        method_arn = (
+            f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{context['apiId']}/{context['stage']}"
+            f"/{event['httpMethod']}{event['path']}"
+        )
+        function = self.stack.function(self.authorizer.function_id)
+        try:
+            policy = self._handlers[function.logical_id](
+                {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn},
+                FakeLambdaContext(function, request_id),
+            )
+        except Exception as error:
+            return self.gateway_response(
+                "UNAUTHORIZED" if str(error) == "Unauthorized" else "AUTHORIZER_FAILURE", request_id
+            )
+        allowed = any(
+            statement["Effect"] == "Allow"
+            and any(fnmatch.fnmatchcase(method_arn, r) for r in _as_list(statement["Resource"]))
+            for statement in policy["policyDocument"]["Statement"]
+        )
+        if not allowed:
+            return self.gateway_response("ACCESS_DENIED", request_id)
+        context["authorizer"] = {**policy.get("context", {}), "principalId": policy["principalId"]}
+        return None
 
     def gateway_response(self, response_type: str, request_id: str) -> tuple[int, dict[str, str], bytes]:
         """Render a GatewayResponses entry of template.yaml as API Gateway would ($context.requestId only)."""
@@ -69,6 +109,10 @@ class LocalApi:
         }
         body = spec["ResponseTemplates"]["application/json"].replace("$context.requestId", request_id)
         return int(spec["StatusCode"]), headers, body.encode("utf-8")
+
+
+def _as_list(value: Any) -> list[str]:
+    return value if isinstance(value, list) else [value]
 
 
 def to_http(result: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
@@ -138,15 +182,27 @@ def start_moto(port: int) -> Any:
     return server
 
 
-def serve(port: int, moto_port: int, host: str = "127.0.0.1") -> tuple[ThreadingHTTPServer, Any, LocalStack]:
-    """Start moto and the API; returns (http server, moto server, stack) for tests to stop."""
+def serve(
+    port: int, moto_port: int, host: str = "127.0.0.1", api_key: str | None = None
+) -> tuple[ThreadingHTTPServer, Any, LocalStack]:
+    """Start moto and the API; returns (http server, moto server, stack) for tests to stop.
+
+    With `api_key`, authentication is on: that key is stored (hashed) for tenant "local", and every
+    request goes through the template's authorizer, so keys made with `make api-key` work too."""
     use_local_credentials()
     moto = start_moto(moto_port)
     endpoint = f"http://127.0.0.1:{moto_port}"
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     stack = provision(endpoint_url=endpoint)
     apply_environment(stack)
-    api = LocalApi(stack)
+    api = LocalApi(stack, authenticate=bool(api_key))  # loads the handlers, and so the layer's code
+    if api_key:
+        from execution_api.api_keys import ApiKeyStore
+        from execution_api.aws_clients import dynamodb_client
+
+        store = ApiKeyStore(dynamodb_client(), stack.names["ApiKeysTable"])
+        if store.tenant_for(api_key) is None:
+            store.create("local", api_key)
     httpd = ThreadingHTTPServer((host, port), make_request_handler(api))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd, moto, stack
@@ -155,8 +211,15 @@ def serve(port: int, moto_port: int, host: str = "127.0.0.1") -> tuple[Threading
 def main() -> None:
     port = int(os.environ.get("PORT") or 3000)
     moto_port = int(os.environ.get("MOTO_PORT") or 5005)
-    httpd, moto, stack = serve(port, moto_port)
+    api_key = os.environ.get("LOCAL_API_KEY") or None
+    httpd, moto, stack = serve(port, moto_port, api_key=api_key)
     print(f"Execution API on http://localhost:{port}  (POST /api/execute, GET /api/execute/{{id}}/status)")
+    if api_key:
+        print(
+            "Authentication ON: send Authorization: Bearer $LOCAL_API_KEY (tenant 'local') or a key from make api-key"
+        )
+    else:
+        print("Authentication off (set LOCAL_API_KEY to turn it on); every execution belongs to tenant 'local'")
     print(f"OpenAPI: http://localhost:{port}/api/openapi.json   Swagger UI: http://localhost:{port}/api/docs")
     print(f"moto (DynamoDB, KMS): http://127.0.0.1:{moto_port}   tables: {', '.join(stack.table_names())}")
     print(

@@ -147,6 +147,8 @@ def forget_cached_configuration() -> None:
         ("execution_api.service", "execution_service"),
         ("execution_api.aws_clients", "dynamodb_client"),
         ("execution_api.aws_clients", "kms_client"),
+        ("execution_api.api_keys", "api_key_store"),
+        ("execution_api.idempotency", "_store"),
     ):
         module = sys.modules.get(module_name)
         if module is not None:

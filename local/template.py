@@ -76,6 +76,13 @@ class Function:
         return handler
 
 
+@dataclass(frozen=True)
+class Authorizer:
+    function_id: str
+    header: str
+    validation: re.Pattern[str] | None
+
+
 class Template:
     def __init__(self, path: Path = TEMPLATE_PATH) -> None:
         self.path = path
@@ -110,6 +117,23 @@ class Template:
                 Function(name, self.path.parent / props["CodeUri"], props["Handler"], {**shared, **own}, routes)
             )
         return functions
+
+    def default_authorizer(self) -> Authorizer | None:
+        """The API's default Lambda TOKEN authorizer, as API Gateway would run it."""
+        for api in self.of_type("AWS::Serverless::Api").values():
+            auth = api["Properties"].get("Auth", {})
+            name = auth.get("DefaultAuthorizer")
+            if name:
+                spec = auth["Authorizers"][name]
+                identity = spec.get("Identity", {})
+                return Authorizer(
+                    function_id=spec["FunctionArn"]["Fn::GetAtt"][0],
+                    header=identity.get("Header", "Authorization"),
+                    validation=re.compile(identity["ValidationExpression"])
+                    if "ValidationExpression" in identity
+                    else None,
+                )
+        return None
 
     def gateway_response(self, response_type: str) -> dict[str, Any]:
         for api in self.of_type("AWS::Serverless::Api").values():

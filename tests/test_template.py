@@ -53,8 +53,23 @@ def test_the_submit_function_gets_only_what_it_uses() -> None:
     assert kms["Condition"]["ForAllValues:StringEquals"]["kms:EncryptionContextKeys"] == ["executionId"]
 
 
+def test_the_authorizer_only_reads_key_hashes() -> None:
+    assert grants("AuthorizerFunction") == {"ApiKeysTable": {"dynamodb:GetItem"}}
+
+
+def test_every_route_needs_the_api_key_authorizer() -> None:
+    auth = TEMPLATE.resources["ExecutionApi"]["Properties"]["Auth"]
+    authorizer = auth["Authorizers"][auth["DefaultAuthorizer"]]
+    assert authorizer["FunctionArn"] == {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    assert authorizer["Identity"]["Header"] == "Authorization"
+    assert authorizer["Identity"]["ReauthorizeEvery"] > 0  # results are cached
+    for function in TEMPLATE.functions():
+        for event in TEMPLATE.resources[function.logical_id]["Properties"].get("Events", {}).values():
+            assert "Auth" not in event["Properties"], "no route opts out of the default authorizer"
+
+
 def test_every_resource_is_scoped() -> None:
-    for function in ("SubmitExecutionFunction", "ExecutionStatusFunction"):
+    for function in ("SubmitExecutionFunction", "ExecutionStatusFunction", "AuthorizerFunction"):
         for statement in statements(function):
             assert statement["Resource"] != "*", (function, statement)
 

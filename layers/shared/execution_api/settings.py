@@ -15,6 +15,7 @@ class Settings(BaseModel):
     # Only the submit function encrypts webhook secrets, so only it gets the key.
     webhook_secret_key_id: str | None = Field(default=None, alias="WEBHOOK_SECRET_KEY_ID")
     idempotency_table_name: str | None = Field(default=None, alias="IDEMPOTENCY_TABLE_NAME")
+    api_keys_table_name: str | None = Field(default=None, alias="API_KEYS_TABLE_NAME")  # the authorizer's
     max_jobs: int = Field(default=500, alias="MAX_JOBS", ge=0)
     max_job_params_bytes: int = Field(default=64 * 1024, alias="MAX_JOB_PARAMS_BYTES", ge=2)
     max_body_bytes: int = Field(default=1024 * 1024, alias="MAX_BODY_BYTES", ge=1)

@@ -1,0 +1,96 @@
+"""API keys: only their SHA-256 hashes are stored, each with the tenant it acts for.
+
+A key is shown once when it is made (`make api-key`) and never stored or logged. The authorizer
+looks a presented key up by its hash; revoking marks the record, so it stops working at once for
+new authorizations (API Gateway may keep a cached Allow for up to the authorizer's TTL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from execution_api.aws_clients import dynamodb_client
+from execution_api.settings import get_settings
+
+KEY_PREFIX = "exk_"
+TENANT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def new_api_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)  # 256 bits of randomness
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class ApiKeyStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def create(self, tenant_id: str, key: str) -> None:
+        if not TENANT_ID.fullmatch(tenant_id):
+            raise ValueError("a tenant id is 1 to 64 characters of A-Z a-z 0-9 _ -")
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                "keyHash": {"S": hash_api_key(key)},
+                "tenantId": {"S": tenant_id},
+                "status": {"S": "active"},
+                "keyHint": {"S": key[: len(KEY_PREFIX) + 4]},  # enough to tell keys apart in a listing
+                "createdAt": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
+            },
+            ConditionExpression="attribute_not_exists(keyHash)",
+        )
+
+    def tenant_for(self, key: str) -> str | None:
+        """The tenant of an active key, or None for an unknown or revoked one."""
+        presented = hash_api_key(key)
+        item = self._client.get_item(TableName=self._table, Key={"keyHash": {"S": presented}}, ConsistentRead=True).get(
+            "Item"
+        )
+        if item is None or item["status"]["S"] != "active":
+            return None
+        # The lookup already matched the hash; compare again in constant time so no code path leaks timing.
+        if not hmac.compare_digest(item["keyHash"]["S"], presented):
+            return None
+        tenant: str = item["tenantId"]["S"]
+        return tenant
+
+    def revoke(self, key: str) -> bool:
+        """Mark a key revoked; False when no such key exists."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"keyHash": {"S": hash_api_key(key)}},
+                UpdateExpression="SET #status = :revoked, revokedAt = :now",
+                ConditionExpression="attribute_exists(keyHash)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":revoked": {"S": "revoked"},
+                    ":now": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
+                },
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+@lru_cache(maxsize=1)
+def api_key_store() -> ApiKeyStore:
+    """The authorizer's store, once per container."""
+    table = get_settings().api_keys_table_name
+    if not table:
+        raise RuntimeError("API_KEYS_TABLE_NAME is not configured")
+    return ApiKeyStore(dynamodb_client(), table)

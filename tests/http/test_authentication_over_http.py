@@ -1,0 +1,106 @@
+"""`make run` with LOCAL_API_KEY: the template's authorizer in front of every route, keys from `make api-key`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from local.server import serve
+from local.stack import forget_cached_configuration
+from tests.http.test_local_server import SEED, Server, free_port
+from tools import api_keys
+
+pytestmark = pytest.mark.http
+
+LOCAL_KEY = "local-dev-key-123"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    saved = dict(os.environ)
+    port, moto_port = free_port(), free_port()
+    httpd, moto, stack = serve(port, moto_port, api_key=LOCAL_KEY)
+    yield Server(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{moto_port}", stack)
+    httpd.shutdown()
+    httpd.server_close()
+    moto.stop()
+    os.environ.clear()
+    os.environ.update(saved)
+    forget_cached_configuration()
+
+
+def make_key(tenant: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """`make api-key TENANT=...` against the server's moto endpoint (AWS_ENDPOINT_URL is set by serve)."""
+    assert api_keys.main(["create", "--tenant", tenant]) == 0
+    output = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"exk_[A-Za-z0-9_-]{43}", output[-1]), "the key, alone, on the last line"
+    return output[-1]
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong-key"}, {"Authorization": "Basic bG9jYWw6a2V5"}, {"Authorization": "Bearer"}],
+    ids=["missing", "unknown key", "basic scheme", "no key"],
+)
+def test_without_a_valid_key_the_seed_curl_gets_a_clear_401(server: Server, headers: dict[str, str]) -> None:
+    reply = server.post(SEED, **headers)
+    assert reply.status == 401
+    assert reply.headers["Content-Type"] == "application/problem+json"
+    assert reply.headers["WWW-Authenticate"] == "Bearer"
+    assert reply.json["code"] == "unauthorized"
+    assert reply.json["error"] == reply.json["detail"]
+
+
+def test_the_status_route_needs_a_key_too(server: Server) -> None:
+    assert server.request("GET", "/api/execute/V1StGXR8_Z5jdHi6B-myT/status").status == 401
+
+
+def test_with_the_local_key_it_is_accepted_for_tenant_local(server: Server) -> None:
+    reply = server.post(SEED, **bearer(LOCAL_KEY))
+    assert reply.status == 202
+    status = server.request("GET", reply.headers["Location"], headers=bearer(LOCAL_KEY))
+    assert status.status == 200
+
+
+def test_a_second_tenant_cannot_read_the_first_tenants_execution(
+    server: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    globex = make_key("globex", capsys)
+    mine = server.post(SEED, **bearer(LOCAL_KEY)).json["id"]
+    assert server.request("GET", f"/api/execute/{mine}/status", headers=bearer(globex)).status == 404
+    theirs = server.post(SEED, **bearer(globex)).json["id"]
+    assert server.request("GET", f"/api/execute/{theirs}/status", headers=bearer(globex)).status == 200
+    assert server.request("GET", f"/api/execute/{theirs}/status", headers=bearer(LOCAL_KEY)).status == 404
+
+
+def test_nor_build_on_it_nor_replay_its_idempotency_key(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    initech = make_key("initech", capsys)
+    mine = server.post(SEED, **bearer(LOCAL_KEY), **{"Idempotency-Key": "same-key"})
+    theirs = server.post(SEED, **bearer(initech), **{"Idempotency-Key": "same-key"})
+    assert theirs.status == 202
+    assert theirs.json["id"] != mine.json["id"]
+    assert "Idempotent-Replayed" not in theirs.headers
+    body = json.dumps({"executionPlan": {"jobs": []}, "options": {"baseExecutionId": mine.json["id"]}}).encode()
+    assert server.post(body, **bearer(initech)).json["errors"][0]["code"] == "base_execution_not_found"
+
+
+def test_a_revoked_key_stops_working(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    key = make_key("umbrella", capsys)
+    assert server.post(SEED, **bearer(key)).status == 202
+    assert api_keys.main(["revoke", "--key", key]) == 0
+    assert "Revoked" in capsys.readouterr().out
+    assert server.post(SEED, **bearer(key)).status == 401
+    assert api_keys.main(["revoke", "--key", "exk_no-such-key"]) == 1
+
+
+def test_the_key_command_refuses_a_bad_tenant(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    assert api_keys.main(["create", "--tenant", "bad tenant"]) == 2
+    assert "tenant id" in capsys.readouterr().err

@@ -1,0 +1,1 @@
+"""Operator commands that work against a deployed stack and against `make run`'s moto alike."""
