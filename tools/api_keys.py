@@ -28,6 +28,16 @@ def stack_name(environment: str) -> str:
     return name
 
 
+def use_samconfig_region(environment: str) -> None:
+    """Without AWS_REGION, use the region the stack was deployed to (samconfig.toml), not the profile's."""
+    if os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"):
+        return
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    region = config.get(environment, {}).get("deploy", {}).get("parameters", {}).get("region")
+    if region:
+        os.environ["AWS_DEFAULT_REGION"] = region
+
+
 def table_name(environment: str) -> str:
     if os.environ.get("API_KEYS_TABLE_NAME"):
         return os.environ["API_KEYS_TABLE_NAME"]
@@ -58,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     use_fake_credentials_for_loopback()
+    use_samconfig_region(args.env)
     table = table_name(args.env)
     store = ApiKeyStore(boto3.client("dynamodb"), table)
     if args.command == "create":

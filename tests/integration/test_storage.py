@@ -107,46 +107,47 @@ def test_a_reader_never_sees_a_partly_written_large_execution(
     assert seen == [None, None, 250]
 
 
-# 150 jobs take two transactions: fail the first (nothing written) or the last (jobs written, then removed).
-@pytest.mark.parametrize("failing_call", [1, 2])
-@pytest.mark.parametrize(
-    "error",
-    [
-        client_error("ProvisionedThroughputExceededException", "TransactWriteItems"),
-        client_error("ThrottlingException", "TransactWriteItems"),
-        client_error("InternalServerError", "TransactWriteItems"),
-        client_error(
-            "TransactionCanceledException",
-            "TransactWriteItems",
-            CancellationReasons=[{"Code": "None"}, {"Code": "TransactionConflict"}],
-        ),
-        client_error(
-            "TransactionCanceledException",
-            "TransactWriteItems",
-            CancellationReasons=[{"Code": "ConditionalCheckFailed"}],
-        ),
-        ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com"),
-    ],
-    ids=["throughput", "throttling", "5xx", "conflict", "condition", "timeout"],
-)
-def test_a_failure_midway_leaves_no_execution_and_answers_503(
-    api: Api, table: Any, monkeypatch: pytest.MonkeyPatch, failing_call: int, error: Exception
+STORAGE_FAULTS = [
+    client_error("ProvisionedThroughputExceededException", "TransactWriteItems"),
+    client_error("ThrottlingException", "TransactWriteItems"),
+    client_error("InternalServerError", "TransactWriteItems"),
+    client_error(
+        "TransactionCanceledException",
+        "TransactWriteItems",
+        CancellationReasons=[{"Code": "None"}, {"Code": "TransactionConflict"}],
+    ),
+    client_error(
+        "TransactionCanceledException", "TransactWriteItems", CancellationReasons=[{"Code": "ConditionalCheckFailed"}]
+    ),
+    ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com"),
+]
+FAULT_IDS = ["throughput", "throttling", "5xx", "conflict", "condition", "timeout"]
+# Every write step of a small plan (one transaction) and of large ones (two and three transactions).
+WRITE_STEPS = [(5, 1), (150, 1), (150, 2), (250, 1), (250, 2), (250, 3)]
+
+
+@pytest.mark.parametrize(("jobs", "failing_call"), WRITE_STEPS, ids=[f"{j}jobs-step{c}" for j, c in WRITE_STEPS])
+@pytest.mark.parametrize("error", STORAGE_FAULTS, ids=FAULT_IDS)
+def test_a_failure_at_any_write_step_leaves_nothing_and_a_keyed_retry_makes_one_execution(
+    api: Api, table: Any, monkeypatch: pytest.MonkeyPatch, jobs: int, failing_call: int, error: Exception
 ) -> None:
-    # Given DynamoDB fails (after boto3's own retries) on one transaction of a 150-job plan
+    # Given DynamoDB fails (after boto3's own retries) on one transaction of the submission
     fail_call(monkeypatch, dynamodb_client(), "transact_write_items", failing_call, error)
+    key = {"Content-Type": "application/json", "Idempotency-Key": f"fault-{jobs}-{failing_call}"}
     # When the plan is submitted
-    answer = api.submit(chain(150))
-    # Then the client is told to retry, and no item of the execution is left behind
+    answer = api.submit(chain(jobs), headers=key)
+    # Then the client is told to retry, nothing leaks, and no item of the execution is left behind
     assert answer.status == 503
     assert answer.headers["Retry-After"] == "1"
     assert answer.body["code"] == "service_unavailable"
     assert "secret AWS detail" not in json.dumps(answer.body)
     assert stored(table) == []
-    # And the same request succeeds once DynamoDB is back
+    # And the same request with the same key succeeds once DynamoDB is back, exactly once
     monkeypatch.undo()
-    retry = api.submit(chain(150))
+    retry = api.submit(chain(jobs), headers=key)
     assert retry.status == 202
-    assert len(stored(table)) == 151
+    assert api.submit(chain(jobs), headers=key).body == retry.body
+    assert len(stored(table)) == jobs + 1
 
 
 def test_a_small_plan_failure_leaves_nothing(api: Api, table: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,14 +182,38 @@ def test_an_existing_item_is_never_overwritten(api: Api, table: Any) -> None:
     assert json.loads(job["params"]) == {"v": 1}
 
 
-def test_base_lookup_throttled_is_503(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "error",
+    [
+        client_error("ProvisionedThroughputExceededException", "GetItem"),
+        client_error("ThrottlingException", "GetItem"),
+        client_error("InternalServerError", "GetItem"),
+        ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com"),
+    ],
+    ids=["throughput", "throttling", "5xx", "timeout"],
+)
+def test_a_failed_base_lookup_is_503_and_a_keyed_retry_succeeds(
+    api: Api, table: Any, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
     base = api.submit(chain(1)).body["id"]
-    fail_call(
-        monkeypatch, dynamodb_client(), "get_item", 1, client_error("ProvisionedThroughputExceededException", "GetItem")
-    )
-    answer = api.submit({**chain(1), "options": {"baseExecutionId": base}})
+    client = dynamodb_client()
+    real_get_item = client.get_item
+
+    def failing_base_read(**kwargs: Any) -> Any:
+        if kwargs.get("TableName") == table.name:  # the base check, not the idempotency record
+            raise error
+        return real_get_item(**kwargs)
+
+    monkeypatch.setattr(client, "get_item", failing_base_read)
+    body = {**chain(1), "options": {"baseExecutionId": base}}
+    key = {"Content-Type": "application/json", "Idempotency-Key": "base-read"}
+    answer = api.submit(body, headers=key)
     assert answer.status == 503
     assert answer.headers["Retry-After"] == "1"
+    assert len(stored(table)) == 2  # only the base execution
+    monkeypatch.undo()
+    assert api.submit(body, headers=key).status == 202
+    assert len(stored(table)) == 4
 
 
 def test_status_read_throttled_is_503(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,10 @@ RETRYABLE_ERROR_CODES = frozenset(
         "KMSInternalException",
         "KeyUnavailableException",
         "DependencyTimeoutException",
+        # A transaction's ClientRequestToken (<executionId>-<n>) already used, within 10 minutes, for other
+        # items: a fresh execution id collided with a recent one, which DynamoDB reports this way instead of
+        # as ConditionalCheckFailed. A retry draws a new id.
+        "IdempotentParameterMismatchException",
     }
 )
 # Cancellation reasons of a TransactWriteItems that a later attempt overcomes. ConditionalCheckFailed

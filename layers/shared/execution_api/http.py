@@ -229,7 +229,7 @@ def create_app() -> APIGatewayRestResolver:
         return problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", str(error))
 
     def on_too_large(error: PayloadTooLarge) -> Response[Any]:
-        return problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large", str(error))
+        return problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large", str(error), title="Content Too Large")
 
     def on_invalid_idempotency_key(error: InvalidIdempotencyKey) -> Response[Any]:
         return problem(HTTPStatus.BAD_REQUEST, "invalid_idempotency_key", str(error), title="Malformed request")

@@ -72,7 +72,11 @@ def run_once(tenant: str, key: str, body: Any, operation: Callable[[], dict[str,
         return operation()
 
     once = idempotent_function(
-        submit_execution, data_keyword_argument="submission", persistence_store=_store(), config=CONFIG
+        submit_execution,
+        data_keyword_argument="submission",
+        persistence_store=_store(),
+        config=CONFIG,
+        key_prefix="submit-execution",  # stable: records outlive a renamed or replaced function
     )
     result: dict[str, Any] = once(submission={"tenant": tenant, "key": key, "body": body})
     replayed = bool(result.pop(_REPLAYED, False))
