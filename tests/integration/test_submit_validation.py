@@ -248,3 +248,20 @@ def test_a_body_over_max_body_bytes_is_413(api: Api, configure: Any) -> None:
     assert answer.body["code"] == "payload_too_large"
     # even when the oversized body is also invalid
     assert api.submit({"junk": "x" * 300}).status == 413
+
+
+def test_cross_field_problems_are_reported_even_when_a_field_of_the_same_object_fails(api: Api) -> None:
+    # Given options with an unsupported field AND a secret without a URL, and a job with a bad id AND two operations
+    body = {
+        "executionPlan": {"jobs": [{"id": "bad id", "operation": "merge", "type": "merge"}]},
+        "options": {"providerApiKeys": {}, "webhookSecret": "s"},
+    }
+    # When it is submitted / Then all four problems are listed, each once
+    answer = api.submit(body)
+    found = sorted((e["pointer"], e["code"]) for e in answer.body["errors"])
+    assert found == [
+        ("/executionPlan/jobs/0", "conflicting_fields"),
+        ("/executionPlan/jobs/0/id", "invalid_job_id"),
+        ("/options", "webhook_secret_without_url"),
+        ("/options/providerApiKeys", "unsupported_field"),
+    ]

@@ -38,7 +38,7 @@ from execution_api.errors import (
     Violation,
 )
 from execution_api.idempotency import idempotency_key
-from execution_api.models.request import FIELD_NAMES
+from execution_api.models.request import FIELD_NAMES, field_conflicts
 from execution_api.models.response import Problem
 from execution_api.observability import logger, metrics
 from execution_api.plan_checks import PlanLimits, check_plan, plan_from_raw_body, pointer
@@ -206,11 +206,17 @@ def create_app() -> APIGatewayRestResolver:
             return on_malformed(MalformedRequest("malformed_json", "the body is not valid JSON"))
         if any(tuple(e.get("loc", ())) == ("body",) and e.get("type") in _NOT_AN_OBJECT for e in errors):
             return on_malformed(MalformedRequest("body_not_object", "the body must be a JSON object"))
+        body = app.current_event.json_body
         violations = schema_violations(errors)
-        plan = plan_from_raw_body(app.current_event.json_body)
+        plan = plan_from_raw_body(body)
+        more = field_conflicts(body)
         if plan is not None:
-            seen = set(violations)
-            violations += [v for v in check_plan(plan, PlanLimits.from_settings(get_settings())) if v not in seen]
+            more += check_plan(plan, PlanLimits.from_settings(get_settings()))
+        seen = {(v.pointer, v.code) for v in violations}
+        for violation in more:
+            if (violation.pointer, violation.code) not in seen:
+                seen.add((violation.pointer, violation.code))
+                violations.append(violation)
         return plan_rejected(violations)
 
     def on_unsupported_content_type(_error: RequestUnsupportedContentType) -> Response[Any]:

@@ -7,12 +7,14 @@ whole plan (dependencies, cycles, roots, webhook hosts, limits from settings) li
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from execution_api.errors import Violation
 from execution_api.models.records import ExecutionPlan, PlannedJob, WebhookTarget
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
@@ -23,6 +25,67 @@ Operation = Annotated[str, Field(min_length=1, max_length=64, pattern=OPERATION_
 WebhookUrl = Annotated[str, Field(min_length=1, max_length=2048)]
 WebhookSecret = Annotated[SecretStr, Field(min_length=1, max_length=512)]
 ExecutionId = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+# Rules across fields (aliases given twice, a secret without a URL). The model validators below raise
+# the first; `field_conflicts` finds them all on a raw body, for answers where a field also failed
+# (pydantic skips an object's model validator once one of its fields failed).
+Problems = list[tuple[str, str]]
+
+
+def job_conflicts(fields: Mapping[str, Any]) -> Problems:
+    present = {name for name, value in fields.items() if value is not None}
+    problems: Problems = []
+    if {"operation", "type"} <= present:
+        problems.append(("conflicting_fields", "give either 'operation' or 'type' (its alias), not both"))
+    if not {"operation", "type"} & present:
+        problems.append(("missing_field", "'operation' (or its alias 'type') is required"))
+    if {"dependsOn", "dependencies"} <= present:
+        problems.append(("conflicting_fields", "give either 'dependsOn' or 'dependencies' (its alias), not both"))
+    return problems
+
+
+def options_conflicts(fields: Mapping[str, Any]) -> Problems:
+    present = {name for name, value in fields.items() if value is not None}
+    if "webhook" in present and present & {"webhookUrl", "webhookSecret"}:
+        return [("conflicting_fields", "give either 'webhook' or 'webhookUrl'/'webhookSecret', not both forms")]
+    if "webhookSecret" in present and "webhookUrl" not in present:
+        return [("webhook_secret_without_url", "'webhookSecret' needs a 'webhookUrl'")]
+    return []
+
+
+def base_conflicts(in_plan: Any, in_options: Any) -> Problems:
+    if in_plan is not None and in_options is not None and in_plan != in_options:
+        message = "executionPlan.baseExecutionId and options.baseExecutionId differ; give one, or the same id twice"
+        return [("conflicting_fields", message)]
+    return []
+
+
+def field_conflicts(body: Any) -> list[Violation]:
+    """Every cross-field problem of a raw body, wherever its shape allows looking."""
+    if not isinstance(body, dict):
+        return []
+    violations: list[Violation] = []
+    plan = body.get("executionPlan")
+    options = body.get("options")
+    plan = plan if isinstance(plan, dict) else {}
+    options = options if isinstance(options, dict) else {}
+    jobs = plan.get("jobs")
+    for index, job in enumerate(jobs if isinstance(jobs, list) else []):
+        if isinstance(job, dict):
+            fields = {name: job.get(name) for name in ("operation", "type", "dependsOn", "dependencies")}
+            violations += [Violation(f"/executionPlan/jobs/{index}", *p) for p in job_conflicts(fields)]
+    fields = {name: options.get(name) for name in ("webhook", "webhookUrl", "webhookSecret")}
+    violations += [Violation("/options", *p) for p in options_conflicts(fields)]
+    violations += [
+        Violation("", *p) for p in base_conflicts(plan.get("baseExecutionId"), options.get("baseExecutionId"))
+    ]
+    return violations
+
+
+def _raise_first(problems: Problems) -> None:
+    if problems:
+        raise PydanticCustomError(*problems[0])
 
 
 class _Body(BaseModel):
@@ -41,14 +104,8 @@ class JobRequest(_Body):
 
     @model_validator(mode="after")
     def _one_name_each(self) -> JobRequest:
-        if self.operation is not None and self.type is not None:
-            raise PydanticCustomError("conflicting_fields", "give either 'operation' or 'type' (its alias), not both")
-        if self.operation is None and self.type is None:
-            raise PydanticCustomError("missing_field", "'operation' (or its alias 'type') is required")
-        if self.depends_on is not None and self.dependencies is not None:
-            raise PydanticCustomError(
-                "conflicting_fields", "give either 'dependsOn' or 'dependencies' (its alias), not both"
-            )
+        fields = {"operation": self.operation, "type": self.type, "dependsOn": self.depends_on}
+        _raise_first(job_conflicts({**fields, "dependencies": self.dependencies}))
         return self
 
 
@@ -75,12 +132,8 @@ class OptionsRequest(_Body):
 
     @model_validator(mode="after")
     def _one_webhook_form(self) -> OptionsRequest:
-        if self.webhook is not None and (self.webhook_url is not None or self.webhook_secret is not None):
-            raise PydanticCustomError(
-                "conflicting_fields", "give either 'webhook' or 'webhookUrl'/'webhookSecret', not both forms"
-            )
-        if self.webhook_secret is not None and self.webhook_url is None:
-            raise PydanticCustomError("webhook_secret_without_url", "'webhookSecret' needs a 'webhookUrl'")
+        fields = {"webhook": self.webhook, "webhookUrl": self.webhook_url, "webhookSecret": self.webhook_secret}
+        _raise_first(options_conflicts(fields))
         return self
 
 
@@ -90,13 +143,8 @@ class SubmitExecutionRequest(_Body):
 
     @model_validator(mode="after")
     def _one_base_execution(self) -> SubmitExecutionRequest:
-        in_plan = self.execution_plan.base_execution_id
         in_options = self.options.base_execution_id if self.options else None
-        if in_plan is not None and in_options is not None and in_plan != in_options:
-            raise PydanticCustomError(
-                "conflicting_fields",
-                "executionPlan.baseExecutionId and options.baseExecutionId differ; give one, or the same id twice",
-            )
+        _raise_first(base_conflicts(self.execution_plan.base_execution_id, in_options))
         return self
 
     def to_plan(self) -> ExecutionPlan:
