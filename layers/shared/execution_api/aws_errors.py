@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
     ReadTimeoutError,
 )
+
+from execution_api.errors import StorageUnavailable
 
 RETRYABLE_ERROR_CODES = frozenset(
     {
@@ -50,3 +55,13 @@ def is_retryable(error: Exception) -> bool:
         reasons = {r.get("Code") for r in error.response.get("CancellationReasons", [])}
         return bool(reasons & RETRYABLE_CANCELLATION_REASONS)
     return False
+
+
+def call(client: Any, operation: str, **kwargs: Any) -> Any:
+    """One AWS call; a retryable failure becomes StorageUnavailable (503 with Retry-After)."""
+    try:
+        return getattr(client, operation)(**kwargs)
+    except (ClientError, BotoCoreError) as error:
+        if is_retryable(error):
+            raise StorageUnavailable(f"{operation} failed after retries") from error
+        raise

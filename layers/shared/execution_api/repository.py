@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from execution_api.aws_errors import is_retryable
+from execution_api.aws_errors import call, is_retryable
 from execution_api.errors import StorageUnavailable
 from execution_api.models.records import Execution, Job
 from execution_api.observability import logger
@@ -66,7 +66,8 @@ class ExecutionRepository:
             raise
 
     def exists(self, tenant_id: str, execution_id: str) -> bool:
-        response = self._call(
+        response = call(
+            self._client,
             "get_item",
             TableName=self._table,
             Key=_key(execution_pk(tenant_id, execution_id), EXECUTION_SK),
@@ -95,19 +96,11 @@ class ExecutionRepository:
             "ConsistentRead": True,
         }
         while True:
-            page = self._call("query", **request)
+            page = call(self._client, "query", **request)
             yield from page.get("Items", [])
             if "LastEvaluatedKey" not in page:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def _call(self, operation: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self._client, operation)(**kwargs)
-        except (ClientError, BotoCoreError) as error:
-            if is_retryable(error):
-                raise StorageUnavailable("the executions table is unavailable") from error
-            raise
 
     def _delete_quietly(self, items: list[dict[str, Any]]) -> None:
         for start in range(0, len(items), 25):  # BatchWriteItem takes 25 requests at a time

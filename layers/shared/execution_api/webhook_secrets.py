@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import SecretStr
 
-from execution_api.aws_errors import is_retryable
-from execution_api.errors import StorageUnavailable
+from execution_api.aws_errors import call
 
 
 class WebhookSecretCipher:
@@ -21,7 +19,8 @@ class WebhookSecretCipher:
         self._key_id = key_id
 
     def seal(self, execution_id: str, secret: SecretStr) -> bytes:
-        response = self._call(
+        response = call(
+            self._client,
             "encrypt",
             KeyId=self._key_id,
             Plaintext=secret.get_secret_value().encode("utf-8"),
@@ -32,18 +31,11 @@ class WebhookSecretCipher:
 
     def unseal(self, execution_id: str, ciphertext: bytes) -> SecretStr:
         """For the webhook sender: fails unless the ciphertext was sealed for this execution."""
-        response = self._call(
+        response = call(
+            self._client,
             "decrypt",
             KeyId=self._key_id,
             CiphertextBlob=ciphertext,
             EncryptionContext={"executionId": execution_id},
         )
         return SecretStr(response["Plaintext"].decode("utf-8"))
-
-    def _call(self, operation: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self._client, operation)(**kwargs)
-        except (ClientError, BotoCoreError) as error:
-            if is_retryable(error):
-                raise StorageUnavailable("the key service is unavailable") from error
-            raise
