@@ -239,3 +239,16 @@ def test_the_client_is_made_once_per_container(api: Api) -> None:
     api.status("V1StGXR8_Z5jdHi6B-myT")
     assert dynamodb_client() is client
     assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
+
+
+def test_large_params_split_transactions_below_dynamodbs_4_mb(
+    api: Api, table: Any, round_trips: Counter[str], configure: Any
+) -> None:
+    # Given 40 jobs of 60 KB params each (2.4 MB in all, over what one transaction should carry at 4 bytes a char)
+    configure("MAX_BODY_BYTES", str(8 * 1024 * 1024))
+    body = plan(*({"id": f"j{i}", "params": {"blob": "x" * 60_000}} for i in range(40)))
+    # When it is accepted
+    assert api.submit(body).status == 202
+    # Then it took more than one transaction although it has fewer than 100 items, and every item is stored
+    assert round_trips["TransactWriteItems"] > 1
+    assert len(stored(table)) == 41

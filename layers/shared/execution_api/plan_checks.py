@@ -111,15 +111,15 @@ def _job_limits(job: PlannedJob, limits: PlanLimits) -> Iterator[Violation]:
 def _dependency_problems(job: PlannedJob, jobs_by_id: dict[str, PlannedJob]) -> Iterator[Violation]:
     seen: set[str] = set()
     for position, dependency in enumerate(job.depends_on):
-        where = _job_pointer(job, job.depends_on_field, position)
+        problem: tuple[str, str] | None = None
         if dependency in seen:
-            yield Violation(where, "duplicate_dependency", f"job '{job.id}' lists '{dependency}' twice")
+            problem = ("duplicate_dependency", f"job '{job.id}' lists '{dependency}' twice")
         elif dependency == job.id:
-            yield Violation(where, "self_dependency", f"job '{job.id}' depends on itself")
+            problem = ("self_dependency", f"job '{job.id}' depends on itself")
         elif dependency not in jobs_by_id:
-            yield Violation(
-                where, "unknown_dependency", f"job '{job.id}' depends on '{dependency}', which is not in the plan"
-            )
+            problem = ("unknown_dependency", f"job '{job.id}' depends on '{dependency}', which is not in the plan")
+        if problem is not None:  # the pointer is built only for a problem: valid plans are the hot path
+            yield Violation(_job_pointer(job, job.depends_on_field, position), *problem)
         seen.add(dependency)
 
 

@@ -133,7 +133,10 @@ def _transaction_batches(items: list[dict[str, Any]]) -> Iterator[list[dict[str,
 
 
 def _approximate_size(item: dict[str, Any]) -> int:
-    return sum(len(name) + len(json.dumps(value, default=len)) for name, value in item.items())
+    """An upper bound, cheap on the hot path: params (JSON text) dominate a job item; the rest is small."""
+    params = item.get("params", {}).get("S", "")
+    root_ids = item.get("rootJobIds", {}).get("L", [])
+    return 4 * len(params) + 130 * len(root_ids) + 2048  # 4 bytes per character at most in UTF-8
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:
