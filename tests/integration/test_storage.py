@@ -56,7 +56,13 @@ def fail_call(
 
 
 def stored(table: Any) -> list[dict[str, Any]]:
-    return list(table.scan()["Items"])
+    """Every item of the table (Scan pages at 1 MB)."""
+    page = table.scan()
+    items = list(page["Items"])
+    while "LastEvaluatedKey" in page:
+        page = table.scan(ExclusiveStartKey=page["LastEvaluatedKey"])
+        items.extend(page["Items"])
+    return items
 
 
 @pytest.mark.parametrize(("jobs", "transactions"), [(0, 1), (1, 1), (10, 1), (99, 1), (100, 2), (199, 2), (500, 6)])
