@@ -4,18 +4,26 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
+MINISTACK_VENV := .venv-ministack
+FUZZ_VENV := .venv-fuzz
 PORT ?= 3000
 MOTO_PORT ?= 5005
+BACKEND ?= moto
 
-.PHONY: help install run invoke test lint typecheck template-lint unit openapi api-key revoke-api-key build deploy clean
+.PHONY: help install run invoke test test-ministack lint typecheck template-lint unit openapi api-key revoke-api-key build deploy fuzz load bench clean
 
 help:
 	@echo "make run                      the API on http://localhost:$(PORT) against an embedded moto (MOTO_PORT=$(MOTO_PORT))"
+	@echo "make run BACKEND=ministack    the same API against ministack instead of moto, on MOTO_PORT"
 	@echo "make test                     ruff, mypy, cfn-lint and every test"
+	@echo "make test-ministack           the integration, HTTP and event tests against ministack"
 	@echo "make invoke EVENT=events/x.json [FUNCTION=LogicalId]   one event through the real handler"
 	@echo "make openapi                  regenerate docs/openapi.json from the code's models"
 	@echo "make api-key TENANT=acme      make an API key (printed once); revoke-api-key KEY=...; ENV=prod for prod"
 	@echo "make build | deploy [ENV=prod] sam build / sam deploy (SAM CLI in its own venv)"
+	@echo "make fuzz [FUZZ_EXAMPLES=100] schemathesis against make run from docs/openapi.json (own venv)"
+	@echo "make load [CLIENTS=16 REQUESTS=200] [BACKEND=ministack]  concurrent clients against make run, then a lost/extra check"
+	@echo "make bench                    benchmarks (round trips, warm latency, validation, cold start) into docs/benchmarks.md"
 
 # The application's environment; reinstalled when a requirements file changes.
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
@@ -26,8 +34,8 @@ $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
 
 install: $(VENV)/.installed
 
-run: $(VENV)/.installed
-	PORT=$(PORT) MOTO_PORT=$(MOTO_PORT) $(PY) -m local.server  # LOCAL_API_KEY=... turns authentication on
+run: $(VENV)/.installed $(if $(filter ministack,$(BACKEND)),$(MINISTACK_VENV)/.installed)
+	BACKEND=$(BACKEND) PORT=$(PORT) MOTO_PORT=$(MOTO_PORT) $(PY) -m local.server  # LOCAL_API_KEY=... turns authentication on
 
 invoke: $(VENV)/.installed
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json [FUNCTION=<logical id>]"; exit 2; }
@@ -48,6 +56,10 @@ template-lint: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest
 
+# The same handlers, storage and HTTP tests against ministack (tests marked moto_only are deselected).
+test-ministack: $(VENV)/.installed $(MINISTACK_VENV)/.installed
+	TEST_BACKEND=ministack $(VENV)/bin/pytest tests/integration tests/http tests/test_events.py
+
 openapi: $(VENV)/.installed
 	$(PY) -m local.openapi
 
@@ -65,6 +77,29 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
+
+# ministack pins an older botocore than the application's: its own venv, run as a subprocess.
+$(MINISTACK_VENV)/.installed: requirements-ministack.txt
+	$(PYTHON) -m venv $(MINISTACK_VENV)
+	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-ministack.txt
+	touch $@
+
+# schemathesis pins hypothesis, requests and jsonschema versions of its own: its own venv too.
+$(FUZZ_VENV)/.installed: requirements-fuzz.txt
+	$(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-fuzz.txt
+	touch $@
+
+# Both start make run themselves, on free loopback ports, and stop it when done.
+fuzz: $(VENV)/.installed $(FUZZ_VENV)/.installed $(if $(filter ministack,$(BACKEND)),$(MINISTACK_VENV)/.installed)
+	BACKEND=$(BACKEND) $(PY) -m bench.fuzz
+
+load: $(VENV)/.installed $(if $(filter ministack,$(BACKEND)),$(MINISTACK_VENV)/.installed)
+	BACKEND=$(BACKEND) $(PY) -m bench.load
+
+# SPEC section 10, in process against moto; reports, never fails on a time.
+bench: $(VENV)/.installed
+	$(PY) -m bench.benchmarks
 
 build: $(SAM_VENV)/.installed
 	@command -v python3.13 >/dev/null || { echo "sam build needs python3.13 on PATH (Lambda runtime); with pyenv: PYENV_VERSION=3.11.7:3.13.0 make build"; exit 1; }

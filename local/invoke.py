@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             moto.start()
         try:
             stack = provision(endpoint_url=endpoint)
-            apply_environment(stack)
+            apply_environment(stack, keep_shell_settings=True)
             result = invoke(stack, event, args.function)
         finally:
             if moto is not None:

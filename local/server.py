@@ -1,6 +1,7 @@
 """`make run`: the API on http://localhost:3000 the way API Gateway and Lambda would serve it.
 
-An embedded moto server (MOTO_PORT, default 5005) holds the template's tables and key; each
+An embedded moto server (MOTO_PORT, default 5005) holds the template's tables and key, or, with
+BACKEND=ministack, a ministack subprocess on that same port (local/ministack.py); each
 request becomes an API Gateway REST proxy event for the function whose route matches in
 template.yaml, and unknown routes get the template's own gateway response.
 """
@@ -11,6 +12,7 @@ import base64
 import fnmatch
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -21,8 +23,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from local.events import rest_api_event
-from local.stack import FakeLambdaContext, LocalStack, apply_environment, provision, use_local_credentials
-from local.template import ACCOUNT_ID, REGION, ROOT
+from local.stack import (
+    SHELL_SETTINGS,
+    FakeLambdaContext,
+    LocalStack,
+    apply_environment,
+    provision,
+    use_local_credentials,
+)
+from local.template import ACCOUNT_ID, REGION, ROOT, Template
 
 OPENAPI_PATH = ROOT / "docs" / "openapi.json"
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway REST refuses larger payloads itself
@@ -182,19 +191,39 @@ def start_moto(port: int) -> Any:
     return server
 
 
+BACKENDS = ("moto", "ministack")
+
+
+def start_backend(backend: str, port: int) -> Any:
+    """The AWS endpoint (DynamoDB, KMS) on 127.0.0.1:port; the result has stop()."""
+    if backend == "moto":
+        return start_moto(port)
+    if backend == "ministack":
+        from local import ministack
+
+        return ministack.start(port)
+    raise ValueError(f"unknown backend {backend!r}: one of {', '.join(BACKENDS)}")
+
+
 def serve(
-    port: int, moto_port: int, host: str = "127.0.0.1", api_key: str | None = None
+    port: int,
+    moto_port: int,
+    host: str = "127.0.0.1",
+    api_key: str | None = None,
+    backend: str = "moto",
+    keep_shell_settings: bool = False,
 ) -> tuple[ThreadingHTTPServer, Any, LocalStack]:
-    """Start moto and the API; returns (http server, moto server, stack) for tests to stop.
+    """Start the backend (moto or ministack, on moto_port) and the API; returns (http server, backend
+    server, stack) for tests to stop.
 
     With `api_key`, authentication is on: that key is stored (hashed) for tenant "local", and every
     request goes through the template's authorizer, so keys made with `make api-key` work too."""
     use_local_credentials()
-    moto = start_moto(moto_port)
+    moto = start_backend(backend, moto_port)
     endpoint = f"http://127.0.0.1:{moto_port}"
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     stack = provision(endpoint_url=endpoint)
-    apply_environment(stack)
+    apply_environment(stack, keep_shell_settings=keep_shell_settings)
     api = LocalApi(stack, authenticate=bool(api_key))  # loads the handlers, and so the layer's code
     if api_key:
         from execution_api.api_keys import ApiKeyStore
@@ -209,10 +238,20 @@ def serve(
 
 
 def main() -> None:
+    # A kill (SIGTERM) exits like Ctrl-C, so the backend is stopped too: by the finally below once
+    # serving, by local.ministack's atexit hook while still starting.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port = int(os.environ.get("PORT") or 3000)
     moto_port = int(os.environ.get("MOTO_PORT") or 5005)
     api_key = os.environ.get("LOCAL_API_KEY") or None
-    httpd, moto, stack = serve(port, moto_port, api_key=api_key)
+    backend = os.environ.get("BACKEND") or "moto"
+    if backend not in BACKENDS:
+        raise SystemExit(f"BACKEND={backend}: one of {', '.join(BACKENDS)}")
+    overridden = sorted(name for name in SHELL_SETTINGS if name in os.environ)  # before the template's are set
+    authorizer = Template().default_authorizer()
+    if api_key and authorizer and authorizer.validation and not authorizer.validation.fullmatch(f"Bearer {api_key}"):
+        raise SystemExit("LOCAL_API_KEY does not fit the authorizer's header pattern: use A-Z a-z 0-9 - . _ ~ + /")
+    httpd, moto, stack = serve(port, moto_port, api_key=api_key, backend=backend, keep_shell_settings=True)
     print(f"Execution API on http://localhost:{port}  (POST /api/execute, GET /api/execute/{{id}}/status)")
     if api_key:
         print(
@@ -221,7 +260,10 @@ def main() -> None:
     else:
         print("Authentication off (set LOCAL_API_KEY to turn it on); every execution belongs to tenant 'local'")
     print(f"OpenAPI: http://localhost:{port}/api/openapi.json   Swagger UI: http://localhost:{port}/api/docs")
-    print(f"moto (DynamoDB, KMS): http://127.0.0.1:{moto_port}   tables: {', '.join(stack.table_names())}")
+    print("Settings: template.yaml" + (f", from your shell: {', '.join(overridden)}" if overridden else ""))
+    print(f"{backend} (DynamoDB, KMS): http://127.0.0.1:{moto_port}   tables: {', '.join(stack.table_names())}")
+    if backend == "ministack":
+        print(f"  ministack's log: {moto.log_path}")
     print(
         "  e.g. AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws dynamodb scan --region us-east-1"
         f" --endpoint-url http://127.0.0.1:{moto_port} --table-name {stack.table_names()[0]}"

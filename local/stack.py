@@ -132,9 +132,28 @@ class FakeLambdaContext:
         return 15_000
 
 
-def apply_environment(stack: LocalStack) -> None:
-    """Put the functions' environment into this process, as Lambda would, and forget cached settings."""
-    os.environ.update(stack.shared_environment())
+# The settings a developer may change from the shell for `make run` / `make invoke` (the template's
+# value is the default); names of tables and keys always come from the template.
+SHELL_SETTINGS = frozenset(
+    {
+        "MAX_JOBS",
+        "MAX_JOB_PARAMS_BYTES",
+        "MAX_BODY_BYTES",
+        "ALLOWED_OPERATIONS",
+        "ALLOW_INSECURE_WEBHOOKS",
+        "EXECUTION_RETENTION_DAYS",
+        "POWERTOOLS_LOG_LEVEL",
+    }
+)
+
+
+def apply_environment(stack: LocalStack, keep_shell_settings: bool = False) -> None:
+    """Put the functions' environment into this process, as Lambda would, and forget cached settings.
+    With keep_shell_settings, SHELL_SETTINGS already set in the environment win over the template."""
+    environment = stack.shared_environment()
+    if keep_shell_settings:
+        environment = {k: v for k, v in environment.items() if not (k in SHELL_SETTINGS and k in os.environ)}
+    os.environ.update(environment)
     # Tracing needs the X-Ray daemon, which only exists in Lambda.
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     forget_cached_configuration()

@@ -1,5 +1,8 @@
 """Shared fixtures. Integration tests run the real handlers, loaded from template.yaml, against moto
-with the tables and key created from template.yaml, so tests and template cannot drift."""
+with the tables and key created from template.yaml, so tests and template cannot drift.
+
+TEST_BACKEND=ministack (`make test-ministack`) runs them against one ministack server instead,
+emptied before each test; tests marked moto_only rely on what only moto checks and are deselected."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from local import ministack
 from local.events import rest_api_event
 from local.stack import (
     FakeLambdaContext,
@@ -30,6 +34,10 @@ for _function in Template().functions():
         if isinstance(_value, str):
             os.environ.setdefault(_name, _value)
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+TEST_BACKEND = os.environ.get("TEST_BACKEND") or "moto"
+if TEST_BACKEND not in ("moto", "ministack"):
+    raise pytest.UsageError(f"TEST_BACKEND={TEST_BACKEND}: moto or ministack")
 
 SUBMIT = "SubmitExecutionFunction"
 STATUS = "ExecutionStatusFunction"
@@ -88,16 +96,42 @@ class Api:
         return self.call(STATUS, event)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ministack, leave out the tests that only moto can pass (each says why in its marker)."""
+    if TEST_BACKEND != "ministack":
+        return
+    moto_only = [item for item in items if item.get_closest_marker("moto_only")]
+    if moto_only:
+        config.hook.pytest_deselected(items=moto_only)
+        items[:] = [item for item in items if item not in moto_only]
+
+
+@pytest.fixture(scope="session")
+def ministack_endpoint() -> Iterator[str]:
+    """One ministack server for the whole run (TEST_BACKEND=ministack); tests reset it."""
+    server = ministack.start()
+    yield server.endpoint
+    server.stop()
+
+
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
-    """moto with the template's tables and key, and the functions' environment applied."""
+def aws(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+    """moto (or ministack) with the template's tables and key, and the functions' environment applied."""
     saved = dict(os.environ)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     use_local_credentials()
-    with mock_aws():
-        stack = provision()
+    if TEST_BACKEND == "ministack":
+        endpoint = request.getfixturevalue("ministack_endpoint")
+        ministack.reset(endpoint)  # every test starts empty, as under mock_aws
+        os.environ["AWS_ENDPOINT_URL"] = endpoint  # the handlers' boto3 clients read it
+        stack = provision(endpoint_url=endpoint)
         apply_environment(stack)
         yield stack
+    else:
+        with mock_aws():
+            stack = provision()
+            apply_environment(stack)
+            yield stack
     os.environ.clear()
     os.environ.update(saved)
     forget_cached_configuration()

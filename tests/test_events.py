@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from local import invoke
+from local import invoke, ministack
 from local.stack import forget_cached_configuration
 from local.template import ROOT
+from tests.conftest import TEST_BACKEND
 
 EXPECTED_STATUS: dict[str, int | None] = {
     "submit-smoke.json": 202,
@@ -25,9 +26,13 @@ EXPECTED_STATUS: dict[str, int | None] = {
 
 
 @pytest.fixture
-def isolated_environment() -> Iterator[None]:
+def isolated_environment(request: pytest.FixtureRequest) -> Iterator[None]:
     saved = dict(os.environ)
     os.environ.pop("AWS_ENDPOINT_URL", None)
+    if TEST_BACKEND == "ministack":  # make invoke against a running endpoint, here an emptied ministack
+        endpoint = request.getfixturevalue("ministack_endpoint")
+        ministack.reset(endpoint)
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
     yield
     os.environ.clear()
     os.environ.update(saved)
@@ -75,3 +80,14 @@ def test_the_invalid_event_reports_each_problem(capsys: pytest.CaptureFixture[st
 def test_function_can_be_named(capsys: pytest.CaptureFixture[str]) -> None:
     result = run_invoke(ROOT / "events" / "submit-smoke.json", capsys, "--function", "SubmitExecutionFunction")
     assert result["statusCode"] == 202
+
+
+@pytest.mark.usefixtures("isolated_environment")
+def test_settings_from_the_shell_win_over_the_template(capsys: pytest.CaptureFixture[str]) -> None:
+    # Given MAX_JOBS=1 in the developer's shell (the template says 500)
+    os.environ["MAX_JOBS"] = "1"
+    # When the two-job canonical request is invoked
+    result = run_invoke(ROOT / "events" / "submit-canonical.json", capsys)
+    # Then the shell's limit applies
+    assert result["statusCode"] == 422
+    assert [e["code"] for e in json.loads(result["body"])["errors"]] == ["too_many_jobs"]

@@ -11,6 +11,7 @@ import pytest
 
 from local.server import serve
 from local.stack import forget_cached_configuration
+from tests.conftest import TEST_BACKEND
 from tests.http.test_local_server import SEED, Server, free_port
 from tools import api_keys
 
@@ -23,7 +24,7 @@ LOCAL_KEY = "local-dev-key-123"
 def server() -> Iterator[Server]:
     saved = dict(os.environ)
     port, moto_port = free_port(), free_port()
-    httpd, moto, stack = serve(port, moto_port, api_key=LOCAL_KEY)
+    httpd, moto, stack = serve(port, moto_port, api_key=LOCAL_KEY, backend=TEST_BACKEND)
     yield Server(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{moto_port}", stack)
     httpd.shutdown()
     httpd.server_close()

@@ -1,4 +1,5 @@
-"""`make run`'s server over real HTTP: the template's routes on loopback, backed by an embedded moto."""
+"""`make run`'s server over real HTTP: the template's routes on loopback, backed by an embedded moto
+(or ministack, under TEST_BACKEND=ministack)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 
 from local.server import serve
 from local.stack import LocalStack, forget_cached_configuration
+from tests.conftest import TEST_BACKEND
 
 pytestmark = pytest.mark.http
 
@@ -71,7 +73,7 @@ class Server:
 def server() -> Iterator[Server]:
     saved = dict(os.environ)
     port, moto_port = free_port(), free_port()
-    httpd, moto, stack = serve(port, moto_port)
+    httpd, moto, stack = serve(port, moto_port, backend=TEST_BACKEND)
     yield Server(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{moto_port}", stack)
     httpd.shutdown()
     httpd.server_close()

@@ -128,6 +128,29 @@ def test_the_stored_secret_decrypts_only_for_its_own_execution(api: Api, aws: Lo
         cipher.unseal(b.body["id"], ciphertext)
 
 
+@pytest.mark.moto_only(reason="ministack's KMS decrypts a tampered ciphertext and one sealed under another key")
+def test_a_tampered_or_foreign_ciphertext_never_opens(api: Api, aws: LocalStack) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    kms = boto3.client("kms", region_name="us-east-1")
+    key_arn = aws.attributes[("WebhookSecretKey", "Arn")]
+    cipher = WebhookSecretCipher(kms, key_arn)
+    sealed = kms.encrypt(KeyId=key_arn, Plaintext=b"shh", EncryptionContext={"executionId": "a"})["CiphertextBlob"]
+    foreign_key = kms.create_key()["KeyMetadata"]["Arn"]
+    foreign = kms.encrypt(KeyId=foreign_key, Plaintext=b"shh", EncryptionContext={"executionId": "a"})
+    assert cipher.unseal("a", sealed).get_secret_value() == "shh"
+    # A ciphertext changed by one bit, anywhere, does not open
+    for position in (0, len(sealed) // 2, len(sealed) - 1):
+        tampered = bytearray(sealed)
+        tampered[position] ^= 1
+        with pytest.raises(ClientError):
+            cipher.unseal("a", bytes(tampered))
+    # Nor does one sealed under another key: unseal names the webhook key
+    with pytest.raises(ClientError):
+        cipher.unseal("a", foreign["CiphertextBlob"])
+
+
 def test_status_function_has_no_webhook_key(aws: LocalStack) -> None:
     # The status function never encrypts: the template gives the key to the submit function only
     assert "WEBHOOK_SECRET_KEY_ID" in aws.environment(aws.function(SUBMIT))
