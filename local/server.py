@@ -146,6 +146,11 @@ def swagger_page() -> str:
     )
 
 
+class LocalHttpServer(ThreadingHTTPServer):
+    # socketserver's default backlog (5) drops connections when many clients arrive while handlers run.
+    request_queue_size = 128
+
+
 def make_request_handler(api: LocalApi) -> type[BaseHTTPRequestHandler]:
     class RequestHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -174,7 +179,11 @@ def make_request_handler(api: LocalApi) -> type[BaseHTTPRequestHandler]:
             elapsed = (time.perf_counter() - started) * 1000
             sys.stderr.write(f"{self.command} {self.path} -> {status} ({elapsed:.1f} ms)\n")
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+        def __getattr__(self, name: str) -> Any:
+            # Every method reaches the functions (API Gateway sends them ANY), which answer 405 where due.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
             pass  # _serve writes one line per request
@@ -232,7 +241,7 @@ def serve(
         store = ApiKeyStore(dynamodb_client(), stack.names["ApiKeysTable"])
         if store.tenant_for(api_key) is None:
             store.create("local", api_key)
-    httpd = ThreadingHTTPServer((host, port), make_request_handler(api))
+    httpd = LocalHttpServer((host, port), make_request_handler(api))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd, moto, stack
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_api.http import PROBLEM_RESPONSES, create_app, reject_other_methods, tenant_id
+from execution_api.http import PROBLEM_RESPONSES, create_app, tenant_id
 from execution_api.models.response import ExecutionStatus
 from execution_api.observability import logger, tracer
 from execution_api.service import execution_service
@@ -40,9 +40,7 @@ def get_execution_status(id: str) -> Response[ExecutionStatus]:  # noqa: A002 - 
     )
 
 
-reject_other_methods(router, PATH, allowed=("GET",))
-
-app = create_app()
+app = create_app(methods={PATH: ("GET",)})
 app.include_router(router)
 
 

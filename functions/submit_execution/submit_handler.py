@@ -10,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_api.http import PROBLEM_RESPONSES, create_app, reject_other_methods, require_json_body, tenant_id
+from execution_api.http import PROBLEM_RESPONSES, create_app, require_json_body, tenant_id
 from execution_api.idempotency import CONFIG as IDEMPOTENCY_CONFIG
 from execution_api.idempotency import REPLAYED_HEADER, idempotency_key, run_once
 from execution_api.models.request import SubmitExecutionRequest
@@ -67,9 +67,7 @@ def submit_execution(request: Annotated[SubmitExecutionRequest, Body()]) -> Resp
     )
 
 
-reject_other_methods(router, PATH, allowed=("POST",))
-
-app = create_app()
+app = create_app(methods={PATH: ("POST",)})
 app.include_router(router)
 
 

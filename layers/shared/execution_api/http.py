@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -92,9 +92,17 @@ def check_json_envelope(event: BaseProxyEvent) -> None:
     if content_type != "application/json":
         raise UnsupportedMediaType("the body must be sent as Content-Type: application/json")
     limit = get_settings().max_body_bytes
-    if len((event.decoded_body or "").encode("utf-8")) > limit:
+    if _body_size(event) > limit:
         raise PayloadTooLarge(limit)
     idempotency_key(event.headers)
+
+
+def _body_size(event: BaseProxyEvent) -> int:
+    """Bytes in the body, without decoding it as text (it may not be valid UTF-8)."""
+    body = event.body or ""
+    if event.is_base64_encoded:
+        return len(body) * 3 // 4 - body[-2:].count("=")
+    return len(body.encode("utf-8", errors="surrogatepass"))
 
 
 def require_json_body(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -103,29 +111,28 @@ def require_json_body(app: APIGatewayRestResolver, next_middleware: NextMiddlewa
     return next_middleware(app)
 
 
-def reject_other_methods(router: Router, path: str, allowed: Sequence[str]) -> None:
-    """Answer 405 with an Allow header for the methods a route does not take (API Gateway sends it ANY)."""
-
-    def method_not_allowed(**_path_params: str) -> Response[Problem]:
-        raise MethodNotAllowed(tuple(allowed))
-
-    others = [method for method in ALL_METHODS if method not in allowed]
-    router.route(path, method=others, include_in_schema=False, enable_validation=False)(method_not_allowed)
-
-
 class ExecutionApiResolver(APIGatewayRestResolver):
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         return super().resolve(_lowercase_content_type(event), context)
 
 
-def _lowercase_content_type(event: Mapping[str, Any]) -> dict[str, Any]:
-    """Media types are case-insensitive (RFC 9110), Powertools' JSON check is not: normalize first."""
+def _canonical_content_type(value: str) -> str:
+    # Media types are case-insensitive (RFC 9110), Powertools' JSON check is not. Anything but JSON is
+    # a 415 here, so Powertools must not try to parse it as a form or multipart body first.
+    lowered = value.lower()
+    return lowered if lowered.split(";", 1)[0].strip() == "application/json" else "application/octet-stream"
 
+
+def _lowercase_content_type(event: Mapping[str, Any]) -> dict[str, Any]:
     def lowered(headers: Mapping[str, Any] | None) -> dict[str, Any] | None:
         if headers is None:
             return None
         return {
-            name: (value.lower() if isinstance(value, str) else [v.lower() for v in value])
+            name: (
+                _canonical_content_type(value)
+                if isinstance(value, str)
+                else [_canonical_content_type(v) for v in value]
+            )
             if name.lower() == "content-type"
             else value
             for name, value in headers.items()
@@ -138,9 +145,13 @@ def _lowercase_content_type(event: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def create_app() -> APIGatewayRestResolver:
-    """A REST (v1) resolver with request validation and every error mapped to problem+json."""
+def create_app(methods: Mapping[str, Sequence[str]] | None = None) -> APIGatewayRestResolver:
+    """A REST (v1) resolver with request validation and every error mapped to problem+json.
+
+    `methods` maps each route path (Powertools syntax, e.g. /api/execute/<id>/status) to the methods it
+    takes: API Gateway sends the function ANY method, and any other method gets 405 with Allow."""
     app = ExecutionApiResolver(enable_validation=True)
+    allowed_methods = [(re.compile(re.sub(r"<\w+>", "[^/]+", path)), tuple(m)) for path, m in (methods or {}).items()]
 
     def problem(
         status: HTTPStatus,
@@ -227,6 +238,10 @@ def create_app() -> APIGatewayRestResolver:
     def on_malformed(error: MalformedRequest) -> Response[Any]:
         return problem(HTTPStatus.BAD_REQUEST, error.code, error.detail, title="Malformed request")
 
+    def on_not_utf8(_error: UnicodeDecodeError) -> Response[Any]:
+        early = envelope_problem()
+        return early or on_malformed(MalformedRequest("malformed_json", "the body is not valid UTF-8 JSON"))
+
     def on_too_deep(_error: RecursionError) -> Response[Any]:
         # json.loads recurses per nesting level: a body nested thousands deep is malformed for us.
         return on_malformed(MalformedRequest("malformed_json", "the body is nested too deeply"))
@@ -262,6 +277,10 @@ def create_app() -> APIGatewayRestResolver:
         return problem(HTTPStatus.NOT_FOUND, "execution_not_found", "no execution with this id")
 
     def on_route_not_found(_error: NotFoundError) -> Response[Any]:
+        path = app.current_event.path
+        for pattern, allowed in allowed_methods:
+            if pattern.fullmatch(path):
+                return on_method_not_allowed(MethodNotAllowed(allowed))
         return problem(HTTPStatus.NOT_FOUND, "route_not_found", "no such route")
 
     def on_method_not_allowed(error: MethodNotAllowed) -> Response[Any]:
@@ -292,6 +311,7 @@ def create_app() -> APIGatewayRestResolver:
         RequestUnsupportedContentType: on_unsupported_content_type,
         MalformedRequest: on_malformed,
         RecursionError: on_too_deep,
+        UnicodeDecodeError: on_not_utf8,
         UnsupportedMediaType: on_unsupported_media_type,
         PayloadTooLarge: on_too_large,
         PlanRejected: on_plan_rejected,

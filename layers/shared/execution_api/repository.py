@@ -10,6 +10,7 @@ The tenant is part of the key, so one tenant's request can never address another
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -43,27 +44,48 @@ class ExecutionRepository:
         first, the execution item in the last one; readers find an execution through its
         execution item, so until that commits nothing is visible. On failure the job items
         already written are deleted (best effort; they also expire through TTL).
+
+        A transaction can commit although its caller sees a failure (a timeout, or a retry that
+        finds its own items): every item carries this submission's write id, so a failed batch is
+        read back and counted as written when its items are ours.
         """
         pk = execution_pk(execution.tenant_id, execution.id)
-        items = [_job_item(pk, execution, job) for job in jobs]
-        items.append(_execution_item(pk, execution))
+        write_id = uuid.uuid4().hex
+        items = [_job_item(pk, execution, job, write_id) for job in jobs]
+        items.append(_execution_item(pk, execution, write_id))
         written: list[dict[str, Any]] = []
-        try:
-            for number, batch in enumerate(_transaction_batches(items)):
+        for number, batch in enumerate(_transaction_batches(items)):
+            try:
                 self._client.transact_write_items(
                     TransactItems=[
                         {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": _NOT_EXISTS}}
                         for item in batch
                     ],
-                    # Makes boto3's retry of a commit whose answer was lost a no-op instead of a conflict.
+                    # DynamoDB makes boto3's retry of a commit whose answer was lost a no-op.
                     ClientRequestToken=f"{execution.id}-{number}",
                 )
-                written.extend(batch)
-        except (ClientError, BotoCoreError) as error:
-            self._delete_quietly(written)
-            if is_retryable(error):
-                raise StorageUnavailable("the executions table is unavailable") from error
-            raise
+            except (ClientError, BotoCoreError) as error:
+                committed = self._written_by(batch[0], write_id)
+                if committed is not True:
+                    # Unknown: also remove this batch's items, which can only be ours if they exist.
+                    self._delete_quietly(written + (batch if committed is None else []))
+                    if is_retryable(error):
+                        raise StorageUnavailable("the executions table is unavailable") from error
+                    raise
+            written.extend(batch)
+
+    def _written_by(self, item: dict[str, Any], write_id: str) -> bool | None:
+        """Whether `item` is stored with this write id; None when that cannot be read either."""
+        try:
+            found = self._client.get_item(
+                TableName=self._table,
+                Key=_key(item["pk"]["S"], item["sk"]["S"]),
+                ProjectionExpression="writeId",
+                ConsistentRead=True,
+            ).get("Item")
+        except (ClientError, BotoCoreError):
+            return None
+        return found is not None and found.get("writeId", {}).get("S") == write_id
 
     def exists(self, tenant_id: str, execution_id: str) -> bool:
         response = call(
@@ -147,9 +169,10 @@ def _strings(values: Sequence[str]) -> dict[str, Any]:
     return {"L": [{"S": v} for v in values]}
 
 
-def _execution_item(pk: str, execution: Execution) -> dict[str, Any]:
+def _execution_item(pk: str, execution: Execution, write_id: str) -> dict[str, Any]:
     item: dict[str, Any] = {
         **_key(pk, EXECUTION_SK),
+        "writeId": {"S": write_id},
         "entity": {"S": "execution"},
         "executionId": {"S": execution.id},
         "tenantId": {"S": execution.tenant_id},
@@ -169,9 +192,10 @@ def _execution_item(pk: str, execution: Execution) -> dict[str, Any]:
     return item
 
 
-def _job_item(pk: str, execution: Execution, job: Job) -> dict[str, Any]:
+def _job_item(pk: str, execution: Execution, job: Job, write_id: str) -> dict[str, Any]:
     item: dict[str, Any] = {
         **_key(pk, JOB_SK_PREFIX + job.id),
+        "writeId": {"S": write_id},
         "entity": {"S": "job"},
         "executionId": {"S": execution.id},
         "jobId": {"S": job.id},

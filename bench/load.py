@@ -1,0 +1,555 @@
+"""`make load`: concurrent clients against `make run` over loopback, then a check that nothing was lost.
+
+Starts `make run` (BACKEND=moto by default, or ministack; passed through) on free ports, drives it
+with CLIENTS threads (default 16), each on its own keep-alive connection, for REQUESTS requests in
+all (default 400): about 75% valid plans of 0 to 20 jobs (canonical and SDK shapes, some with a
+webhook, some with an Idempotency-Key, some of those sent twice) and 25% invalid ones (cycles,
+unknown dependencies, broken JSON, ...). It reports throughput, latency percentiles per class and
+status counts, then verifies:
+  - every id answered with 202 reads back with 200 from GET status, with the right totalJobs;
+  - a scan of the executions table (boto3 on http://127.0.0.1:$MOTO_PORT, whatever the backend)
+    holds exactly the accepted executions, each with all its job items: nothing lost, nothing extra;
+  - every request got the status its class expects, and one Idempotency-Key never gave two ids.
+Exit status 1 only when that verification fails or any 5xx was answered; timings never fail it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import math
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+START_TIMEOUT = 300.0  # seconds; a first `make run BACKEND=ministack` may install its venv
+STOP_TIMEOUT = 20.0
+REQUEST_TIMEOUT = 60.0
+EXECUTIONS_TABLE = "ExecutionsTable"  # what `make run` names the template's table (docs/data-model.md)
+EXECUTION_PK = re.compile(r"^TENANT#(?P<tenant>[^#]+)#EXECUTION#(?P<id>.+)$")
+OPERATIONS = ("generateVideo", "merge", "addSubtitles", "generate", "upscale", "transcode")
+
+
+# ---------------------------------------------------------------------------------------------------
+# `make run` as a subprocess (bench/fuzz.py uses this too)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningApi:
+    url: str
+    port: int
+    moto_port: int
+    backend: str
+    log_path: Path
+    keep_log: bool = False  # set on failure: the log (handler tracebacks) outlives the run
+
+    def banner_backend(self) -> str:
+        """The backend line `make run` printed, e.g. 'moto (DynamoDB, KMS): http://127.0.0.1:5005'."""
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if "(DynamoDB, KMS):" in line:
+                return line.split("tables:")[0].strip()
+        return "(no backend line in make run's output)"
+
+
+@contextlib.contextmanager
+def make_run(backend: str, extra_env: dict[str, str] | None = None) -> Iterator[RunningApi]:
+    """`make run` on free loopback ports in its own process group; always stopped on the way out."""
+    port, moto_port = free_port(), free_port()
+    log_dir = Path(tempfile.mkdtemp(prefix="make-run-"))
+    log_path = log_dir / "make-run.log"
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    env.update(extra_env or {})
+    command = ["make", "--no-print-directory", "run", f"PORT={port}", f"MOTO_PORT={moto_port}", f"BACKEND={backend}"]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    api = RunningApi(f"http://{HOST}:{port}", port, moto_port, backend, log_path)
+    try:
+        _wait_until_up(api, process)
+        yield api
+    except BaseException:
+        api.keep_log = True
+        raise
+    finally:
+        _stop(process)
+        if api.keep_log:
+            print(f"make run's log: {log_path}", file=sys.stderr)
+        else:
+            shutil.rmtree(log_dir, ignore_errors=True)
+
+
+def _wait_until_up(api: RunningApi, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"make run exited with {process.returncode}:\n{_tail(api.log_path)}")
+        with (
+            contextlib.suppress(OSError, urllib.error.URLError),
+            urllib.request.urlopen(f"{api.url}/api/openapi.json", timeout=2) as response,  # noqa: S310 - loopback
+        ):
+            if response.status == 200:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"make run did not answer within {START_TIMEOUT:.0f} s:\n{_tail(api.log_path)}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the group first: the server then stops its backend (ministack runs in its own group)."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=STOP_TIMEOUT)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # anything the group left behind
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+# ---------------------------------------------------------------------------------------------------
+# The requests
+
+
+@dataclass
+class Planned:
+    """One request to send and what it must get."""
+
+    kind: str  # latency class: valid | valid+key | replay | invalid
+    body: bytes
+    headers: dict[str, str]
+    expected: tuple[int, ...]
+    jobs: int = 0  # totalJobs the status endpoint must report, for accepted plans
+    key: str | None = None  # Idempotency-Key
+
+
+@dataclass
+class Outcome:
+    planned: Planned
+    status: int  # 0: no HTTP answer
+    seconds: float
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+
+def valid_plan(rng: random.Random, number: int) -> tuple[dict[str, Any], int]:
+    """A random DAG of 0 to 20 jobs: each job depends on up to 3 earlier ones, some wired by reference."""
+    size = rng.randint(0, 20)
+    sdk = rng.random() < 0.3  # the TypeScript SDK's shape: type / dependencies / output, no rootJobIds
+    jobs: list[dict[str, Any]] = []
+    for index in range(size):
+        job_id = f"r{number}-job{index}"
+        deps = rng.sample([j["id"] for j in jobs], k=min(len(jobs), rng.randint(0, 3)))
+        params: dict[str, Any] = {"prompt": f"scene {index}", "seconds": rng.randint(1, 30)}
+        if deps and rng.random() < 0.5:
+            params["video"] = f"_videoJobDependency:{deps[0]}"
+        job: dict[str, Any] = {"id": job_id, "params": params}
+        job["type" if sdk else "operation"] = rng.choice(OPERATIONS)
+        job["dependencies" if sdk else "dependsOn"] = deps
+        if sdk:
+            job["output"] = f"${job_id}"
+        jobs.append(job)
+    plan: dict[str, Any] = {"jobs": jobs}
+    if not sdk:
+        plan["rootJobIds"] = [j["id"] for j in jobs if not j["dependsOn"]]
+    body: dict[str, Any] = {"executionPlan": plan}
+    webhook = rng.random()
+    if webhook < 0.15:
+        body["options"] = {"webhookUrl": f"https://example.com/hooks/{number}", "webhookSecret": f"secret-{number}"}
+    elif webhook < 0.25:
+        body["options"] = {"webhook": {"url": f"https://hooks.example.org/e/{number}", "secret": f"s{number}"}}
+    return body, size
+
+
+def invalid_request(rng: random.Random, number: int) -> Planned:
+    a, b, c = (f"r{number}-{name}" for name in "abc")
+    json_body: dict[str, Any] | None = None
+    raw: bytes | None = None
+    expected: tuple[int, ...] = (422,)
+    headers = {"Content-Type": "application/json"}
+    kind = rng.choice(
+        ("cycle", "unknown_dependency", "broken_json", "root_mismatch", "typo", "private_webhook", "media_type")
+    )
+    if kind == "cycle":
+        json_body = {
+            "executionPlan": {
+                "jobs": [
+                    {"id": a, "operation": "merge", "dependsOn": [c]},
+                    {"id": b, "operation": "merge", "dependsOn": [a]},
+                    {"id": c, "operation": "merge", "dependsOn": [b]},
+                ]
+            }
+        }
+    elif kind == "unknown_dependency":
+        json_body = {"executionPlan": {"jobs": [{"id": a, "operation": "merge", "dependsOn": ["ghost"]}]}}
+    elif kind == "broken_json":
+        raw, expected = b'{"executionPlan": {"jobs": [{"id": "' + a.encode() + b'", ', (400,)
+    elif kind == "root_mismatch":
+        json_body = {"executionPlan": {"jobs": [{"id": a, "operation": "merge"}], "rootJobIds": [b]}}
+    elif kind == "typo":
+        json_body = {"executionPlan": {"jobs": [{"id": a, "operation": "merge", "dependOn": []}]}}
+    elif kind == "private_webhook":
+        json_body = {
+            "executionPlan": {"jobs": [{"id": a, "operation": "merge"}]},
+            "options": {"webhookUrl": "https://169.254.169.254/latest/meta-data"},
+        }
+    else:  # a valid plan, not declared as JSON
+        json_body, expected, headers = {"executionPlan": {"jobs": []}}, (415,), {"Content-Type": "text/plain"}
+    body = raw if raw is not None else json.dumps(json_body).encode()
+    return Planned("invalid", body, headers, expected)
+
+
+def plan_requests(total: int, seed: int) -> list[Planned]:
+    """About 75% valid (a fifth of them with an Idempotency-Key, some of those sent twice), 25% invalid."""
+    rng = random.Random(seed)  # noqa: S311 - test data, not secrets
+    planned: list[Planned] = []
+    number = 0
+    while len(planned) < total:
+        number += 1
+        if rng.random() >= 0.75:
+            planned.append(invalid_request(rng, number))
+            continue
+        body, jobs = valid_plan(rng, number)
+        raw = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if rng.random() < 0.2:
+            key = f"load-{seed}-{number}"
+            headers["Idempotency-Key"] = key
+            if rng.random() < 0.5 and len(planned) + 1 < total:
+                # The same key and body twice, racing: one 202, the other the same 202 replayed (or a 409
+                # if it arrives while the first still runs); which one is first is up to the scheduler.
+                planned.append(Planned("valid+key", raw, headers, (202, 409), jobs, key))
+                planned.append(Planned("replay", raw, dict(headers), (202, 409), jobs, key))
+            else:
+                planned.append(Planned("valid+key", raw, headers, (202,), jobs, key))
+        else:
+            planned.append(Planned("valid", raw, headers, (202,), jobs))
+    rng.shuffle(planned)
+    return planned[:total]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The clients
+
+
+class Client:
+    """One keep-alive HTTP/1.1 connection to the API."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.connection: http.client.HTTPConnection | None = None
+
+    def request(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection(HOST, self.port, timeout=REQUEST_TIMEOUT)
+        try:
+            self.connection.request(method, path, body=body, headers=headers)
+            response = self.connection.getresponse()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+        except Exception:
+            self.close()  # never resend: a POST may have been applied
+            raise
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def connect(port: int, clients: int) -> tuple[list[Client], int]:
+    """Open the keep-alive connections one after the other, each proven by a GET of the OpenAPI document,
+    before the clock starts: `make run` listens with socketserver's default backlog of 5, so 16 clients
+    connecting at once get connections reset while it is busy (a bug reported with a regression test in
+    tests/integration/test_fuzz_regressions.py). Returns the clients and how many resets that took."""
+    pool: list[Client] = []
+    resets = 0
+    for _ in range(clients):
+        client = Client(port)
+        for attempt in range(5):
+            try:
+                status, _headers, _raw = client.request("GET", "/api/openapi.json", None, {})
+                if status == 200:
+                    break
+            except (OSError, http.client.HTTPException):
+                resets += 1
+                time.sleep(0.1 * (attempt + 1))
+        else:
+            raise SystemExit(f"could not open connection {len(pool) + 1} of {clients} to make run")
+        pool.append(client)
+    return pool, resets
+
+
+def run_concurrently(pool: list[Client], work: list[Any], send: Any) -> tuple[list[Any], float]:
+    """`send(client, item)` for every item, one thread per client, all pulling from one shared list."""
+    results: list[Any] = [None] * len(work)
+    lock = threading.Lock()
+    next_index = iter(range(len(work)))
+
+    def worker(client: Client) -> None:
+        while True:
+            with lock:
+                index = next(next_index, None)
+            if index is None:
+                return
+            results[index] = send(client, work[index])
+
+    threads = [threading.Thread(target=worker, args=(client,), daemon=True) for client in pool]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, time.perf_counter() - started
+
+
+def submit(client: Client, planned: Planned) -> Outcome:
+    started = time.perf_counter()
+    try:
+        status, headers, raw = client.request("POST", "/api/execute", planned.body, planned.headers)
+    except Exception as error:
+        elapsed = time.perf_counter() - started
+        return Outcome(planned, 0, elapsed, error=f"{type(error).__name__}: {error} after {elapsed:.1f} s")
+    elapsed = time.perf_counter() - started
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        body = raw[:200]
+    return Outcome(planned, status, elapsed, body, headers)
+
+
+@dataclass
+class StatusRead:
+    execution_id: str
+    status: int
+    seconds: float
+    total_jobs: Any = None
+    listed_jobs: Any = None
+    error: str = ""
+
+
+def read_status(client: Client, execution_id: str) -> StatusRead:
+    started = time.perf_counter()
+    try:
+        status, _headers, raw = client.request("GET", f"/api/execute/{execution_id}/status", None, {})
+    except Exception as error:
+        return StatusRead(execution_id, 0, time.perf_counter() - started, error=f"{type(error).__name__}: {error}")
+    elapsed = time.perf_counter() - started
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return StatusRead(execution_id, status, elapsed, error="not JSON")
+    if status == 200 and body.get("id") != execution_id:
+        return StatusRead(execution_id, status, elapsed, error=f"answered for id {body.get('id')!r}")
+    return StatusRead(execution_id, status, elapsed, body.get("totalJobs"), len(body.get("jobs") or []))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The table
+
+
+def scan_executions(moto_port: int) -> tuple[dict[str, int], Counter[str], int]:
+    """(execution id -> totalJobs of each execution item, job items per execution id, items in all)."""
+    import boto3
+
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=f"http://{HOST}:{moto_port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - the local endpoint's dummy credentials
+    )
+    executions: dict[str, int] = {}
+    jobs: Counter[str] = Counter()
+    items = 0
+    for page in client.get_paginator("scan").paginate(
+        TableName=EXECUTIONS_TABLE, ConsistentRead=True, ProjectionExpression="pk, sk, totalJobs"
+    ):
+        for item in page["Items"]:
+            items += 1
+            match = EXECUTION_PK.match(item["pk"]["S"])
+            execution_id = match["id"] if match else item["pk"]["S"]
+            if item["sk"]["S"] == "EXECUTION":
+                executions[execution_id] = int(item.get("totalJobs", {}).get("N", "-1"))
+            elif item["sk"]["S"].startswith("JOB#"):
+                jobs[execution_id] += 1
+    return executions, jobs, items
+
+
+# ---------------------------------------------------------------------------------------------------
+# Report
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    if not sorted_values:
+        return float("nan")
+    rank = min(max(1, math.ceil(fraction * len(sorted_values))), len(sorted_values))
+    return sorted_values[rank - 1]
+
+
+def latency_rows(samples: dict[str, list[float]]) -> list[str]:
+    rows = ["| class | requests | p50 ms | p90 ms | p99 ms | max ms |", "|---|---:|---:|---:|---:|---:|"]
+    for name, values in samples.items():
+        ordered = sorted(v * 1000 for v in values)
+        if ordered:
+            p50, p90, p99 = (percentile(ordered, f) for f in (0.5, 0.9, 0.99))
+            rows.append(f"| {name} | {len(ordered)} | {p50:.1f} | {p90:.1f} | {p99:.1f} | {ordered[-1]:.1f} |")
+    return rows
+
+
+def idempotency_problems(outcomes: list[Outcome]) -> list[str]:
+    """Per Idempotency-Key: one id, exactly one fresh 202 (the others carry Idempotent-Replayed: true)."""
+    answers: dict[str, list[Outcome]] = defaultdict(list)
+    for outcome in outcomes:
+        if outcome.planned.key:
+            answers[outcome.planned.key].append(outcome)
+    problems = []
+    for key, sent in answers.items():
+        accepted = [o for o in sent if o.status == 202]
+        ids = {o.body["id"] for o in accepted}
+        fresh = [o for o in accepted if o.headers.get("idempotent-replayed") != "true"]
+        if len(ids) != 1 or len(fresh) != 1:
+            problems.append(
+                f"Idempotency-Key {key}: statuses {[o.status for o in sent]}, ids {sorted(ids)},"
+                f" {len(fresh)} answers without Idempotent-Replayed"
+            )
+    return problems
+
+
+def main() -> int:
+    backend = os.environ.get("BACKEND") or "moto"
+    clients = int(os.environ.get("CLIENTS") or 16)
+    total = int(os.environ.get("REQUESTS") or 200)
+    seed = int(os.environ.get("SEED") or 20261126)
+    planned = plan_requests(total, seed)
+    print(f"make load: backend={backend} clients={clients} requests={total} seed={seed}", flush=True)
+
+    with make_run(backend) as api:
+        print(f"make run up on {api.url}; {api.banner_backend()}", flush=True)
+        pool, connect_resets = connect(api.port, clients)
+        outcomes, wall = run_concurrently(pool, planned, submit)
+        accepted: dict[str, Planned] = {}
+        for outcome in outcomes:
+            if outcome.status == 202 and isinstance(outcome.body, dict):
+                accepted.setdefault(outcome.body["id"], outcome.planned)
+        reads, read_wall = run_concurrently(pool, sorted(accepted), read_status)
+        for client in pool:
+            client.close()
+        executions, job_items, item_count = scan_executions(api.moto_port)
+        server_backend = api.banner_backend()
+        api.keep_log = any(o.status >= 500 or o.status == 0 for o in outcomes)
+
+    problems: list[str] = []
+    statuses = Counter(o.status for o in outcomes)
+    by_class = Counter((o.planned.kind, o.status) for o in outcomes)
+    server_errors = [o for o in outcomes if o.status >= 500]
+    for outcome in outcomes:
+        if outcome.status not in outcome.planned.expected:
+            what = outcome.error or json.dumps(outcome.body)[:300]
+            problems.append(
+                f"{outcome.planned.kind} request got {outcome.status}, expected {outcome.planned.expected}: {what}"
+            )
+    problems += idempotency_problems(outcomes)
+    for read in reads:
+        expected_jobs = accepted[read.execution_id].jobs
+        if read.status != 200 or read.error:
+            problems.append(f"GET status of accepted {read.execution_id}: {read.status} {read.error}")
+        elif read.total_jobs != expected_jobs or read.listed_jobs != expected_jobs:
+            problems.append(
+                f"GET status of {read.execution_id}: totalJobs {read.total_jobs}, {read.listed_jobs} jobs listed;"
+                f" the plan had {expected_jobs}"
+            )
+    lost = sorted(set(accepted) - set(executions))
+    extra = sorted(set(executions) - set(accepted))
+    orphans = sorted(set(job_items) - set(executions))
+    if lost:
+        problems.append(f"{len(lost)} accepted executions missing from the table: {lost[:10]}")
+    if extra:
+        problems.append(f"{len(extra)} executions in the table that no 202 returned: {extra[:10]}")
+    if orphans:
+        problems.append(f"job items without an execution item under {len(orphans)} keys: {orphans[:10]}")
+    for execution_id in sorted(set(accepted) & set(executions)):
+        expected_jobs = accepted[execution_id].jobs
+        if executions[execution_id] != expected_jobs or job_items[execution_id] != expected_jobs:
+            problems.append(
+                f"{execution_id}: totalJobs {executions[execution_id]} and {job_items[execution_id]} job items"
+                f" in the table; the plan had {expected_jobs}"
+            )
+
+    samples: dict[str, list[float]] = defaultdict(list)
+    for outcome in outcomes:
+        samples[outcome.planned.kind].append(outcome.seconds)
+    samples["all POSTs"] = [o.seconds for o in outcomes]
+    samples["GET status (verification)"] = [r.seconds for r in reads]
+
+    lines = [
+        "",
+        f"## make load: {backend}",
+        "",
+        "| backend | clients | requests | seconds | throughput req/s | 202 ids | in table | lost | extra | 5xx |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {backend} | {clients} | {len(outcomes)} | {wall:.2f} | {len(outcomes) / wall:.1f} | {len(accepted)}"
+        f" | {len(executions)} | {len(lost)} | {len(extra)} | {len(server_errors)} |",
+        "",
+        *latency_rows(samples),
+        "",
+        "| class | status | count |",
+        "|---|---:|---:|",
+        *(f"| {kind} | {status or 'no answer'} | {count} |" for (kind, status), count in sorted(by_class.items())),
+        "",
+        f"Status counts: {dict(sorted(statuses.items()))}. GET status reads: {len(reads)} in {read_wall:.2f} s."
+        f" Table items scanned: {item_count} ({sum(job_items.values())} job items).",
+        f"Connections opened one by one before timing; resets while opening them: {connect_resets}.",
+        f"make run reported: {server_backend}",
+    ]
+    print("\n".join(lines))
+    if server_errors:
+        problems.insert(0, f"{len(server_errors)} answers were 5xx")
+    if problems:
+        print(f"\nFAILED: {len(problems)} problems", file=sys.stderr)
+        for problem in problems[:50]:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print(
+        f"\nOK: every one of the {len(accepted)} accepted executions reads back with its jobs; the table holds"
+        " exactly those (nothing lost, nothing extra); no 5xx."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
