@@ -5,13 +5,14 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_api.http import PROBLEM_RESPONSES, create_app, require_json_body, tenant_id
 from execution_api.idempotency import CONFIG as IDEMPOTENCY_CONFIG
+from execution_api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from execution_api.idempotency import REPLAYED_HEADER, idempotency_key, run_once
 from execution_api.models.request import SubmitExecutionRequest
 from execution_api.models.response import ExecutionAccepted
@@ -19,6 +20,10 @@ from execution_api.observability import logger, metrics, tracer
 from execution_api.service import execution_service
 
 PATH = "/api/execute"
+IDEMPOTENCY_DOC = (
+    "1 to 255 visible ASCII characters, unique per intended submission. A retry with the same key and body "
+    "within 24 hours gets the first 202 again (with `Idempotent-Replayed: true`) and creates nothing."
+)
 router = Router()
 
 
@@ -43,7 +48,11 @@ router = Router()
     middlewares=[require_json_body],
 )
 @tracer.capture_method
-def submit_execution(request: Annotated[SubmitExecutionRequest, Body()]) -> Response[ExecutionAccepted]:
+def submit_execution(
+    request: Annotated[SubmitExecutionRequest, Body()],
+    # Declared for the OpenAPI document; read below case-insensitively, as HTTP header names are.
+    _idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER, description=IDEMPOTENCY_DOC)] = None,
+) -> Response[ExecutionAccepted]:
     event = router.current_event
     tenant = tenant_id(event)
 
