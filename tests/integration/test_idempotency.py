@@ -249,3 +249,21 @@ def test_records_expire_after_24_hours_and_hold_no_secret(api: Api, aws: LocalSt
     assert 24 * 3600 - 60 <= int(record["expiration"]["N"]) - time.time() <= 24 * 3600
     assert "p4ssw0rd-secret" not in repr(record)
     assert "shared-key" not in repr(record)
+
+
+def test_a_stored_execution_is_reported_even_if_its_record_cannot_be_completed(
+    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the idempotency table fails just when the success is recorded (the execution is stored by then)
+    from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
+
+    def failing_save(*_: Any, **__: Any) -> None:
+        raise RuntimeError("idempotency table unavailable")
+
+    monkeypatch.setattr(DynamoDBPersistenceLayer, "save_success", failing_save)
+    # When a keyed request is submitted
+    answer = api.submit(BODY, headers=with_key("k-9"))
+    # Then the client is told the truth: accepted, with the id of what was stored
+    assert answer.status == 202
+    [execution] = executions(aws)
+    assert execution["executionId"]["S"] == answer.body["id"]

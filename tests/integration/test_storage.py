@@ -248,15 +248,27 @@ def test_the_client_is_made_once_per_container(api: Api) -> None:
 
 
 def test_large_params_split_transactions_below_dynamodbs_4_mb(api: Api, table: Any, configure: Any) -> None:
-    # Given 40 jobs of 60 KB params each (2.4 MB in all, over what one transaction should carry at 4 bytes a char)
+    # Given 70 jobs of 60 KB params each: 4.2 MB in all, more than one DynamoDB transaction carries (4 MB)
     configure("MAX_BODY_BYTES", str(8 * 1024 * 1024))
     round_trips: Counter[str] = Counter()
     dynamodb_client().meta.events.register(
         "before-send.dynamodb", lambda event_name, **_: round_trips.update([event_name.rsplit(".", 1)[-1]])
     )
-    body = plan(*({"id": f"j{i}", "params": {"blob": "x" * 60_000}} for i in range(40)))
+    body = plan(*({"id": f"j{i}", "params": {"blob": "x" * 60_000}} for i in range(70)))
     # When it is accepted
     assert api.submit(body).status == 202
     # Then it took more than one transaction although it has fewer than 100 items, and every item is stored
     assert round_trips["TransactWriteItems"] > 1
-    assert len(stored(table)) == 41
+    assert len(stored(table)) == 71
+
+
+def test_a_99_job_plan_under_the_body_limit_is_still_one_transaction(api: Api, table: Any) -> None:
+    # Given 99 jobs of 9,000 characters of params each (about 900 KB, under MAX_BODY_BYTES)
+    round_trips: Counter[str] = Counter()
+    dynamodb_client().meta.events.register(
+        "before-send.dynamodb", lambda event_name, **_: round_trips.update([event_name.rsplit(".", 1)[-1]])
+    )
+    body = plan(*({"id": f"j{i}", "params": {"text": "x" * 9_000}} for i in range(99)))
+    # When it is accepted / Then it took one round trip
+    assert api.submit(body).status == 202
+    assert round_trips == Counter({"TransactWriteItems": 1})

@@ -200,8 +200,35 @@ def test_an_unknown_field_says_plainly_when_it_is_not_supported(api: Api) -> Non
         ("42", "body_not_object"),
         ("null", "body_not_object"),
         ("[" * 100_000 + "]" * 100_000, "malformed_json"),
+        ('{"executionPlan": {"jobs": [{"id": "a", "operation": "x", "params": {"p": NaN}}]}}', "malformed_json"),
+        ('{"executionPlan": {"jobs": [{"id": "a", "operation": "x", "params": {"p": -Infinity}}]}}', "malformed_json"),
+        ('{"executionPlan": {"jobs": [{"id": "a", "operation": "x", "params": {"p": 1e999}}]}}', "malformed_json"),
+        (
+            '{"executionPlan": {"jobs": [{"id": "a", "operation": "x", "params": {"n": ' + "1" * 5000 + "}}]}}",
+            "malformed_json",
+        ),
+        ('{"executionPlan": {"jobs": [{"id": "a", "operation": "x", "params": {"p": "\\ud800"}}]}}', "malformed_json"),
+        (
+            '{"executionPlan": {"jobs": []}, "options": {"webhookUrl": "https://example.com/h", "webhookSecret": "\\udfff"}}',
+            "malformed_json",
+        ),
     ],
-    ids=["truncated", "single quotes", "empty", "array", "string", "number", "null", "nested too deep"],
+    ids=[
+        "truncated",
+        "single quotes",
+        "empty",
+        "array",
+        "string",
+        "number",
+        "null",
+        "nested too deep",
+        "NaN",
+        "Infinity",
+        "overflowing float",
+        "5000-digit integer",
+        "lone surrogate in params",
+        "lone surrogate in secret",
+    ],
 )
 def test_broken_json_or_a_non_object_is_400(api: Api, raw: str, code: str) -> None:
     answer = api.submit(None, raw=raw)

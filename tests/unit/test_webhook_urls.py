@@ -194,3 +194,10 @@ def test_given_a_forbidden_host_in_a_unicode_or_percent_encoded_spelling_when_ch
     assert problem is not None, f"{url!r} is accepted, but a client calls {means} for it"
     # A percent-encoded host is refused as malformed; a Unicode spelling as the address it maps to.
     assert problem[0] == ("invalid_webhook_url" if "%" in url else NOT_ALLOWED)
+
+
+@pytest.mark.parametrize("url", ["https://[v1.x]/", "https://[fec0::1]/", "https://[fec0::1]:8443/hook"])
+def test_ipvfuture_and_site_local_literals_are_refused(url: str) -> None:
+    problem = webhook_url_problem(url, allow_insecure=False)
+    assert problem is not None
+    assert problem[0] in {"invalid_webhook_url", "webhook_host_not_allowed"}

@@ -9,11 +9,12 @@ import boto3
 from botocore.config import Config
 
 # Standard retry mode: exponential backoff with jitter on throttling and 5xx, 3 attempts in all;
-# short timeouts so a stuck call fails inside the Lambda timeout and the client gets a 503.
+# short timeouts (a DynamoDB call takes milliseconds) so a stuck call fails well inside the Lambda
+# timeout and the client gets the function's 503, not API Gateway's timeout.
 _CLIENT_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 3},
-    connect_timeout=2,
-    read_timeout=5,
+    connect_timeout=1,
+    read_timeout=2,
     tcp_keepalive=True,
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from http import HTTPStatus
@@ -145,12 +146,40 @@ def _lowercase_content_type(event: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def strict_json(text: str) -> Any:
+    """json.loads for request bodies, refusing what is not interoperable JSON (RFC 8259): NaN and
+    Infinity, numbers Python will not parse, and lone surrogates (they cannot be stored as UTF-8).
+    Every refusal is a JSONDecodeError, so it is a 400 malformed_json like any broken JSON."""
+
+    def no_constant(name: str) -> Any:
+        raise json.JSONDecodeError(f"{name} is not JSON", text, 0)
+
+    def finite(number: str) -> float:
+        value = float(number)
+        if math.isinf(value):  # 1e999 would be stored as Infinity, which is not JSON
+            raise json.JSONDecodeError("number out of range", text, 0)
+        return value
+
+    try:
+        value = json.loads(text, parse_constant=no_constant, parse_float=finite)
+    except json.JSONDecodeError:
+        raise
+    except ValueError as error:  # e.g. an integer of more than 4300 digits
+        raise json.JSONDecodeError(str(error), text, 0) from error
+    if "\\u" in text.lower():  # only an escape can carry a lone surrogate: check those bodies
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise json.JSONDecodeError("lone surrogate in a string", text, 0) from error
+    return value
+
+
 def create_app(methods: Mapping[str, Sequence[str]] | None = None) -> APIGatewayRestResolver:
     """A REST (v1) resolver with request validation and every error mapped to problem+json.
 
     `methods` maps each route path (Powertools syntax, e.g. /api/execute/<id>/status) to the methods it
     takes: API Gateway sends the function ANY method, and any other method gets 405 with Allow."""
-    app = ExecutionApiResolver(enable_validation=True)
+    app = ExecutionApiResolver(enable_validation=True, json_body_deserializer=strict_json)
     allowed_methods = [(re.compile(re.sub(r"<\w+>", "[^/]+", path)), tuple(m)) for path, m in (methods or {}).items()]
 
     def problem(

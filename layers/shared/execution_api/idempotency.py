@@ -18,10 +18,12 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from execution_api.aws_clients import dynamodb_client
 from execution_api.errors import InvalidIdempotencyKey
+from execution_api.observability import logger
 from execution_api.settings import get_settings
 
 HEADER = "Idempotency-Key"
@@ -68,8 +70,11 @@ def _store() -> DynamoDBPersistenceLayer:
 def run_once(tenant: str, key: str, body: Any, operation: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
     """Run `operation` once per (tenant, key) and body; returns its result and whether it was a replay."""
 
+    done: list[dict[str, Any]] = []
+
     def submit_execution(submission: dict[str, Any]) -> dict[str, Any]:
-        return operation()
+        done.append(operation())
+        return done[0]
 
     once = idempotent_function(
         submit_execution,
@@ -78,6 +83,14 @@ def run_once(tenant: str, key: str, body: Any, operation: Callable[[], dict[str,
         config=CONFIG,
         key_prefix="submit-execution",  # stable: records outlive a renamed or replaced function
     )
-    result: dict[str, Any] = once(submission={"tenant": tenant, "key": key, "body": body})
+    try:
+        result: dict[str, Any] = once(submission={"tenant": tenant, "key": key, "body": body})
+    except IdempotencyPersistenceLayerError:
+        if not done:
+            raise
+        # The execution is stored, only its record could not be completed: answer the truth. A retry
+        # with this key then waits out the record's in-progress time (409) before running again.
+        logger.warning("execution stored but its idempotency record could not be completed", exc_info=True)
+        return done[0], False
     replayed = bool(result.pop(_REPLAYED, False))
     return result, replayed

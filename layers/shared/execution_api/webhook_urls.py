@@ -40,6 +40,8 @@ def webhook_url_problem(url: str, *, allow_insecure: bool) -> tuple[str, str] | 
 
     if "%" in hostname:
         return "invalid_webhook_url", "the webhook URL's host must not be percent-encoded"
+    if "[" in parts.netloc and ":" not in hostname:  # brackets hold IPv6 only (not IPvFuture, not names)
+        return "invalid_webhook_url", "the webhook URL's bracketed host is not an IPv6 address"
     host = hostname
     if not host.isascii():
         try:
@@ -67,7 +69,7 @@ def webhook_url_problem(url: str, *, allow_insecure: bool) -> tuple[str, str] | 
         return _refused("a link-local address (this range holds the cloud metadata endpoint)")
     if address.is_multicast:
         return _refused("a multicast address")
-    if address.is_private:
+    if address.is_private or getattr(address, "is_site_local", False):  # fec0::/10, deprecated site-local
         return _refused("a private address")
     if address.is_reserved or not address.is_global:
         return _refused("a reserved or shared address")
