@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 
 import pytest
 
-from local.server import serve
-from local.stack import forget_cached_configuration
-from tests.conftest import TEST_BACKEND
-from tests.http.test_local_server import SEED, Server, free_port
+from tests.http.test_local_server import SEED, Server, running_server
 from tools import api_keys
 
 pytestmark = pytest.mark.http
@@ -22,16 +18,8 @@ LOCAL_KEY = "local-dev-key-123"
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    saved = dict(os.environ)
-    port, moto_port = free_port(), free_port()
-    httpd, moto, stack = serve(port, moto_port, api_key=LOCAL_KEY, backend=TEST_BACKEND)
-    yield Server(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{moto_port}", stack)
-    httpd.shutdown()
-    httpd.server_close()
-    moto.stop()
-    os.environ.clear()
-    os.environ.update(saved)
-    forget_cached_configuration()
+    with running_server(api_key=LOCAL_KEY) as (server, _):
+        yield server
 
 
 def make_key(tenant: str, capsys: pytest.CaptureFixture[str]) -> str:

@@ -10,7 +10,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -65,22 +67,41 @@ class Server:
         except urllib.error.HTTPError as error:
             return Reply(error.code, dict(error.headers), error.read())
 
+    def dynamodb(self) -> Any:
+        """A client for the backend's endpoint, as a developer would point the AWS CLI at it."""
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=self.moto_url,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+
     def post(self, body: bytes, **headers: str) -> Reply:
         return self.request("POST", "/api/execute", body, {"Content-Type": "application/json", **headers})
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
+@contextmanager
+def running_server(api_key: str | None = None) -> Iterator[tuple[Server, ThreadingHTTPServer]]:
+    """`make run`'s server and its backend on free ports; the process environment is restored after."""
     saved = dict(os.environ)
     port, moto_port = free_port(), free_port()
-    httpd, moto, stack = serve(port, moto_port, backend=TEST_BACKEND)
-    yield Server(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{moto_port}", stack)
-    httpd.shutdown()
-    httpd.server_close()
-    moto.stop()
-    os.environ.clear()
-    os.environ.update(saved)
-    forget_cached_configuration()
+    httpd, backend, stack = serve(port, moto_port, api_key=api_key, backend=TEST_BACKEND)
+    try:
+        yield Server(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{moto_port}", stack), httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        backend.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        forget_cached_configuration()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    with running_server() as (server, _):
+        yield server
 
 
 def test_the_seed_curl_works_as_written(server: Server) -> None:
@@ -144,13 +165,7 @@ def test_openapi_and_swagger_ui_are_served(server: Server) -> None:
 
 def test_the_tables_are_visible_on_the_moto_endpoint(server: Server) -> None:
     execution_id = server.post(SEED).json["id"]
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=server.moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    client = server.dynamodb()
     items = client.scan(TableName=server.stack.names["ExecutionsTable"])["Items"]
     assert any(i["executionId"]["S"] == execution_id for i in items)
 
@@ -174,13 +189,7 @@ def test_a_scan_of_the_local_tables_never_shows_a_webhook_secret(server: Server)
     assert again.json == first.json
     assert again.headers["Idempotent-Replayed"] == "true"
     # When every local table is scanned through the moto endpoint, as a developer would
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=server.moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    client = server.dynamodb()
     dump = repr([client.scan(TableName=table)["Items"] for table in server.stack.table_names()])
     # Then the secret is nowhere, while the execution is there
     assert first.json["id"] in dump

@@ -7,7 +7,6 @@ no execution behind (SPEC section 5).
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -19,10 +18,8 @@ import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from execution_api.aws_clients import dynamodb_client
-from local.server import serve
-from local.stack import forget_cached_configuration
-from tests.conftest import TEST_BACKEND, Api, plan
-from tests.http.test_local_server import SEED, Server, free_port
+from tests.conftest import Api, plan
+from tests.http.test_local_server import SEED, Server, running_server
 
 # ---------------------------------------------------------------------------------------------------
 # The body's bytes are not UTF-8 (schemathesis sent random bytes as application/json)
@@ -143,16 +140,8 @@ class LocalServer:
 
 @pytest.fixture(scope="module")
 def local_server() -> Iterator[LocalServer]:
-    saved = dict(os.environ)
-    port, moto_port = free_port(), free_port()
-    httpd, moto, stack = serve(port, moto_port, backend=TEST_BACKEND)
-    yield LocalServer(Server(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{moto_port}", stack), httpd)
-    httpd.shutdown()
-    httpd.server_close()
-    moto.stop()
-    os.environ.clear()
-    os.environ.update(saved)
-    forget_cached_configuration()
+    with running_server() as (server, httpd):
+        yield LocalServer(server, httpd)
 
 
 ROUTES = [("/api/execute", "POST"), ("/api/execute/V1StGXR8_Z5jdHi6B-myT/status", "GET")]
