@@ -260,7 +260,7 @@ class Rig:
         """One timed call on an empty table: wall time of the handler call, of it inside DynamoDB client
         calls, and of that inside moto."""
         self.empty_table()
-        event = rest_api_event("POST", "/api/execute", headers=JSON_HEADERS, body=body)
+        event = rest_api_event("POST", "/api/execute", headers=JSON_HEADERS, body=body, tenant_id="local")
         context = FakeLambdaContext(self.function, event["requestContext"]["requestId"])
         gc.collect()
         self.clock.reset()

@@ -19,7 +19,10 @@ def rest_api_event(
     body: bytes | str | None = None,
     source_ip: str = "127.0.0.1",
     request_id: str | None = None,
+    tenant_id: str | None = None,
 ) -> dict[str, Any]:
+    """`tenant_id` fills the authorizer's context, as API Gateway does once the authorizer allowed the call;
+    without it the functions refuse the request (fail closed)."""
     headers = dict(headers or {})
     raw = body.encode("utf-8") if isinstance(body, str) else body
     encoded_body: str | None = None
@@ -56,6 +59,7 @@ def rest_api_event(
             "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent") or headers.get("user-agent")},
             "domainName": "localhost",
             "apiId": "local",
+            **({"authorizer": {"tenantId": tenant_id, "principalId": tenant_id}} if tenant_id else {}),
         },
         "body": encoded_body,
         "isBase64Encoded": is_base64,

@@ -29,6 +29,10 @@ def pick_function(stack: LocalStack, event: dict[str, Any], logical_id: str | No
 
 def invoke(stack: LocalStack, event: dict[str, Any], logical_id: str | None = None) -> dict[str, Any]:
     function = pick_function(stack, event, logical_id)
+    context = event.get("requestContext")
+    if isinstance(context, dict) and "httpMethod" in event:
+        # As the authorizer would: an event without a tenant is run as tenant 'local' (make invoke only).
+        context.setdefault("authorizer", {"tenantId": "local", "principalId": "local"})
     request_id = event.get("requestContext", {}).get("requestId", "local-invoke")
     try:
         result: dict[str, Any] = stack.handler(function)(event, FakeLambdaContext(function, request_id))

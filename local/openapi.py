@@ -24,7 +24,7 @@ def openapi_document() -> str:
     modules = [f.load_module(template.layer_dirs()) for f in template.functions()]
     from execution_api.http import create_app  # importable once the layer is on sys.path
 
-    app = create_app()
+    app = create_app({})
     for module in modules:
         if hasattr(module, "router"):  # the route functions; the authorizer has none
             app.include_router(module.router)
@@ -36,7 +36,41 @@ def openapi_document() -> str:
         security_schemes={"apiKey": HTTPBearer(description="An API key from `make api-key`.")},
         security=[{"apiKey": []}],
     )
-    return json.dumps(_without_unused_validation_errors(json.loads(document)), indent=2, sort_keys=True) + "\n"
+    document_dict = _with_submit_request(_without_unused_validation_errors(json.loads(document)))
+    return json.dumps(document_dict, indent=2, sort_keys=True) + "\n"
+
+
+IDEMPOTENCY_DOC = (
+    "1 to 255 visible ASCII characters, unique per intended submission. A retry with the same key and body "
+    "within 24 hours gets the first 202 again (with `Idempotent-Replayed: true`) and creates nothing."
+)
+
+
+def _with_submit_request(document: dict[str, Any]) -> dict[str, Any]:
+    """The submit handler reads its body itself (one parse, 413 before anything): the request body and
+    the Idempotency-Key header are documented from the same models here."""
+    from execution_api.idempotency import HEADER
+    from execution_api.models.request import SubmitExecutionRequest
+
+    schema = SubmitExecutionRequest.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    schemas = document["components"]["schemas"]
+    schemas.update(schema.pop("$defs", {}))
+    schemas["SubmitExecutionRequest"] = schema
+    operation = document["paths"]["/api/execute"]["post"]
+    operation["requestBody"] = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmitExecutionRequest"}}},
+    }
+    operation["parameters"] = [
+        {
+            "name": HEADER,
+            "in": "header",
+            "required": False,
+            "description": IDEMPOTENCY_DOC,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        }
+    ]
+    return document
 
 
 def _without_unused_validation_errors(document: dict[str, Any]) -> dict[str, Any]:

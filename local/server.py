@@ -34,7 +34,8 @@ from local.stack import (
 from local.template import ACCOUNT_ID, REGION, ROOT, Template
 
 OPENAPI_PATH = ROOT / "docs" / "openapi.json"
-API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway REST refuses larger payloads itself
+API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
+LOCAL_TENANT = "local"  # API Gateway REST refuses larger payloads itself
 
 
 class LocalApi:
@@ -67,9 +68,11 @@ class LocalApi:
             query=parse_qs(url.query) if url.query else None,
             body=body,
             request_id=request_id,
+            # Without authentication every caller is tenant 'local'; with it, the authorizer decides.
+            tenant_id=None if self.authorizer is not None else LOCAL_TENANT,
         )
         with self._lock:
-            if self.authorizer is not None:
+            if self.authorizer is not None and not self.stack.is_open(method, url.path):
                 refusal = self.authorize(event, headers, request_id)
                 if refusal is not None:
                     return refusal

@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from local.template import ACCOUNT_ID, REGION, Function, Template, pseudo_parameters, resolve
+from local.template import ACCOUNT_ID, REGION, Function, Route, Template, pseudo_parameters, resolve
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 TABLE_PROPERTIES = (
@@ -66,12 +66,24 @@ class LocalStack:
         return function.load_handler(self.template.layer_dirs())
 
     def route(self, method: str, path: str) -> tuple[Function, dict[str, str], str] | None:
-        for function in self.functions:
-            for route in function.routes:
-                params = route.match(method, path)
-                if params is not None:
-                    return function, params, route.path
-        return None
+        found = self._find_route(method, path)
+        return None if found is None else (found[0], found[1], found[2].path)
+
+    def is_open(self, method: str, path: str) -> bool:
+        """Whether API Gateway would call this route without the authorizer (`Auth: Authorizer: NONE`)."""
+        found = self._find_route(method, path)
+        return found is not None and found[2].open
+
+    def _find_route(self, method: str, path: str) -> tuple[Function, dict[str, str], Route] | None:
+        """As API Gateway matches: a route for this very method wins over ANY."""
+        matches = [
+            (function, params, route)
+            for function in self.functions
+            for route in function.routes
+            if (params := route.match(method, path)) is not None
+        ]
+        matches.sort(key=lambda match: match[2].method == "ANY")
+        return matches[0] if matches else None
 
 
 def provision(template: Template | None = None, endpoint_url: str | None = None) -> LocalStack:
@@ -142,6 +154,7 @@ SHELL_SETTINGS = frozenset(
         "ALLOWED_OPERATIONS",
         "ALLOW_INSECURE_WEBHOOKS",
         "EXECUTION_RETENTION_DAYS",
+        "CORS_ALLOW_ORIGINS",
         "POWERTOOLS_LOG_LEVEL",
     }
 )

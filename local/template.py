@@ -46,6 +46,7 @@ class Route:
     method: str  # "ANY" or an HTTP method
     path: str  # API Gateway form: /api/execute/{id}/status
     pattern: re.Pattern[str]
+    open: bool = False  # `Auth: {Authorizer: NONE}`: API Gateway calls no authorizer (CORS preflights)
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         found = self.pattern.fullmatch(path)
@@ -109,7 +110,11 @@ class Template:
             props = resource["Properties"]
             own = props.get("Environment", {}).get("Variables", {})
             routes = [
-                _route(event["Properties"]["Method"], event["Properties"]["Path"])
+                _route(
+                    event["Properties"]["Method"],
+                    event["Properties"]["Path"],
+                    event["Properties"].get("Auth", {}).get("Authorizer") == "NONE",
+                )
                 for event in props.get("Events", {}).values()
                 if event["Type"] == "Api"
             ]
@@ -143,9 +148,9 @@ class Template:
         raise KeyError(response_type)
 
 
-def _route(method: str, path: str) -> Route:
+def _route(method: str, path: str, open_route: bool = False) -> Route:
     regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
-    return Route(method.upper(), path, re.compile(regex))
+    return Route(method.upper(), path, re.compile(regex), open_route)
 
 
 def resolve(value: Any, names: dict[str, str], attributes: dict[tuple[str, str], str]) -> str:

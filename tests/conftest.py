@@ -42,6 +42,7 @@ if TEST_BACKEND not in ("moto", "ministack"):
 SUBMIT = "SubmitExecutionFunction"
 STATUS = "ExecutionStatusFunction"
 JSON = {"Content-Type": "application/json"}
+LOCAL_TENANT = "local"  # what make run and make invoke put into events when authentication is off
 
 
 @dataclass
@@ -81,7 +82,9 @@ class Api:
         self, body: Any, *, headers: dict[str, str] | None = None, raw: str | bytes | None = None, method: str = "POST"
     ) -> Answer:
         payload = raw if raw is not None else json.dumps(body)
-        event = rest_api_event(method, "/api/execute", headers=JSON if headers is None else headers, body=payload)
+        event = rest_api_event(
+            method, "/api/execute", headers=JSON if headers is None else headers, body=payload, tenant_id=LOCAL_TENANT
+        )
         return self.call(SUBMIT, event)
 
     def status(self, execution_id: str, *, tenant: str | None = None, method: str = "GET") -> Answer:
@@ -90,9 +93,8 @@ class Api:
             f"/api/execute/{execution_id}/status",
             resource="/api/execute/{id}/status",
             path_parameters={"id": execution_id},
+            tenant_id=tenant or LOCAL_TENANT,
         )
-        if tenant is not None:
-            event["requestContext"]["authorizer"] = {"tenantId": tenant}
         return self.call(STATUS, event)
 
 

@@ -19,6 +19,9 @@ EXPECTED_STATUS: dict[str, int | None] = {
     "submit-smoke.json": 202,
     "submit-canonical.json": 202,
     "submit-sdk.json": 202,
+    "submit-sdk-flat-webhook.json": 202,  # executeFromPlan(plan, {webhook, webhookSecret})
+    "submit-sdk-provider-keys.json": 202,  # options.providerApiKeys, sent whenever a provider key is set
+    "submit-sdk-param-api-key.json": 202,  # videoModel(..., {apiKey}): the key inside params, sealed
     "submit-invalid-plan.json": 422,
     "get-status.json": 404,  # a fresh moto holds no execution with the example id
     "authorizer-token.json": None,  # the authorizer refuses a key a fresh moto does not hold

@@ -65,11 +65,13 @@ def test_every_route_needs_the_api_key_authorizer() -> None:
     assert authorizer["Identity"]["ReauthorizeEvery"] > 0  # results are cached
     for function in TEMPLATE.functions():
         for event in TEMPLATE.resources[function.logical_id]["Properties"].get("Events", {}).values():
+            if event["Type"] != "Api" or event["Properties"]["Method"] == "OPTIONS":
+                continue  # CORS preflights carry no key; the function answers them for allowed origins only
             assert "Auth" not in event["Properties"], "no route opts out of the default authorizer"
 
 
 def test_every_resource_is_scoped() -> None:
-    for function in ("SubmitExecutionFunction", "ExecutionStatusFunction", "AuthorizerFunction"):
+    for function in ("SubmitExecutionFunction", "ExecutionStatusFunction", "AuthorizerFunction", "SweeperFunction"):
         for statement in statements(function):
             assert statement["Resource"] != "*", (function, statement)
 
@@ -114,8 +116,19 @@ def test_routes_and_handlers() -> None:
     routes = {(f.logical_id, r.method, r.path) for f in TEMPLATE.functions() for r in f.routes}
     assert routes == {
         ("SubmitExecutionFunction", "ANY", "/api/execute"),
+        ("SubmitExecutionFunction", "OPTIONS", "/api/execute"),
         ("ExecutionStatusFunction", "ANY", "/api/execute/{id}/status"),
+        ("ExecutionStatusFunction", "OPTIONS", "/api/execute/{id}/status"),
     }
     for function in TEMPLATE.functions():
         module = function.handler.rsplit(".", 1)[0]
         assert (function.code_dir / f"{module}.py").is_file()
+
+
+def test_the_sweeper_runs_every_five_minutes_and_can_only_find_and_delete() -> None:
+    sweeper = TEMPLATE.resources["SweeperFunction"]["Properties"]
+    (event,) = sweeper["Events"].values()
+    assert event == {"Type": "Schedule", "Properties": {"Schedule": "rate(5 minutes)"}}
+    (statement,) = statements("SweeperFunction")
+    assert sorted(statement["Action"]) == ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:Query"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["ExecutionsTable", "Arn"]}

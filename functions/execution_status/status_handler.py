@@ -31,12 +31,12 @@ router = Router()
     operation_id="getExecutionStatus",
 )
 @tracer.capture_method
-def get_execution_status(id: str) -> Response[ExecutionStatus]:  # noqa: A002 - the path parameter's name
+def get_execution_status(id: str) -> Response[str]:  # noqa: A002 - the path parameter's name
     execution, jobs = execution_service().status(tenant_id(router.current_event), id)
     return Response(
         status_code=HTTPStatus.OK.value,
         content_type="application/json",
-        body=ExecutionStatus.of(execution, jobs),
+        body=ExecutionStatus.of(execution, jobs).model_dump_json(by_alias=True),
     )
 
 

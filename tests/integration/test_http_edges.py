@@ -31,7 +31,7 @@ def test_other_methods_on_status_are_405_with_allow(api: Api, method: str) -> No
 
 
 def test_an_unknown_route_reaching_a_function_is_404_problem(api: Api) -> None:
-    answer = api.call(SUBMIT, rest_api_event("GET", "/api/nothing-here"))
+    answer = api.call(SUBMIT, rest_api_event("GET", "/api/nothing-here", tenant_id="local"))
     assert answer.status == 404
     assert answer.body["code"] == "route_not_found"
 
@@ -47,7 +47,9 @@ def test_an_unexpected_error_is_a_500_with_the_request_id_only(
 
     monkeypatch.setattr(ExecutionService, "submit", broken)
     # When a plan is submitted
-    event = rest_api_event("POST", "/api/execute", headers={"Content-Type": "application/json"}, body="{}")
+    event = rest_api_event(
+        "POST", "/api/execute", headers={"Content-Type": "application/json"}, body="{}", tenant_id="local"
+    )
     event["body"] = json.dumps(plan({"id": "a"}))
     answer = api.call(SUBMIT, event)
     # Then the client gets a problem with the request id and nothing else

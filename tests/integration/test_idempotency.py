@@ -162,7 +162,7 @@ def test_a_retry_after_a_lambda_timeout_proceeds_once_the_attempt_expired(
         raise LambdaTimedOut
 
     monkeypatch.setattr(ExecutionService, "submit", killed)
-    event = rest_api_event("POST", "/api/execute", headers=with_key("k-6"), body=json.dumps(BODY))
+    event = rest_api_event("POST", "/api/execute", headers=with_key("k-6"), body=json.dumps(BODY), tenant_id="local")
     with pytest.raises(LambdaTimedOut):
         handler(event, context)
     monkeypatch.setattr(ExecutionService, "submit", real_submit)
@@ -214,7 +214,7 @@ def test_two_concurrent_requests_with_one_key_make_one_execution(
     results: dict[str, Any] = {}
 
     def call(name: str, handler: Any) -> None:
-        event = rest_api_event("POST", "/api/execute", headers=with_key("k-7"), body=body)
+        event = rest_api_event("POST", "/api/execute", headers=with_key("k-7"), body=body, tenant_id="local")
         results[name] = handler(event, FakeLambdaContext(function, name))
 
     first = threading.Thread(target=call, args=("first", first_container))

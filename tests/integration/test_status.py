@@ -78,9 +78,9 @@ def test_progress_and_counts_follow_the_job_items(api: Api, aws: LocalStack) -> 
     client = boto3.client("dynamodb", region_name="us-east-1")
     pk = f"TENANT#local#EXECUTION#{execution_id}"
     for job, status, extra in (
-        ("a", "completed", {"result": {"S": json.dumps({"url": "s3://out/a.mp4"})}}),
-        ("b", "failed", {"error": {"S": json.dumps({"message": "provider timeout"})}}),
-        ("c", "in_progress", {}),
+        ("a", "completed", {"result": {"S": json.dumps(RESULT)}}),
+        ("b", "failed", {"error": {"S": json.dumps("provider timeout")}}),
+        ("c", "processing", {}),
     ):
         client.update_item(
             TableName=aws.names["ExecutionsTable"],
@@ -94,8 +94,15 @@ def test_progress_and_counts_follow_the_job_items(api: Api, aws: LocalStack) -> 
     # Then the counts, progress and current job reflect the jobs
     assert (body["totalJobs"], body["completedJobs"], body["failedJobs"], body["progress"]) == (4, 1, 1, 25)
     assert body["currentJob"] == "c"
-    assert body["jobs"][0]["result"] == {"url": "s3://out/a.mp4"}
-    assert body["jobs"][1]["error"] == {"message": "provider timeout"}
+    assert body["jobs"][0]["result"] == RESULT
+    assert body["jobs"][1]["error"] == "provider timeout"
+
+
+RESULT = {
+    "status": "completed",
+    "outputs": [{"type": "video", "url": "https://outputs.example.invalid/a.mp4", "mimeType": "video/mp4"}],
+    "metadata": {"seconds": 4},
+}
 
 
 @pytest.mark.parametrize("execution_id", ["V1StGXR8_Z5jdHi6B-myT", "short", "x" * 300, "a%2Fb"])

@@ -19,9 +19,9 @@ from execution_api.plan_checks import (
     DEPENDENCY_REFERENCE,
     PlanLimits,
     check_plan,
-    plan_from_raw_body,
     pointer,
 )
+from execution_api.validation import plan_from_body
 
 LIMITS = PlanLimits()
 JOBS = "/executionPlan/jobs"
@@ -427,7 +427,7 @@ def test_given_a_plan_with_many_problems_when_checked_then_all_are_reported() ->
     )
 
 
-# --- plan_from_raw_body --------------------------------------------------------------------------------------------
+# --- plan_from_body --------------------------------------------------------------------------------------------
 
 
 def test_given_a_body_with_a_schema_problem_elsewhere_when_read_raw_then_graph_checks_still_run() -> None:
@@ -444,7 +444,7 @@ def test_given_a_body_with_a_schema_problem_elsewhere_when_read_raw_then_graph_c
         "options": {"webhookUrl": "http://example.com/hook"},
     }
     # When
-    p = plan_from_raw_body(body)
+    p = plan_from_body(body)
     # Then
     assert p is not None
     assert p.jobs == (
@@ -469,7 +469,7 @@ def test_given_the_sdk_aliases_when_read_raw_then_pointers_use_type_and_dependen
         "options": {"webhook": {"url": "https://127.0.0.1/hook", "secret": "s"}},
     }
     # When
-    p = plan_from_raw_body(body)
+    p = plan_from_body(body)
     # Then
     assert p is not None
     (j,) = p.jobs
@@ -490,7 +490,7 @@ def test_given_the_sdk_aliases_when_read_raw_then_pointers_use_type_and_dependen
 
 def test_given_a_non_string_operation_when_read_raw_then_the_plan_is_still_built() -> None:
     # Given / When
-    p = plan_from_raw_body({"executionPlan": {"jobs": [{"id": "a", "operation": 7}]}})
+    p = plan_from_body({"executionPlan": {"jobs": [{"id": "a", "operation": 7}]}})
     # Then: the schema reports the operation; the graph can still be checked
     assert p is not None
     assert p.jobs[0].operation == ""
@@ -499,7 +499,7 @@ def test_given_a_non_string_operation_when_read_raw_then_the_plan_is_still_built
 
 def test_given_root_job_ids_that_are_not_strings_when_read_raw_then_roots_are_left_out() -> None:
     # Given / When
-    p = plan_from_raw_body({"executionPlan": {"jobs": [{"id": "a"}], "rootJobIds": ["a", 1]}})
+    p = plan_from_body({"executionPlan": {"jobs": [{"id": "a"}], "rootJobIds": ["a", 1]}})
     # Then
     assert p is not None
     assert p.root_job_ids is None
@@ -526,7 +526,7 @@ def test_given_root_job_ids_that_are_not_strings_when_read_raw_then_roots_are_le
 )
 def test_given_a_body_too_broken_to_reason_about_when_read_raw_then_none(body: Any) -> None:
     # Given / When / Then
-    assert plan_from_raw_body(body) is None
+    assert plan_from_body(body) is None
 
 
 # --- pointer -------------------------------------------------------------------------------------------------------

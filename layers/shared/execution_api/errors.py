@@ -65,3 +65,15 @@ class MethodNotAllowed(ExecutionApiError):
 
 class StorageUnavailable(ExecutionApiError):
     """503: DynamoDB (or KMS) throttled or failed after boto3's own retries; retrying helps."""
+
+
+class Unauthenticated(ExecutionApiError):
+    """401: the request did not come through the authorizer (fail closed)."""
+
+
+class IdempotencyKeyReused(ExecutionApiError):
+    """422: this Idempotency-Key was used with a different body."""
+
+
+class IdempotencyKeyInFlight(ExecutionApiError):
+    """409: a request with this Idempotency-Key is still running."""

@@ -9,7 +9,7 @@ client may fix the plan or retry with the same key.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -18,11 +18,16 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyInconsistentStateError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from execution_api.aws_clients import dynamodb_client
-from execution_api.errors import InvalidIdempotencyKey
+from execution_api.errors import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidIdempotencyKey, StorageUnavailable
 from execution_api.observability import logger
 from execution_api.settings import get_settings
 
@@ -32,12 +37,19 @@ _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,255}")
 _REPLAYED = "replayed"
 
 
-def idempotency_key(headers: Any) -> str | None:
-    """The key from a case-insensitive header mapping; None when absent. The draft sends it as a
-    structured-field string ("abc"); the bare form (abc) that most clients send is accepted too."""
-    value = headers.get(HEADER)
-    if value is None:
+def idempotency_key(event: Mapping[str, Any]) -> str | None:
+    """The key from an API Gateway event, header names case-insensitive; None when absent. The draft
+    sends it as a structured-field string ("abc"); the bare form (abc) most clients send is fine too.
+    Sent more than once (API Gateway passes each in multiValueHeaders): refused, whatever the values."""
+    name = HEADER.lower()
+    values = [v for k, vs in (event.get("multiValueHeaders") or {}).items() if k.lower() == name for v in vs or ()]
+    if not values:
+        values = [v for k, v in (event.get("headers") or {}).items() if k.lower() == name]
+    if not values:
         return None
+    if len(values) > 1:
+        raise InvalidIdempotencyKey(f"send one {HEADER} header, not {len(values)}")
+    value = values[0]
     if len(value) >= 2 and value[0] == value[-1] == '"':
         value = value[1:-1]
     if not _VISIBLE_ASCII.fullmatch(value):
@@ -85,9 +97,19 @@ def run_once(tenant: str, key: str, body: Any, operation: Callable[[], dict[str,
     )
     try:
         result: dict[str, Any] = once(submission={"tenant": tenant, "key": key, "body": body})
-    except IdempotencyPersistenceLayerError:
-        if not done:
-            raise
+    except IdempotencyValidationError as error:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was used with a different body; use a new key for a new request"
+        ) from error
+    except IdempotencyAlreadyInProgressError as error:
+        raise IdempotencyKeyInFlight(
+            "a request with this Idempotency-Key is still being processed; retry shortly to get its answer"
+        ) from error
+    except IdempotencyInconsistentStateError as error:  # a record caught mid-expiry: retrying helps
+        raise StorageUnavailable("idempotency record in flux") from error
+    except IdempotencyPersistenceLayerError as error:
+        if not done:  # the idempotency table throttled or unreachable
+            raise StorageUnavailable("the idempotency table is unavailable") from error
         # The execution is stored, only its record could not be completed: answer the truth. A retry
         # with this key then waits out the record's in-progress time (409) before running again.
         logger.warning("execution stored but its idempotency record could not be completed", exc_info=True)

@@ -2,20 +2,21 @@
 
 Structure (types, lengths, patterns, unknown fields) is pydantic's job in `models.request`;
 these checks cover what a schema cannot: the dependency graph, the roots, references inside
-`params`, limits taken from settings, and the webhook host.
+`params`, limits taken from settings, and the webhook host. Dependencies on jobs of a base
+execution need a read, so they are the service's to check; here they only leave the graph.
 """
 
 from __future__ import annotations
 
 import graphlib
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from execution_api import exact_json
 from execution_api.errors import Violation
-from execution_api.models.records import ExecutionPlan, PlannedJob, WebhookTarget
+from execution_api.models.records import ExecutionPlan, PlannedJob
 from execution_api.settings import Settings
 from execution_api.webhook_urls import webhook_url_problem
 
@@ -52,9 +53,10 @@ def check_plan(plan: ExecutionPlan, limits: PlanLimits) -> list[Violation]:
             )
         )
     jobs_by_id = _unique_jobs(plan.jobs, violations)
+    may_be_in_base = plan.base_execution_id is not None
     for job in plan.jobs:
         violations.extend(_job_limits(job, limits))
-        violations.extend(_dependency_problems(job, jobs_by_id))
+        violations.extend(_dependency_problems(job, jobs_by_id, may_be_in_base))
         violations.extend(_reference_problems(job, jobs_by_id))
     violations.extend(_cycle_problems(jobs_by_id))
     if plan.root_job_ids is not None:
@@ -99,7 +101,7 @@ def _job_limits(job: PlannedJob, limits: PlanLimits) -> Iterator[Violation]:
             "operation_not_allowed",
             f"operation '{job.operation}' is not one of: {allowed}",
         )
-    size = len(json.dumps(job.params, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    size = len(exact_json.dumps(job.params).encode("utf-8"))
     if size > limits.max_job_params_bytes:
         yield Violation(
             _job_pointer(job, "params"),
@@ -108,7 +110,9 @@ def _job_limits(job: PlannedJob, limits: PlanLimits) -> Iterator[Violation]:
         )
 
 
-def _dependency_problems(job: PlannedJob, jobs_by_id: dict[str, PlannedJob]) -> Iterator[Violation]:
+def _dependency_problems(
+    job: PlannedJob, jobs_by_id: dict[str, PlannedJob], may_be_in_base: bool
+) -> Iterator[Violation]:
     seen: set[str] = set()
     for position, dependency in enumerate(job.depends_on):
         problem: tuple[str, str] | None = None
@@ -116,7 +120,7 @@ def _dependency_problems(job: PlannedJob, jobs_by_id: dict[str, PlannedJob]) -> 
             problem = ("duplicate_dependency", f"job '{job.id}' lists '{dependency}' twice")
         elif dependency == job.id:
             problem = ("self_dependency", f"job '{job.id}' depends on itself")
-        elif dependency not in jobs_by_id:
+        elif dependency not in jobs_by_id and not may_be_in_base:
             problem = ("unknown_dependency", f"job '{job.id}' depends on '{dependency}', which is not in the plan")
         if problem is not None:  # the pointer is built only for a problem: valid plans are the hot path
             yield Violation(_job_pointer(job, job.depends_on_field, position), *problem)
@@ -138,14 +142,17 @@ def _reference_problems(job: PlannedJob, jobs_by_id: dict[str, PlannedJob]) -> I
 
 
 def _strings_in(value: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """Every string inside a JSON value with its path; iterative, so deep nesting cannot overflow."""
+    """Every string inside a JSON value, object keys included, with its path (a key's path is its
+    member's); iterative, so deep nesting cannot overflow."""
     stack: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
     while stack:
         path, current = stack.pop()
         if isinstance(current, str):
             yield path, current
         elif isinstance(current, dict):
-            stack.extend(((*path, key), item) for key, item in reversed(current.items()))
+            for key, item in reversed(current.items()):
+                stack.append(((*path, key), item))
+                stack.append(((*path, key), key))
         elif isinstance(current, list):
             stack.extend(((*path, index), item) for index, item in reversed(list(enumerate(current))))
 
@@ -177,7 +184,13 @@ def _root_problems(plan: ExecutionPlan, jobs_by_id: dict[str, PlannedJob]) -> It
         elif job_id not in jobs_by_id:
             yield Violation(where, "unknown_root_job_id", f"root job '{job_id}' is not in the plan")
         seen.add(job_id)
-    expected = {job_id for job_id, job in jobs_by_id.items() if not job.depends_on}
+    # A job that depends only on jobs of the base execution can start at once: it is a root too.
+    outside_ok = plan.base_execution_id is not None
+    expected = {
+        job_id
+        for job_id, job in jobs_by_id.items()
+        if not any(d in jobs_by_id or not outside_ok for d in job.depends_on)
+    }
     missing = sorted(expected - seen)
     extra = sorted(job_id for job_id in seen & jobs_by_id.keys() if job_id not in expected)
     if missing or extra:
@@ -191,54 +204,3 @@ def _root_problems(plan: ExecutionPlan, jobs_by_id: dict[str, PlannedJob]) -> It
             "root_jobs_mismatch",
             "rootJobIds must list exactly the jobs without dependencies; " + "; ".join(parts),
         )
-
-
-def plan_from_raw_body(body: Any) -> ExecutionPlan | None:
-    """A best-effort plan from a body that failed schema validation, so graph problems are reported
-    in the same answer as schema problems. None when the jobs' shape is too broken to reason about
-    (an id that is not a string, a dependency list that is not a list of strings, ...)."""
-    plan = body.get("executionPlan") if isinstance(body, dict) else None
-    if not isinstance(plan, dict) or not isinstance(plan.get("jobs"), list):
-        return None
-    raw_jobs: list[Any] = plan["jobs"]
-    jobs: list[PlannedJob] = []
-    for index, raw in enumerate(raw_jobs):
-        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
-            return None
-        depends_field = "dependencies" if "dependencies" in raw and "dependsOn" not in raw else "dependsOn"
-        depends_on = raw.get(depends_field, [])
-        params = raw.get("params", {})
-        if not (
-            isinstance(depends_on, list) and all(isinstance(d, str) for d in depends_on) and isinstance(params, dict)
-        ):
-            return None
-        operation_field = "type" if "type" in raw and "operation" not in raw else "operation"
-        operation = raw.get(operation_field)
-        jobs.append(
-            PlannedJob(
-                index=index,
-                id=raw["id"],
-                operation=operation if isinstance(operation, str) else "",
-                params=params,
-                depends_on=tuple(depends_on),
-                depends_on_field=depends_field,
-                operation_field=operation_field,
-            )
-        )
-    roots = plan.get("rootJobIds")
-    return ExecutionPlan(
-        jobs=tuple(jobs),
-        root_job_ids=tuple(roots) if isinstance(roots, list) and all(isinstance(r, str) for r in roots) else None,
-        webhook=_raw_webhook(body.get("options")),
-    )
-
-
-def _raw_webhook(options: Any) -> WebhookTarget | None:
-    if not isinstance(options, dict):
-        return None
-    webhook = options.get("webhook")
-    if isinstance(webhook, dict) and isinstance(webhook.get("url"), str):
-        return WebhookTarget(webhook["url"], None, "/options/webhook/url")
-    if isinstance(options.get("webhookUrl"), str):
-        return WebhookTarget(options["webhookUrl"], None, "/options/webhookUrl")
-    return None

@@ -16,12 +16,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from execution_api import exact_json
 from execution_api.aws_errors import call, is_retryable
 from execution_api.errors import StorageUnavailable
 from execution_api.models.records import Execution, Job
 from execution_api.observability import logger
 
 EXECUTION_SK = "EXECUTION"
+PENDING_PK = "PENDING_SUBMISSION"  # markers of multi-transaction submissions still being written
 JOB_SK_PREFIX = "JOB#"
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit on actions per TransactWriteItems
 MAX_TRANSACTION_BYTES = 3_500_000  # below DynamoDB's 4 MB per transaction, with room for key overhead
@@ -42,8 +44,10 @@ class ExecutionRepository:
 
         Up to 99 jobs: one transaction. Larger plans: the jobs in transactions of up to 100 items
         first, the execution item in the last one; readers find an execution through its
-        execution item, so until that commits nothing is visible. On failure the job items
-        already written are deleted (best effort; they also expire through TTL).
+        execution item, so until that commits nothing is visible. A marker item records such a
+        multi-transaction submission while it runs (written with the first batch, deleted with the
+        last): if the process dies in between, `sweep_abandoned` finds the marker and removes what
+        was written. On an ordinary failure the job items already written are deleted at once.
 
         A transaction can commit although its caller sees a failure (a timeout, or a retry that
         finds its own items): every item carries this submission's write id, so a failed batch is
@@ -53,19 +57,20 @@ class ExecutionRepository:
         write_id = uuid.uuid4().hex
         items = [_job_item(pk, execution, job, write_id) for job in jobs]
         items.append(_execution_item(pk, execution, write_id))
+        batches = [[self._put(item) for item in batch] for batch in _transaction_batches(items, MAX_TRANSACTION_ITEMS)]
+        if len(batches) > 1:  # room for the marker's Put in the first batch and its Delete in the last
+            batches = [[self._put(i) for i in b] for b in _transaction_batches(items, MAX_TRANSACTION_ITEMS - 1)]
+            marker = _marker_item(pk, execution, write_id)
+            batches[0].insert(0, self._put(marker))
+            batches[-1].append(self._delete_marker(marker))
         written: list[dict[str, Any]] = []
-        for number, batch in enumerate(_transaction_batches(items)):
+        for number, actions in enumerate(batches):
+            batch = [action["Put"]["Item"] for action in actions if "Put" in action]
             try:
-                self._client.transact_write_items(
-                    TransactItems=[
-                        {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": _NOT_EXISTS}}
-                        for item in batch
-                    ],
-                    # DynamoDB makes boto3's retry of a commit whose answer was lost a no-op.
-                    ClientRequestToken=f"{execution.id}-{number}",
-                )
+                # DynamoDB makes boto3's retry of a commit whose answer was lost a no-op.
+                self._client.transact_write_items(TransactItems=actions, ClientRequestToken=f"{execution.id}-{number}")
             except (ClientError, BotoCoreError) as error:
-                committed = self._written_by(batch[0], write_id)
+                committed = self._written_by(batch[-1], write_id)
                 if committed is not True:
                     # Unknown: also remove this batch's items, which can only be ours if they exist.
                     self._delete_quietly(written + (batch if committed is None else []))
@@ -73,6 +78,47 @@ class ExecutionRepository:
                         raise StorageUnavailable("the executions table is unavailable") from error
                     raise
             written.extend(batch)
+
+    def _put(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": _NOT_EXISTS}}
+
+    def _delete_marker(self, marker: dict[str, Any]) -> dict[str, Any]:
+        # Conditional: once the sweeper has taken the marker, the execution item can no longer commit.
+        return {
+            "Delete": {
+                "TableName": self._table,
+                "Key": _key(marker["pk"]["S"], marker["sk"]["S"]),
+                "ConditionExpression": "writeId = :writeId",
+                "ExpressionAttributeValues": {":writeId": marker["writeId"]},
+            }
+        }
+
+    def sweep_abandoned(self, started_before: str) -> int:
+        """Remove what submissions that started before `started_before` (ISO 8601) and never finished
+        left behind; returns how many items went. Safe while submissions run: a submission's last
+        transaction needs its marker, and the sweeper takes the marker before anything else."""
+        removed = 0
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk < :before",
+            "ExpressionAttributeValues": {":pk": {"S": PENDING_PK}, ":before": {"S": started_before}},
+            "ConsistentRead": True,
+        }
+        for marker in _pages(self._client, request):
+            try:
+                self._client.delete_item(**self._delete_marker(marker)["Delete"])
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                    continue  # gone already: the submission finished, or another sweeper took it
+                raise
+            leftovers = [
+                item
+                for item in self._query(marker["executionPk"]["S"])
+                if item.get("writeId", {}).get("S") == marker["writeId"]["S"]
+            ]
+            self._delete_quietly(leftovers)
+            removed += len(leftovers) + 1
+        return removed
 
     def _written_by(self, item: dict[str, Any], write_id: str) -> bool | None:
         """Whether `item` is stored with this write id; None when that cannot be read either."""
@@ -117,12 +163,7 @@ class ExecutionRepository:
             "ExpressionAttributeValues": {":pk": {"S": pk}},
             "ConsistentRead": True,
         }
-        while True:
-            page = call(self._client, "query", **request)
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return _pages(self._client, request)
 
     def _delete_quietly(self, items: list[dict[str, Any]]) -> None:
         for start in range(0, len(items), 25):  # BatchWriteItem takes 25 requests at a time
@@ -140,12 +181,21 @@ class ExecutionRepository:
                 return
 
 
-def _transaction_batches(items: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+def _pages(client: Any, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    while True:
+        page = call(client, "query", **request)
+        yield from page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return
+        request = {**request, "ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+def _transaction_batches(items: list[dict[str, Any]], max_items: int) -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
     size = 0
     for item in items:
         item_size = _approximate_size(item)
-        if batch and (len(batch) == MAX_TRANSACTION_ITEMS or size + item_size > MAX_TRANSACTION_BYTES):
+        if batch and (len(batch) == max_items or size + item_size > MAX_TRANSACTION_BYTES):
             yield batch
             batch, size = [], 0
         batch.append(item)
@@ -189,7 +239,19 @@ def _execution_item(pk: str, execution: Execution, write_id: str) -> dict[str, A
         item["webhookUrl"] = {"S": execution.webhook_url}
     if execution.webhook_secret_ciphertext is not None:
         item["webhookSecretCiphertext"] = {"B": execution.webhook_secret_ciphertext}
+    if execution.sealed_credentials is not None:
+        item["sealedCredentials"] = {"B": execution.sealed_credentials}
     return item
+
+
+def _marker_item(pk: str, execution: Execution, write_id: str) -> dict[str, Any]:
+    return {
+        **_key(PENDING_PK, f"{execution.created_at}#{pk}"),
+        "writeId": {"S": write_id},
+        "entity": {"S": "pendingSubmission"},
+        "executionPk": {"S": pk},
+        "expiresAt": {"N": str(execution.expires_at)},
+    }
 
 
 def _job_item(pk: str, execution: Execution, job: Job, write_id: str) -> dict[str, Any]:
@@ -201,8 +263,8 @@ def _job_item(pk: str, execution: Execution, job: Job, write_id: str) -> dict[st
         "jobId": {"S": job.id},
         "position": {"N": str(job.position)},
         "operation": {"S": job.operation},
-        # JSON text, not a DynamoDB map: keeps floats, empty strings and key order exactly as sent.
-        "params": {"S": json.dumps(job.params, separators=(",", ":"), ensure_ascii=False)},
+        # JSON text, not a DynamoDB map: keeps every digit, empty strings and key order exactly as sent.
+        "params": {"S": exact_json.dumps(job.params)},
         "dependsOn": _strings(job.depends_on),
         "status": {"S": job.status},
         "createdAt": {"S": execution.created_at},
@@ -211,6 +273,10 @@ def _job_item(pk: str, execution: Execution, job: Job, write_id: str) -> dict[st
     }
     if job.output is not None:
         item["output"] = {"S": job.output}
+    if job.base_depends_on:
+        item["baseDependsOn"] = _strings(job.base_depends_on)
+    if job.sealed_params:
+        item["sealedParams"] = {"S": json.dumps(job.sealed_params, separators=(",", ":"))}
     return item
 
 
@@ -232,6 +298,7 @@ def _execution_from_item(item: dict[str, Any]) -> Execution:
         base_execution_id=item["baseExecutionId"]["S"] if "baseExecutionId" in item else None,
         webhook_url=item["webhookUrl"]["S"] if "webhookUrl" in item else None,
         webhook_secret_ciphertext=item["webhookSecretCiphertext"]["B"] if "webhookSecretCiphertext" in item else None,
+        sealed_credentials=item["sealedCredentials"]["B"] if "sealedCredentials" in item else None,
         result=_optional_json(item, "result"),
         error=_optional_json(item, "error"),
     )
@@ -242,10 +309,12 @@ def _job_from_item(item: dict[str, Any]) -> Job:
         id=item["jobId"]["S"],
         position=int(item["position"]["N"]),
         operation=item["operation"]["S"],
-        params=json.loads(item["params"]["S"]),
+        params=exact_json.loads(item["params"]["S"]),
         depends_on=tuple(v["S"] for v in item["dependsOn"]["L"]),
         output=item["output"]["S"] if "output" in item else None,
         status=item["status"]["S"],
+        base_depends_on=tuple(v["S"] for v in item.get("baseDependsOn", {}).get("L", [])),
+        sealed_params=json.loads(item["sealedParams"]["S"]) if "sealedParams" in item else {},
         result=_optional_json(item, "result"),
         error=_optional_json(item, "error"),
     )

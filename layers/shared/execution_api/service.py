@@ -10,13 +10,14 @@ from functools import lru_cache
 from nanoid import generate as nanoid
 
 from execution_api.aws_clients import dynamodb_client, kms_client
+from execution_api.credentials import MAX_SEALED_BYTES, CredentialVault, seal, take_credentials
 from execution_api.errors import ExecutionNotFound, PlanRejected, Violation
-from execution_api.models.records import Execution, Job
-from execution_api.models.request import SubmitExecutionRequest
-from execution_api.plan_checks import PlanLimits, check_plan
+from execution_api.models.records import Execution, ExecutionPlan, Job, PlannedJob
+from execution_api.plan_checks import pointer
 from execution_api.repository import ExecutionRepository
 from execution_api.settings import get_settings
 from execution_api.webhook_secrets import WebhookSecretCipher
+from execution_api.webhook_urls import normalized_webhook_url
 
 EXECUTION_ID = re.compile(r"[A-Za-z0-9_-]{21}")  # nanoid's default size and URL-safe alphabet
 SECONDS_PER_DAY = 86_400
@@ -32,45 +33,33 @@ class ExecutionService:
         self,
         repository: ExecutionRepository,
         secret_cipher: WebhookSecretCipher | None,
-        limits: PlanLimits,
         retention_days: int,
         new_id: Callable[[], str] = nanoid,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._repository = repository
         self._secret_cipher = secret_cipher
-        self._limits = limits
         self._retention_seconds = retention_days * SECONDS_PER_DAY
         self._new_id = new_id
         self._clock = clock
 
-    def submit(self, request: SubmitExecutionRequest, tenant_id: str) -> tuple[Execution, list[Job]]:
-        """Validate the whole plan, then store it as pending; returns only once every item is written."""
-        plan = request.to_plan()
-        violations = check_plan(plan, self._limits)
-        if violations:
-            raise PlanRejected(violations)
+    def submit(self, plan: ExecutionPlan, tenant_id: str) -> tuple[Execution, list[Job]]:
+        """Store a validated plan as pending; returns only once every item is written."""
         base_id = plan.base_execution_id
-        # Checked after the plan itself, so an invalid plan costs no read.
-        if base_id is not None and not (
-            EXECUTION_ID.fullmatch(base_id) and self._repository.exists(tenant_id, base_id)
-        ):
-            raise PlanRejected(
-                [
-                    Violation(
-                        plan.base_execution_pointer, "base_execution_not_found", f"no execution '{base_id}' to build on"
-                    )
-                ]
-            )
+        # Checked after the plan itself (execution_api.validation), so an invalid plan costs no read.
+        base_jobs = self._base_jobs(plan, tenant_id) if base_id is not None else {}
+        vault = CredentialVault(provider_api_keys={k: v.get_secret_value() for k, v in plan.provider_api_keys.items()})
+        taken = [take_credentials(job.params, vault) for job in plan.jobs]
+        if vault and len(vault.plaintext()) > MAX_SEALED_BYTES:
+            message = f"the plan's credentials take more than {MAX_SEALED_BYTES} bytes; send fewer distinct keys"
+            raise PlanRejected([Violation("", "credentials_too_large", message)])
 
         execution_id = self._new_id()
         now = self._clock()
         created_at = iso_millis(now)
-        ciphertext = None
+        webhook_ciphertext = None
         if plan.webhook is not None and plan.webhook.secret is not None:
-            if self._secret_cipher is None:
-                raise RuntimeError("WEBHOOK_SECRET_KEY_ID is not configured")
-            ciphertext = self._secret_cipher.seal(execution_id, plan.webhook.secret)
+            webhook_ciphertext = self._cipher().seal(execution_id, plan.webhook.secret)
         execution = Execution(
             id=execution_id,
             tenant_id=tenant_id,
@@ -81,22 +70,57 @@ class ExecutionService:
             root_job_ids=plan.root_job_ids if plan.root_job_ids is not None else plan.derived_root_job_ids(),
             total_jobs=len(plan.jobs),
             base_execution_id=base_id,
-            webhook_url=plan.webhook.url if plan.webhook else None,
-            webhook_secret_ciphertext=ciphertext,
+            webhook_url=normalized_webhook_url(plan.webhook.url) if plan.webhook else None,
+            webhook_secret_ciphertext=webhook_ciphertext,
+            sealed_credentials=seal(self._cipher(), execution_id, vault) if vault else None,
         )
         jobs = [
             Job(
                 id=job.id,
                 position=job.index,
                 operation=job.operation,
-                params=job.params,
+                params=params,
                 depends_on=job.depends_on,
                 output=job.output,
+                base_depends_on=tuple(d for d in job.depends_on if d in base_jobs),
+                sealed_params=sealed,
             )
-            for job in plan.jobs
+            for job, (params, sealed) in zip(plan.jobs, taken, strict=True)
         ]
         self._repository.create(execution, jobs)
         return execution, jobs
+
+    def _cipher(self) -> WebhookSecretCipher:
+        if self._secret_cipher is None:
+            raise RuntimeError("WEBHOOK_SECRET_KEY_ID is not configured")
+        return self._secret_cipher
+
+    def _base_jobs(self, plan: ExecutionPlan, tenant_id: str) -> dict[str, Job]:
+        """The base execution's jobs that this plan depends on, each checked to exist and be completed."""
+        base_id = plan.base_execution_id or ""
+        wanted = plan.base_dependencies()
+        # Only a plan that uses the base's jobs pays for reading them; otherwise one small GetItem.
+        base_jobs: list[Job] | None = None
+        if not EXECUTION_ID.fullmatch(base_id):
+            pass
+        elif wanted:
+            found = self._repository.get(tenant_id, base_id)
+            base_jobs = found[1] if found else None
+        elif self._repository.exists(tenant_id, base_id):
+            base_jobs = []
+        if base_jobs is None:
+            message = f"no execution '{base_id}' to build on"
+            raise PlanRejected([Violation(plan.base_execution_pointer, "base_execution_not_found", message)])
+        jobs = {job.id: job for job in base_jobs}
+        violations = [
+            violation
+            for dependency, dependents in wanted.items()
+            for job in dependents
+            if (violation := _base_dependency_problem(job, dependency, jobs.get(dependency))) is not None
+        ]
+        if violations:
+            raise PlanRejected(violations)
+        return {dependency: jobs[dependency] for dependency in wanted}
 
     def status(self, tenant_id: str, execution_id: str) -> tuple[Execution, list[Job]]:
         # A malformed id cannot exist: answer 404 without a read.
@@ -104,6 +128,17 @@ class ExecutionService:
         if found is None:
             raise ExecutionNotFound(execution_id)
         return found
+
+
+def _base_dependency_problem(job: PlannedJob, dependency: str, base_job: Job | None) -> Violation | None:
+    where = pointer("executionPlan", "jobs", job.index, job.depends_on_field, job.depends_on.index(dependency))
+    if base_job is None:
+        message = f"job '{job.id}' depends on '{dependency}', which is in neither the plan nor the base execution"
+        return Violation(where, "unknown_dependency", message)
+    if base_job.status != "completed":
+        message = f"job '{job.id}' depends on '{dependency}' of the base execution, which is {base_job.status}"
+        return Violation(where, "base_job_not_complete", message + ", not completed")
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -116,6 +151,5 @@ def execution_service() -> ExecutionService:
     return ExecutionService(
         repository=ExecutionRepository(dynamodb_client(), settings.executions_table_name),
         secret_cipher=cipher,
-        limits=PlanLimits.from_settings(settings),
         retention_days=settings.execution_retention_days,
     )

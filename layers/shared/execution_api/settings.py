@@ -22,8 +22,10 @@ class Settings(BaseModel):
     allowed_operations: frozenset[str] = Field(default=frozenset(), alias="ALLOWED_OPERATIONS")
     allow_insecure_webhooks: bool = Field(default=False, alias="ALLOW_INSECURE_WEBHOOKS")
     execution_retention_days: int = Field(default=90, alias="EXECUTION_RETENTION_DAYS", ge=1)
+    # Browser origins allowed by CORS (comma-separated); empty: no CORS headers at all.
+    cors_allow_origins: frozenset[str] = Field(default=frozenset(), alias="CORS_ALLOW_ORIGINS")
 
-    @field_validator("allowed_operations", mode="before")
+    @field_validator("allowed_operations", "cors_allow_origins", mode="before")
     @classmethod
     def _split_operations(cls, value: object) -> object:
         if isinstance(value, str):

@@ -1,17 +1,24 @@
-"""Which webhook URLs the service will call back: a pure check, no DNS, no network."""
+"""Which webhook URLs the service will call back: a pure check on the URL as senders parse it.
+
+The URL is parsed by the WHATWG URL standard (ada-url, the parser inside Node.js), the rules that
+urllib3, requests, browsers and `fetch` follow, so the host judged here is the host a sender would
+connect to: a backslash ends the authority, `2130706433` and `0x7f.1` are IPv4, fullwidth letters
+are IDNA-mapped. Input a sender would silently repair (tabs, control characters, spaces) is refused.
+The sender checks the resolved addresses again at send time with `address_problem`.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-import socket
-from urllib.parse import urlsplit
+
+from ada_url import URL
 
 MAX_WEBHOOK_URL_LENGTH = 2048
 
-# WHATWG URL parsing treats a host whose last label is a number as IPv4 (`http://2130706433/`,
-# `http://0x7f.1/`): so do we, or such spellings would slip past the address checks.
-_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
+_CONTROL_SPACE_OR_BACKSLASH = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
+_AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def webhook_url_problem(url: str, *, allow_insecure: bool) -> tuple[str, str] | None:
@@ -20,74 +27,68 @@ def webhook_url_problem(url: str, *, allow_insecure: bool) -> tuple[str, str] | 
     `allow_insecure` admits `http` and loopback hosts for local experiments; private,
     link-local and the other non-global ranges stay refused either way.
     """
-    if len(url) > MAX_WEBHOOK_URL_LENGTH:
-        return "invalid_webhook_url", f"the webhook URL is longer than {MAX_WEBHOOK_URL_LENGTH} characters"
+    problem = _spelling_problem(url)
+    if problem is not None:
+        return "invalid_webhook_url", problem
     try:
-        parts = urlsplit(url)
-        hostname = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
+        parsed = URL(url)
     except ValueError:
         return "invalid_webhook_url", "the webhook URL is not a valid absolute URL"
-    if parts.scheme not in ("https", "http") or not hostname:
+    if parsed.protocol not in ("https:", "http:") or not parsed.hostname:
         return "invalid_webhook_url", "the webhook URL must be an absolute https URL with a host"
-    if parts.scheme == "http" and not allow_insecure:
+    if parsed.protocol == "http:" and not allow_insecure:
         return "insecure_webhook_url", "the webhook URL must use https"
-    if parts.username is not None or parts.password is not None:
-        # Credentials in a URL would be stored and shown by the status endpoint: use webhookSecret.
-        return "invalid_webhook_url", "the webhook URL must not contain credentials; use the webhook secret"
-    if any(ch.isspace() for ch in url):
-        return "invalid_webhook_url", "the webhook URL must not contain white space"
-
-    if "%" in hostname:
-        return "invalid_webhook_url", "the webhook URL's host must not be percent-encoded"
-    if "[" in parts.netloc and ":" not in hostname:  # brackets hold IPv6 only (not IPvFuture, not names)
-        return "invalid_webhook_url", "the webhook URL's bracketed host is not an IPv6 address"
-    host = hostname
-    if not host.isascii():
-        try:
-            # What a client really connects to: IDNA maps fullwidth digits, letters and dots to ASCII.
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            return "invalid_webhook_url", "the webhook URL's host is not a valid host name"
-    host = host.rstrip(".").lower()
+    host = parsed.hostname.rstrip(".").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return None if allow_insecure else _refused("a loopback host")
-    address = _ip_literal(host)
-    if address is None:
-        if _NUMERIC_LABEL.match(host.rsplit(".", 1)[-1]):
-            return "invalid_webhook_url", "the webhook URL's host is neither a valid name nor a valid IP address"
-        return None
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None  # a name: WHATWG already turned every numeric spelling into an address
+    reason = address_problem(address, allow_insecure=allow_insecure)
+    return None if reason is None else _refused(reason)
+
+
+def normalized_webhook_url(url: str) -> str:
+    """The URL as a sender will use it (what is stored): call only on a URL that passed the check."""
+    return str(URL(url).href)
+
+
+def address_problem(address: IpAddress, *, allow_insecure: bool) -> str | None:
+    """Why the service must not connect to `address` (a literal host or a resolved one), or None."""
     if isinstance(address, ipaddress.IPv6Address):
         embedded = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
         if embedded is not None:
             address = embedded
     if address.is_loopback:
-        return None if allow_insecure else _refused("a loopback address")
+        return None if allow_insecure else "a loopback address"
     if address.is_unspecified:
-        return _refused("an unspecified address")
+        return "an unspecified address"
     if address.is_link_local:
-        return _refused("a link-local address (this range holds the cloud metadata endpoint)")
+        return "a link-local address (this range holds the cloud metadata endpoint)"
     if address.is_multicast:
-        return _refused("a multicast address")
+        return "a multicast address"
     if address.is_private or getattr(address, "is_site_local", False):  # fec0::/10, deprecated site-local
-        return _refused("a private address")
+        return "a private address"
     if address.is_reserved or not address.is_global:
-        return _refused("a reserved or shared address")
+        return "a reserved or shared address"
     return None
 
 
-def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(host)  # IPv6 (brackets already removed) and dotted-quad IPv4
-    except ValueError:
-        pass
-    if not all(_NUMERIC_LABEL.match(label) for label in host.split(".")):
-        return None
-    try:
-        # inet_aton accepts the legacy spellings browsers accept: 127.1, 0177.0.0.1, 0x7f000001.
-        return ipaddress.IPv4Address(socket.inet_aton(host))
-    except OSError:
-        return None
+def _spelling_problem(url: str) -> str | None:
+    if len(url) > MAX_WEBHOOK_URL_LENGTH:
+        return f"the webhook URL is longer than {MAX_WEBHOOK_URL_LENGTH} characters"
+    if _CONTROL_SPACE_OR_BACKSLASH.search(url):
+        return "the webhook URL must not contain spaces, control characters or backslashes"
+    authority = _AUTHORITY.match(url)
+    if authority is None or not authority[1]:
+        return "the webhook URL must be an absolute https URL with a host"
+    if "@" in authority[1]:
+        # Credentials in a URL would be stored and shown by the status endpoint: use webhookSecret.
+        return "the webhook URL must not contain credentials; use the webhook secret"
+    if "%" in authority[1]:
+        return "the webhook URL's host must not be percent-encoded"
+    return None
 
 
 def _refused(what: str) -> tuple[str, str]:

@@ -5,12 +5,14 @@ These never go to a client as they are; `execution_api.models.response` shapes w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import SecretStr
 
-ExecutionState = Literal["pending", "in_progress", "completed", "failed"]
+# The SDK's and the origin backend's words, for executions and jobs alike.
+ExecutionState = Literal["pending", "processing", "completed", "failed", "cancelled"]
+TERMINAL_STATES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,28 @@ class ExecutionPlan:
     base_execution_id: str | None = None
     base_execution_pointer: str = "/options/baseExecutionId"
     webhook: WebhookTarget | None = None
+    provider_api_keys: dict[str, SecretStr] = field(default_factory=dict)
+
+    def job_ids(self) -> frozenset[str]:
+        return frozenset(job.id for job in self.jobs)
 
     def derived_root_job_ids(self) -> tuple[str, ...]:
-        """The jobs with no dependencies, in plan order: what `rootJobIds` must equal."""
-        return tuple(job.id for job in self.jobs if not job.depends_on)
+        """The jobs with no dependencies, in plan order: what `rootJobIds` must equal. A job that depends
+        only on jobs of the base execution can start at once, so it is a root too."""
+        if self.base_execution_id is None:
+            return tuple(job.id for job in self.jobs if not job.depends_on)
+        ids = self.job_ids()
+        return tuple(job.id for job in self.jobs if not any(d in ids for d in job.depends_on))
+
+    def base_dependencies(self) -> dict[str, list[PlannedJob]]:
+        """Dependencies on jobs outside the plan (of the base execution), with the jobs that name them."""
+        ids = self.job_ids()
+        outside: dict[str, list[PlannedJob]] = {}
+        for job in self.jobs:
+            for dependency in job.depends_on:
+                if dependency not in ids:
+                    outside.setdefault(dependency, []).append(job)
+        return outside
 
 
 @dataclass(frozen=True)
@@ -54,6 +74,8 @@ class Job:
     depends_on: tuple[str, ...]
     output: str | None
     status: ExecutionState = "pending"
+    base_depends_on: tuple[str, ...] = ()  # the dependencies that are jobs of the base execution
+    sealed_params: dict[str, int] = field(default_factory=dict)  # JSON Pointer in params -> sealed value
     result: Any = None
     error: Any = None
 
@@ -71,6 +93,7 @@ class Execution:
     base_execution_id: str | None = None
     webhook_url: str | None = None
     webhook_secret_ciphertext: bytes | None = None  # KMS ciphertext; the plain secret is never stored
+    sealed_credentials: bytes | None = None  # KMS ciphertext of the plan's credentials (execution_api.credentials)
     completed_at: str | None = None
     result: Any = None
     error: Any = None

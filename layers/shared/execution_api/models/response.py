@@ -37,13 +37,30 @@ class ExecutionAccepted(_Response):
         )
 
 
+class JobOutput(_Response):
+    type: str = Field(examples=["video"])
+    url: str = Field(examples=["https://outputs.execution-api.invalid/V1StGXR8_Z5jdHi6B-myT/job1.mp4"])
+    mime_type: str | None = Field(default=None, examples=["video/mp4"])
+
+
+class JobResult(_Response):
+    status: Literal["completed"] = "completed"
+    outputs: list[JobOutput] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExecutionResult(_Response):
+    url: str | None = Field(description="The first output url of the last leaf job; the SDK reads `result.url`.")
+    status: Literal["completed"] = "completed"
+
+
 class JobStatus(_Response):
     id: str
     operation: str
     status: ExecutionState
     depends_on: list[str]
-    result: Any = None
-    error: Any = None
+    result: JobResult | None = None
+    error: str | None = Field(default=None, examples=["Dependency job failed: job1"])
 
 
 class Webhook(_Response):
@@ -63,10 +80,10 @@ class ExecutionStatus(_Response):
     completed_jobs: int
     failed_jobs: int
     progress: int = Field(ge=0, le=100, description="Percentage of jobs completed.")
-    current_job: str | None = Field(description="The id of a job in progress, if any.")
+    current_job: str | None = Field(description="The id of a job in `processing`, if any.")
     jobs: list[JobStatus]
-    result: Any = None
-    error: Any = None
+    result: ExecutionResult | None = None
+    error: str | None = Field(default=None, description="The failed jobs' errors, in words.")
 
     @classmethod
     def of(cls, execution: Execution, jobs: list[Job]) -> ExecutionStatus:
@@ -85,7 +102,7 @@ class ExecutionStatus(_Response):
             completed_jobs=completed,
             failed_jobs=sum(1 for job in jobs if job.status == "failed"),
             progress=completed * 100 // total if total else (100 if execution.status == "completed" else 0),
-            current_job=next((job.id for job in jobs if job.status == "in_progress"), None),
+            current_job=next((job.id for job in jobs if job.status == "processing"), None),
             jobs=[
                 JobStatus(
                     id=job.id,
@@ -120,4 +137,8 @@ class Problem(BaseModel):
     code: str
     error: str
     instance: str = Field(description="The request id, to quote when reporting a problem.")
-    errors: list[ProblemDetail] | None = None
+    errors: list[ProblemDetail] | None = Field(default=None, description="At most 100 violations, in body order.")
+    error_count: int | None = Field(
+        default=None, alias="errorCount", description="How many violations there were in all, when `errors` is cut."
+    )
+    errors_truncated: bool | None = Field(default=None, alias="errorsTruncated")

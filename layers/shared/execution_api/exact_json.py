@@ -1,0 +1,77 @@
+"""JSON for request bodies: one strict parse that keeps every number exactly, and its inverse.
+
+Fractions and exponents become `decimal.Decimal` (1e-400 stays 1E-400, 40 digits stay 40 digits),
+integers stay Python ints; `dumps` writes them back digit for digit. The parse refuses what is not
+interoperable JSON (NaN, Infinity, lone surrogates) and bodies nested deeper than MAX_NESTING_DEPTH,
+so every later step (checks, hashing, storage) sees the same bounded value whatever the headers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from decimal import Decimal
+from typing import Any
+
+MAX_NESTING_DEPTH = 64  # arrays and objects inside each other, counting the body itself
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_INNERMOST_PAIR = re.compile(r"\[\]|\{\}")
+# dumps() lets json write each Decimal as a marked string, then unwraps it: the marker holds a random
+# token per process, so no string a client sends can be taken for a number.
+_MARK = "\x00" + secrets.token_hex(8)
+_MARKED = re.compile(r'"\\u0000' + _MARK[1:] + r'([^"]*)"')
+
+
+class NotJson(ValueError):
+    """The text is not a JSON value this service accepts; the message says why, for a 400."""
+
+
+def loads(text: str) -> Any:
+    if _too_deep(text):
+        raise NotJson(f"the body is nested more than {MAX_NESTING_DEPTH} levels deep")
+    try:
+        value = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+    except RecursionError as error:  # only reachable if the depth check above were bypassed
+        raise NotJson("the body is nested too deeply") from error
+    except ValueError as error:  # JSONDecodeError, or an integer of more than 4300 digits
+        raise NotJson("the body is not valid JSON") from error
+    if "\\u" in text.lower():  # only an escape can carry a lone surrogate: check those bodies
+        try:
+            json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise NotJson("the body holds a lone surrogate, which is not a character") from error
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON with every Decimal written exactly as parsed."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_marked_number)
+    return _MARKED.sub(r"\1", text) if "\\u0000" in text else text
+
+
+def _marked_number(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return _MARK + str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _too_deep(text: str) -> bool:
+    """Whether brackets nest deeper than the limit, outside strings; C-speed string passes only."""
+    if text.count("[") + text.count("{") <= MAX_NESTING_DEPTH:
+        return False  # too few brackets to nest that deep: the common case costs two counts
+    brackets = _NOT_A_BRACKET.sub("", _STRING.sub("", text))
+    for _ in range(MAX_NESTING_DEPTH):
+        inner_removed = _INNERMOST_PAIR.sub("", brackets)  # exactly one level per pass
+        if inner_removed == brackets:
+            return False  # mismatched brackets: the parser will say the JSON is broken
+        brackets = inner_removed
+        if not brackets:
+            return False
+    return True
