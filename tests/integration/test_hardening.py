@@ -108,7 +108,8 @@ def test_413_comes_before_anything_the_body_holds(api: Api) -> None:
 def test_params_keep_every_digit(api: Api, aws: LocalStack) -> None:
     raw = (
         '{"executionPlan": {"jobs": [{"id": "a", "operation": "x", "params": '
-        '{"n": [1e-400, 3.141592653589793238462643383279, 1E2, 1234567890123456789012345678901234567890, 0.10, 1e999]}}]}}'
+        '{"n": [1e-400, 3.141592653589793238462643383279, 1E2, '
+        "1234567890123456789012345678901234567890, 0.10, 1e999]}}]}}"
     )
     assert api.submit(None, raw=raw).status == 202
     params = next(i for i in stored(aws) if i["sk"]["S"] == "JOB#a")["params"]["S"]
