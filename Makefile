@@ -48,6 +48,8 @@ invoke: $(VENV)/.installed
 # Docker they say so and point to make invoke / make run. Docker and the backend are checked before the
 # SAM CLI is installed. docs/local-development.md says what runs where.
 SAM_PORT ?= 3001
+# SAM=sam uses a SAM CLI of your own; the default one is installed into .venv-sam on first use.
+SAM_INSTALL = $(if $(filter $(SAM_VENV)/bin/sam,$(SAM)),$(MAKE) --no-print-directory $(SAM_VENV)/.installed,true)
 
 sam-env: $(VENV)/.installed
 	$(PY) -m local.sam_env
@@ -55,12 +57,12 @@ sam-env: $(VENV)/.installed
 sam-invoke: $(VENV)/.installed
 	@test -n "$(EVENT)" || { echo "usage: make sam-invoke EVENT=events/<file>.json [FUNCTION=<logical id>]"; exit 2; }
 	@MOTO_PORT=$(MOTO_PORT) $(PY) -m local.sam_local sam-invoke $(EVENT) $(if $(FUNCTION),--function $(FUNCTION)) --preflight
-	@$(MAKE) --no-print-directory $(SAM_VENV)/.installed
+	@$(SAM_INSTALL)
 	@MOTO_PORT=$(MOTO_PORT) $(PY) -m local.sam_local sam-invoke $(EVENT) $(if $(FUNCTION),--function $(FUNCTION)) --sam $(SAM)
 
 sam-api: $(VENV)/.installed
 	@MOTO_PORT=$(MOTO_PORT) $(PY) -m local.sam_local sam-api --preflight
-	@$(MAKE) --no-print-directory $(SAM_VENV)/.installed
+	@$(SAM_INSTALL)
 	@MOTO_PORT=$(MOTO_PORT) SAM_PORT=$(SAM_PORT) $(PY) -m local.sam_local sam-api --sam $(SAM)
 
 test: lint typecheck template-lint unit
