@@ -12,8 +12,10 @@ holds and why; docs/local-development.md for what runs where.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
+import platform
 import shlex
 import shutil
 import socket
@@ -41,24 +43,44 @@ def docker_command() -> str:
     return os.environ.get("DOCKER") or "docker"
 
 
+def docker(*arguments: str) -> subprocess.CompletedProcess[str] | None:
+    """The docker CLI's answer, or None when there is no docker command or it hangs."""
+    executable = shutil.which(docker_command())
+    if executable is None:
+        return None
+    try:
+        return subprocess.run(  # noqa: S603 - the docker CLI, fixed arguments
+            [executable, *arguments], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
 def docker_problem() -> str | None:
     """None when the Docker daemon answers, else why it does not, in words."""
     command = docker_command()
-    executable = shutil.which(command)
-    if executable is None:
+    if shutil.which(command) is None:
         return f"there is no `{command}` command on this machine"
-    try:
-        answer = subprocess.run(  # noqa: S603 - the docker CLI, fixed arguments
-            [executable, "info", "--format", "{{.OperatingSystem}}"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return f"`{command} info` does not answer: the Docker daemon is not running or not reachable"
-    if answer.returncode != 0:
+    answer = docker("info", "--format", "{{.OperatingSystem}}")
+    if answer is None or answer.returncode != 0:
         return f"`{command} info` failed: the Docker daemon is not running or not reachable"
+    return None
+
+
+def bridge_gateway() -> str | None:
+    """On Docker Engine for Linux, the address host-gateway stands for (the default bridge's gateway);
+    None on Docker Desktop, which forwards host.docker.internal to the host itself, or when unknown."""
+    if platform.system() != "Linux":
+        return None
+    info = docker("info", "--format", "{{.OperatingSystem}}")
+    if info is None or "Docker Desktop" in info.stdout:
+        return None
+    answer = docker("network", "inspect", "bridge", "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}")
+    for word in answer.stdout.split() if answer is not None and answer.returncode == 0 else []:
+        try:
+            return str(ipaddress.IPv4Address(word))
+        except ValueError:
+            continue
     return None
 
 
@@ -76,16 +98,29 @@ def no_docker_message(target: str, reason: str, event: str | None, function: str
     )
 
 
-def backend_problem(moto_port: int) -> str | None:
-    """None when something listens on make run's backend port."""
+def listening(host: str, port: int) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", moto_port), timeout=2):
-            return None
+        with socket.create_connection((host, port), timeout=2):
+            return True
     except OSError:
+        return False
+
+
+def backend_problem(moto_port: int) -> str | None:
+    """None when make run's backend listens where the containers will look for it."""
+    if not listening("127.0.0.1", moto_port):
         return (
             f"nothing listens on 127.0.0.1:{moto_port}, make run's backend (MOTO_PORT): start it first in another"
             " terminal, `make run` (on Linux `make run MOTO_HOST=0.0.0.0`, so that containers can reach it)"
         )
+    gateway = bridge_gateway()
+    if gateway is not None and not listening(gateway, moto_port):
+        return (
+            f"make run's backend listens on 127.0.0.1:{moto_port} only, and on Docker Engine for Linux the"
+            f" containers reach the host at the bridge's gateway, {gateway}: restart it as"
+            " `make run MOTO_HOST=0.0.0.0` (every interface; see docs/local-development.md)"
+        )
+    return None
 
 
 def pick_function(event: dict[str, Any], logical_id: str | None, template: Template | None = None) -> str:
@@ -186,9 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     if status != 0:
         return status
     env_file = env_vars_file(args.moto_port)
-    if args.target == "sam-invoke":
-        return run(invoke_command(args.sam, function, args.event, env_file))
-    return run(start_api_command(args.sam, args.port, env_file))
+    try:
+        if args.target == "sam-invoke":
+            return run(invoke_command(args.sam, function, args.event, env_file))
+        return run(start_api_command(args.sam, args.port, env_file))
+    finally:
+        if env_file != sam_env.ENV_VARS_PATH:
+            env_file.unlink()
 
 
 if __name__ == "__main__":

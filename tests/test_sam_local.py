@@ -515,6 +515,45 @@ def test_with_docker_sam_api_starts_the_api_beside_make_run(
     assert "--env-vars" in api["args"]
 
 
+def linux_docker(path: Path, operating_system: str, gateway: str) -> Path:
+    """A docker command for a daemon on `operating_system` whose default bridge has `gateway`."""
+    return script(
+        path,
+        f"import sys\nprint({gateway!r} if sys.argv[1:3] == ['network', 'inspect'] else {operating_system!r})\n",
+    )
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the bridge gateway matters on Docker Engine for Linux")
+def test_on_linux_engine_a_backend_on_loopback_only_is_refused(fake_sam: Path, backend: int, tmp_path: Path) -> None:
+    """host-gateway is the bridge's gateway, not loopback: make run's default 127.0.0.1 is unreachable there.
+    127.0.0.2 stands in for the gateway (the backend fixture listens on 127.0.0.1 only)."""
+    docker = linux_docker(tmp_path / "docker", "Ubuntu 24.04 LTS", "127.0.0.2")
+    done = make(
+        "sam-invoke", "EVENT=events/submit-smoke.json", f"SAM={fake_sam}", f"MOTO_PORT={backend}", DOCKER=str(docker)
+    )
+    assert done.returncode != 0
+    assert "127.0.0.2" in done.stderr
+    assert "make run MOTO_HOST=0.0.0.0" in done.stderr
+    assert calls(tmp_path) == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the bridge gateway matters on Docker Engine for Linux")
+@pytest.mark.parametrize("operating_system", ["Ubuntu 24.04 LTS", "Docker Desktop"])
+def test_a_backend_on_every_interface_or_docker_desktop_passes(
+    operating_system: str, fake_sam: Path, tmp_path: Path
+) -> None:
+    with socket.socket() as listener:
+        listener.bind(("0.0.0.0" if operating_system != "Docker Desktop" else "127.0.0.1", 0))  # noqa: S104
+        listener.listen()
+        docker = linux_docker(tmp_path / "docker", operating_system, "127.0.0.2")
+        port = listener.getsockname()[1]
+        done = make(
+            "sam-invoke", "EVENT=events/submit-smoke.json", f"SAM={fake_sam}", f"MOTO_PORT={port}", DOCKER=str(docker)
+        )
+    assert done.returncode == 0, done.stderr
+    assert [call["args"][0] for call in calls(tmp_path)] == ["build", "local"]
+
+
 def test_the_default_moto_port_uses_the_committed_file() -> None:
     assert sam_local.env_vars_file(sam_env.DEFAULT_MOTO_PORT) == sam_env.ENV_VARS_PATH
     command = sam_local.invoke_command(
