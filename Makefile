@@ -10,7 +10,7 @@ PORT ?= 3000
 MOTO_PORT ?= 5005
 BACKEND ?= moto
 
-.PHONY: help install run invoke test test-ministack lint typecheck template-lint unit openapi api-key revoke-api-key build deploy fuzz load bench clean
+.PHONY: help install run invoke sam-env sam-invoke sam-api test test-ministack lint typecheck template-lint unit openapi api-key revoke-api-key build deploy fuzz load bench clean
 
 help:
 	@echo "make run                      the API on http://localhost:$(PORT) against an embedded moto (MOTO_PORT=$(MOTO_PORT))"
@@ -18,6 +18,8 @@ help:
 	@echo "make test                     ruff, mypy, cfn-lint and every test"
 	@echo "make test-ministack           the integration, HTTP and event tests against ministack"
 	@echo "make invoke EVENT=events/x.json [FUNCTION=LogicalId]   one event through the real handler"
+	@echo "make sam-invoke EVENT=events/x.json [FUNCTION=LogicalId]   the same with Docker: sam local invoke against make run's backend"
+	@echo "make sam-api [SAM_PORT=3001]  sam local start-api (Docker) against make run's backend; make sam-env rewrites local/sam-env.json"
 	@echo "make openapi                  regenerate docs/openapi.json from the code's models"
 	@echo "make api-key TENANT=acme      make an API key (printed once); revoke-api-key KEY=...; ENV=prod for prod"
 	@echo "make build | deploy [ENV=prod] sam build / sam deploy (SAM CLI in its own venv)"
@@ -40,6 +42,28 @@ run: $(VENV)/.installed $(if $(filter ministack,$(BACKEND)),$(MINISTACK_VENV)/.i
 invoke: $(VENV)/.installed
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json [FUNCTION=<logical id>]"; exit 2; }
 	@$(PY) -m local.invoke $(EVENT) $(if $(FUNCTION),--function $(FUNCTION))
+
+# ---- sam local ----
+# sam local invoke / start-api (Docker, the Lambda image) against a running make run's backend; without
+# Docker they say so and point to make invoke / make run. Docker and the backend are checked before the
+# SAM CLI is installed. docs/local-development.md says what runs where.
+SAM_PORT ?= 3001
+# SAM=sam uses a SAM CLI of your own; the default one is installed into .venv-sam on first use.
+SAM_INSTALL = $(if $(filter $(SAM_VENV)/bin/sam,$(SAM)),$(MAKE) --no-print-directory $(SAM_VENV)/.installed,true)
+
+sam-env: $(VENV)/.installed
+	$(PY) -m local.sam_env
+
+sam-invoke: $(VENV)/.installed
+	@test -n "$(EVENT)" || { echo "usage: make sam-invoke EVENT=events/<file>.json [FUNCTION=<logical id>]"; exit 2; }
+	@MOTO_PORT=$(MOTO_PORT) $(PY) -m local.sam_local sam-invoke $(EVENT) $(if $(FUNCTION),--function $(FUNCTION)) --preflight
+	@$(SAM_INSTALL)
+	@MOTO_PORT=$(MOTO_PORT) $(PY) -m local.sam_local sam-invoke $(EVENT) $(if $(FUNCTION),--function $(FUNCTION)) --sam $(SAM)
+
+sam-api: $(VENV)/.installed
+	@MOTO_PORT=$(MOTO_PORT) $(PY) -m local.sam_local sam-api --preflight
+	@$(SAM_INSTALL)
+	@MOTO_PORT=$(MOTO_PORT) SAM_PORT=$(SAM_PORT) $(PY) -m local.sam_local sam-api --sam $(SAM)
 
 test: lint typecheck template-lint unit
 

@@ -198,7 +198,8 @@ def start_moto(port: int) -> Any:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    # MOTO_HOST=0.0.0.0 lets Lambda containers on Linux reach it (sam local; docs/local-development.md).
+    server = ThreadedMotoServer(ip_address=os.environ.get("MOTO_HOST") or "127.0.0.1", port=port, verbose=False)
     server.start()
     return server
 

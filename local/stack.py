@@ -160,10 +160,15 @@ SHELL_SETTINGS = frozenset(
 )
 
 
+# Variables the template declares only so `sam local` can override them (their deployed value is empty):
+# the local runner sets them itself (make run and make invoke point AWS_ENDPOINT_URL at their backend).
+LOCAL_RUNNER_SETTINGS = frozenset({"AWS_ENDPOINT_URL"})
+
+
 def apply_environment(stack: LocalStack, keep_shell_settings: bool = False) -> None:
     """Put the functions' environment into this process, as Lambda would, and forget cached settings.
     With keep_shell_settings, SHELL_SETTINGS already set in the environment win over the template."""
-    environment = stack.shared_environment()
+    environment = {k: v for k, v in stack.shared_environment().items() if k not in LOCAL_RUNNER_SETTINGS}
     if keep_shell_settings:
         environment = {k: v for k, v in environment.items() if not (k in SHELL_SETTINGS and k in os.environ)}
     os.environ.update(environment)

@@ -1,0 +1,121 @@
+"""`python -m local.sam_env` (`make sam-env`): writes local/sam-env.json, the `--env-vars` file that points
+`sam local invoke` and `sam local start-api` at `make run`'s backend. Generated from template.yaml, so
+it cannot drift; `--check` fails when the committed file is not what this writes.
+
+What SAM does with it (SAM CLI 1.170, samcli/local/lambdafn/env_vars.py): a function's container gets
+the variables the template declares for it (Globals included), each overridden by this file's entry for
+the function's logical id; variables the template does not declare are dropped without a word. So:
+
+- AWS_ENDPOINT_URL is declared in the template's Globals with an empty deployed value (botocore treats
+  an empty one as unset: the real endpoints); here it names make run's backend as the container sees
+  it. Inside the container 127.0.0.1 is the container itself, so the host is `host.docker.internal`:
+  Docker Desktop resolves it; on Linux `--add-host host.docker.internal:host-gateway` maps it to the
+  bridge gateway (samconfig.toml and `make sam-invoke` pass that flag). SAM's `--docker-network host`
+  does not help: SAM CLI skips attaching the container to the "host" network and leaves it on the
+  default bridge.
+- Table names and the KMS key are what make run creates (local/stack.py's provision): a table is named
+  after its logical id; the key is reached through its alias, because its id is random. SAM itself
+  would turn `!GetAtt WebhookSecretKey.Arn` into a Lambda function ARN.
+- Credentials and the region are not here and cannot be: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+  AWS_SESSION_TOKEN and AWS_REGION are reserved by Lambda, so no template may declare them, so no
+  env-vars file may override them. SAM sets them in the container from its own boto3 session (the
+  shell's credentials, or "defaultkey"/"defaultsecret" when there are none) and its `--region`.
+  `make sam-invoke` runs SAM with dummy credentials and the region make run uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from local.template import ACCOUNT_ID, REGION, ROOT, Template, pseudo_parameters, resolve
+
+ENV_VARS_PATH = ROOT / "local" / "sam-env.json"
+DEFAULT_MOTO_PORT = 5005
+CONTAINER_HOST = "host.docker.internal"  # make run's host, seen from a Lambda container
+# Declared in the template with an empty deployed value, given the local backend here.
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL",)
+
+
+def local_endpoint(moto_port: int = DEFAULT_MOTO_PORT, host: str = CONTAINER_HOST) -> str:
+    return f"http://{host}:{moto_port}"
+
+
+def local_resource_names(template: Template) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    """What !Ref and !GetAtt give for make run's resources (the names provision() creates), plus the
+    parameters' defaults. KMS keys are named by their alias, which make run creates with the key."""
+    names = {**template.parameter_defaults(), **pseudo_parameters()}
+    attributes: dict[tuple[str, str], str] = {}
+    for logical_id in template.of_type("AWS::DynamoDB::Table"):
+        names[logical_id] = logical_id
+        attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{logical_id}"
+    aliases = template.of_type("AWS::KMS::Alias").values()
+    for logical_id in template.of_type("AWS::KMS::Key"):
+        [alias] = [
+            resolve(a["Properties"]["AliasName"], names, attributes)
+            for a in aliases
+            if a["Properties"]["TargetKeyId"] == {"Ref": logical_id}
+        ]
+        names[logical_id] = alias
+        attributes[(logical_id, "Arn")] = alias  # KeyId accepts an alias name wherever it accepts an ARN
+    return names, attributes
+
+
+def _names_a_resource(value: Any, template: Template) -> bool:
+    """True for !Ref of a resource and for !GetAtt: values that differ between AWS and make run."""
+    if isinstance(value, dict):
+        if "Fn::GetAtt" in value:
+            return True
+        if "Ref" in value:
+            return value["Ref"] in template.resources
+    return False
+
+
+def env_vars(template: Template | None = None, moto_port: int = DEFAULT_MOTO_PORT) -> dict[str, dict[str, str]]:
+    """{function logical id: {variable: local value}} for every function of the template; only the
+    variables whose local value differs from what SAM would give (parameters and literals stay as the
+    template says)."""
+    template = template or Template()
+    names, attributes = local_resource_names(template)
+    result: dict[str, dict[str, str]] = {}
+    for function in sorted(template.functions(), key=lambda f: f.logical_id):
+        overrides: dict[str, str] = {}
+        for name, value in sorted(function.environment.items()):
+            if name in ENDPOINT_VARIABLES:
+                overrides[name] = local_endpoint(moto_port)
+            elif _names_a_resource(value, template):
+                overrides[name] = resolve(value, names, attributes)
+        result[function.logical_id] = overrides
+    return result
+
+
+def render(values: dict[str, dict[str, str]]) -> str:
+    return json.dumps(values, indent=2, sort_keys=True) + "\n"
+
+
+def write(path: Path = ENV_VARS_PATH, moto_port: int = DEFAULT_MOTO_PORT) -> Path:
+    path.write_text(render(env_vars(moto_port=moto_port)))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="fail if the file is not what would be written")
+    parser.add_argument("--moto-port", type=int, default=DEFAULT_MOTO_PORT, help="make run's MOTO_PORT")
+    parser.add_argument("--output", type=Path, default=ENV_VARS_PATH)
+    args = parser.parse_args(argv)
+    if args.check:
+        expected = render(env_vars(moto_port=args.moto_port))
+        if not args.output.exists() or args.output.read_text() != expected:
+            print(f"{args.output} is stale: run `make sam-env`", file=sys.stderr)
+            return 1
+        return 0
+    print(f"wrote {write(args.output, args.moto_port)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
