@@ -178,15 +178,7 @@ def apply_environment(stack: LocalStack, keep_shell_settings: bool = False) -> N
 
 
 def forget_cached_configuration() -> None:
-    """Drop the per-container caches (settings, clients, service) so the next call reads the environment."""
-    for module_name, cached in (
-        ("execution_api.settings", "get_settings"),
-        ("execution_api.service", "execution_service"),
-        ("execution_api.aws_clients", "dynamodb_client"),
-        ("execution_api.aws_clients", "kms_client"),
-        ("execution_api.api_keys", "api_key_store"),
-        ("execution_api.idempotency", "_store"),
-    ):
-        module = sys.modules.get(module_name)
-        if module is not None:
-            getattr(module, cached).cache_clear()
+    """Drop the per-container caches (settings, clients, services) so the next call reads the environment."""
+    container = sys.modules.get("execution_api.container")
+    if container is not None:
+        container.reset_caches()

@@ -12,12 +12,12 @@ import hmac
 import re
 import secrets
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from execution_api.aws_clients import dynamodb_client
+from execution_api.container import per_container
 from execution_api.settings import get_settings
 
 KEY_PREFIX = "exk_"
@@ -87,7 +87,7 @@ class ApiKeyStore:
         return True
 
 
-@lru_cache(maxsize=1)
+@per_container
 def api_key_store() -> ApiKeyStore:
     """The authorizer's store, once per container."""
     table = get_settings().api_keys_table_name

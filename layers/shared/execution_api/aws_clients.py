@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from execution_api.container import per_container
 
 # Standard retry mode: exponential backoff with jitter on throttling and 5xx, 3 attempts in all;
 # short timeouts (a DynamoDB call takes milliseconds) so a stuck call fails well inside the Lambda
@@ -19,11 +20,11 @@ _CLIENT_CONFIG = Config(
 )
 
 
-@lru_cache(maxsize=1)
+@per_container
 def dynamodb_client() -> Any:
     return boto3.client("dynamodb", config=_CLIENT_CONFIG)
 
 
-@lru_cache(maxsize=1)
+@per_container
 def kms_client() -> Any:
     return boto3.client("kms", config=_CLIENT_CONFIG)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -27,6 +26,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from execution_api.aws_clients import dynamodb_client
+from execution_api.container import per_container
 from execution_api.errors import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidIdempotencyKey, StorageUnavailable
 from execution_api.observability import logger
 from execution_api.settings import get_settings
@@ -71,7 +71,7 @@ CONFIG = IdempotencyConfig(
 )
 
 
-@lru_cache(maxsize=1)
+@per_container
 def _store() -> DynamoDBPersistenceLayer:
     table = get_settings().idempotency_table_name
     if not table:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import lru_cache
 
 from nanoid import generate as nanoid
 
 from execution_api.aws_clients import dynamodb_client, kms_client
+from execution_api.container import per_container
 from execution_api.credentials import MAX_SEALED_BYTES, CredentialVault, seal, take_credentials
 from execution_api.errors import ExecutionNotFound, PlanRejected, Violation
 from execution_api.models.records import Execution, ExecutionPlan, Job, PlannedJob
@@ -141,7 +141,7 @@ def _base_dependency_problem(job: PlannedJob, dependency: str, base_job: Job | N
     return None
 
 
-@lru_cache(maxsize=1)
+@per_container
 def execution_service() -> ExecutionService:
     """The service wired to DynamoDB and KMS, once per container."""
     settings = get_settings()

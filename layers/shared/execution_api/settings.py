@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from execution_api.container import per_container
 
 
 class Settings(BaseModel):
@@ -33,7 +34,7 @@ class Settings(BaseModel):
         return value
 
 
-@lru_cache(maxsize=1)
+@per_container
 def get_settings() -> Settings:
     """Read lazily so importing a handler never fails on a missing variable."""
     return Settings.model_validate(dict(os.environ))
