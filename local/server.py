@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from local import moto_transactions
 from local.events import rest_api_event
 from local.http_server import RAW_HEADERS, READ_TIMEOUT, LocalHttpServer, header_lists
 from local.stack import (
@@ -196,6 +197,7 @@ def start_moto(port: int) -> Any:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    moto_transactions.enable()  # transactions that do not copy whole tables (see that module)
     return server
 
 
