@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models.table import Table
 
 from local import moto_transactions
 from local.ministack import free_port
@@ -176,6 +177,21 @@ def test_a_cancelled_transaction_leaves_no_stream_records(dynamodb: Any) -> None
 def test_a_transaction_that_passes_writes_every_item(dynamodb: Any) -> None:
     dynamodb.transact_write_items(TransactItems=[put("E1", f"JOB#{n}") for n in range(100)])
     assert len(scan(dynamodb)) == 100
+
+
+def test_no_table_is_copied_whatever_the_transaction_ends_in(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What kept make run from holding up as data grew: a copy of the whole table per action."""
+
+    def refuse(table: Table, memo: Any) -> None:
+        raise AssertionError(f"table {table.name} was copied")
+
+    dynamodb.transact_write_items(TransactItems=[put("E0", f"JOB#{n}") for n in range(100)])
+    monkeypatch.setattr(Table, "__deepcopy__", refuse, raising=False)
+    dynamodb.transact_write_items(TransactItems=[put("E1", f"JOB#{n}") for n in range(100)])
+    with pytest.raises(ClientError) as raised:
+        dynamodb.transact_write_items(TransactItems=[put("E2", "JOB#a"), put("E1", "JOB#1")])
+    assert cancelled(raised.value) == ["None", "ConditionalCheckFailed"]
+    assert len(scan(dynamodb)) == 200
 
 
 # ---------------------------------------------------------------------------------------------------
