@@ -77,6 +77,8 @@ def header_fields(raw_header: bytes) -> list[tuple[str, str]]:
     the first colon and dropping the optional whitespace around the value is all that is left."""
     fields = []
     for line in raw_header.split(b"\r\n")[1:]:
+        if not line:
+            continue  # the blank line that ends the head
         name, _, value = line.partition(b":")
         fields.append((name.decode("latin-1"), value.strip(b" \t").decode("latin-1")))
     return fields

@@ -220,6 +220,10 @@ def test_repeated_header_fields_reach_the_function_as_api_gateway_passes_them(
     assert event["headers"]["X-Trace"] == "second"
     assert event["multiValueHeaders"]["X-Trace"] == ["first", "second"]
     assert event["headers"]["x-Mixed-Case"] == "kept"
+    assert set(event["multiValueHeaders"]) == {name.split(":")[0] for name in post_head()[1:]} | {
+        "X-Trace",
+        "x-Mixed-Case",
+    }
     assert event["body"] == SEED.decode()
 
 
