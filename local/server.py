@@ -4,6 +4,9 @@ An embedded moto server (MOTO_PORT, default 5005) holds the template's tables an
 BACKEND=ministack, a ministack subprocess on that same port (local/ministack.py); each
 request becomes an API Gateway REST proxy event for the function whose route matches in
 template.yaml, and unknown routes get the template's own gateway response.
+
+This module is the API Gateway part only: HTTP itself is waitress's (local/http_server.py), and the
+embedded moto's transactions do not copy whole tables (local/moto_transactions.py).
 """
 
 from __future__ import annotations
