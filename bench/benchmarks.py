@@ -36,6 +36,7 @@ import boto3
 from moto import mock_aws
 from moto.core.model_instances import reset_model_data
 
+from bench.growth import Growth, measure_growth, render_growth
 from local.events import rest_api_event
 from local.stack import (
     TABLE_PROPERTIES,
@@ -560,6 +561,7 @@ def render(
     validation: list[Validation],
     cold_starts: list[ColdStart],
     python_start: float,
+    growth: Growth,
 ) -> str:
     out = [
         "# Benchmarks",
@@ -745,6 +747,8 @@ def render(
         "",
     ]
 
+    out += render_growth(growth)
+
     out += ["## Targets", "", *targets(round_trips, latency, validation), ""]
 
     out += [
@@ -833,6 +837,9 @@ def main() -> int:
         cold_starts = [measure_cold_start(stack, function) for function in stack.functions]
         python_start = interpreter_start(cold_start_environment(stack, stack.function(SUBMIT)))
 
+    with stdout_to_devnull():  # after mock_aws: make run's server talks to its moto over HTTP
+        growth = measure_growth(layered_plan, progress)
+
     report = render(
         started,
         load,
@@ -842,6 +849,7 @@ def main() -> int:
         validation,
         cold_starts,
         python_start,
+        growth,
     )
     OUTPUT.write_text(report, encoding="utf-8")
     print(report)

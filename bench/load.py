@@ -292,9 +292,10 @@ class Client:
 
 def connect(port: int, clients: int) -> tuple[list[Client], int]:
     """Open the keep-alive connections one after the other, each proven by a GET of the OpenAPI document,
-    before the clock starts: `make run` listens with socketserver's default backlog of 5, so 16 clients
-    connecting at once get connections reset while it is busy (a bug reported with a regression test in
-    tests/integration/test_fuzz_regressions.py). Returns the clients and how many resets that took."""
+    before the clock starts: `make run` once listened with socketserver's default backlog of 5, so 16
+    clients connecting at once got connections reset while it was busy (a regression test in
+    tests/integration/test_fuzz_regressions.py keeps it fixed). Returns the clients and how many resets
+    that took."""
     pool: list[Client] = []
     resets = 0
     for _ in range(clients):

@@ -4,6 +4,9 @@ An embedded moto server (MOTO_PORT, default 5005) holds the template's tables an
 BACKEND=ministack, a ministack subprocess on that same port (local/ministack.py); each
 request becomes an API Gateway REST proxy event for the function whose route matches in
 template.yaml, and unknown routes get the template's own gateway response.
+
+This module is the API Gateway part only: HTTP itself is waitress's (local/http_server.py), and the
+embedded moto's transactions do not copy whole tables (local/moto_transactions.py).
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from local import moto_transactions
 from local.events import rest_api_event
+from local.http_server import RAW_HEADERS, READ_TIMEOUT, LocalHttpServer, header_lists
 from local.stack import (
     SHELL_SETTINGS,
     FakeLambdaContext,
@@ -49,8 +54,15 @@ class LocalApi:
         self.authorizer = stack.template.default_authorizer() if authenticate else None
 
     def handle(
-        self, method: str, raw_path: str, headers: dict[str, str], body: bytes | None
+        self,
+        method: str,
+        raw_path: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        multi_value_headers: dict[str, list[str]] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
+        """One request as API Gateway would pass it on: `headers` has the last value of each field,
+        `multi_value_headers` every value in order (from `headers` when not given)."""
         url = urlsplit(raw_path)
         request_id = str(uuid.uuid4())
         if body is not None and len(body) > API_GATEWAY_MAX_BODY:
@@ -65,6 +77,7 @@ class LocalApi:
             resource=resource,
             path_parameters=path_params,
             headers=headers,
+            multi_value_headers=multi_value_headers,
             query=parse_qs(url.query) if url.query else None,
             body=body,
             request_id=request_id,
@@ -149,49 +162,39 @@ def swagger_page() -> str:
     )
 
 
-class LocalHttpServer(ThreadingHTTPServer):
-    # socketserver's default backlog (5) drops connections when many clients arrive while handlers run.
-    request_queue_size = 128
+class GatewayApp:
+    """The WSGI application behind waitress: what API Gateway does with a request that has been read."""
+
+    def __init__(self, api: LocalApi) -> None:
+        self.api = api
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        started = time.perf_counter()
+        method = environ["REQUEST_METHOD"]
+        target = environ.get("REQUEST_URI") or environ.get("PATH_INFO") or "/"
+        length = int(environ.get("CONTENT_LENGTH") or 0)  # waitress has checked it (or set it for chunked)
+        body = environ["wsgi.input"].read(length) if length else None
+        path = urlsplit(target).path
+        if method == "GET" and path == "/api/openapi.json":
+            status, headers, raw = 200, {"Content-Type": "application/json"}, OPENAPI_PATH.read_bytes()
+        elif method == "GET" and path == "/api/docs":
+            status, headers, raw = 200, {"Content-Type": "text/html; charset=utf-8"}, swagger_page().encode()
+        elif method == "GET" and path == "/":
+            status, headers, raw = 302, {"Location": "/api/docs"}, b""
+        else:
+            fields = environ.get(RAW_HEADERS, [])
+            status, headers, raw = self.api.handle(method, target, dict(fields), body, header_lists(fields))
+        start_response(f"{status} {_reason(status)}", [*headers.items(), ("Content-Length", str(len(raw)))])
+        elapsed = (time.perf_counter() - started) * 1000
+        sys.stderr.write(f"{method} {target} -> {status} ({elapsed:.1f} ms)\n")
+        return [b"" if method == "HEAD" else raw]
 
 
-def make_request_handler(api: LocalApi) -> type[BaseHTTPRequestHandler]:
-    class RequestHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "execution-api-local"
-
-        def _serve(self) -> None:
-            started = time.perf_counter()
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else None
-            path = urlsplit(self.path).path
-            if self.command == "GET" and path == "/api/openapi.json":
-                status, headers, raw = 200, {"Content-Type": "application/json"}, OPENAPI_PATH.read_bytes()
-            elif self.command == "GET" and path == "/api/docs":
-                status, headers, raw = 200, {"Content-Type": "text/html; charset=utf-8"}, swagger_page().encode()
-            elif self.command == "GET" and path == "/":
-                status, headers, raw = 302, {"Location": "/api/docs"}, b""
-            else:
-                status, headers, raw = api.handle(self.command, self.path, dict(self.headers.items()), body)
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(raw)
-            elapsed = (time.perf_counter() - started) * 1000
-            sys.stderr.write(f"{self.command} {self.path} -> {status} ({elapsed:.1f} ms)\n")
-
-        def __getattr__(self, name: str) -> Any:
-            # Every method reaches the functions (API Gateway sends them ANY), which answer 405 where due.
-            if name.startswith("do_"):
-                return self._serve
-            raise AttributeError(name)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-            pass  # _serve writes one line per request
-
-    return RequestHandler
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 def start_moto(port: int) -> Any:
@@ -201,6 +204,7 @@ def start_moto(port: int) -> Any:
     # MOTO_HOST=0.0.0.0 lets Lambda containers on Linux reach it (sam local; docs/local-development.md).
     server = ThreadedMotoServer(ip_address=os.environ.get("MOTO_HOST") or "127.0.0.1", port=port, verbose=False)
     server.start()
+    moto_transactions.enable()  # transactions that do not copy whole tables (see that module)
     return server
 
 
@@ -225,12 +229,14 @@ def serve(
     api_key: str | None = None,
     backend: str = "moto",
     keep_shell_settings: bool = False,
-) -> tuple[ThreadingHTTPServer, Any, LocalStack]:
+    read_timeout: int = READ_TIMEOUT,
+) -> tuple[LocalHttpServer, Any, LocalStack]:
     """Start the backend (moto or ministack, on moto_port) and the API; returns (http server, backend
     server, stack) for tests to stop.
 
     With `api_key`, authentication is on: that key is stored (hashed) for tenant "local", and every
-    request goes through the template's authorizer, so keys made with `make api-key` work too."""
+    request goes through the template's authorizer, so keys made with `make api-key` work too.
+    `read_timeout`: seconds a connection may send nothing before the server closes it."""
     use_local_credentials()
     moto = start_backend(backend, moto_port)
     endpoint = f"http://127.0.0.1:{moto_port}"
@@ -245,8 +251,7 @@ def serve(
         store = ApiKeyStore(dynamodb_client(), stack.names["ApiKeysTable"])
         if store.tenant_for(api_key) is None:
             store.create("local", api_key)
-    httpd = LocalHttpServer((host, port), make_request_handler(api))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    httpd = LocalHttpServer(GatewayApp(api), host, port, read_timeout=read_timeout).start()
     return httpd, moto, stack
 
 
@@ -257,6 +262,7 @@ def main() -> None:
     port = int(os.environ.get("PORT") or 3000)
     moto_port = int(os.environ.get("MOTO_PORT") or 5005)
     api_key = os.environ.get("LOCAL_API_KEY") or None
+    read_timeout = int(os.environ.get("READ_TIMEOUT") or READ_TIMEOUT)
     backend = os.environ.get("BACKEND") or "moto"
     if backend not in BACKENDS:
         raise SystemExit(f"BACKEND={backend}: one of {', '.join(BACKENDS)}")
@@ -264,7 +270,9 @@ def main() -> None:
     authorizer = Template().default_authorizer()
     if api_key and authorizer and authorizer.validation and not authorizer.validation.fullmatch(f"Bearer {api_key}"):
         raise SystemExit("LOCAL_API_KEY does not fit the authorizer's header pattern: use A-Z a-z 0-9 - . _ ~ + /")
-    httpd, moto, stack = serve(port, moto_port, api_key=api_key, backend=backend, keep_shell_settings=True)
+    httpd, moto, stack = serve(
+        port, moto_port, api_key=api_key, backend=backend, keep_shell_settings=True, read_timeout=read_timeout
+    )
     print(f"Execution API on http://localhost:{port}  (POST /api/execute, GET /api/execute/{{id}}/status)")
     if api_key:
         print(

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
 
+from local.http_server import READ_TIMEOUT, LocalHttpServer
 from local.server import serve
 from local.stack import LocalStack, forget_cached_configuration
 from tests.conftest import TEST_BACKEND
@@ -82,11 +82,13 @@ class Server:
 
 
 @contextmanager
-def running_server(api_key: str | None = None) -> Iterator[tuple[Server, ThreadingHTTPServer]]:
+def running_server(
+    api_key: str | None = None, read_timeout: int = READ_TIMEOUT
+) -> Iterator[tuple[Server, LocalHttpServer]]:
     """`make run`'s server and its backend on free ports; the process environment is restored after."""
     saved = dict(os.environ)
     port, moto_port = free_port(), free_port()
-    httpd, backend, stack = serve(port, moto_port, api_key=api_key, backend=TEST_BACKEND)
+    httpd, backend, stack = serve(port, moto_port, api_key=api_key, backend=TEST_BACKEND, read_timeout=read_timeout)
     try:
         yield Server(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{moto_port}", stack), httpd
     finally:

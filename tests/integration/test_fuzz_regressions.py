@@ -11,13 +11,13 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from execution_api.aws_clients import dynamodb_client
+from local.http_server import LocalHttpServer
 from tests.conftest import Api, plan
 from tests.http.test_local_server import SEED, Server, running_server
 
@@ -135,7 +135,7 @@ def test_a_commit_whose_answer_was_lost_is_either_accepted_or_leaves_nothing(
 @dataclass
 class LocalServer:
     http: Server
-    httpd: ThreadingHTTPServer
+    httpd: LocalHttpServer
 
 
 @pytest.fixture(scope="module")
@@ -167,18 +167,18 @@ def test_make_run_absorbs_sixteen_connections_arriving_while_it_is_busy(
     local_server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """make load's 16 clients got `Connection reset by peer` from make run: its accept loop is slow while the
-    handlers hold the GIL, and the listen backlog (socketserver's default, 5) overflows. Here the accept loop
+    handlers hold the GIL, and the listen backlog (socketserver's default, 5) overflowed. Here the accept loop
     is held still instead, which makes the same overflow deterministic: connections the kernel cannot queue
     are not completed (their SYN is dropped and retried a second later, or reset)."""
     # Given make run's accept loop is momentarily not accepting (as when its handlers are busy)
     release = threading.Event()
-    real_get_request = local_server.httpd.get_request
+    real_handle_accept = local_server.httpd.server.handle_accept
 
-    def held_get_request() -> Any:
+    def held_handle_accept() -> Any:
         release.wait(timeout=30)
-        return real_get_request()
+        return real_handle_accept()
 
-    monkeypatch.setattr(local_server.httpd, "get_request", held_get_request)
+    monkeypatch.setattr(local_server.httpd.server, "handle_accept", held_handle_accept)
     port = int(local_server.http.url.rsplit(":", 1)[1])
     connections: list[socket.socket] = []
     refused = 0
