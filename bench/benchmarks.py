@@ -36,6 +36,7 @@ import boto3
 from moto import mock_aws
 from moto.core.model_instances import reset_model_data
 
+from bench import cold_start_built
 from local.events import rest_api_event
 from local.stack import (
     TABLE_PROPERTIES,
@@ -560,6 +561,7 @@ def render(
     validation: list[Validation],
     cold_starts: list[ColdStart],
     python_start: float,
+    built: Sequence[str] = (),
 ) -> str:
     out = [
         "# Benchmarks",
@@ -745,6 +747,7 @@ def render(
         "",
     ]
 
+    out += list(built)  # the built artifacts under Python 3.13 (bench/cold_start_built.py)
     out += ["## Targets", "", *targets(round_trips, latency, validation), ""]
 
     out += [
@@ -832,6 +835,7 @@ def main() -> int:
         validation = measure_validation()
         cold_starts = [measure_cold_start(stack, function) for function in stack.functions]
         python_start = interpreter_start(cold_start_environment(stack, stack.function(SUBMIT)))
+        built = cold_start_built.render(cold_start_built.measure())
 
     report = render(
         started,
@@ -842,6 +846,7 @@ def main() -> int:
         validation,
         cold_starts,
         python_start,
+        built,
     )
     OUTPUT.write_text(report, encoding="utf-8")
     print(report)

@@ -76,7 +76,7 @@ def submit_execution(
     )
 
 
-app = create_app(methods={PATH: ("POST",)})
+app = create_app(methods={PATH: ("POST",)}, submit_path=True)
 app.include_router(router)
 
 

@@ -20,12 +20,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyInconsistentStateError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
 
 from execution_api.errors import (
     ExecutionNotFound,
@@ -38,12 +32,12 @@ from execution_api.errors import (
     UnsupportedMediaType,
     Violation,
 )
-from execution_api.idempotency import idempotency_key
-from execution_api.models.request import FIELD_NAMES, field_conflicts
 from execution_api.models.response import Problem
 from execution_api.observability import logger, metrics
-from execution_api.plan_checks import PlanLimits, check_plan, plan_from_raw_body, pointer
 from execution_api.settings import get_settings
+
+# The submit path (idempotency, request models, plan checks) is imported where it is used, so the status
+# function's cold start never loads it: see create_app(submit_path=...) and bench's cold-start table.
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://errors.execution-api.dev/"
@@ -95,6 +89,8 @@ def check_json_envelope(event: BaseProxyEvent) -> None:
     limit = get_settings().max_body_bytes
     if _body_size(event) > limit:
         raise PayloadTooLarge(limit)
+    from execution_api.idempotency import idempotency_key  # submit path only
+
     idempotency_key(event.headers)
 
 
@@ -174,11 +170,14 @@ def strict_json(text: str) -> Any:
     return value
 
 
-def create_app(methods: Mapping[str, Sequence[str]] | None = None) -> APIGatewayRestResolver:
+def create_app(
+    methods: Mapping[str, Sequence[str]] | None = None, *, submit_path: bool = False
+) -> APIGatewayRestResolver:
     """A REST (v1) resolver with request validation and every error mapped to problem+json.
 
     `methods` maps each route path (Powertools syntax, e.g. /api/execute/<id>/status) to the methods it
-    takes: API Gateway sends the function ANY method, and any other method gets 405 with Allow."""
+    takes: API Gateway sends the function ANY method, and any other method gets 405 with Allow.
+    `submit_path`: also map the Idempotency utility's errors (loads it; only the submit function needs it)."""
     app = ExecutionApiResolver(enable_validation=True, json_body_deserializer=strict_json)
     allowed_methods = [(re.compile(re.sub(r"<\w+>", "[^/]+", path)), tuple(m)) for path, m in (methods or {}).items()]
 
@@ -236,6 +235,9 @@ def create_app(methods: Mapping[str, Sequence[str]] | None = None) -> APIGateway
         return None
 
     def on_schema_errors(error: RequestValidationError) -> Response[Any]:
+        from execution_api.models.request import field_conflicts  # submit path only
+        from execution_api.plan_checks import PlanLimits, check_plan, plan_from_raw_body
+
         early = envelope_problem()
         if early is not None:
             return early
@@ -284,14 +286,14 @@ def create_app(methods: Mapping[str, Sequence[str]] | None = None) -> APIGateway
     def on_invalid_idempotency_key(error: InvalidIdempotencyKey) -> Response[Any]:
         return problem(HTTPStatus.BAD_REQUEST, "invalid_idempotency_key", str(error), title="Malformed request")
 
-    def on_idempotency_key_reused(_error: IdempotencyValidationError) -> Response[Any]:
+    def on_idempotency_key_reused(_error: Exception) -> Response[Any]:
         return problem(
             HTTPStatus.UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different body; use a new key for a new request",
         )
 
-    def on_idempotency_key_in_flight(_error: IdempotencyAlreadyInProgressError) -> Response[Any]:
+    def on_idempotency_key_in_flight(_error: Exception) -> Response[Any]:
         return problem(
             HTTPStatus.CONFLICT,
             "idempotency_key_in_flight",
@@ -345,17 +347,25 @@ def create_app(methods: Mapping[str, Sequence[str]] | None = None) -> APIGateway
         PayloadTooLarge: on_too_large,
         PlanRejected: on_plan_rejected,
         InvalidIdempotencyKey: on_invalid_idempotency_key,
-        IdempotencyValidationError: on_idempotency_key_reused,
-        IdempotencyAlreadyInProgressError: on_idempotency_key_in_flight,
-        # The idempotency table throttled or unreachable, or a record caught mid-expiry: retrying helps.
-        IdempotencyPersistenceLayerError: on_unavailable,
-        IdempotencyInconsistentStateError: on_unavailable,
         ExecutionNotFound: on_execution_not_found,
         NotFoundError: on_route_not_found,
         MethodNotAllowed: on_method_not_allowed,
         StorageUnavailable: on_unavailable,
         Exception: on_unexpected,
     }
+    if submit_path:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyInconsistentStateError,
+            IdempotencyPersistenceLayerError,
+            IdempotencyValidationError,
+        )
+
+        handlers[IdempotencyValidationError] = on_idempotency_key_reused
+        handlers[IdempotencyAlreadyInProgressError] = on_idempotency_key_in_flight
+        # The idempotency table throttled or unreachable, or a record caught mid-expiry: retrying helps.
+        handlers[IdempotencyPersistenceLayerError] = on_unavailable
+        handlers[IdempotencyInconsistentStateError] = on_unavailable
     for exception_type, handler in handlers.items():
         app.exception_handler(exception_type)(handler)
     return app
@@ -385,6 +395,9 @@ _FIELD_CODES = {
 
 
 def _schema_violation(error: dict[str, Any]) -> Violation:
+    from execution_api.models.request import FIELD_NAMES  # submit path only
+    from execution_api.plan_checks import pointer
+
     loc = tuple(error.get("loc", ()))
     if loc[:1] == ("body",):
         loc = loc[1:]

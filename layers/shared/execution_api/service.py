@@ -6,17 +6,18 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
-
-from nanoid import generate as nanoid
+from typing import TYPE_CHECKING
 
 from execution_api.aws_clients import dynamodb_client, kms_client
 from execution_api.errors import ExecutionNotFound, PlanRejected, Violation
 from execution_api.models.records import Execution, Job
-from execution_api.models.request import SubmitExecutionRequest
-from execution_api.plan_checks import PlanLimits, check_plan
 from execution_api.repository import ExecutionRepository
 from execution_api.settings import get_settings
 from execution_api.webhook_secrets import WebhookSecretCipher
+
+if TYPE_CHECKING:  # the submit path: the status function never imports it (cold start)
+    from execution_api.models.request import SubmitExecutionRequest
+    from execution_api.plan_checks import PlanLimits
 
 EXECUTION_ID = re.compile(r"[A-Za-z0-9_-]{21}")  # nanoid's default size and URL-safe alphabet
 SECONDS_PER_DAY = 86_400
@@ -32,11 +33,12 @@ class ExecutionService:
         self,
         repository: ExecutionRepository,
         secret_cipher: WebhookSecretCipher | None,
-        limits: PlanLimits,
+        limits: PlanLimits | None,
         retention_days: int,
-        new_id: Callable[[], str] = nanoid,
+        new_id: Callable[[], str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """`limits` None: from the settings at the first submission; `new_id` None: nanoid."""
         self._repository = repository
         self._secret_cipher = secret_cipher
         self._limits = limits
@@ -46,6 +48,14 @@ class ExecutionService:
 
     def submit(self, request: SubmitExecutionRequest, tenant_id: str) -> tuple[Execution, list[Job]]:
         """Validate the whole plan, then store it as pending; returns only once every item is written."""
+        from execution_api.plan_checks import PlanLimits, check_plan  # submit path only (status cold start)
+
+        if self._limits is None:
+            self._limits = PlanLimits.from_settings(get_settings())
+        if self._new_id is None:
+            from nanoid import generate  # submit path only (status cold start)
+
+            self._new_id = generate
         plan = request.to_plan()
         violations = check_plan(plan, self._limits)
         if violations:
@@ -116,6 +126,6 @@ def execution_service() -> ExecutionService:
     return ExecutionService(
         repository=ExecutionRepository(dynamodb_client(), settings.executions_table_name),
         secret_cipher=cipher,
-        limits=PlanLimits.from_settings(settings),
+        limits=None,  # read at the first submission, so the status function never loads the plan checks
         retention_days=settings.execution_retention_days,
     )
