@@ -10,12 +10,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_api.http import PROBLEM_RESPONSES, create_app, require_json_body, tenant_id
+from execution_api.http import PROBLEM_RESPONSES, create_app, public_base_path, require_json_body, tenant_id
 from execution_api.idempotency import CONFIG as IDEMPOTENCY_CONFIG
 from execution_api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from execution_api.idempotency import REPLAYED_HEADER, idempotency_key, run_once
 from execution_api.models.request import SubmitExecutionRequest
-from execution_api.models.response import ExecutionAccepted
+from execution_api.models.response import ExecutionAccepted, status_url
 from execution_api.observability import logger, metrics, tracer
 from execution_api.service import execution_service
 
@@ -65,13 +65,17 @@ def submit_execution(
 
     key = idempotency_key(event.headers)
     accepted, replayed = run_once(tenant, key, event.json_body, accept) if key else (accept(), False)
-    headers = {"Location": accepted["statusUrl"]}
+    # Stored without it, so a replay links to where this request came in (stage or custom domain base path).
+    body = ExecutionAccepted.model_validate(
+        {**accepted, "statusUrl": public_base_path(event) + status_url(str(accepted["id"]))}
+    )
+    headers = {"Location": body.status_url}
     if replayed:
         headers[REPLAYED_HEADER] = "true"
     return Response(
         status_code=HTTPStatus.ACCEPTED.value,
         content_type="application/json",
-        body=ExecutionAccepted.model_validate(accepted),
+        body=body,
         headers=headers,
     )
 

@@ -73,6 +73,33 @@ PROBLEM_RESPONSES: dict[int, Any] = {
 }
 
 
+# API Gateway's own host for a REST API: <api id>.execute-api.<region>.amazonaws.com (.cn in China).
+_DEFAULT_HOST = re.compile(r"[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?", re.IGNORECASE)
+# Where the API's routes start in a request path: everything before is a custom domain's base path.
+_ROUTES_START = re.compile(r"/api/execute(?:/|$)")
+# For the resolver's strip_prefixes: a custom domain's base path (/v1/api/execute -> /api/execute).
+BASE_PATH_PREFIX = re.compile(r"^/.+?(?=/api/execute(?:/|$))")
+
+
+def public_base_path(event: BaseProxyEvent) -> str:
+    """What comes before /api/... in the URL the client called, so links resolve there (SPEC section 9):
+    on the default execute-api host the stage (/dev); behind a custom domain its base path (/v1, or
+    nothing); under make run nothing."""
+    context = event.raw_event.get("requestContext") or {}
+    domain = str(context.get("domainName") or "")
+    stage = context.get("stage")
+    if _DEFAULT_HOST.fullmatch(domain) and isinstance(stage, str) and stage:
+        return f"/{stage}"
+    path = str(context.get("path") or event.path or "")
+    found = _ROUTES_START.search(path)
+    return path[: found.start()] if found else ""
+
+
+def route_path(path: str) -> str:
+    """The request path without a custom domain's base path, as the resolver matches it."""
+    return BASE_PATH_PREFIX.sub("", path) or "/"
+
+
 def tenant_id(event: BaseProxyEvent) -> str:
     """The caller's tenant, from the authorizer's context once authentication exists; 'local' until then."""
     authorizer = (event.raw_event.get("requestContext") or {}).get("authorizer") or {}
@@ -178,7 +205,10 @@ def create_app(
     `methods` maps each route path (Powertools syntax, e.g. /api/execute/<id>/status) to the methods it
     takes: API Gateway sends the function ANY method, and any other method gets 405 with Allow.
     `submit_path`: also map the Idempotency utility's errors (loads it; only the submit function needs it)."""
-    app = ExecutionApiResolver(enable_validation=True, json_body_deserializer=strict_json)
+    # strip_prefixes: behind a custom domain the path carries its base path (/v1/api/execute).
+    app = ExecutionApiResolver(
+        enable_validation=True, json_body_deserializer=strict_json, strip_prefixes=[BASE_PATH_PREFIX]
+    )
     allowed_methods = [(re.compile(re.sub(r"<\w+>", "[^/]+", path)), tuple(m)) for path, m in (methods or {}).items()]
 
     def problem(
@@ -308,7 +338,7 @@ def create_app(
         return problem(HTTPStatus.NOT_FOUND, "execution_not_found", "no execution with this id")
 
     def on_route_not_found(_error: NotFoundError) -> Response[Any]:
-        path = app.current_event.path
+        path = route_path(app.current_event.path)
         for pattern, allowed in allowed_methods:
             if pattern.fullmatch(path):
                 return on_method_not_allowed(MethodNotAllowed(allowed))
