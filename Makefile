@@ -19,7 +19,7 @@ help:
 	@echo "make test-ministack           the integration, HTTP and event tests against ministack"
 	@echo "make invoke EVENT=events/x.json [FUNCTION=LogicalId]   one event through the real handler"
 	@echo "make openapi                  regenerate docs/openapi.json from the code's models"
-	@echo "make api-key TENANT=acme      make an API key (printed once); revoke-api-key KEY=...; ENV=prod for prod"
+	@echo "make api-key TENANT=acme [TIER=premium]  an API key (printed once), deployed: linked to the tier's usage plan; revoke-api-key KEY=...; ENV=prod"
 	@echo "make lock                     re-lock the layer's dependencies (hashes, cp313/aarch64) after editing its requirements.txt"
 	@echo "make build | deploy [ENV=prod] sam build / sam deploy (SAM CLI in its own venv)"
 	@echo "make fuzz [FUZZ_EXAMPLES=100] schemathesis against make run from docs/openapi.json (own venv)"
@@ -66,8 +66,8 @@ openapi: $(VENV)/.installed
 
 # API keys: against AWS_ENDPOINT_URL (e.g. make run's http://127.0.0.1:5005) or the deployed stack.
 api-key: $(VENV)/.installed
-	@test -n "$(TENANT)" || { echo "usage: make api-key TENANT=<tenant> [ENV=prod]"; exit 2; }
-	@PYTHONPATH=layers/shared $(PY) -m tools.api_keys $(if $(ENV),--env $(ENV)) create --tenant "$(TENANT)"
+	@test -n "$(TENANT)" || { echo "usage: make api-key TENANT=<tenant> [TIER=standard|premium] [ENV=prod]"; exit 2; }
+	@PYTHONPATH=layers/shared $(PY) -m tools.api_keys $(if $(ENV),--env $(ENV)) create --tenant "$(TENANT)" $(if $(TIER),--tier "$(TIER)")
 
 revoke-api-key: $(VENV)/.installed
 	@test -n "$(KEY)" || { echo "usage: make revoke-api-key KEY=<key> [ENV=prod]"; exit 2; }
