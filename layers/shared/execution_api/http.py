@@ -66,7 +66,7 @@ PROBLEM_RESPONSES: dict[int, Any] = {
             422,
             "The plan breaks rules (each listed in `errors`), or the Idempotency-Key came with another body.",
         ),
-        (429, "Too many requests (stage throttling)."),
+        (429, "Too many requests: over the tenant's usage plan (rate or daily quota) or the stage's throttle."),
         (500, "An internal error; quote `instance` when reporting it."),
         (503, "DynamoDB or KMS is throttled or unavailable; retry after `Retry-After` seconds."),
     )
