@@ -27,7 +27,7 @@ help:
 	@echo "make bench                    benchmarks (round trips, warm latency, validation, cold start) into docs/benchmarks.md"
 
 # The application's environment; reinstalled when a requirements file changes.
-$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/shared/requirements-lock.txt
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/shared/constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -79,6 +79,9 @@ lock: $(VENV)/.installed
 	$(VENV)/bin/uv pip compile layers/shared/requirements.txt --quiet --generate-hashes \
 		--python-platform aarch64-manylinux2014 --python-version 3.13 --annotation-style line \
 		--custom-compile-command "make lock" -o layers/shared/requirements-lock.txt
+	{ echo "# The lock's versions without hashes, for the dev venv (hashes in a constraints file would demand hashes of"; \
+	  echo "# every package of requirements-dev.txt). Written by make lock from requirements-lock.txt."; \
+	  sed -n 's/^\([A-Za-z0-9_.-]*==[^ ]*\) .*/\1/p' layers/shared/requirements-lock.txt; } > layers/shared/constraints.txt
 
 # The SAM CLI pins boto3 and pydantic versions that clash with the application's: its own venv.
 $(SAM_VENV)/.installed: requirements-sam.txt

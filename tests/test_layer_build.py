@@ -66,6 +66,13 @@ def test_the_lock_pins_every_package_with_hashes_and_keeps_the_direct_pins() -> 
 
 
 def test_the_dev_environment_runs_the_locked_versions() -> None:
+    # requirements-dev.txt constrains to constraints.txt: the lock's versions without hashes (hashes in a
+    # constraints file would turn on pip's hash checking for every dev package).
+    assert "-c layers/shared/constraints.txt" in (ROOT / "requirements-dev.txt").read_text().splitlines()
+    constraints = dict(
+        line.lower().split("==") for line in (LAYER / "constraints.txt").read_text().splitlines() if "==" in line
+    )
+    assert constraints == locked()
     for name, pinned in locked().items():
         assert version(name) == pinned, name
 
