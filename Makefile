@@ -10,7 +10,7 @@ PORT ?= 3000
 MOTO_PORT ?= 5005
 BACKEND ?= moto
 
-.PHONY: help install run invoke sam-env sam-invoke sam-api test test-ministack lint typecheck template-lint unit openapi api-key revoke-api-key build deploy fuzz load bench clean
+.PHONY: lock help install run invoke sam-env sam-invoke sam-api test test-ministack lint typecheck template-lint unit openapi api-key revoke-api-key build deploy fuzz load bench clean
 
 help:
 	@echo "make run                      the API on http://localhost:$(PORT) against an embedded moto (MOTO_PORT=$(MOTO_PORT))"
@@ -21,14 +21,15 @@ help:
 	@echo "make sam-invoke EVENT=events/x.json [FUNCTION=LogicalId]   the same with Docker: sam local invoke against make run's backend"
 	@echo "make sam-api [SAM_PORT=3001]  sam local start-api (Docker) against make run's backend; make sam-env rewrites local/sam-env.json"
 	@echo "make openapi                  regenerate docs/openapi.json from the code's models"
-	@echo "make api-key TENANT=acme      make an API key (printed once); revoke-api-key KEY=...; ENV=prod for prod"
+	@echo "make api-key TENANT=acme [TIER=premium]  an API key (printed once), deployed: linked to the tier's usage plan; revoke-api-key KEY=...; ENV=prod"
+	@echo "make lock                     re-lock the layer's dependencies (hashes, cp313/aarch64) after editing its requirements.txt"
 	@echo "make build | deploy [ENV=prod] sam build / sam deploy (SAM CLI in its own venv)"
 	@echo "make fuzz [FUZZ_EXAMPLES=100] schemathesis against make run from docs/openapi.json (own venv)"
 	@echo "make load [CLIENTS=16 REQUESTS=200] [BACKEND=ministack]  concurrent clients against make run, then a lost/extra check"
 	@echo "make bench                    benchmarks (round trips, warm latency, validation, cold start) into docs/benchmarks.md"
 
 # The application's environment; reinstalled when a requirements file changes.
-$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/shared/constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -89,12 +90,22 @@ openapi: $(VENV)/.installed
 
 # API keys: against AWS_ENDPOINT_URL (e.g. make run's http://127.0.0.1:5005) or the deployed stack.
 api-key: $(VENV)/.installed
-	@test -n "$(TENANT)" || { echo "usage: make api-key TENANT=<tenant> [ENV=prod]"; exit 2; }
-	@PYTHONPATH=layers/shared $(PY) -m tools.api_keys $(if $(ENV),--env $(ENV)) create --tenant "$(TENANT)"
+	@test -n "$(TENANT)" || { echo "usage: make api-key TENANT=<tenant> [TIER=standard|premium] [ENV=prod]"; exit 2; }
+	@PYTHONPATH=layers/shared $(PY) -m tools.api_keys $(if $(ENV),--env $(ENV)) create --tenant "$(TENANT)" $(if $(TIER),--tier "$(TIER)")
 
 revoke-api-key: $(VENV)/.installed
 	@test -n "$(KEY)" || { echo "usage: make revoke-api-key KEY=<key> [ENV=prod]"; exit 2; }
 	@PYTHONPATH=layers/shared $(PY) -m tools.api_keys $(if $(ENV),--env $(ENV)) revoke --key "$(KEY)"
+
+# The layer's dependencies, transitive ones included, locked with hashes for Lambda (python3.13, arm64);
+# layers/shared/Makefile installs exactly these, and the dev environment the same versions.
+lock: $(VENV)/.installed
+	$(VENV)/bin/uv pip compile layers/shared/requirements.txt --quiet --generate-hashes \
+		--python-platform aarch64-manylinux_2_28 --python-version 3.13 --annotation-style line \
+		--custom-compile-command "make lock" -o layers/shared/requirements-lock.txt
+	{ echo "# The lock's versions without hashes, for the dev venv (hashes in a constraints file would demand hashes of"; \
+	  echo "# every package of requirements-dev.txt). Written by make lock from requirements-lock.txt."; \
+	  sed -n 's/^\([A-Za-z0-9_.-]*==[^ ]*\) .*/\1/p' layers/shared/requirements-lock.txt; } > layers/shared/constraints.txt
 
 # The SAM CLI pins boto3 and pydantic versions that clash with the application's: its own venv.
 $(SAM_VENV)/.installed: requirements-sam.txt
@@ -121,7 +132,8 @@ fuzz: $(VENV)/.installed $(FUZZ_VENV)/.installed $(if $(filter ministack,$(BACKE
 load: $(VENV)/.installed $(if $(filter ministack,$(BACKEND)),$(MINISTACK_VENV)/.installed)
 	BACKEND=$(BACKEND) $(PY) -m bench.load
 
-# SPEC section 10, in process against moto; reports, never fails on a time.
+# SPEC section 10, in process against moto; reports, never fails on a time. The built artifacts' cold start
+# needs make build's .aws-sam/build and python3.13 (with pyenv: PYENV_VERSION=3.11.7:3.13.0 make bench).
 bench: $(VENV)/.installed
 	$(PY) -m bench.benchmarks
 

@@ -36,6 +36,7 @@ import boto3
 from moto import mock_aws
 from moto.core.model_instances import reset_model_data
 
+from bench import cold_start_built
 from bench.growth import Growth, measure_growth, render_growth
 from local.events import rest_api_event
 from local.stack import (
@@ -562,6 +563,7 @@ def render(
     cold_starts: list[ColdStart],
     python_start: float,
     growth: Growth,
+    built: Sequence[str] = (),
 ) -> str:
     out = [
         "# Benchmarks",
@@ -749,6 +751,7 @@ def render(
 
     out += render_growth(growth)
 
+    out += list(built)  # the built artifacts under Python 3.13 (bench/cold_start_built.py)
     out += ["## Targets", "", *targets(round_trips, latency, validation), ""]
 
     out += [
@@ -836,6 +839,7 @@ def main() -> int:
         validation = measure_validation()
         cold_starts = [measure_cold_start(stack, function) for function in stack.functions]
         python_start = interpreter_start(cold_start_environment(stack, stack.function(SUBMIT)))
+        built = cold_start_built.render(cold_start_built.measure())
 
     with stdout_to_devnull():  # after mock_aws: make run's server talks to its moto over HTTP
         growth = measure_growth(layered_plan, progress)
@@ -850,6 +854,7 @@ def main() -> int:
         cold_starts,
         python_start,
         growth,
+        built,
     )
     OUTPUT.write_text(report, encoding="utf-8")
     print(report)

@@ -19,7 +19,9 @@ from local.template import Function
 def pick_function(stack: LocalStack, event: dict[str, Any], logical_id: str | None) -> Function:
     if logical_id:
         return stack.function(logical_id)
-    found = stack.route(event.get("httpMethod", ""), event.get("path", ""))
+    # By path, or by resource as API Gateway does (behind a custom domain the path carries its base path).
+    method = event.get("httpMethod", "")
+    found = stack.route(method, event.get("path", "")) or stack.route(method, event.get("resource") or "")
     if found is None:
         raise SystemExit(
             f"no function in template.yaml routes {event.get('httpMethod')} {event.get('path')}; pass FUNCTION="

@@ -24,6 +24,8 @@ EXPECTED_STATUS: dict[str, int | None] = {
     "submit-sdk-param-api-key.json": 202,  # videoModel(..., {apiKey}): the key inside params, sealed
     "submit-invalid-plan.json": 422,
     "get-status.json": 404,  # a fresh moto holds no execution with the example id
+    "submit-custom-domain.json": 202,  # behind a custom domain with base path /v1
+    "get-status-custom-domain.json": 404,
     "authorizer-token.json": None,  # the authorizer refuses a key a fresh moto does not hold
 }
 
@@ -63,7 +65,10 @@ def test_each_event_runs_through_its_function(name: str, capsys: pytest.CaptureF
     assert result["statusCode"] == EXPECTED_STATUS[name]
     body = json.loads(result["body"])
     if result["statusCode"] == 202:
-        assert result["multiValueHeaders"]["Location"] == [f"/api/execute/{body['id']}/status"]
+        # Where the event came in: the stage on the execute-api host, the base path on a custom domain.
+        prefix = "/v1" if "custom-domain" in name else "/dev"
+        assert result["multiValueHeaders"]["Location"] == [f"{prefix}/api/execute/{body['id']}/status"]
+        assert body["statusUrl"] == f"{prefix}/api/execute/{body['id']}/status"
     else:
         assert result["multiValueHeaders"]["Content-Type"] == ["application/problem+json"]
 

@@ -1,5 +1,8 @@
 """API Gateway TOKEN authorizer: `Authorization: Bearer <api key>` -> the key's tenant, or 401.
 
+It also returns the tenant's API Gateway key as `usageIdentifierKey` (API key source AUTHORIZER), so the
+tenant's usage plan meters and throttles it apart from the other tenants.
+
 The tenant id goes to the route functions in the authorizer context (requestContext.authorizer.tenantId).
 The Allow covers every route of the stage, because API Gateway caches the answer per key.
 """
@@ -26,10 +29,11 @@ UNAUTHORIZED = "Unauthorized"
 @event_source(data_class=APIGatewayAuthorizerTokenEvent)
 def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context: LambdaContext) -> dict[str, Any]:
     match = BEARER.fullmatch(event.authorization_token or "")
-    tenant = api_key_store().tenant_for(match.group(1)) if match else None
-    if tenant is None:
+    grant = api_key_store().grant_for(match.group(1)) if match else None
+    if grant is None:
         logger.info("API key refused", extra={"reason": "unknown or revoked key" if match else "not a bearer token"})
         raise PermissionError(UNAUTHORIZED)
+    tenant = grant.tenant_id
     arn = event.parsed_arn
     policy = APIGatewayAuthorizerResponse(
         principal_id=tenant,
@@ -38,6 +42,8 @@ def lambda_handler(event: APIGatewayAuthorizerTokenEvent, context: LambdaContext
         api_id=arn.api_id,
         stage=arn.stage,
         context={"tenantId": tenant},
+        # The tenant's API Gateway key: its usage plan's rate and quota apply to this tenant alone.
+        usage_identifier_key=grant.usage_key,
     )
     policy.allow_all_routes()
     logger.info("API key accepted", extra={"tenant_id": tenant})

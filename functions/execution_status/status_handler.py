@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from execution_api.http import PROBLEM_RESPONSES, create_app, tenant_id
 from execution_api.models.response import ExecutionStatus
 from execution_api.observability import logger, tracer
-from execution_api.service import execution_service
+from execution_api.status import status_service
 
 PATH = "/api/execute/<id>/status"
 router = Router()
@@ -32,7 +32,7 @@ router = Router()
 )
 @tracer.capture_method
 def get_execution_status(id: str) -> Response[str]:  # noqa: A002 - the path parameter's name
-    execution, jobs = execution_service().status(tenant_id(router.current_event), id)
+    execution, jobs = status_service().status(tenant_id(router.current_event), id)
     return Response(
         status_code=HTTPStatus.OK.value,
         content_type="application/json",

@@ -11,14 +11,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_api import exact_json
-from execution_api.http import PROBLEM_RESPONSES, check_envelope, create_app, tenant_id
+from execution_api.http import PROBLEM_RESPONSES, check_envelope, create_app, public_base_path, tenant_id
 from execution_api.idempotency import CONFIG as IDEMPOTENCY_CONFIG
 from execution_api.idempotency import REPLAYED_HEADER, idempotency_key, run_once
-from execution_api.models.response import ExecutionAccepted
+from execution_api.models.response import ExecutionAccepted, status_url
 from execution_api.observability import logger, metrics, tracer
 from execution_api.plan_checks import PlanLimits
-from execution_api.service import execution_service
 from execution_api.settings import get_settings
+from execution_api.submission import submission_service
 from execution_api.validation import parse_body, validate_submission
 
 PATH = "/api/execute"
@@ -58,13 +58,15 @@ def submit_execution() -> Response[str]:
     plan = validate_submission(body, PlanLimits.from_settings(settings))
 
     def accept() -> dict[str, Any]:
-        execution, jobs = execution_service().submit(plan, tenant)
+        execution, jobs = submission_service().submit(plan, tenant)
         metrics.add_metric(name="ExecutionsAccepted", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="JobsPerPlan", unit=MetricUnit.Count, value=len(jobs))
         logger.info("execution accepted", extra={"execution_id": execution.id, "jobs": len(jobs)})
         return ExecutionAccepted.of(execution).model_dump(by_alias=True)
 
     accepted, replayed = run_once(tenant, key, exact_json.dumps(body), accept) if key else (accept(), False)
+    # Stored without it, so a replay links to where this request came in (stage or custom domain base path).
+    accepted = {**accepted, "statusUrl": public_base_path(event) + status_url(str(accepted["id"]))}
     headers = {"Location": accepted["statusUrl"]}
     if replayed:
         headers[REPLAYED_HEADER] = "true"

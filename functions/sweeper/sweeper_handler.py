@@ -11,9 +11,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_api.aws_clients import dynamodb_client
+from execution_api.models.records import iso_millis
 from execution_api.observability import logger, metrics
 from execution_api.repository import ExecutionRepository
-from execution_api.service import iso_millis
 from execution_api.settings import get_settings
 
 # Longer than any submission can run (the submit function's timeout is 29 s), so none is swept alive.

@@ -43,9 +43,9 @@ def test_an_unexpected_error_is_a_500_with_the_request_id_only(
     def broken(*_: Any, **__: Any) -> Any:
         raise KeyError("internal detail: pk TENANT#local")
 
-    from execution_api.service import ExecutionService
+    from execution_api.submission import SubmissionService
 
-    monkeypatch.setattr(ExecutionService, "submit", broken)
+    monkeypatch.setattr(SubmissionService, "submit", broken)
     # When a plan is submitted
     event = rest_api_event(
         "POST", "/api/execute", headers={"Content-Type": "application/json"}, body="{}", tenant_id="local"

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ReadTimeoutError
 
 from execution_api.aws_clients import dynamodb_client
-from execution_api.service import ExecutionService
+from execution_api.submission import SubmissionService
 from local.events import rest_api_event
 from local.stack import FakeLambdaContext, LocalStack
 from tests.conftest import JSON, SUBMIT, Answer, Api, plan
@@ -156,16 +156,16 @@ def test_a_retry_after_a_lambda_timeout_proceeds_once_the_attempt_expired(
     handler = aws.handler(function)
     context = FakeLambdaContext(function, "first")
     monkeypatch.setattr(context, "get_remaining_time_in_millis", lambda: 60_000)
-    real_submit = ExecutionService.submit
+    real_submit = SubmissionService.submit
 
     def killed(*_: Any, **__: Any) -> Any:
         raise LambdaTimedOut
 
-    monkeypatch.setattr(ExecutionService, "submit", killed)
+    monkeypatch.setattr(SubmissionService, "submit", killed)
     event = rest_api_event("POST", "/api/execute", headers=with_key("k-6"), body=json.dumps(BODY), tenant_id="local")
     with pytest.raises(LambdaTimedOut):
         handler(event, context)
-    monkeypatch.setattr(ExecutionService, "submit", real_submit)
+    monkeypatch.setattr(SubmissionService, "submit", real_submit)
     # When the client retries while that attempt's time is not up, it still counts as running
     assert api.submit(BODY, headers=with_key("k-6")).status == 409
     # And once its time is up (moved to the past here rather than waited for), the retry runs, once
@@ -202,14 +202,14 @@ def test_two_concurrent_requests_with_one_key_make_one_execution(
     function = aws.function(SUBMIT)
     first_container, second_container = aws.handler(function), load_second_container(aws)
     inside, release = threading.Event(), threading.Event()
-    real_submit = ExecutionService.submit
+    real_submit = SubmissionService.submit
 
-    def slow_submit(self: ExecutionService, *args: Any, **kwargs: Any) -> Any:
+    def slow_submit(self: SubmissionService, *args: Any, **kwargs: Any) -> Any:
         inside.set()
         assert release.wait(10)
         return real_submit(self, *args, **kwargs)
 
-    monkeypatch.setattr(ExecutionService, "submit", slow_submit)
+    monkeypatch.setattr(SubmissionService, "submit", slow_submit)
     body = json.dumps(BODY)
     results: dict[str, Any] = {}
 

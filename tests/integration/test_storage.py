@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 from execution_api.aws_clients import dynamodb_client, kms_client
 from execution_api.repository import ExecutionRepository
-from execution_api.service import execution_service
+from execution_api.submission import submission_service
 from local.stack import LocalStack
 from tests.conftest import Api, plan
 
@@ -181,7 +181,7 @@ def test_an_unexpected_dynamodb_error_is_a_500_that_leaks_nothing(
 def test_an_existing_item_is_never_overwritten(api: Api, table: Any) -> None:
     # Given an execution, and a service that draws the same id again (a collision)
     first = api.submit(plan({"id": "a", "params": {"v": 1}})).body["id"]
-    execution_service()._new_id = lambda: first  # type: ignore[attr-defined]
+    submission_service()._new_id = lambda: first  # type: ignore[attr-defined]
     # When another plan is submitted under that id
     answer = api.submit(plan({"id": "a", "params": {"v": 2}}))
     # Then it is refused (retryable: a retry draws a new id) and the first execution is intact

@@ -61,6 +61,13 @@ PROBLEM_RESPONSES: dict[int, Any] = {
     )
 }
 
+# API Gateway's own host for a REST API: <api id>.execute-api.<region>.amazonaws.com (.cn in China).
+_DEFAULT_HOST = re.compile(r"[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?", re.IGNORECASE)
+# Where the API's routes start in a request path: everything before is a custom domain's base path.
+_ROUTES_START = re.compile(r"/api/execute(?:/|$)")
+# For the resolver's strip_prefixes: a custom domain's base path (/v1/api/execute -> /api/execute).
+BASE_PATH_PREFIX = re.compile(r"^/.+?(?=/api/execute(?:/|$))")
+
 # (status, code, title) of the errors that need nothing but their message.
 _SIMPLE_PROBLEMS: dict[type[ExecutionApiError], tuple[HTTPStatus, str, str | None]] = {
     UnsupportedMediaType: (HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None),
@@ -70,6 +77,25 @@ _SIMPLE_PROBLEMS: dict[type[ExecutionApiError], tuple[HTTPStatus, str, str | Non
     Unauthenticated: (HTTPStatus.UNAUTHORIZED, "unauthorized", None),
     IdempotencyKeyReused: (HTTPStatus.UNPROCESSABLE_ENTITY, "idempotency_key_reused", None),
 }
+
+
+def public_base_path(event: BaseProxyEvent) -> str:
+    """What comes before /api/... in the URL the client called, so links resolve there: on the default
+    execute-api host the stage (/dev); behind a custom domain its base path (/v1, or nothing); under
+    make run nothing."""
+    context = event.raw_event.get("requestContext") or {}
+    domain = str(context.get("domainName") or "")
+    stage = context.get("stage")
+    if _DEFAULT_HOST.fullmatch(domain) and isinstance(stage, str) and stage:
+        return f"/{stage}"
+    path = str(context.get("path") or event.path or "")
+    found = _ROUTES_START.search(path)
+    return path[: found.start()] if found else ""
+
+
+def route_path(path: str) -> str:
+    """The request path without a custom domain's base path, as the resolver matches it."""
+    return BASE_PATH_PREFIX.sub("", path) or "/"
 
 
 def tenant_id(event: BaseProxyEvent) -> str:
@@ -104,14 +130,15 @@ class ExecutionApiResolver(APIGatewayRestResolver):
     CORS header at all), answered before routing so a preflight never needs an API key."""
 
     def __init__(self, methods: Mapping[str, Sequence[str]]) -> None:
-        super().__init__()
+        # strip_prefixes: behind a custom domain the path carries its base path (/v1/api/execute).
+        super().__init__(strip_prefixes=[BASE_PATH_PREFIX])
         self.allowed_methods = [(re.compile(re.sub(r"<\w+>", "[^/]+", p)), tuple(m)) for p, m in methods.items()]
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         origin = _header(event, "origin")
         allowed = origin if origin and origin in get_settings().cors_allow_origins else None
         if allowed and event.get("httpMethod") == "OPTIONS":
-            methods = self.methods_of(str(event.get("path", "")))
+            methods = self.methods_of(route_path(str(event.get("path", ""))))
             if methods:
                 return _preflight(allowed, methods)
         result = super().resolve(event, context)
@@ -165,7 +192,7 @@ def _handlers(app: ExecutionApiResolver) -> dict[type[Exception], Callable[[Any]
         return problem(HTTPStatus.BAD_REQUEST, error.code, error.detail, title="Malformed request")
 
     def on_route_not_found(_error: NotFoundError) -> Response[Any]:
-        allowed = app.methods_of(app.current_event.path)
+        allowed = app.methods_of(route_path(app.current_event.path))
         if allowed:
             return on_method_not_allowed(MethodNotAllowed(allowed))
         return problem(HTTPStatus.NOT_FOUND, "route_not_found", "no such route")

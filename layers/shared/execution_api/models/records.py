@@ -5,10 +5,20 @@ These never go to a client as they are; `execution_api.models.response` shapes w
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import SecretStr
+
+EXECUTION_ID = re.compile(r"[A-Za-z0-9_-]{21}")  # nanoid's default size and URL-safe alphabet
+
+
+def iso_millis(moment: datetime) -> str:
+    """UTC ISO 8601 with milliseconds and Z: 2026-11-26T06:47:19.123Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
 
 # The SDK's and the origin backend's words, for executions and jobs alike.
 ExecutionState = Literal["pending", "processing", "completed", "failed", "cancelled"]

@@ -15,6 +15,7 @@ class _Response(BaseModel):
 
 
 def status_url(execution_id: str) -> str:
+    """The status route's path; the submit handler puts the stage or base path the client called before it."""
     return f"/api/execute/{execution_id}/status"
 
 

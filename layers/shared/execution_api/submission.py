@@ -1,8 +1,9 @@
-"""What the service does: accept a plan, record it as pending, report an execution's status."""
+"""Accepting a plan: a validated plan is stored as pending, with its credentials sealed, only once
+every item is written. The rules are checked before (execution_api.validation); what needs a read,
+the base execution's jobs, is checked here."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -11,24 +12,18 @@ from nanoid import generate as nanoid
 from execution_api.aws_clients import dynamodb_client, kms_client
 from execution_api.container import per_container
 from execution_api.credentials import MAX_SEALED_BYTES, CredentialVault, seal, take_credentials
-from execution_api.errors import ExecutionNotFound, PlanRejected, Violation
-from execution_api.models.records import Execution, ExecutionPlan, Job, PlannedJob
+from execution_api.errors import PlanRejected, Violation
+from execution_api.models.records import EXECUTION_ID, Execution, ExecutionPlan, Job, PlannedJob, iso_millis
 from execution_api.plan_checks import pointer
 from execution_api.repository import ExecutionRepository
 from execution_api.settings import get_settings
 from execution_api.webhook_secrets import WebhookSecretCipher
 from execution_api.webhook_urls import normalized_webhook_url
 
-EXECUTION_ID = re.compile(r"[A-Za-z0-9_-]{21}")  # nanoid's default size and URL-safe alphabet
 SECONDS_PER_DAY = 86_400
 
 
-def iso_millis(moment: datetime) -> str:
-    """UTC ISO 8601 with milliseconds and Z: 2026-11-26T06:47:19.123Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-class ExecutionService:
+class SubmissionService:
     def __init__(
         self,
         repository: ExecutionRepository,
@@ -122,13 +117,6 @@ class ExecutionService:
             raise PlanRejected(violations)
         return {dependency: jobs[dependency] for dependency in wanted}
 
-    def status(self, tenant_id: str, execution_id: str) -> tuple[Execution, list[Job]]:
-        # A malformed id cannot exist: answer 404 without a read.
-        found = self._repository.get(tenant_id, execution_id) if EXECUTION_ID.fullmatch(execution_id) else None
-        if found is None:
-            raise ExecutionNotFound(execution_id)
-        return found
-
 
 def _base_dependency_problem(job: PlannedJob, dependency: str, base_job: Job | None) -> Violation | None:
     where = pointer("executionPlan", "jobs", job.index, job.depends_on_field, job.depends_on.index(dependency))
@@ -142,13 +130,13 @@ def _base_dependency_problem(job: PlannedJob, dependency: str, base_job: Job | N
 
 
 @per_container
-def execution_service() -> ExecutionService:
-    """The service wired to DynamoDB and KMS, once per container."""
+def submission_service() -> SubmissionService:
+    """The submission service wired to DynamoDB and KMS, once per container."""
     settings = get_settings()
     cipher = (
         WebhookSecretCipher(kms_client(), settings.webhook_secret_key_id) if settings.webhook_secret_key_id else None
     )
-    return ExecutionService(
+    return SubmissionService(
         repository=ExecutionRepository(dynamodb_client(), settings.executions_table_name),
         secret_cipher=cipher,
         retention_days=settings.execution_retention_days,

@@ -1,0 +1,266 @@
+"""Cold start of the built artifacts (`make build`'s .aws-sam/build) under Python 3.13, with and without
+the layer's bytecode (SPEC sections 10 and 13).
+
+The built layer holds aarch64 wheels, which do not load on this x86_64 machine. So the benchmark installs
+the same locked versions (layers/shared/requirements-lock.txt, hashes checked) for this machine into a
+temporary folder, copies the built layer's execution_api next to them and compiles everything exactly as
+layers/shared/Makefile does (`compileall --invalidation-mode unchecked-hash`). Each handler module is then
+imported in fresh interpreters with the built function folder and that layer on the path:
+- *with bytecode*: the layer's unchecked-hash .pyc files are used as they are;
+- *without bytecode*: the same tree, but `PYTHONPYCACHEPREFIX` points at an empty folder, so every module
+  is compiled from source, as Lambda did with the old layer (no .pyc, read-only /opt).
+Both runs set `PYTHONDONTWRITEBYTECODE=1`: in Lambda nothing can be written next to the code either.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+
+from local.template import REGION, ROOT, Template
+
+BUILD = ROOT / ".aws-sam" / "build"
+LOCK = ROOT / "layers" / "shared" / "requirements-lock.txt"
+LAYER = "SharedLayer"
+RUNS = 5
+# The packages the layer would not need if it used the Lambda runtime's boto3.
+BOTO_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
+# Timed inside the interpreter: the import and the first client (which loads botocore's service model).
+BOTO3_AND_A_CLIENT = (
+    "import time; start = time.perf_counter(); import boto3; "
+    f"boto3.client('dynamodb', region_name='{REGION}'); print(time.perf_counter() - start)"
+)
+
+
+@dataclass
+class BuiltColdStart:
+    name: str  # handler module, or a label
+    with_bytecode: list[float]  # seconds, the module's cumulative import time per fresh interpreter
+    without_bytecode: list[float]
+
+    @property
+    def ratio(self) -> float:
+        return median(self.with_bytecode) / median(self.without_bytecode)
+
+
+@dataclass
+class BuiltReport:
+    python: str
+    rows: list[BuiltColdStart]
+    boto: BuiltColdStart
+    layer_zip_bytes: int
+    boto_zip_bytes: int
+    layer_unzipped_bytes: int
+    boto_unzipped_bytes: int
+    pycs: int
+    unchecked_pycs: int
+    skipped: str = ""
+
+
+def python313() -> str | None:
+    """python3.13 from PATH, or from pyenv's versions (PYENV_VERSION=3.11.7:3.13.0 puts it on PATH)."""
+    found = shutil.which("python3.13")
+    if found:  # a pyenv shim is a script: the real interpreter, so fresh runs measure Python alone
+        return run([found, "-c", "import sys; print(sys.executable)"]).stdout.strip()
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    for candidate in sorted(pyenv.glob("3.13*/bin/python3.13"), reverse=True):
+        return str(candidate)
+    return None
+
+
+def run(args: Sequence[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(list(args), env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed: {done.stderr[-2000:]}")
+    return done
+
+
+def pyc_flags(tree: Path) -> tuple[int, int]:
+    """(.pyc files, those with the unchecked-hash flag) under a tree: PEP 552 flags word, bit 0 set, bit 1 clear."""
+    total = unchecked = 0
+    for pyc in tree.rglob("*.pyc"):
+        total += 1
+        flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+        unchecked += flags == 0b01
+    return total, unchecked
+
+
+def zipped_size(tree: Path, only: Sequence[str] = ()) -> tuple[int, int]:
+    """(deflated zip bytes, unzipped bytes) of a tree, or of its top-level entries in `only`, as SAM zips."""
+    unzipped = 0
+    with tempfile.TemporaryFile() as handle:
+        with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(tree.rglob("*")):
+                relative = path.relative_to(tree)
+                if only and relative.parts[0] not in only:
+                    continue
+                if path.is_file():
+                    archive.write(path, relative)
+                    unzipped += path.stat().st_size
+        return handle.tell(), unzipped
+
+
+@contextmanager
+def native_twin(python: str) -> Iterator[Path]:
+    """The built layer for this machine: the same pins, the built execution_api, compiled as the Makefile does."""
+    with tempfile.TemporaryDirectory(prefix="layer-x86_64-") as folder:
+        target = Path(folder) / "python"
+        run(
+            [
+                python,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-compile",
+                "--no-deps",
+                "--require-hashes",
+                "--only-binary=:all:",
+                "--target",
+                str(target),
+                "-r",
+                str(LOCK),
+            ]
+        )
+        shutil.copytree(BUILD / LAYER / "python" / "execution_api", target / "execution_api")
+        for cache in list(target.rglob("__pycache__")):
+            shutil.rmtree(cache, ignore_errors=True)
+        run([python, "-m", "compileall", "-q", "-f", "-j", "0", "--invalidation-mode", "unchecked-hash", str(target)])
+        yield target
+
+
+def import_times(python: str, statement: str, module: str, path: Sequence[Path], bytecode: bool) -> list[float]:
+    """`module`'s cumulative import time (seconds) in RUNS fresh interpreters running `statement`."""
+    with tempfile.TemporaryDirectory(prefix="no-pyc-") as empty:
+        env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ}
+        env.update(
+            {
+                "PYTHONPATH": os.pathsep.join(str(p) for p in path),
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "AWS_LAMBDA_FUNCTION_NAME": "execution-api-bench",
+                "LAMBDA_TASK_ROOT": str(path[-1]),
+                "EXECUTIONS_TABLE_NAME": "ExecutionsTable",
+                "POWERTOOLS_SERVICE_NAME": "execution-api",
+                "POWERTOOLS_METRICS_NAMESPACE": "ExecutionApi",
+            }
+        )
+        if not bytecode:
+            env["PYTHONPYCACHEPREFIX"] = empty  # no .pyc found there: every module compiles from source
+        times = []
+        for _ in range(RUNS):
+            if module == "boto3":  # the statement prints its own time
+                times.append(float(run([python, "-c", statement], env).stdout))
+                continue
+            done = run([python, "-X", "importtime", "-c", statement], env)
+            cumulative = [
+                int(line.split("|")[1])
+                for line in done.stderr.splitlines()
+                if line.startswith("import time:") and line.split("|")[2].strip() == module
+            ]
+            times.append(cumulative[-1] / 1e6)
+        return times
+
+
+def measure() -> BuiltReport | str:
+    """The report, or why it was skipped (no build, no python3.13)."""
+    python = python313()
+    if python is None:
+        return "skipped: no python3.13 (with pyenv: PYENV_VERSION=3.11.7:3.13.0 make bench)"
+    if not (BUILD / LAYER / "python" / "execution_api").is_dir():
+        return "skipped: no built layer; run `PYENV_VERSION=3.11.7:3.13.0 make build` first"
+    built_layer = BUILD / LAYER / "python"
+    pycs, unchecked = pyc_flags(built_layer)
+    layer_zip, layer_unzipped = zipped_size(built_layer)
+    boto_zip, boto_unzipped = zipped_size(built_layer, BOTO_PACKAGES)
+    version = run([python, "-c", "import sys, platform; print(sys.version.split()[0], platform.machine())"]).stdout
+    rows = []
+    with native_twin(python) as layer:
+        for function in Template().functions():
+            module = function.handler.rsplit(".", 1)[0]
+            code = BUILD / function.logical_id
+            print(f"  built cold start: {module}", file=sys.stderr, flush=True)
+            path = [layer, code]
+            rows.append(
+                BuiltColdStart(
+                    f"`{module}` ({function.logical_id})",
+                    import_times(python, f"import {module}", module, path, bytecode=True),
+                    import_times(python, f"import {module}", module, path, bytecode=False),
+                )
+            )
+        boto = BuiltColdStart(
+            "`import boto3` and a first DynamoDB client",
+            import_times(python, BOTO3_AND_A_CLIENT, "boto3", [layer], bytecode=True),
+            import_times(python, BOTO3_AND_A_CLIENT, "boto3", [layer], bytecode=False),
+        )
+    return BuiltReport(
+        python=version.strip(),
+        rows=rows,
+        boto=boto,
+        layer_zip_bytes=layer_zip,
+        boto_zip_bytes=boto_zip,
+        layer_unzipped_bytes=layer_unzipped,
+        boto_unzipped_bytes=boto_unzipped,
+        pycs=pycs,
+        unchecked_pycs=unchecked,
+    )
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}"
+
+
+def mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def render(report: BuiltReport | str) -> list[str]:
+    out = ["## Cold start of the built artifacts (Python 3.13), with and without the layer's bytecode", ""]
+    if isinstance(report, str):
+        return [*out, report, ""]
+    out += [
+        "Each handler module imported in " + str(RUNS) + " fresh `python3.13` interpreters"
+        f" ({report.python}) from the built function folder and an x86_64 twin of the built layer",
+        "(same locked versions, the built `execution_api`, compiled like `layers/shared/Makefile`);",
+        "`PYTHONDONTWRITEBYTECODE=1` as on Lambda's read-only file system. Median import time;",
+        "*without* = every module compiled from source (how the layer without bytecode loaded).",
+        f"The built layer holds {report.pycs} .pyc files, {report.unchecked_pycs} of them unchecked-hash.",
+        "",
+        "| Import | With bytecode | Without | With / without |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for row in [*report.rows, report.boto]:
+        out.append(
+            f"| {row.name} | {ms(median(row.with_bytecode))} ms | {ms(median(row.without_bytecode))} ms"
+            f" | {row.ratio:.2f} |"
+        )
+    target = all(row.ratio <= 0.5 for row in report.rows)
+    out += [
+        "",
+        f"- Target, each function at most half the time without bytecode: {'**met**' if target else '**not met**'}.",
+        f"- The built layer zips to {mb(report.layer_zip_bytes)} ({mb(report.layer_unzipped_bytes)} unzipped);"
+        f" boto3, botocore and their own dependencies ({', '.join(BOTO_PACKAGES)}) are"
+        f" {mb(report.boto_zip_bytes)} of it zipped ({mb(report.boto_unzipped_bytes)} unzipped).",
+        "",
+    ]
+    return out
+
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    print("\n".join(render(measure())))
+    print(f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)

@@ -1,0 +1,28 @@
+"""Reading an execution for its client: the status route's only service (nothing of the submit path)."""
+
+from __future__ import annotations
+
+from execution_api.aws_clients import dynamodb_client
+from execution_api.container import per_container
+from execution_api.errors import ExecutionNotFound
+from execution_api.models.records import EXECUTION_ID, Execution, Job
+from execution_api.repository import ExecutionRepository
+from execution_api.settings import get_settings
+
+
+class StatusService:
+    def __init__(self, repository: ExecutionRepository) -> None:
+        self._repository = repository
+
+    def status(self, tenant_id: str, execution_id: str) -> tuple[Execution, list[Job]]:
+        # A malformed id cannot exist: answer 404 without a read.
+        found = self._repository.get(tenant_id, execution_id) if EXECUTION_ID.fullmatch(execution_id) else None
+        if found is None:
+            raise ExecutionNotFound(execution_id)
+        return found
+
+
+@per_container
+def status_service() -> StatusService:
+    settings = get_settings()
+    return StatusService(ExecutionRepository(dynamodb_client(), settings.executions_table_name))
