@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from local.stack import forget_cached_configuration
 from tests.http.test_local_server import Reply, Server, running_server
 from tests.support import all_items
 
@@ -22,16 +23,10 @@ AUTH = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    saved = os.environ.get("CORS_ALLOW_ORIGINS")
-    os.environ["CORS_ALLOW_ORIGINS"] = ORIGIN  # as `CORS_ALLOW_ORIGINS=... make run` would
-    try:
-        with running_server(api_key=KEY) as (server, _):
-            yield server
-    finally:
-        if saved is None:
-            os.environ.pop("CORS_ALLOW_ORIGINS", None)
-        else:
-            os.environ["CORS_ALLOW_ORIGINS"] = saved
+    with running_server(api_key=KEY) as (server, _):
+        os.environ["CORS_ALLOW_ORIGINS"] = ORIGIN  # as `CORS_ALLOW_ORIGINS=... make run` would set it
+        forget_cached_configuration()
+        yield server
 
 
 def submit(server: Server, body: object, **headers: str) -> Reply:
