@@ -27,3 +27,8 @@ def dynamodb_client() -> Any:
 @lru_cache(maxsize=1)
 def kms_client() -> Any:
     return boto3.client("kms", config=_CLIENT_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def sqs_client() -> Any:
+    return boto3.client("sqs", config=_CLIENT_CONFIG)

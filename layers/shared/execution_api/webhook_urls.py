@@ -57,6 +57,16 @@ def webhook_url_problem(url: str, *, allow_insecure: bool) -> tuple[str, str] | 
         if _NUMERIC_LABEL.match(host.rsplit(".", 1)[-1]):
             return "invalid_webhook_url", "the webhook URL's host is neither a valid name nor a valid IP address"
         return None
+    return address_problem(address, allow_insecure=allow_insecure)
+
+
+def address_problem(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_insecure: bool
+) -> tuple[str, str] | None:
+    """Return (code, message) when the service must not connect to `address`: the ranges of SPEC section 2.
+
+    Used for IP literals at intake and for every address a host name resolves to at send time.
+    """
     if isinstance(address, ipaddress.IPv6Address):
         embedded = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
         if embedded is not None:
