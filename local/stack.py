@@ -137,7 +137,10 @@ def _provision_queues(template: Template, stack: LocalStack, endpoint_url: str |
             for name, value in resource.get("Properties", {}).items()
             if name in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")
         }
-        url = sqs.create_queue(QueueName=logical_id, Attributes=attributes)["QueueUrl"]
+        try:
+            url = sqs.get_queue_url(QueueName=logical_id)["QueueUrl"]
+        except sqs.exceptions.QueueDoesNotExist:
+            url = sqs.create_queue(QueueName=logical_id, Attributes=attributes)["QueueUrl"]
         stack.names[logical_id] = url  # !Ref of a queue is its URL
         stack.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{logical_id}"
         stack.attributes[(logical_id, "QueueName")] = logical_id
