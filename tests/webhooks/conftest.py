@@ -3,6 +3,7 @@ DynamoDB stream, queue messages received from moto's SQS, both shaped as Lambda 
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -88,6 +89,7 @@ class Delivery:
 
     def record_change(self, old: dict[str, Any] | None, new: dict[str, Any]) -> None:
         self._sequence += 1
+        old, new = (_as_event_image(old) if old is not None else None), _as_event_image(new)
         change: dict[str, Any] = {
             "ApproximateCreationDateTime": 1795590000,
             "Keys": {"pk": new["pk"], "sk": new["sk"]},
@@ -155,6 +157,14 @@ class Delivery:
         function = self.stack.function(function_id)
         result: dict[str, Any] = self.stack.handler(function)(event, FakeLambdaContext(function, "test-request"))
         return result
+
+
+def _as_event_image(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as it appears in a stream event: JSON, so binary values are base64 text."""
+    return {
+        name: {"B": base64.b64encode(value["B"]).decode("ascii")} if "B" in value else value
+        for name, value in item.items()
+    }
 
 
 @pytest.fixture

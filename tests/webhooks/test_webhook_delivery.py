@@ -4,6 +4,7 @@ the queue, the sender, a real receiver on 127.0.0.1 (ALLOW_INSECURE_WEBHOOKS=tru
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -211,3 +212,24 @@ def test_records_that_are_not_an_execution_ending_queue_nothing(delivery: Delive
     assert delivery.run_enqueue(records) == {"batchItemFailures": []}
     assert delivery.queued() == []
     assert "webhook" not in delivery.item(with_hook)
+
+
+def test_the_first_retry_waits_in_the_queue_a_few_seconds(delivery: Delivery, configure: Any) -> None:
+    # Given the real first wait of the schedule (about 5 s) and a receiver that answers 503, then 200
+    configure("WEBHOOK_RETRY_SCHEDULE", "5")
+    with receiver(Answer(503), Answer(200)) as hook:
+        execution_id = delivery.submit(hook.url)
+        delivery.end(execution_id, "completed", result=RESULT)
+        delivery.run_enqueue(delivery.stream_records())
+        assert delivery.deliver_until_idle() == 1
+        # Then the retry is not visible at once: it waits in SQS (DelaySeconds), not in a Lambda
+        assert delivery.queued() == []
+        retried = []
+        deadline = time.monotonic() + 30
+        while not retried and time.monotonic() < deadline:
+            time.sleep(0.5)
+            retried = delivery.queued()
+        assert delivery.run_sender(retried) == {"batchItemFailures": []}
+    assert len(hook.received) == 2
+    webhook = delivery.api.status(execution_id).body["webhook"]
+    assert (webhook["attempts"], webhook["lastStatus"]) == (2, 200)

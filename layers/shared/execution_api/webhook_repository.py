@@ -59,7 +59,7 @@ class WebhookDeliveryRepository:
                 ExpressionAttributeValues={
                     ":w": {"M": {"messageId": {"S": message_id}, "claimedAt": {"S": now}, "attempts": {"N": "0"}}}
                 },
-                ReturnValues="ALL_NEW",
+                ReturnValues="UPDATED_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
             return webhook_delivery_from_item(response["Attributes"])
