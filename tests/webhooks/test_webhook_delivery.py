@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from standardwebhooks import Webhook
 
 from execution_api.webhook_delivery import DeliveryQueue, webhook_deliveries
@@ -233,3 +234,38 @@ def test_the_first_retry_waits_in_the_queue_a_few_seconds(delivery: Delivery, co
     assert len(hook.received) == 2
     webhook = delivery.api.status(execution_id).body["webhook"]
     assert (webhook["attempts"], webhook["lastStatus"]) == (2, 200)
+
+
+def test_a_malformed_message_fails_alone_for_sqs_to_retry_and_dead_letter(delivery: Delivery) -> None:
+    with receiver(Answer(200)) as hook:
+        execution_id = delivery.submit(hook.url)
+        delivery.end(execution_id, "completed", result=RESULT)
+        delivery.run_enqueue(delivery.stream_records())
+        [good] = delivery.queued()
+        bad = {**good, "messageId": "broken-1", "body": "not json"}
+        assert delivery.run_sender([bad, good]) == {"batchItemFailures": [{"itemIdentifier": "broken-1"}]}
+    assert len(hook.received) == 1
+
+
+def test_a_secret_sealed_for_another_execution_does_not_open(delivery: Delivery) -> None:
+    with receiver(Answer(200)) as hook:
+        # Given an execution whose stored ciphertext was copied from another execution
+        donor = delivery.submit(hook.url, SECRET)
+        execution_id = delivery.submit(hook.url, "another secret")
+        delivery.dynamodb.update_item(
+            TableName=delivery.table,
+            Key=delivery.key(execution_id),
+            UpdateExpression="SET webhookSecretCiphertext = :c",
+            ExpressionAttributeValues={":c": delivery.item(donor)["webhookSecretCiphertext"]},
+        )
+        delivery.end(execution_id, "completed", result=RESULT)
+        delivery.run_enqueue(delivery.stream_records())
+        # When the sender tries to open it
+        [message] = delivery.queued()
+        # Then KMS refuses (the encryption context names the other execution) and the invocation fails
+        # (Powertools fails a batch whose every record failed), so SQS retries the message and finally
+        # moves it to the dead-letter queue
+        with pytest.raises(BatchProcessingError, match="InvalidCiphertextException"):
+            delivery.run_sender([message])
+    # And nothing was sent
+    assert hook.received == []
