@@ -52,6 +52,10 @@ def local_resource_names(template: Template) -> tuple[dict[str, str], dict[tuple
     for logical_id in template.of_type("AWS::DynamoDB::Table"):
         names[logical_id] = logical_id
         attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{logical_id}"
+    for logical_id in template.of_type("AWS::SQS::Queue"):
+        # SQS finds a queue by the account and name in its URL, whatever the host: the endpoint decides.
+        names[logical_id] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{logical_id}"
+        attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{logical_id}"
     aliases = template.of_type("AWS::KMS::Alias").values()
     for logical_id in template.of_type("AWS::KMS::Key"):
         [alias] = [

@@ -3,6 +3,7 @@ functions' environment to them: what `sam deploy` would do, for local work."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -98,12 +99,19 @@ def provision(template: Template | None = None, endpoint_url: str | None = None)
         props = resource["Properties"]
         names[logical_id] = logical_id
         stack.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{logical_id}"
-        if logical_id in dynamodb.list_tables()["TableNames"]:
-            continue
-        dynamodb.create_table(TableName=logical_id, **{k: props[k] for k in TABLE_PROPERTIES if k in props})
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl and ttl.get("Enabled"):
-            dynamodb.update_time_to_live(TableName=logical_id, TimeToLiveSpecification=ttl)
+        if logical_id not in dynamodb.list_tables()["TableNames"]:
+            stream = props.get("StreamSpecification")  # CloudFormation's form lacks the API's StreamEnabled
+            dynamodb.create_table(
+                TableName=logical_id,
+                **{k: props[k] for k in TABLE_PROPERTIES if k in props},
+                **({"StreamSpecification": {"StreamEnabled": True, **stream}} if stream else {}),
+            )
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):
+                dynamodb.update_time_to_live(TableName=logical_id, TimeToLiveSpecification=ttl)
+        if "StreamSpecification" in props:
+            stream_arn = dynamodb.describe_table(TableName=logical_id)["Table"]["LatestStreamArn"]
+            stack.attributes[(logical_id, "StreamArn")] = stream_arn
 
     aliases = template.of_type("AWS::KMS::Alias")
     existing = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
@@ -123,9 +131,39 @@ def provision(template: Template | None = None, endpoint_url: str | None = None)
         names[logical_id] = key_id
         stack.attributes[(logical_id, "Arn")] = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key_id}"
 
+    _provision_queues(template, stack, endpoint_url)
     for logical_id in template.resources:
         names.setdefault(logical_id, f"execution-api-local-{logical_id}")
     return stack
+
+
+def _provision_queues(template: Template, stack: LocalStack, endpoint_url: str | None) -> None:
+    """Create the template's SQS queues (reusing ones that exist); dead-letter targets first, then redrive."""
+    queues = template.of_type("AWS::SQS::Queue")
+    if not queues:
+        return
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint_url)
+    for logical_id, resource in queues.items():
+        attributes = {
+            name: str(value).lower() if isinstance(value, bool) else str(value)
+            for name, value in resource.get("Properties", {}).items()
+            if name in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")
+        }
+        try:
+            url = sqs.get_queue_url(QueueName=logical_id)["QueueUrl"]
+        except sqs.exceptions.QueueDoesNotExist:
+            url = sqs.create_queue(QueueName=logical_id, Attributes=attributes)["QueueUrl"]
+        stack.names[logical_id] = url  # !Ref of a queue is its URL
+        stack.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{logical_id}"
+        stack.attributes[(logical_id, "QueueName")] = logical_id
+    for logical_id, resource in queues.items():
+        redrive = resource.get("Properties", {}).get("RedrivePolicy")
+        if redrive:
+            policy = {
+                "deadLetterTargetArn": resolve(redrive["deadLetterTargetArn"], stack.names, stack.attributes),
+                "maxReceiveCount": str(redrive["maxReceiveCount"]),
+            }
+            sqs.set_queue_attributes(QueueUrl=stack.names[logical_id], Attributes={"RedrivePolicy": json.dumps(policy)})
 
 
 class FakeLambdaContext:
@@ -156,6 +194,8 @@ SHELL_SETTINGS = frozenset(
         "EXECUTION_RETENTION_DAYS",
         "CORS_ALLOW_ORIGINS",
         "POWERTOOLS_LOG_LEVEL",
+        "WEBHOOK_RETRY_SCHEDULE",
+        "WEBHOOK_TIMEOUT_SECONDS",
     }
 )
 

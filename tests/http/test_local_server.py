@@ -121,7 +121,12 @@ def test_the_sdk_request_then_its_status(server: Server) -> None:
     assert status.status == 200
     assert status.json["executionId"] == accepted.json["id"]
     assert [j["id"] for j in status.json["jobs"]] == ["job2", "job1"]
-    assert status.json["webhook"] == {"url": "https://example.com/hook"}
+    assert status.json["webhook"] == {
+        "url": "https://example.com/hook",
+        "deliveredAt": None,
+        "attempts": 0,
+        "lastStatus": None,
+    }
     assert b"shh" not in status.raw
 
 

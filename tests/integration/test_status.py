@@ -27,7 +27,12 @@ def test_a_fresh_execution_reads_back_whole(api: Api) -> None:
         "updatedAt": accepted["createdAt"],
         "completedAt": None,
         "baseExecutionId": None,
-        "webhook": {"url": "https://example.com/hooks/executions"},
+        "webhook": {
+            "url": "https://example.com/hooks/executions",
+            "deliveredAt": None,
+            "attempts": 0,
+            "lastStatus": None,
+        },
         "totalJobs": 2,
         "completedJobs": 0,
         "failedJobs": 0,

@@ -28,3 +28,8 @@ def dynamodb_client() -> Any:
 @per_container
 def kms_client() -> Any:
     return boto3.client("kms", config=_CLIENT_CONFIG)
+
+
+@per_container
+def sqs_client() -> Any:
+    return boto3.client("sqs", config=_CLIENT_CONFIG)

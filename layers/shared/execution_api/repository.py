@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from execution_api import exact_json
 from execution_api.aws_errors import call, is_retryable
 from execution_api.errors import StorageUnavailable
-from execution_api.models.records import Execution, Job
+from execution_api.models.records import Execution, Job, WebhookDelivery
 from execution_api.observability import logger
 
 EXECUTION_SK = "EXECUTION"
@@ -301,6 +301,22 @@ def _execution_from_item(item: dict[str, Any]) -> Execution:
         sealed_credentials=item["sealedCredentials"]["B"] if "sealedCredentials" in item else None,
         result=_optional_json(item, "result"),
         error=_optional_json(item, "error"),
+        webhook_delivery=webhook_delivery_from_item(item),
+    )
+
+
+def webhook_delivery_from_item(item: dict[str, Any]) -> WebhookDelivery | None:
+    """The `webhook` map that webhook delivery keeps on the execution item (docs/webhooks.md)."""
+    state = item.get("webhook", {}).get("M")
+    if state is None:
+        return None
+    return WebhookDelivery(
+        message_id=state["messageId"]["S"],
+        attempts=int(state["attempts"]["N"]) if "attempts" in state else 0,
+        last_status=int(state["lastStatus"]["N"]) if "N" in state.get("lastStatus", {}) else None,
+        delivered_at=state["deliveredAt"]["S"] if "deliveredAt" in state else None,
+        given_up_at=state["givenUpAt"]["S"] if "givenUpAt" in state else None,
+        enqueued="enqueuedAt" in state,
     )
 
 

@@ -91,6 +91,18 @@ class Job:
 
 
 @dataclass(frozen=True)
+class WebhookDelivery:
+    """How the webhook of a finished execution is being delivered (the item's `webhook` map)."""
+
+    message_id: str  # the `webhook-id` of every attempt
+    attempts: int = 0
+    last_status: int | None = None  # the last answer's HTTP status; None when there was no answer
+    delivered_at: str | None = None
+    given_up_at: str | None = None
+    enqueued: bool = False  # the first attempt's message is on the queue
+
+
+@dataclass(frozen=True)
 class Execution:
     id: str
     tenant_id: str
@@ -107,3 +119,4 @@ class Execution:
     completed_at: str | None = None
     result: Any = None
     error: Any = None
+    webhook_delivery: WebhookDelivery | None = None  # set once the execution ended with a webhook URL

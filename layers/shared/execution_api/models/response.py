@@ -65,7 +65,28 @@ class JobStatus(_Response):
 
 
 class Webhook(_Response):
-    url: str  # the secret is never returned
+    """Where the execution's end is announced and how that went; the secret is never returned."""
+
+    url: str
+    delivered_at: str | None = Field(default=None, description="When a receiver answered 2xx.")
+    attempts: int = Field(default=0, ge=0, description="Delivery attempts made so far.")
+    last_status: int | None = Field(
+        default=None, description="HTTP status of the last attempt's answer; null before one or without an answer."
+    )
+
+    @classmethod
+    def of(cls, execution: Execution) -> Webhook | None:
+        if not execution.webhook_url:
+            return None
+        delivery = execution.webhook_delivery
+        if delivery is None:
+            return cls(url=execution.webhook_url)
+        return cls(
+            url=execution.webhook_url,
+            delivered_at=delivery.delivered_at,
+            attempts=delivery.attempts,
+            last_status=delivery.last_status,
+        )
 
 
 class ExecutionStatus(_Response):
@@ -98,7 +119,7 @@ class ExecutionStatus(_Response):
             updated_at=execution.updated_at,
             completed_at=execution.completed_at,
             base_execution_id=execution.base_execution_id,
-            webhook=Webhook(url=execution.webhook_url) if execution.webhook_url else None,
+            webhook=Webhook.of(execution),
             total_jobs=total,
             completed_jobs=completed,
             failed_jobs=sum(1 for job in jobs if job.status == "failed"),

@@ -1,0 +1,35 @@
+"""DynamoDB stream consumer: an execution item that has just ended with a webhook URL gets its delivery queued.
+
+The template's FilterCriteria passes only such records; the same test runs here for runtimes that do
+not filter. A redelivered record queues nothing new (the claim on the item, see webhook_delivery).
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from execution_api.observability import logger, metrics, tracer
+from execution_api.webhook_delivery import is_terminal_transition, webhook_deliveries
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def record_handler(record: DynamoDBRecord) -> None:
+    change = record.dynamodb
+    if change is None:
+        return
+    new_image = change.new_image or {}
+    if not is_terminal_transition(new_image, change.old_image or {}):
+        return
+    outcome = webhook_deliveries().enqueue(str(new_image["tenantId"]), str(new_image["executionId"]))
+    logger.info("webhook delivery", extra={"executionId": new_image["executionId"], "outcome": outcome.value})
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

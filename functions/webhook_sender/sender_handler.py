@@ -1,0 +1,29 @@
+"""SQS consumer: one webhook attempt per message; a failed attempt queues the next one itself.
+
+Only failures of the service (DynamoDB, KMS, SQS) make a message fail here: SQS then retries it and,
+after the queue's maxReceiveCount, moves it to the dead-letter queue. What the receiver answers is
+handled by the retry schedule, never by failing the message.
+"""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from execution_api.observability import logger, metrics, tracer
+from execution_api.webhook_delivery import DeliveryTask, webhook_deliveries
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> None:
+    webhook_deliveries().attempt(DeliveryTask.from_json(record.body))
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

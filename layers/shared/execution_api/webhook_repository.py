@@ -1,0 +1,123 @@
+"""The webhook delivery state kept on the execution item, as a map attribute `webhook`.
+
+    webhook = {messageId, claimedAt, enqueuedAt, attempts, lastAttemptAt, lastStatus, lastError,
+               deliveredAt, givenUpAt}
+
+Keys come from execution_api.repository, which owns the item layout; this module adds the
+conditional updates of delivery only (docs/webhooks.md explains the claim).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from execution_api.aws_errors import call
+from execution_api.models.records import Execution, WebhookDelivery
+from execution_api.repository import (
+    EXECUTION_SK,
+    _execution_from_item,
+    _key,
+    execution_pk,
+    webhook_delivery_from_item,
+)
+
+_NAMES = {"#w": "webhook"}
+
+
+class WebhookDeliveryRepository:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def _execution_key(self, tenant_id: str, execution_id: str) -> dict[str, Any]:
+        return _key(execution_pk(tenant_id, execution_id), EXECUTION_SK)
+
+    def get(self, tenant_id: str, execution_id: str) -> Execution | None:
+        response = call(
+            self._client,
+            "get_item",
+            TableName=self._table,
+            Key=self._execution_key(tenant_id, execution_id),
+            ConsistentRead=True,
+        )
+        return _execution_from_item(response["Item"]) if "Item" in response else None
+
+    def claim(self, tenant_id: str, execution_id: str, message_id: str, now: str) -> WebhookDelivery | None:
+        """Start the delivery once: writes the message id only where none is. Returns the state that is
+        stored afterwards (this claim's, or an earlier one's), or None when the execution item is gone."""
+        try:
+            response = call(
+                self._client,
+                "update_item",
+                TableName=self._table,
+                Key=self._execution_key(tenant_id, execution_id),
+                UpdateExpression="SET #w = :w",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#w)",
+                ExpressionAttributeNames=_NAMES,
+                ExpressionAttributeValues={
+                    ":w": {"M": {"messageId": {"S": message_id}, "claimedAt": {"S": now}, "attempts": {"N": "0"}}}
+                },
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return webhook_delivery_from_item(response["Attributes"])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            existing = error.response.get("Item")
+            return webhook_delivery_from_item(existing) if existing else None
+
+    def mark_enqueued(self, tenant_id: str, execution_id: str, now: str) -> None:
+        """The first attempt's message is on the queue: a redelivered stream record sends no other."""
+        call(
+            self._client,
+            "update_item",
+            TableName=self._table,
+            Key=self._execution_key(tenant_id, execution_id),
+            UpdateExpression="SET #w.enqueuedAt = if_not_exists(#w.enqueuedAt, :now)",
+            ConditionExpression="attribute_exists(#w)",
+            ExpressionAttributeNames=_NAMES,
+            ExpressionAttributeValues={":now": {"S": now}},
+        )
+
+    def record_attempt(
+        self,
+        tenant_id: str,
+        execution_id: str,
+        *,
+        attempt: int,
+        status: int | None,
+        error: str | None,
+        now: str,
+        delivered: bool,
+        given_up: bool,
+    ) -> None:
+        """What attempt number `attempt` came to. Setting (not adding) the count keeps a redelivered
+        message from counting one attempt twice."""
+        assignments = [
+            "#w.attempts = :attempt",
+            "#w.lastAttemptAt = :now",
+            "#w.lastStatus = :status",
+            "#w.lastError = :error",
+        ]
+        if delivered:
+            assignments.append("#w.deliveredAt = :now")
+        if given_up:
+            assignments.append("#w.givenUpAt = :now")
+        call(
+            self._client,
+            "update_item",
+            TableName=self._table,
+            Key=self._execution_key(tenant_id, execution_id),
+            UpdateExpression="SET " + ", ".join(assignments),
+            ConditionExpression="attribute_exists(#w)",
+            ExpressionAttributeNames=_NAMES,
+            ExpressionAttributeValues={
+                ":attempt": {"N": str(attempt)},
+                ":now": {"S": now},
+                ":status": {"N": str(status)} if status is not None else {"NULL": True},
+                ":error": {"S": error} if error is not None else {"NULL": True},
+            },
+        )

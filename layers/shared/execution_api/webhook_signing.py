@@ -1,0 +1,52 @@
+"""Webhook signatures: Standard Webhooks (https://www.standardwebhooks.com) plus the origin's header.
+
+Pure functions, no AWS, no network. The key never leaves this module in a header or a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of Standard Webhooks secrets, not a secret
+
+
+def signing_key(secret: str) -> bytes:
+    """The HMAC key: the base64-decoded part of a `whsec_` secret, otherwise the secret's UTF-8 bytes.
+
+    A `whsec_` secret whose rest is not valid base64 is used as plain text, as a whole, so a
+    secret never fails delivery; receivers then verify with the same UTF-8 bytes.
+    """
+    if secret.startswith(SECRET_PREFIX):
+        encoded = secret[len(SECRET_PREFIX) :]
+        try:
+            # Standard Webhooks' libraries accept unpadded base64: pad before a strict decode.
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if key:
+            return key
+    return secret.encode("utf-8")
+
+
+def standard_webhooks_signature(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`: the `webhook-signature` header's value."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode("ascii")
+
+
+def body_signature(key: bytes, body: bytes) -> str:
+    """`sha256=<hex HMAC-SHA256 of the body>`: the origin's `X-Webhook-Signature` header's value."""
+    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def delivery_headers(message_id: str, timestamp: int, body: bytes, secret: str | None) -> dict[str, str]:
+    """The identifying and signature headers of one attempt; without a secret, no signature headers."""
+    headers = {"webhook-id": message_id, "webhook-timestamp": str(timestamp)}
+    if secret:
+        key = signing_key(secret)
+        headers["webhook-signature"] = standard_webhooks_signature(key, message_id, timestamp, body)
+        headers["X-Webhook-Signature"] = body_signature(key, body)
+    return headers

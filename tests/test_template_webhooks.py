@@ -1,0 +1,174 @@
+"""template.yaml, webhook delivery: least privilege, the stream filter, queues with a dead-letter queue, alarms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from execution_api.webhook_delivery import is_terminal_transition
+from local.template import Template
+from tests.test_template import grants, statements
+
+TEMPLATE = Template()
+ENQUEUE, SENDER = "WebhookEnqueueFunction", "WebhookSenderFunction"
+
+
+def test_the_enqueue_function_only_claims_and_queues() -> None:
+    assert grants(ENQUEUE) == {
+        "ExecutionsTable": {"dynamodb:UpdateItem"},
+        "WebhookDeliveryQueue": {"sqs:SendMessage"},
+    }
+
+
+def test_the_sender_reads_and_records_on_the_table_queues_and_decrypts() -> None:
+    assert grants(SENDER) == {
+        "ExecutionsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+        "WebhookDeliveryQueue": {"sqs:SendMessage"},
+        "WebhookSecretKey": {"kms:Decrypt"},
+    }
+
+
+def test_the_sender_decrypts_only_under_an_execution_id_context() -> None:
+    [kms] = [s for s in statements(SENDER) if s["Action"] == "kms:Decrypt"]
+    assert kms["Condition"]["Null"] == {"kms:EncryptionContext:executionId": "false"}
+    assert kms["Condition"]["ForAllValues:StringEquals"] == {"kms:EncryptionContextKeys": ["executionId"]}
+
+
+def test_only_the_sender_can_decrypt() -> None:
+    for function in TEMPLATE.of_type("AWS::Serverless::Function"):
+        actions = {a for granted in grants(function).values() for a in granted}
+        assert ("kms:Decrypt" in actions) == (function == SENDER), function
+        assert not any(a.startswith("kms:") and "*" in a for a in actions), function
+
+
+def test_every_webhook_statement_is_scoped_to_one_resource() -> None:
+    for function in (ENQUEUE, SENDER):
+        for statement in statements(function):
+            assert set(statement["Resource"]) == {"Fn::GetAtt"}, statement
+            assert statement["Effect"] == "Allow"
+
+
+def test_the_sender_gets_the_key_queue_and_schedule() -> None:
+    variables = TEMPLATE.resources[SENDER]["Properties"]["Environment"]["Variables"]
+    assert variables["WEBHOOK_SECRET_KEY_ID"] == {"Fn::GetAtt": ["WebhookSecretKey", "Arn"]}
+    assert variables["WEBHOOK_QUEUE_URL"] == {"Ref": "WebhookDeliveryQueue"}
+    assert variables["WEBHOOK_RETRY_SCHEDULE"] == "5,300,1800,7200,18000,36000,36000"
+    assert variables["WEBHOOK_TIMEOUT_SECONDS"] == "10"
+    globals_ = TEMPLATE.document["Globals"]["Function"]["Environment"]["Variables"]
+    assert globals_["ALLOW_INSECURE_WEBHOOKS"] == "false"
+
+
+def test_the_sender_consumes_the_queue_with_partial_batch_failures() -> None:
+    properties = TEMPLATE.resources[SENDER]["Properties"]
+    [event] = properties["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["WebhookDeliveryQueue", "Arn"]}
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # A batch of attempts of 10 s each fits in the function's time, which fits in the queue's visibility
+    timeout = properties["Timeout"]
+    assert event["Properties"]["BatchSize"] * 10 < timeout
+    queue = TEMPLATE.resources["WebhookDeliveryQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * timeout
+
+
+def test_failed_messages_and_stream_batches_are_kept_in_a_dead_letter_queue() -> None:
+    queue = TEMPLATE.resources["WebhookDeliveryQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["WebhookDeadLetterQueue", "Arn"]}
+    assert TEMPLATE.resources["WebhookDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 14 * 86400
+    [stream] = TEMPLATE.resources[ENQUEUE]["Properties"]["Events"].values()
+    assert stream["Properties"]["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["WebhookDeadLetterQueue", "Arn"]},
+    }
+
+
+def test_given_up_deliveries_raise_an_alarm_on_the_senders_metric() -> None:
+    alarm = TEMPLATE.resources["WebhookDeliveryGivenUpAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("ExecutionApi", "WebhookDeliveryGivenUp")
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "execution-api"}]
+    globals_ = TEMPLATE.document["Globals"]["Function"]["Environment"]["Variables"]
+    assert globals_["POWERTOOLS_METRICS_NAMESPACE"] == "ExecutionApi"
+    assert globals_["POWERTOOLS_SERVICE_NAME"] == "execution-api"
+
+
+def test_the_table_streams_both_images() -> None:
+    table = TEMPLATE.resources["ExecutionsTable"]["Properties"]
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+
+
+# ---- the stream filter: the template's pattern and the handler's own test agree
+
+
+def matches(pattern: Any, value: Any) -> bool:
+    """The subset of Lambda's event filtering the template uses: value lists, exists, anything-but."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(matches(sub, value.get(key, _MISSING)) for key, sub in pattern.items())
+    for option in pattern:
+        if isinstance(option, dict) and "exists" in option:
+            if (value is not _MISSING) == option["exists"]:
+                return True
+        elif isinstance(option, dict) and "anything-but" in option:
+            if value is not _MISSING and value not in option["anything-but"]:
+                return True
+        elif value == option:
+            return True
+    return False
+
+
+_MISSING = object()
+
+
+def stream_filter() -> dict[str, Any]:
+    [event] = TEMPLATE.resources[ENQUEUE]["Properties"]["Events"].values()
+    [only] = event["Properties"]["FilterCriteria"]["Filters"]
+    pattern: dict[str, Any] = json.loads(only["Pattern"])
+    return pattern
+
+
+def record(event_name: str, old: dict[str, str] | None, new: dict[str, str]) -> dict[str, Any]:
+    def image(values: dict[str, str]) -> dict[str, Any]:
+        return {name: {"S": value} for name, value in values.items()}
+
+    change: dict[str, Any] = {"Keys": image({"pk": new["pk"], "sk": new["sk"]}), "NewImage": image(new)}
+    if old is not None:
+        change["OldImage"] = image(old)
+    return {"eventName": event_name, "dynamodb": change}
+
+
+EXECUTION = {"pk": "TENANT#t#EXECUTION#e", "sk": "EXECUTION", "webhookUrl": "https://example.com/h"}
+
+
+@pytest.mark.parametrize(
+    ("event_name", "old", "new", "expected"),
+    [
+        ("MODIFY", {**EXECUTION, "status": "processing"}, {**EXECUTION, "status": "completed"}, True),
+        ("MODIFY", {**EXECUTION, "status": "pending"}, {**EXECUTION, "status": "cancelled"}, True),
+        ("MODIFY", {**EXECUTION, "status": "processing"}, {**EXECUTION, "status": "failed"}, True),
+        # the delivery's own updates of an ended execution
+        ("MODIFY", {**EXECUTION, "status": "completed"}, {**EXECUTION, "status": "completed"}, False),
+        ("MODIFY", {**EXECUTION, "status": "pending"}, {**EXECUTION, "status": "processing"}, False),
+        ("INSERT", None, {**EXECUTION, "status": "completed"}, False),
+        # no webhook URL
+        (
+            "MODIFY",
+            {"pk": "p", "sk": "EXECUTION", "status": "processing"},
+            {"pk": "p", "sk": "EXECUTION", "status": "completed"},
+            False,
+        ),
+        # a job item
+        (
+            "MODIFY",
+            {**EXECUTION, "sk": "JOB#a", "status": "processing"},
+            {**EXECUTION, "sk": "JOB#a", "status": "failed"},
+            False,
+        ),
+    ],
+)
+def test_the_stream_filter_passes_exactly_an_execution_ending_with_a_webhook(
+    event_name: str, old: dict[str, str] | None, new: dict[str, str], expected: bool
+) -> None:
+    assert matches(stream_filter(), record(event_name, old, new)) is expected
+    handler_says = event_name == "MODIFY" and is_terminal_transition(new, old or {})
+    assert handler_says is expected
