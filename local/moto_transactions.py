@@ -1,4 +1,5 @@
-"""`make run`'s embedded moto: TransactWriteItems that does not copy whole tables.
+"""`make run`'s embedded moto: TransactWriteItems that does not copy whole tables, and queries that do
+not list the whole table.
 
 moto 5.2.5's `DynamoDBBackend.transact_write_items` deep-copies each table a transaction touches, once
 per action, before it starts, to put the copy back if the transaction fails. Its cost grows with the
@@ -14,6 +15,11 @@ key names; ConditionCheck writes nothing), so putting those items back as they w
 stream records it added, restores the tables exactly: all or nothing, as before. When an action's
 item cannot be told before it runs (a malformed action), moto's own whole-table copy is used.
 Transactions run one at a time, so two cannot interleave their condition checks and writes.
+
+Queries too: moto's Table.query on the table's own key lists and sorts every item of the table to
+keep those of one partition (GET status after a thousand stored executions took over 2 s, a 503).
+For the same backends, that listing is the partition's items alone: the same items, in the same
+order, for the rest of moto's query (ranges, paging, filters, projections) to work on.
 
 tests/integration/test_moto_transactions.py proves the semantics against plain moto's.
 """
@@ -45,9 +51,16 @@ _EXPECTED_SOURCE = (
     "self.tables[table_name] = original_table_state[table_name]",
 )
 
+# And moto's Table.query must still pick the items of a partition from all_items().
+_EXPECTED_QUERY_SOURCE = ("for item in self.all_items()", "item.hash_key == hash_key")
+
 _original_transact_write_items = DynamoDBBackend.transact_write_items
+_original_query = Table.query
+_original_all_items = Table.all_items
+_query_signature = inspect.signature(Table.query)
 _transactions = threading.RLock()
 _in_transaction = threading.local()
+_in_query = threading.local()
 
 
 class _CopyModule:
@@ -149,27 +162,62 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
             _in_transaction.active = False
 
 
+def _marked(table: Table) -> bool:
+    backends = dynamodb_backends.get(table.account_id)
+    return bool(backends and table.region_name in backends and getattr(backends[table.region_name], _MARK, False))
+
+
+def _query(self: Table, *args: Any, **kwargs: Any) -> Any:
+    arguments = _query_signature.bind(self, *args, **kwargs).arguments
+    if arguments.get("index_name") is not None or arguments.get("hash_key") is None or not _marked(self):
+        return _original_query(self, *args, **kwargs)
+    _in_query.partition = (self, arguments["hash_key"])
+    try:
+        return _original_query(self, *args, **kwargs)
+    finally:
+        _in_query.partition = None
+
+
+def _all_items(self: Table) -> list[Item]:
+    partition = getattr(_in_query, "partition", None)
+    if partition is None or partition[0] is not self:
+        return _original_all_items(self)
+    stored: Any = self.items.get(partition[1])  # .get: no empty partition left behind
+    if stored is None:
+        return []
+    # all_items' own order (by hash key, then range key), within the one partition
+    if not self.range_key_attr:
+        return [stored]
+    items: list[Any] = list(stored.values())
+    return sorted(items, key=lambda item: item.range_key)
+
+
 def patchable() -> bool:
-    """Whether moto's transact_write_items is still the code this module was written against."""
-    source = inspect.getsource(_original_transact_write_items)
-    return all(fragment in source for fragment in _EXPECTED_SOURCE)
+    """Whether moto's transact_write_items and Table.query are still the code this module was written
+    against."""
+    transactions = inspect.getsource(_original_transact_write_items)
+    query = inspect.getsource(_original_query)
+    return all(f in transactions for f in _EXPECTED_SOURCE) and all(f in query for f in _EXPECTED_QUERY_SOURCE)
 
 
 def enable(backend: DynamoDBBackend | None = None) -> bool:
-    """Item-level rollback for `backend` (default: the one `make run` uses, for the local account and
-    region) until moto resets it. False, and plain moto, if moto's code is not what we expect."""
+    """Item-level rollback and partition-only queries for `backend` (default: the one `make run` uses,
+    for the local account and region) until moto resets it. False, and plain moto, if moto's code is
+    not what we expect."""
     if not patchable():
         logger.warning("moto's transact_write_items changed: make run keeps moto's own (slow as tables grow)")
         return False
     if DynamoDBBackend.transact_write_items is not _transact_write_items:
         dynamodb_models.copy = _CopyModule()  # type: ignore[attr-defined,assignment]
         DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+        Table.query = _query  # type: ignore[method-assign]
+        Table.all_items = _all_items  # type: ignore[method-assign]
     setattr(backend or dynamodb_backends[ACCOUNT_ID][REGION], _MARK, True)
     return True
 
 
 def disable(backend: DynamoDBBackend | None = None) -> None:
-    """Plain moto's transactions again for `backend` (the benchmark compares the two)."""
+    """Plain moto again for `backend` (the benchmark compares the two)."""
     target = backend or dynamodb_backends[ACCOUNT_ID][REGION]
     if hasattr(target, _MARK):
         delattr(target, _MARK)
