@@ -28,6 +28,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from execution_api.errors import (
+    ExecutionAlreadyFinished,
     ExecutionNotFound,
     InvalidIdempotencyKey,
     MalformedRequest,
@@ -65,7 +66,11 @@ PROBLEM_RESPONSES: dict[int, Any] = {
         (401, "Missing or invalid API key (when authentication is on)."),
         (404, "No such execution (or route)."),
         (405, "The route does not take this method."),
-        (409, "A request with this Idempotency-Key is still running; retry after `Retry-After` seconds."),
+        (
+            409,
+            "A request with this Idempotency-Key is still running (retry after `Retry-After` seconds); or, for a "
+            "cancel, the execution is already finished.",
+        ),
         (413, "The body is larger than MAX_BODY_BYTES."),
         (415, "The body is not application/json."),
         (
@@ -305,6 +310,9 @@ def create_app(methods: Mapping[str, Sequence[str]] | None = None) -> APIGateway
     def on_execution_not_found(_error: ExecutionNotFound) -> Response[Any]:
         return problem(HTTPStatus.NOT_FOUND, "execution_not_found", "no execution with this id")
 
+    def on_execution_finished(error: ExecutionAlreadyFinished) -> Response[Any]:
+        return problem(HTTPStatus.CONFLICT, "execution_finished", str(error))
+
     def on_route_not_found(_error: NotFoundError) -> Response[Any]:
         path = app.current_event.path
         for pattern, allowed in allowed_methods:
@@ -351,6 +359,7 @@ def create_app(methods: Mapping[str, Sequence[str]] | None = None) -> APIGateway
         IdempotencyPersistenceLayerError: on_unavailable,
         IdempotencyInconsistentStateError: on_unavailable,
         ExecutionNotFound: on_execution_not_found,
+        ExecutionAlreadyFinished: on_execution_finished,
         NotFoundError: on_route_not_found,
         MethodNotAllowed: on_method_not_allowed,
         StorageUnavailable: on_unavailable,

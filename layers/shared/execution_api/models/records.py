@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
-ExecutionState = Literal["pending", "in_progress", "completed", "failed"]
+# "in_progress" stays readable until the rename to "processing" (SPEC section 3) lands everywhere.
+ExecutionState = Literal["pending", "in_progress", "processing", "completed", "failed", "cancelled"]
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ class ExecutionStatus(_Response):
             completed_jobs=completed,
             failed_jobs=sum(1 for job in jobs if job.status == "failed"),
             progress=completed * 100 // total if total else (100 if execution.status == "completed" else 0),
-            current_job=next((job.id for job in jobs if job.status == "in_progress"), None),
+            current_job=next((job.id for job in jobs if job.status in ("processing", "in_progress")), None),
             jobs=[
                 JobStatus(
                     id=job.id,
@@ -121,3 +121,14 @@ class Problem(BaseModel):
     error: str
     instance: str = Field(description="The request id, to quote when reporting a problem.")
     errors: list[ProblemDetail] | None = None
+
+
+class ExecutionCancelled(_Response):
+    id: str
+    execution_id: str
+    status: Literal["cancelled"] = "cancelled"
+    status_url: str
+
+    @classmethod
+    def of(cls, execution_id: str) -> ExecutionCancelled:
+        return cls(id=execution_id, execution_id=execution_id, status_url=status_url(execution_id))
