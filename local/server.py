@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from local.event_sources import BackendWithEventSources, enable_state_machine_execution
 from local.events import rest_api_event
 from local.stack import (
     SHELL_SETTINGS,
@@ -195,6 +196,7 @@ def start_moto(port: int) -> Any:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    enable_state_machine_execution()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server
@@ -233,6 +235,7 @@ def serve(
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     stack = provision(endpoint_url=endpoint)
     apply_environment(stack, keep_shell_settings=keep_shell_settings)
+    moto = BackendWithEventSources(moto, stack, endpoint)  # the engine: streams and queues to the functions
     api = LocalApi(stack, authenticate=bool(api_key))  # loads the handlers, and so the layer's code
     if api_key:
         from execution_api.api_keys import ApiKeyStore

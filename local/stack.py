@@ -3,7 +3,9 @@ functions' environment to them: what `sam deploy` would do, for local work."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,24 +76,34 @@ class LocalStack:
         return None
 
 
-def provision(template: Template | None = None, endpoint_url: str | None = None) -> LocalStack:
-    """Create every table, key and alias of the template (reusing ones that exist) and return the wiring."""
+def provision(
+    template: Template | None = None, endpoint_url: str | None = None, parameters: dict[str, str] | None = None
+) -> LocalStack:
+    """Create every table, key, alias, queue and state machine of the template (reusing ones that exist)
+    and return the wiring. `parameters` override the template's parameter defaults (as a deploy would)."""
     template = template or Template()
     dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint_url)
     kms = boto3.client("kms", region_name=REGION, endpoint_url=endpoint_url)
-    names = {**template.parameter_defaults(), **pseudo_parameters()}
+    names = {**template.parameter_defaults(), **(parameters or {}), **pseudo_parameters()}
     stack = LocalStack(template, names)
 
     for logical_id, resource in template.of_type("AWS::DynamoDB::Table").items():
         props = resource["Properties"]
         names[logical_id] = logical_id
         stack.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{logical_id}"
-        if logical_id in dynamodb.list_tables()["TableNames"]:
-            continue
-        dynamodb.create_table(TableName=logical_id, **{k: props[k] for k in TABLE_PROPERTIES if k in props})
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl and ttl.get("Enabled"):
-            dynamodb.update_time_to_live(TableName=logical_id, TimeToLiveSpecification=ttl)
+        if logical_id not in dynamodb.list_tables()["TableNames"]:
+            stream = props.get("StreamSpecification")
+            dynamodb.create_table(
+                TableName=logical_id,
+                **{k: props[k] for k in TABLE_PROPERTIES if k in props},
+                **({"StreamSpecification": {"StreamEnabled": True, **stream}} if stream else {}),
+            )
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):
+                dynamodb.update_time_to_live(TableName=logical_id, TimeToLiveSpecification=ttl)
+        if "StreamSpecification" in props:
+            table = dynamodb.describe_table(TableName=logical_id)["Table"]
+            stack.attributes[(logical_id, "StreamArn")] = table["LatestStreamArn"]
 
     aliases = template.of_type("AWS::KMS::Alias")
     existing = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
@@ -111,9 +123,61 @@ def provision(template: Template | None = None, endpoint_url: str | None = None)
         names[logical_id] = key_id
         stack.attributes[(logical_id, "Arn")] = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key_id}"
 
+    provision_queues(template, stack, endpoint_url)
+    provision_state_machines(template, stack, endpoint_url)
     for logical_id in template.resources:
         names.setdefault(logical_id, f"execution-api-local-{logical_id}")
     return stack
+
+
+def provision_queues(template: Template, stack: LocalStack, endpoint_url: str | None) -> None:
+    """SQS queues named by logical id; dead-letter queues first, since the others' redrive names them."""
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint_url)
+    queues = template.of_type("AWS::SQS::Queue")
+    for logical_id, resource in sorted(queues.items(), key=lambda q: "RedrivePolicy" in q[1]["Properties"]):
+        props = resource.get("Properties", {})
+        attributes = {
+            name: str(props[name]) for name in ("VisibilityTimeout", "MessageRetentionPeriod") if name in props
+        }
+        if "RedrivePolicy" in props:
+            redrive = props["RedrivePolicy"]
+            target = resolve(redrive["deadLetterTargetArn"], stack.names, stack.attributes)
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": target, "maxReceiveCount": str(redrive["maxReceiveCount"])}
+            )
+        url = sqs.create_queue(QueueName=logical_id, Attributes=attributes)["QueueUrl"]
+        stack.names[logical_id] = url
+        stack.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{logical_id}"
+        stack.attributes[(logical_id, "QueueName")] = logical_id
+
+
+def provision_state_machines(template: Template, stack: LocalStack, endpoint_url: str | None) -> None:
+    """Each AWS::Serverless::StateMachine from its DefinitionUri file with its DefinitionSubstitutions."""
+    sfn = boto3.client("stepfunctions", region_name=REGION, endpoint_url=endpoint_url)
+    existing = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+    role = f"arn:aws:iam::{ACCOUNT_ID}:role/execution-api-local-state-machine"
+    for logical_id, resource in template.of_type("AWS::Serverless::StateMachine").items():
+        definition = state_machine_definition(template, stack, logical_id)
+        if logical_id in existing:
+            arn = existing[logical_id]
+            sfn.update_state_machine(stateMachineArn=arn, definition=definition)
+        else:
+            arn = sfn.create_state_machine(name=logical_id, definition=definition, roleArn=role)["stateMachineArn"]
+        stack.names[logical_id] = arn
+        stack.attributes[(logical_id, "Name")] = logical_id
+        stack.attributes[(logical_id, "Arn")] = arn
+
+
+def state_machine_definition(template: Template, stack: LocalStack, logical_id: str) -> str:
+    """The definition as CloudFormation would hand it to Step Functions: ${Name} placeholders substituted."""
+    props = template.resources[logical_id]["Properties"]
+    text = (template.path.parent / props["DefinitionUri"]).read_text()
+    mappings = template.document.get("Mappings", {})
+    values = {
+        name: resolve(value, stack.names, stack.attributes, mappings)
+        for name, value in props.get("DefinitionSubstitutions", {}).items()
+    }
+    return re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], text)
 
 
 class FakeLambdaContext:
@@ -143,6 +207,10 @@ SHELL_SETTINGS = frozenset(
         "ALLOW_INSECURE_WEBHOOKS",
         "EXECUTION_RETENTION_DAYS",
         "POWERTOOLS_LOG_LEVEL",
+        "MAX_PARALLEL_JOBS",
+        "JOB_TIMEOUT_SECONDS",
+        "JOB_HEARTBEAT_SECONDS",
+        "SIMULATED_JOB_MS",
     }
 )
 
@@ -168,6 +236,11 @@ def forget_cached_configuration() -> None:
         ("execution_api.aws_clients", "kms_client"),
         ("execution_api.api_keys", "api_key_store"),
         ("execution_api.idempotency", "_store"),
+        ("execution_api.engine.config", "engine_settings"),
+        ("execution_api.engine.config", "stepfunctions_client"),
+        ("execution_api.engine.config", "engine_dynamodb_client"),
+        ("execution_api.engine.scheduler", "engine"),
+        ("worker_handler", "worker"),
     ):
         module = sys.modules.get(module_name)
         if module is not None:

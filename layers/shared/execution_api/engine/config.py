@@ -26,11 +26,12 @@ class EngineSettings(BaseModel):
     simulated_job_ms: int = Field(default=500, alias="SIMULATED_JOB_MS", ge=0)
 
     def state_machine_input_config(self) -> dict[str, int]:
-        """What the definition reads with *Path fields; a heartbeat never outlasts the job's timeout."""
+        """What the definition reads with its *Path fields."""
         return {
             "maxParallelJobs": self.max_parallel_jobs,
             "jobTimeoutSeconds": self.job_timeout_seconds,
-            "heartbeatSeconds": min(self.job_heartbeat_seconds, self.job_timeout_seconds),
+            # Step Functions wants the heartbeat below the timeout.
+            "heartbeatSeconds": max(1, min(self.job_heartbeat_seconds, self.job_timeout_seconds - 1)),
         }
 
 

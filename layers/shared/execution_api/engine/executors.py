@@ -63,7 +63,7 @@ class SimulatedExecutor:
     let Step Functions retry it), {"failAttempts": 2} (retryable failures on the first two attempts)."""
 
     default_ms: int = 500
-    heartbeat_every_s: float = 60.0
+    slice_s: float = 0.25  # the heartbeat callback is offered this often; the worker decides when to send
     sleep: Callable[[float], None] = field(default=time.sleep)
 
     def run(self, job: JobRequest, heartbeat: Callable[[], None]) -> dict[str, Any]:
@@ -87,7 +87,7 @@ class SimulatedExecutor:
     def _wait(self, seconds: float, heartbeat: Callable[[], None]) -> None:
         """Sleep in slices, with a heartbeat between them, as a long real job would."""
         while seconds > 0:
-            step = min(seconds, self.heartbeat_every_s)
+            step = min(seconds, self.slice_s)
             self.sleep(step)
             seconds -= step
             if seconds > 0:

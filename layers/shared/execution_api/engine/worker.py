@@ -39,13 +39,13 @@ class Worker:
         store: JobStore,
         stepfunctions: Any,
         settings: EngineSettings,
-        executor_for: Callable[[str, EngineSettings], Executor] = executor_for,
+        executors: Callable[[str, EngineSettings], Executor] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._sfn = stepfunctions
         self._settings = settings
-        self._executor_for = executor_for
+        self._executors = executors
         self._monotonic = monotonic
 
     def handle(self, message: dict[str, Any]) -> str:
@@ -61,7 +61,8 @@ class Worker:
         try:
             if SEALED in json.dumps(request.params):
                 raise JobFailed("sealed credentials cannot be opened by this worker yet")  # lands with intake's sealing
-            result = self._executor_for(request.operation, self._settings).run(request, heartbeat)
+            executor = (self._executors or executor_for)(request.operation, self._settings)
+            result = executor.run(request, heartbeat)
         except JobAbandoned:
             return "abandoned"
         except JobFailed as failure:
