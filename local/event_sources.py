@@ -66,6 +66,7 @@ class EventSources:
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self.errors: list[BaseException] = []
+        self.paused: set[str] = set()  # functions whose events wait (tests hold a worker back this way)
         self.mappings = [m for f in stack.functions for m in self._mappings_of(f)]
 
     def _mappings_of(self, function: Function) -> list[Mapping]:
@@ -94,6 +95,8 @@ class EventSources:
         many were handed over."""
         delivered = 0
         for mapping in self.mappings:
+            if mapping.function.logical_id in self.paused:
+                continue
             if mapping.kind == "SQS":
                 delivered += self._poll_queue(mapping)
             elif mapping.kind == "DynamoDB":

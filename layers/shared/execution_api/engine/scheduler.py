@@ -324,9 +324,13 @@ class Engine:
             name = state_machine_execution_name(tenant_id, execution_id)
             self._stop(state_machine_execution_arn(self._settings.state_machine_arn, name), "cancelled")
         now = self._now()
-        for item in self._store.partition(pk, "sk, jobId, #status"):
+        for item in self._store.partition(pk, "sk, jobId, #status, gateToken"):
             if item["sk"]["S"].startswith(JOB_SK_PREFIX) and text(item, "status") in UNFINISHED:
                 self._store.cancel_job(pk, item["jobId"]["S"], now)
+                token = text(item, "gateToken")
+                if token is not None and text(item, "status") == "pending":
+                    # Stale on AWS once the run is stopped; engines that let waits run out (moto) end sooner.
+                    self._answer_failure(token, "Execution.Cancelled", "the execution was cancelled")
 
     # ---- Step Functions ----
     def _stop(self, arn: str, cause: str) -> None:

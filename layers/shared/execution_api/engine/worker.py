@@ -54,7 +54,12 @@ class Worker:
         pk = execution_pk(job["tenantId"], job["executionId"])
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         if not self._store.claim_attempt(pk, job["id"], attempt, now):
-            logger.info("attempt already claimed or job no longer running", extra={"attempt": attempt})
+            item = self._store.job(pk, job["id"])
+            status = item["status"]["S"] if item else "gone"
+            if status != "processing":  # cancelled or finished meanwhile: say so rather than stay silent
+                self._report("send_task_failure", taskToken=token, error=FAILED, cause=f"the job is {status}")
+                return "not running"
+            logger.info("attempt already claimed: a redelivered message", extra={"attempt": attempt})
             return "skipped"
         request = JobRequest(job["executionId"], job["id"], job["operation"], job.get("params") or {}, attempt)
         heartbeat = self._heartbeat(token, float(message.get("heartbeatSeconds") or 300))
