@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import boto3
@@ -129,7 +130,7 @@ class EventSources:
                 try:
                     if not self.poll_once():
                         time.sleep(0.01)
-                except Exception as error:  # noqa: BLE001 - keep serving; a backend hiccup is not fatal
+                except Exception as error:
                     print(f"event sources: {error!r}", flush=True)
                     time.sleep(1)
 
@@ -145,7 +146,7 @@ class EventSources:
     # ---- SQS ----
     def _poll_queue(self, mapping: Mapping) -> int:
         with self._lock:
-            room = self._pool._max_workers - mapping.in_flight  # type: ignore[attr-defined]
+            room = self._pool._max_workers - mapping.in_flight
         if room <= 0:
             return 0
         messages = self._sqs.receive_message(
@@ -157,10 +158,11 @@ class EventSources:
         for start in range(0, len(messages), mapping.batch_size):
             batch = messages[start : start + mapping.batch_size]
             event = {"Records": [_sqs_record(m, mapping.source_arn) for m in batch]}
-            self._submit(mapping, event, lambda answer, b=batch: self._settle_messages(mapping, b, answer))
+            self._submit(mapping, event, partial(self._settle_messages, mapping, batch))
         return len(messages)
 
     def _settle_messages(self, mapping: Mapping, batch: list[dict[str, Any]], answer: Any) -> None:
+        """Delete what the function processed; what failed comes back in a second."""
         failed = _failed_ids(answer, [m["MessageId"] for m in batch])
         for message in batch:
             if message["MessageId"] in failed:
@@ -232,12 +234,12 @@ class EventSources:
         def finished(done: Future[Any]) -> None:
             try:
                 answer = done.result()
-            except Exception as error:  # noqa: BLE001 - the whole batch failed, as Lambda would see it
+            except Exception as error:
                 print(f"{mapping.function.logical_id} failed: {error!r}", flush=True)
                 answer = None
             try:
                 settle(answer)
-            except Exception as error:  # noqa: BLE001 - reported to the test driving the loop
+            except Exception as error:
                 self.errors.append(error)
             with self._lock:
                 mapping.in_flight -= 1

@@ -156,7 +156,7 @@ def provision_state_machines(template: Template, stack: LocalStack, endpoint_url
     sfn = boto3.client("stepfunctions", region_name=REGION, endpoint_url=endpoint_url)
     existing = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
     role = f"arn:aws:iam::{ACCOUNT_ID}:role/execution-api-local-state-machine"
-    for logical_id, resource in template.of_type("AWS::Serverless::StateMachine").items():
+    for logical_id, _resource in template.of_type("AWS::Serverless::StateMachine").items():
         definition = state_machine_definition(template, stack, logical_id)
         if logical_id in existing:
             arn = existing[logical_id]

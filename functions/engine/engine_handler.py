@@ -31,7 +31,7 @@ def handle_message(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     if event.get("source") == "aws.states":  # EventBridge: a state machine run ended
         engine().state_machine_ended(event.get("detail") or {})
         return {}

@@ -25,7 +25,7 @@ def start_execution(record: DynamoDBRecord) -> None:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(
         event=event,
         record_handler=start_execution,

@@ -29,7 +29,7 @@ def run_job(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(
         event=event, record_handler=run_job, processor=BatchProcessor(event_type=EventType.SQS), context=context
     )

@@ -20,9 +20,17 @@ STARTER = "StarterFunction"
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     return {
         "Records": [
-            {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-             "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-             "eventSourceARN": queue_arn, "awsRegion": "us-east-1"}
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }
             for m in messages
         ]
     }
@@ -35,8 +43,7 @@ def test_a_redelivered_work_message_runs_once_and_a_duplicate_report_is_refused(
     sqs = boto3.client("sqs", region_name="us-east-1")
     queue = engine.stack.names["WorkQueue"]
     messages: list[dict[str, Any]] = []
-    engine.run_until(lambda: bool(messages.extend(sqs.receive_message(QueueUrl=queue).get("Messages", []))
-                                  or messages))
+    engine.run_until(lambda: bool(messages.extend(sqs.receive_message(QueueUrl=queue).get("Messages", [])) or messages))
     event = sqs_event(messages[:1], engine.stack.attributes[("WorkQueue", "Arn")])
 
     # When SQS delivers it twice
@@ -71,7 +78,8 @@ def test_an_outcome_recorded_twice_applies_once(engine: Engine) -> None:
 
     # Then nothing changed
     after = engine_items(engine, execution_id)
-    assert after["a"]["result"] == before["a"]["result"] and after["a"]["status"] == "completed"
+    assert after["a"]["result"] == before["a"]["result"]
+    assert after["a"]["status"] == "completed"
     assert after["b"]["doneDependencies"] == {"a"}
     assert engine.status(execution_id)["status"] == "completed"
 
@@ -80,8 +88,9 @@ def test_a_redelivered_stream_record_starts_one_run(engine: Engine) -> None:
     # Given the stream record of a new execution, held back from the starter
     engine.sources.paused.add(STARTER)
     execution_id = engine.submit({"id": "a"})
-    streams = boto3.client("dynamodbstreams", region_name="us-east-1",
-                           endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com")
+    streams = boto3.client(
+        "dynamodbstreams", region_name="us-east-1", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com"
+    )
     arn = engine.stack.attributes[("ExecutionsTable", "StreamArn")]
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
@@ -102,7 +111,9 @@ def test_a_redelivered_stream_record_starts_one_run(engine: Engine) -> None:
 
 def test_cancel_while_running(engine: Engine) -> None:
     # Given an execution whose first job is running and whose second waits for it
-    execution_id = engine.submit({"id": "slow", "params": {"simulate": {"ms": 3000}}}, {"id": "next", "dependsOn": ["slow"]})
+    execution_id = engine.submit(
+        {"id": "slow", "params": {"simulate": {"ms": 3000}}}, {"id": "next", "dependsOn": ["slow"]}
+    )
     engine.run_until(lambda: engine.jobs(execution_id)["slow"]["status"] == "processing")
     assert engine.status(execution_id)["status"] == "processing"
     assert engine.status(execution_id)["currentJob"] == "slow"
@@ -112,8 +123,12 @@ def test_cancel_while_running(engine: Engine) -> None:
 
     # Then it and its unfinished jobs are cancelled, the run is stopped, and the late report changes nothing
     assert answer.status == 202
-    assert answer.body == {"id": execution_id, "executionId": execution_id, "status": "cancelled",
-                           "statusUrl": f"/api/execute/{execution_id}/status"}
+    assert answer.body == {
+        "id": execution_id,
+        "executionId": execution_id,
+        "status": "cancelled",
+        "statusUrl": f"/api/execute/{execution_id}/status",
+    }
     status = engine.run(execution_id)
     assert status["status"] == "cancelled"
     assert {j["status"] for j in status["jobs"]} == {"cancelled"}
@@ -145,8 +160,11 @@ def test_a_base_executions_results_feed_the_new_execution(engine: Engine) -> Non
     execution_id = engine.submit({"id": "subtitled", "operation": "addSubtitles", "params": {"video": "x"}})
     table = boto3.resource("dynamodb", region_name="us-east-1").Table(engine.stack.names["ExecutionsTable"])
     pk = f"TENANT#local#EXECUTION#{execution_id}"
-    table.update_item(Key={"pk": pk, "sk": "EXECUTION"}, UpdateExpression="SET baseExecutionId = :b",
-                      ExpressionAttributeValues={":b": base_id})
+    table.update_item(
+        Key={"pk": pk, "sk": "EXECUTION"},
+        UpdateExpression="SET baseExecutionId = :b",
+        ExpressionAttributeValues={":b": base_id},
+    )
     table.update_item(
         Key={"pk": pk, "sk": "JOB#subtitled"},
         UpdateExpression="SET dependsOn = :d, baseDependsOn = :d, params = :p",

@@ -23,9 +23,12 @@ def test_a_chain_runs_in_order_and_feeds_each_output_to_the_next(engine: Engine)
     # Then every job completed, and the execution's result is the last leaf job's output
     assert status["status"] == "completed"
     assert [j["status"] for j in status["jobs"]] == ["completed"] * 3
-    assert status["completedJobs"] == 3 and status["progress"] == 100 and status["currentJob"] is None
+    assert status["completedJobs"] == 3
+    assert status["progress"] == 100
+    assert status["currentJob"] is None
     assert status["result"] == {"url": f"{OUTPUTS}/{execution_id}/c.mp4", "status": "completed"}
-    assert status["completedAt"] is not None and status["error"] is None
+    assert status["completedAt"] is not None
+    assert status["error"] is None
     c = engine.jobs(execution_id)["c"]["result"]
     assert c["outputs"] == [{"type": "video", "url": f"{OUTPUTS}/{execution_id}/c.mp4", "mimeType": "video/mp4"}]
 
@@ -49,12 +52,16 @@ def test_a_failure_fails_its_dependents_and_lets_independent_jobs_finish(engine:
     status = engine.run(execution_id)
 
     jobs = engine.jobs(execution_id)
-    assert jobs["a"]["status"] == "failed" and jobs["a"]["error"] == "the provider refused the prompt"
-    assert jobs["b"]["status"] == "failed" and jobs["b"]["error"] == "Dependency job failed: a"
-    assert jobs["c"]["status"] == "failed" and jobs["c"]["error"] == "Dependency job failed: b"
+    assert jobs["a"]["status"] == "failed"
+    assert jobs["a"]["error"] == "the provider refused the prompt"
+    assert jobs["b"]["status"] == "failed"
+    assert jobs["b"]["error"] == "Dependency job failed: a"
+    assert jobs["c"]["status"] == "failed"
+    assert jobs["c"]["error"] == "Dependency job failed: b"
     assert jobs["free"]["status"] == "completed"
     assert status["status"] == "failed"
-    assert status["failedJobs"] == 3 and status["completedJobs"] == 1
+    assert status["failedJobs"] == 3
+    assert status["completedJobs"] == 1
     assert "job a failed: the provider refused the prompt" in status["error"]
     assert status["result"] is None
 
@@ -87,8 +94,10 @@ def test_retryable_failures_are_retried_up_to_the_attempt_limit(engine: Engine) 
     status = engine.run(execution_id)
 
     items = engine_items(engine, execution_id)
-    assert items["flaky"]["status"] == "completed" and items["flaky"]["attempts"] == 3
-    assert items["broken"]["status"] == "failed" and items["broken"]["attempts"] == 3
+    assert items["flaky"]["status"] == "completed"
+    assert items["flaky"]["attempts"] == 3
+    assert items["broken"]["status"] == "failed"
+    assert items["broken"]["attempts"] == 3
     assert status["status"] == "failed"
     assert engine.jobs(execution_id)["broken"]["error"] == "provider unavailable"
 

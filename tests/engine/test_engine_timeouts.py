@@ -28,7 +28,9 @@ def test_a_job_that_overruns_its_timeout_fails_and_the_others_finish(engine: Eng
 
 @pytest.mark.engine_parameters(ExecutionTimeoutSeconds="2")
 def test_an_execution_that_overruns_its_timeout_fails(engine: Engine) -> None:
-    execution_id = engine.submit({"id": "long", "params": {"simulate": {"ms": 6000}}}, {"id": "next", "dependsOn": ["long"]})
+    execution_id = engine.submit(
+        {"id": "long", "params": {"simulate": {"ms": 6000}}}, {"id": "next", "dependsOn": ["long"]}
+    )
 
     status = engine.run(execution_id)
 

@@ -21,7 +21,7 @@ class JobRequest:
     attempt: int = 1
 
 
-class JobFailed(Exception):  # noqa: N818 - a job outcome, reported to Step Functions as the error name
+class JobFailed(Exception):
     """The job cannot complete. `retryable` lets Step Functions try again (up to JOB_MAX_ATTEMPTS)."""
 
     def __init__(self, message: str, retryable: bool = False) -> None:
@@ -67,7 +67,8 @@ class SimulatedExecutor:
     sleep: Callable[[float], None] = field(default=time.sleep)
 
     def run(self, job: JobRequest, heartbeat: Callable[[], None]) -> dict[str, Any]:
-        steer = job.params.get("simulate") if isinstance(job.params.get("simulate"), dict) else {}
+        simulate = job.params.get("simulate")
+        steer: dict[str, Any] = simulate if isinstance(simulate, dict) else {}
         ms = steer.get("ms", self.default_ms)
         ms = ms if isinstance(ms, int) and not isinstance(ms, bool) and ms >= 0 else self.default_ms
         self._wait(ms / 1000, heartbeat)

@@ -50,7 +50,7 @@ def topological_order(jobs: list[Item]) -> list[str]:
     """Job ids so that every job comes after its in-plan dependencies; ties in plan order. The Map runs
     iterations in this order, so a job waiting on its gate never holds a slot its dependency needs."""
     position = {item["jobId"]["S"]: int(item.get("position", {}).get("N", "0")) for item in jobs}
-    waiting = {job_id: 0 for job_id in position}
+    waiting = dict.fromkeys(position, 0)
     dependents: dict[str, list[str]] = {job_id: [] for job_id in position}
     for item in jobs:
         for dependency in in_plan_dependencies(item):

@@ -18,7 +18,7 @@ UNFINISHED = ("pending", "processing")
 
 
 def is_condition_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 def strings(item: Item, name: str) -> list[str]:
@@ -216,7 +216,9 @@ class JobStore:
 
     def touch_execution(self, pk: str, now: str) -> None:
         self._update(
-            _key(pk, EXECUTION_SK), "SET updatedAt = :now", "#status = :processing",
+            _key(pk, EXECUTION_SK),
+            "SET updatedAt = :now",
+            "#status = :processing",
             {":now": _s(now), ":processing": _s("processing")},
         )
 

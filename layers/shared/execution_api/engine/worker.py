@@ -24,7 +24,7 @@ FAILED = "Job.Failed"
 SEALED = "[sealed]"  # what intake leaves in params where a credential was
 
 
-class JobAbandoned(Exception):  # noqa: N818 - Step Functions no longer waits for this attempt
+class JobAbandoned(Exception):
     """The task token is stale (cancelled, timed out): stop working on the job."""
 
 
@@ -71,8 +71,12 @@ class Worker:
         except JobAbandoned:
             return "abandoned"
         except JobFailed as failure:
-            self._report("send_task_failure", taskToken=token, error=RETRYABLE if failure.retryable else FAILED,
-                         cause=failure.message[:32_000])
+            self._report(
+                "send_task_failure",
+                taskToken=token,
+                error=RETRYABLE if failure.retryable else FAILED,
+                cause=failure.message[:32_000],
+            )
             return "failed"
         except Exception:
             logger.exception("executor failed unexpectedly")  # details stay in the log, not in the status
