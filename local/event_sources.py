@@ -68,6 +68,7 @@ class EventSources:
         self._thread: threading.Thread | None = None
         self.errors: list[BaseException] = []
         self.paused: set[str] = set()  # functions whose events wait (tests hold a worker back this way)
+        self.invocations: dict[str, int] = {}  # per function, for the benchmarks
         self.mappings = [m for f in stack.functions for m in self._mappings_of(f)]
 
     def _mappings_of(self, function: Function) -> list[Mapping]:
@@ -248,6 +249,7 @@ class EventSources:
 
     def _invoke(self, function: Function, event: dict[str, Any]) -> Any:
         with self._lock:
+            self.invocations[function.logical_id] = self.invocations.get(function.logical_id, 0) + 1
             handler = self._handlers.get(function.logical_id)
             if handler is None:
                 handler = self._handlers[function.logical_id] = self.stack.handler(function)

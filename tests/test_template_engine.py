@@ -46,7 +46,8 @@ def test_the_state_machine_definition_lives_in_its_own_file_with_substitutions()
     # Valid JSON once substituted, with no Lambda task (moto needs Docker for those; SQS callbacks run everywhere)
     definition = json.loads(re.sub(r"\$\{\w+\}", "1", text))
     resources = re.findall(r'"Resource": "([^"]+)"', json.dumps(definition, indent=0))
-    assert resources and all(r == "arn:aws:states:::sqs:sendMessage.waitForTaskToken" for r in resources)
+    assert len(resources) == 5  # gate, run, two records, finish
+    assert set(resources) == {"arn:aws:states:::sqs:sendMessage.waitForTaskToken"}
     assert definition["TimeoutSeconds"] == 1  # ${ExecutionTimeoutSeconds}
     assert machine["DefinitionSubstitutions"]["ExecutionTimeoutSeconds"] == {"Ref": "ExecutionTimeoutSeconds"}
 
