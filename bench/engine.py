@@ -135,6 +135,9 @@ def main() -> int:
         for name, value in function.environment.items():
             if isinstance(value, str):
                 os.environ.setdefault(name, value)
+    for folder in [*template.layer_dirs(), *(f.code_dir for f in template.functions())]:
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
     os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
     os.environ.pop("AWS_ENDPOINT_URL", None)
     logging.getLogger("moto").setLevel(logging.CRITICAL)

@@ -126,6 +126,7 @@ def test_cancel_writes_the_table_and_stops_runs_of_its_state_machine_only() -> N
     assert inline("CancelExecutionFunction") == {
         "ExecutionsTable": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"},
         EXECUTION_ARNS: {"states:StopExecution"},
+        "ExecutionStateMachine": {"states:SendTaskFailure"},
     }
 
 

@@ -3,6 +3,7 @@ template's event sources deliver stream records and queue messages to the in-pro
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local import ministack
 from local.event_sources import EventSources, keep_task_failure_causes
 from local.stack import LocalStack, apply_environment, forget_cached_configuration, provision, use_local_credentials
 from tests.conftest import TEST_BACKEND, Answer, Api, plan
@@ -90,8 +92,8 @@ class Engine:
 
 @pytest.fixture
 def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    if TEST_BACKEND != "moto":
-        pytest.skip("the engine suite runs on moto's state machine interpreter")
+    """moto executing the definition (or ministack under TEST_BACKEND=ministack), provisioned from
+    template.yaml, with the functions fed by the template's event sources."""
     logging.getLogger("moto").setLevel(logging.CRITICAL)  # its interpreter logs every caught error
     keep_task_failure_causes()
     saved = dict(os.environ)
@@ -99,17 +101,25 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
     use_local_credentials()
     settings_marker = request.node.get_closest_marker("engine_settings")
     parameters_marker = request.node.get_closest_marker("engine_parameters")
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        stack = provision(parameters={**PARAMETERS, **(parameters_marker.kwargs if parameters_marker else {})})
+    parameters = {**PARAMETERS, **(parameters_marker.kwargs if parameters_marker else {})}
+    with contextlib.ExitStack() as backend:
+        endpoint = None
+        if TEST_BACKEND == "ministack":
+            endpoint = request.getfixturevalue("ministack_endpoint")
+            ministack.reset(endpoint)
+            os.environ["AWS_ENDPOINT_URL"] = endpoint
+        else:
+            backend.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        stack = provision(endpoint_url=endpoint, parameters=parameters)
         apply_environment(stack)
         os.environ.update({**SETTINGS, **(settings_marker.kwargs if settings_marker else {})})
         forget_cached_configuration()
-        sources = EventSources(stack)
+        sources = EventSources(stack, endpoint)
         harness = Engine(stack, sources, Api(stack))
         try:
             yield harness
         finally:
-            for run in harness.runs():  # end the interpreter's threads before moto goes away
+            for run in harness.runs():  # end the interpreter's threads before the backend goes away
                 if run["status"] == "RUNNING":
                     harness.sfn.stop_execution(executionArn=run["executionArn"])
             sources.stop()

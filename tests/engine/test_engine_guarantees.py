@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from typing import Any
 
 import boto3
@@ -88,9 +89,8 @@ def test_a_redelivered_stream_record_starts_one_run(engine: Engine) -> None:
     # Given the stream record of a new execution, held back from the starter
     engine.sources.paused.add(STARTER)
     execution_id = engine.submit({"id": "a"})
-    streams = boto3.client(
-        "dynamodbstreams", region_name="us-east-1", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com"
-    )
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or "https://streams.dynamodb.us-east-1.amazonaws.com"
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1", endpoint_url=endpoint)
     arn = engine.stack.attributes[("ExecutionsTable", "StreamArn")]
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")

@@ -8,6 +8,7 @@ import pytest
 from tests.engine.conftest import Engine
 
 
+@pytest.mark.moto_only("ministack 1.5.33 does not enforce a callback task's TimeoutSecondsPath")
 @pytest.mark.engine_settings(JOB_TIMEOUT_SECONDS="2", JOB_HEARTBEAT_SECONDS="1", SIMULATED_JOB_MS="0")
 def test_a_job_that_overruns_its_timeout_fails_and_the_others_finish(engine: Engine) -> None:
     execution_id = engine.submit(
@@ -26,6 +27,7 @@ def test_a_job_that_overruns_its_timeout_fails_and_the_others_finish(engine: Eng
     assert status["status"] == "failed"
 
 
+@pytest.mark.moto_only("ministack 1.5.33 does not enforce a state machine's TimeoutSeconds")
 @pytest.mark.engine_parameters(ExecutionTimeoutSeconds="2")
 def test_an_execution_that_overruns_its_timeout_fails(engine: Engine) -> None:
     execution_id = engine.submit(
