@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import TEST_BACKEND
 from tests.http.test_local_server import Server, running_server
 
 pytestmark = pytest.mark.http
@@ -43,8 +42,6 @@ PIPELINE = {
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    if TEST_BACKEND != "moto":
-        pytest.skip("the engine over HTTP is checked on moto here")
     with running_server() as (server, _):
         yield server
 
