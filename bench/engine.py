@@ -3,13 +3,16 @@ dispatch latency from a dependency's completion to the dependent's hand-off (p50
 20-job chain and of a 100-job fan-out/fan-in of 0 ms jobs, and the AWS cost per 1,000 jobs at list
 prices from counted state transitions, Lambda invocations, SQS requests and DynamoDB writes.
 
-In process against moto (mock_aws executing the real definition), the functions fed by
-local/event_sources.py as in tests/engine. moto's interpreter and its polling dominate the times here;
-they say how the design behaves, not what AWS would measure. Writes docs/engine-benchmarks.md.
+In process against moto (mock_aws executing the real definition) and ministack (when its venv exists),
+the functions fed by local/event_sources.py as in tests/engine. The local interpreters and the polling
+dominate the times: they say how the design behaves, not what AWS would measure. Writes
+docs/engine-benchmarks.md.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
@@ -23,6 +26,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from local import ministack
 from local.event_sources import EventSources, keep_task_failure_causes
 from local.stack import (
     FakeLambdaContext,
@@ -48,12 +52,12 @@ def stamp(value: str) -> float:
 
 
 class Rig:
-    def __init__(self) -> None:
-        self.stack = provision(parameters={"JobRetryIntervalSeconds": "1"})
+    def __init__(self, endpoint: str | None) -> None:
+        self.stack = provision(endpoint_url=endpoint, parameters={"JobRetryIntervalSeconds": "1"})
         apply_environment(self.stack)
-        os.environ.update({"SIMULATED_JOB_MS": "0", "MAX_PARALLEL_JOBS": "10"})
+        os.environ.update({"SIMULATED_JOB_MS": "0", "MAX_PARALLEL_JOBS": "10", "POWERTOOLS_LOG_LEVEL": "ERROR"})
         forget_cached_configuration()
-        self.sources = EventSources(self.stack)
+        self.sources = EventSources(self.stack, endpoint)
         self.calls: Counter[str] = Counter()
         from execution_api.engine.config import engine_dynamodb_client, stepfunctions_client
 
@@ -129,6 +133,35 @@ def fan(n: int) -> list[dict[str, Any]]:
     return [{"id": "root"}, *({"id": m, "dependsOn": ["root"]} for m in middle), {"id": "join", "dependsOn": middle}]
 
 
+def measure(backend: str) -> str:
+    """Both runs on one backend; the report's section for it."""
+    rows = []
+    latencies: list[float] = []
+    with contextlib.ExitStack() as running:
+        endpoint = None
+        if backend == "ministack":
+            server = ministack.start()
+            running.callback(server.stop)
+            endpoint = server.endpoint
+            os.environ["AWS_ENDPOINT_URL"] = endpoint
+        else:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+            running.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        rig = Rig(endpoint)
+        running.callback(rig.sources.stop)
+        rig.run(chain(2))  # warm up: handlers imported, clients made
+        for name, jobs in (("20-job chain", chain(20)), ("100-job fan-out/fan-in", fan(100))):
+            before_calls, before_invocations = rig.calls.copy(), dict(rig.sources.invocations)
+            execution_id, elapsed = rig.run(jobs)
+            calls = rig.calls - before_calls
+            invocations = {k: v - before_invocations.get(k, 0) for k, v in rig.sources.invocations.items()}
+            if name.endswith("chain"):
+                # In a chain nothing waits for a Map slot: each hand-off waits only for its dependency.
+                latencies = rig.dispatch_latencies(execution_id)
+            rows.append((name, len(jobs), elapsed, rig.transitions(execution_id), calls, invocations))
+    return render(backend, rows, latencies)
+
+
 def main() -> int:
     template = Template()
     for function in template.functions():
@@ -138,37 +171,40 @@ def main() -> int:
     for folder in [*template.layer_dirs(), *(f.code_dir for f in template.functions())]:
         if str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
-    os.environ.pop("AWS_ENDPOINT_URL", None)
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     use_local_credentials()
     keep_task_failure_causes()
-    rows = []
-    latencies: list[float] = []
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        rig = Rig()
-        rig.run(chain(2))  # warm up: handlers imported, clients made
-        for name, jobs in (("20-job chain", chain(20)), ("100-job fan-out/fan-in", fan(100))):
-            before_calls, before_invocations = rig.calls.copy(), dict(rig.sources.invocations)
-            execution_id, elapsed = rig.run(jobs)
-            calls = rig.calls - before_calls
-            invocations = {k: v - before_invocations.get(k, 0) for k, v in rig.sources.invocations.items()}
-            latencies += rig.dispatch_latencies(execution_id)
-            rows.append((name, len(jobs), elapsed, rig.transitions(execution_id), calls, invocations))
-    report = render(rows, latencies)
+    backends = ["moto"] + (["ministack"] if ministack.EXECUTABLE.exists() else [])
+    sections = []
+    for backend in backends:
+        with contextlib.redirect_stdout(io.StringIO()):  # the functions' log lines
+            sections.append(measure(backend))
+    report = "\n".join(
+        [HEADER.format(when=datetime.now(UTC), load=os.getloadavg()[0], cpus=os.cpu_count()), *sections, FOOTER]
+    )
     OUTPUT.write_text(report)
     print(report)
     return 0
 
 
-def render(rows: list[Any], latencies: list[float]) -> str:
+HEADER = """# Engine benchmarks
+
+`make bench` on {when:%Y-%m-%d %H:%M} UTC, in process: the real definition on moto (mock_aws executing it)
+and on ministack, the functions fed by local/event_sources.py, 0 ms simulated jobs, MAX_PARALLEL_JOBS 10,
+load average {load:.1f} on {cpus} CPUs. The local backends' interpreters and the event sources' polling
+dominate the times; on AWS each hop is an SQS delivery to Lambda. Dispatch latency is measured in the
+20-job chain, where a hand-off waits only for its dependency (in a fan-out, most jobs wait for a Map slot).
+"""
+
+FOOTER = """
+Step Functions state transitions dominate the cost ($0.025 per 1,000; 3 per job plus the Map and
+Finish); Lambda requests, SQS requests and DynamoDB writes add about a cent per 1,000 jobs together.
+"""
+
+
+def render(backend: str, rows: list[Any], latencies: list[float]) -> str:
     lines = [
-        "# Engine benchmarks",
-        "",
-        f"`make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, moto in process (mock_aws executing the real",
-        "definition), 0 ms simulated jobs, MAX_PARALLEL_JOBS 10, load average "
-        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs. moto's interpreter and the local event sources'",
-        "polling dominate; on AWS each hop is an SQS delivery to Lambda (tens of ms).",
+        f"## {backend}",
         "",
         f"Dispatch latency (a dependency completed -> the dependent handed to the work queue), {len(latencies)} "
         f"hand-offs: p50 {1000 * statistics.median(latencies):.0f} ms, p95 {1000 * percentile(latencies, 95):.0f} ms.",
@@ -200,12 +236,6 @@ def render(rows: list[Any], latencies: list[float]) -> str:
     lines += [
         f"- {name}: ${per_thousand:.3f}; Step Functions transitions are {share:.0%} of it"
         for name, per_thousand, share in costs
-    ]
-    lines += [
-        "",
-        "Step Functions state transitions dominate ($0.025 per 1,000; 3 per job plus the Map and Finish);",
-        "Lambda requests, SQS requests and DynamoDB writes are a few cents per 1,000 jobs together.",
-        "",
     ]
     return "\n".join(lines)
 

@@ -51,6 +51,7 @@ class Mapping:
     shard_iterators: dict[str, str] = field(default_factory=dict)
     retry: list[dict[str, Any]] = field(default_factory=list)  # failed stream records, delivered again
     seen_runs: set[str] = field(default_factory=set)
+    last_poll: float = 0.0
 
 
 class EventSources:
@@ -114,11 +115,14 @@ class EventSources:
     def run_until(self, done: Callable[[], bool], timeout_s: float = 60.0, idle_s: float = 0.01) -> bool:
         """Deliver until `done()` holds (checked between rounds), at most `timeout_s`; True when done."""
         deadline = time.monotonic() + timeout_s
+        checked = 0.0
         while time.monotonic() < deadline:
             if self.errors:
                 raise self.errors[0]
-            if done():
-                return True
+            if time.monotonic() - checked > 0.1:  # done() may be costly; events flow meanwhile
+                if done():
+                    return True
+                checked = time.monotonic()
             if not self.poll_once():
                 time.sleep(idle_s)
         return done()
@@ -199,6 +203,10 @@ class EventSources:
 
     # ---- Step Functions status changes ----
     def _poll_runs(self, mapping: Mapping) -> int:
+        # A run's end is rare and not urgent: look twice a second, not on every round.
+        if time.monotonic() - mapping.last_poll < 0.5:
+            return 0
+        mapping.last_poll = time.monotonic()
         delivered = 0
         for run in self._sfn.list_executions(stateMachineArn=mapping.source).get("executions", []):
             if run["status"] not in TERMINAL_RUN_STATUSES or run["executionArn"] in mapping.seen_runs:

@@ -29,7 +29,7 @@ def handle_message(record: SQSRecord) -> None:
         raise ValueError(f"unknown engine action {action!r}")  # goes to the dead-letter queue after retries
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     if event.get("source") == "aws.states":  # EventBridge: a state machine run ended

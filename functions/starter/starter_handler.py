@@ -23,7 +23,7 @@ def start_execution(record: DynamoDBRecord) -> None:
     logger.info("execution started", extra={"stateMachineExecutionArn": arn})
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(

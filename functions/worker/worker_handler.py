@@ -27,7 +27,7 @@ def run_job(record: SQSRecord) -> None:
     logger.info("job attempt", extra={"outcome": worker().handle(message)})
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(

@@ -58,8 +58,12 @@ class Engine:
     def run(self, execution_id: str, timeout_s: float = 60) -> dict[str, Any]:
         """Deliver events until the execution is finished and its state machine run has ended."""
 
-        def finished() -> bool:
-            return self.status(execution_id)["status"] in TERMINAL and not any(
+        table = boto3.resource("dynamodb", region_name="us-east-1").Table(self.stack.names["ExecutionsTable"])
+        key = {"pk": f"TENANT#local#EXECUTION#{execution_id}", "sk": "EXECUTION"}
+
+        def finished() -> bool:  # one GetItem per check: cheap even for 500 jobs
+            item = table.get_item(Key=key, ConsistentRead=True)["Item"]
+            return item["status"] in TERMINAL and not any(
                 run["status"] == "RUNNING" for run in self.runs() if run["name"].startswith(execution_id)
             )
 

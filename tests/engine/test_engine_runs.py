@@ -3,6 +3,10 @@ pending -> processing -> completed or failed, scheduled without waves."""
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from tests.engine.conftest import Engine
 
 OUTPUTS = "https://outputs.execution-api.invalid"
@@ -123,3 +127,20 @@ def engine_items(engine: Engine, execution_id: str) -> dict[str, dict[str, objec
     table = boto3.resource("dynamodb", region_name="us-east-1").Table(engine.stack.names["ExecutionsTable"])
     items = table.query(KeyConditionExpression=Key("pk").eq(f"TENANT#local#EXECUTION#{execution_id}"))["Items"]
     return {item["jobId"]: item for item in items if "jobId" in item}
+
+
+@pytest.mark.skipif(not os.environ.get("ENGINE_LARGE"), reason="minutes on moto: ENGINE_LARGE=1 runs it")
+@pytest.mark.engine_settings(MAX_PARALLEL_JOBS="40")
+def test_500_jobs_complete(engine: Engine) -> None:
+    # Given MAX_JOBS jobs: 100 chains of 5, each link also waiting for the previous chain's head
+    jobs = []
+    for chain in range(100):
+        for link in range(5):
+            depends = [f"c{chain}l{link - 1}"] if link else ([f"c{chain - 1}l0"] if chain else [])
+            jobs.append({"id": f"c{chain}l{link}", "dependsOn": depends})
+    execution_id = engine.submit(*jobs)
+
+    status = engine.run(execution_id, timeout_s=1800)
+
+    assert status["status"] == "completed"
+    assert status["completedJobs"] == 500
