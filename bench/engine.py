@@ -115,8 +115,14 @@ class Rig:
             for r in self.sfn.list_executions(stateMachineArn=self.stack.names["ExecutionStateMachine"])["executions"]
             if r["name"].startswith(execution_id)
         )
-        events = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-        return sum(1 for e in events if e["type"].endswith("StateEntered"))
+        entered = 0
+        request: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+        while True:
+            page = self.sfn.get_execution_history(**request)
+            entered += sum(1 for e in page["events"] if e["type"].endswith("StateEntered"))
+            if not page.get("nextToken"):
+                return entered
+            request["nextToken"] = page["nextToken"]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -242,7 +248,7 @@ def render(backend: str, rows: list[Any], latencies: list[float]) -> str:
         f"- {name}: ${per_thousand:.3f}; Step Functions transitions are {share:.0%} of it"
         for name, per_thousand, share in costs
     ]
-    return "\n".join(lines)
+    return "\n".join([*lines, ""])
 
 
 if __name__ == "__main__":
