@@ -26,7 +26,8 @@ help:
 	@echo "make build | deploy [ENV=prod] sam build / sam deploy (SAM CLI in its own venv)"
 	@echo "make fuzz [FUZZ_EXAMPLES=100] schemathesis against make run from docs/openapi.json (own venv)"
 	@echo "make load [CLIENTS=16 REQUESTS=200] [BACKEND=ministack]  concurrent clients against make run, then a lost/extra check"
-	@echo "make bench                    benchmarks (round trips, warm latency, validation, cold start) into docs/benchmarks.md"
+	@echo "make bench                    benchmarks (round trips, warm latency, validation, cold start) into docs/benchmarks.md,"
+	@echo "                              the engine's (dispatch latency, chain, fan-out/in, cost) into docs/engine-benchmarks.md"
 
 # The application's environment; reinstalled when a requirements file changes.
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/shared/constraints.txt
@@ -83,7 +84,7 @@ unit: $(VENV)/.installed
 
 # The same handlers, storage and HTTP tests against ministack (tests marked moto_only are deselected).
 test-ministack: $(VENV)/.installed $(MINISTACK_VENV)/.installed
-	TEST_BACKEND=ministack $(VENV)/bin/pytest tests/integration tests/http tests/test_events.py
+	TEST_BACKEND=ministack $(VENV)/bin/pytest tests/integration tests/http tests/test_events.py tests/engine
 
 openapi: $(VENV)/.installed
 	$(PY) -m local.openapi
@@ -136,6 +137,7 @@ load: $(VENV)/.installed $(if $(filter ministack,$(BACKEND)),$(MINISTACK_VENV)/.
 # needs make build's .aws-sam/build and python3.13 (with pyenv: PYENV_VERSION=3.11.7:3.13.0 make bench).
 bench: $(VENV)/.installed
 	$(PY) -m bench.benchmarks
+	$(PY) -m bench.engine
 
 build: $(SAM_VENV)/.installed
 	@command -v python3.13 >/dev/null || { echo "sam build needs python3.13 on PATH (Lambda runtime); with pyenv: PYENV_VERSION=3.11.7:3.13.0 make build"; exit 1; }

@@ -1,12 +1,14 @@
-"""ministack: a second, independent DynamoDB and KMS for local work, run as a subprocess.
+"""ministack: a second, independent AWS (DynamoDB, KMS, SQS, Step Functions) for local work, run as a subprocess.
 
 It lives in its own virtual environment (.venv-ministack, `make` creates it from
 requirements-ministack.txt) because it pins an older botocore than the application's. It is started
-bound to loopback with only DynamoDB and KMS on, no Docker, no persistence and no extra listeners,
+bound to loopback with only the services the product uses on, no Docker, no persistence and no extra listeners,
 in its own process group so that stopping it stops everything it started.
 
 Known differences from moto (and AWS): its KMS decrypts tampered ciphertext and ignores a wrong key
-id, and it deletes items whose TTL has passed within about a minute (AWS takes up to days).
+id, and it deletes items whose TTL has passed within about a minute (AWS takes up to days); its Step
+Functions does not enforce a callback task's TimeoutSecondsPath nor a run's TimeoutSeconds, and its
+history leaves out Map iterations.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ HOST = "127.0.0.1"
 # Only what the product uses, on loopback, and nothing that reaches outside the process.
 ENVIRONMENT = {
     "BIND_HOST": HOST,
-    "SERVICES": "dynamodb,kms,sqs",  # sqs: webhook delivery queues
+    "SERVICES": "dynamodb,dynamodbstreams,kms,sqs,stepfunctions",  # sqs and stepfunctions: the engine (docs/engine.md)
     "DOCKER_HOST": "unix:///nonexistent",
     "IOT_MTLS_ENABLED": "0",
     "SFTP_ENABLED": "0",

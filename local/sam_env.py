@@ -56,6 +56,10 @@ def local_resource_names(template: Template) -> tuple[dict[str, str], dict[tuple
         # SQS finds a queue by the account and name in its URL, whatever the host: the endpoint decides.
         names[logical_id] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{logical_id}"
         attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{logical_id}"
+    for logical_id in template.of_type("AWS::Serverless::StateMachine"):
+        names[logical_id] = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{logical_id}"  # make run's name
+        attributes[(logical_id, "Name")] = logical_id
+        attributes[(logical_id, "Arn")] = names[logical_id]
     aliases = template.of_type("AWS::KMS::Alias").values()
     for logical_id in template.of_type("AWS::KMS::Key"):
         [alias] = [

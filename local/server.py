@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from local import moto_transactions
+from local.event_sources import BackendWithEventSources, enable_state_machine_execution
 from local.events import rest_api_event
 from local.http_server import RAW_HEADERS, READ_TIMEOUT, LocalHttpServer, header_lists
 from local.stack import (
@@ -201,6 +202,8 @@ def start_moto(port: int) -> Any:
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    enable_state_machine_execution()
+
     # MOTO_HOST=0.0.0.0 lets Lambda containers on Linux reach it (sam local; docs/local-development.md).
     server = ThreadedMotoServer(ip_address=os.environ.get("MOTO_HOST") or "127.0.0.1", port=port, verbose=False)
     server.start()
@@ -243,6 +246,7 @@ def serve(
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     stack = provision(endpoint_url=endpoint)
     apply_environment(stack, keep_shell_settings=keep_shell_settings)
+    moto = BackendWithEventSources(moto, stack, endpoint)  # the engine: streams and queues to the functions
     api = LocalApi(stack, authenticate=bool(api_key))  # loads the handlers, and so the layer's code
     if api_key:
         from execution_api.api_keys import ApiKeyStore

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,12 +88,15 @@ class LocalStack:
         return matches[0] if matches else None
 
 
-def provision(template: Template | None = None, endpoint_url: str | None = None) -> LocalStack:
-    """Create every table, key and alias of the template (reusing ones that exist) and return the wiring."""
+def provision(
+    template: Template | None = None, endpoint_url: str | None = None, parameters: dict[str, str] | None = None
+) -> LocalStack:
+    """Create every table, key, alias, queue and state machine of the template (reusing ones that exist)
+    and return the wiring. `parameters` override the template's parameter defaults (as a deploy would)."""
     template = template or Template()
     dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint_url)
     kms = boto3.client("kms", region_name=REGION, endpoint_url=endpoint_url)
-    names = {**template.parameter_defaults(), **pseudo_parameters()}
+    names = {**template.parameter_defaults(), **(parameters or {}), **pseudo_parameters()}
     stack = LocalStack(template, names)
 
     for logical_id, resource in template.of_type("AWS::DynamoDB::Table").items():
@@ -131,39 +135,64 @@ def provision(template: Template | None = None, endpoint_url: str | None = None)
         names[logical_id] = key_id
         stack.attributes[(logical_id, "Arn")] = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key_id}"
 
-    _provision_queues(template, stack, endpoint_url)
+    provision_queues(template, stack, endpoint_url)
+    provision_state_machines(template, stack, endpoint_url)
     for logical_id in template.resources:
         names.setdefault(logical_id, f"execution-api-local-{logical_id}")
     return stack
 
 
-def _provision_queues(template: Template, stack: LocalStack, endpoint_url: str | None) -> None:
-    """Create the template's SQS queues (reusing ones that exist); dead-letter targets first, then redrive."""
-    queues = template.of_type("AWS::SQS::Queue")
-    if not queues:
-        return
+def provision_queues(template: Template, stack: LocalStack, endpoint_url: str | None) -> None:
+    """SQS queues named by logical id; dead-letter queues first, since the others' redrive names them."""
     sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint_url)
-    for logical_id, resource in queues.items():
+    queues = template.of_type("AWS::SQS::Queue")
+    for logical_id, resource in sorted(queues.items(), key=lambda q: "RedrivePolicy" in q[1]["Properties"]):
+        props = resource.get("Properties", {})
         attributes = {
-            name: str(value).lower() if isinstance(value, bool) else str(value)
-            for name, value in resource.get("Properties", {}).items()
-            if name in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")
+            name: str(props[name]) for name in ("VisibilityTimeout", "MessageRetentionPeriod") if name in props
         }
-        try:
+        if "RedrivePolicy" in props:
+            redrive = props["RedrivePolicy"]
+            target = resolve(redrive["deadLetterTargetArn"], stack.names, stack.attributes)
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": target, "maxReceiveCount": str(redrive["maxReceiveCount"])}
+            )
+        try:  # a backend that outlived make run (ministack) keeps its queues
             url = sqs.get_queue_url(QueueName=logical_id)["QueueUrl"]
         except sqs.exceptions.QueueDoesNotExist:
             url = sqs.create_queue(QueueName=logical_id, Attributes=attributes)["QueueUrl"]
-        stack.names[logical_id] = url  # !Ref of a queue is its URL
+        stack.names[logical_id] = url
         stack.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{logical_id}"
         stack.attributes[(logical_id, "QueueName")] = logical_id
-    for logical_id, resource in queues.items():
-        redrive = resource.get("Properties", {}).get("RedrivePolicy")
-        if redrive:
-            policy = {
-                "deadLetterTargetArn": resolve(redrive["deadLetterTargetArn"], stack.names, stack.attributes),
-                "maxReceiveCount": str(redrive["maxReceiveCount"]),
-            }
-            sqs.set_queue_attributes(QueueUrl=stack.names[logical_id], Attributes={"RedrivePolicy": json.dumps(policy)})
+
+
+def provision_state_machines(template: Template, stack: LocalStack, endpoint_url: str | None) -> None:
+    """Each AWS::Serverless::StateMachine from its DefinitionUri file with its DefinitionSubstitutions."""
+    sfn = boto3.client("stepfunctions", region_name=REGION, endpoint_url=endpoint_url)
+    existing = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+    role = f"arn:aws:iam::{ACCOUNT_ID}:role/execution-api-local-state-machine"
+    for logical_id, _resource in template.of_type("AWS::Serverless::StateMachine").items():
+        definition = state_machine_definition(template, stack, logical_id)
+        if logical_id in existing:
+            arn = existing[logical_id]
+            sfn.update_state_machine(stateMachineArn=arn, definition=definition)
+        else:
+            arn = sfn.create_state_machine(name=logical_id, definition=definition, roleArn=role)["stateMachineArn"]
+        stack.names[logical_id] = arn
+        stack.attributes[(logical_id, "Name")] = logical_id
+        stack.attributes[(logical_id, "Arn")] = arn
+
+
+def state_machine_definition(template: Template, stack: LocalStack, logical_id: str) -> str:
+    """The definition as CloudFormation would hand it to Step Functions: ${Name} placeholders substituted."""
+    props = template.resources[logical_id]["Properties"]
+    text = (template.path.parent / props["DefinitionUri"]).read_text()
+    mappings = template.document.get("Mappings", {})
+    values = {
+        name: resolve(value, stack.names, stack.attributes, mappings)
+        for name, value in props.get("DefinitionSubstitutions", {}).items()
+    }
+    return re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], text)
 
 
 class FakeLambdaContext:
@@ -196,6 +225,10 @@ SHELL_SETTINGS = frozenset(
         "POWERTOOLS_LOG_LEVEL",
         "WEBHOOK_RETRY_SCHEDULE",
         "WEBHOOK_TIMEOUT_SECONDS",
+        "MAX_PARALLEL_JOBS",
+        "JOB_TIMEOUT_SECONDS",
+        "JOB_HEARTBEAT_SECONDS",
+        "SIMULATED_JOB_MS",
     }
 )
 

@@ -62,6 +62,7 @@ class Function:
     handler: str  # module.function
     environment: dict[str, Any]
     routes: list[Route] = field(default_factory=list)
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)  # the template's Events, as written
 
     def load_module(self, layer_dirs: list[Path]) -> ModuleType:
         """Import the handler's module the way Lambda does: layer code and the function's folder on sys.path."""
@@ -119,7 +120,14 @@ class Template:
                 if event["Type"] == "Api"
             ]
             functions.append(
-                Function(name, self.path.parent / props["CodeUri"], props["Handler"], {**shared, **own}, routes)
+                Function(
+                    name,
+                    self.path.parent / props["CodeUri"],
+                    props["Handler"],
+                    {**shared, **own},
+                    routes,
+                    dict(props.get("Events", {})),
+                )
             )
         return functions
 
@@ -153,8 +161,14 @@ def _route(method: str, path: str, open_route: bool = False) -> Route:
     return Route(method.upper(), path, re.compile(regex), open_route)
 
 
-def resolve(value: Any, names: dict[str, str], attributes: dict[tuple[str, str], str]) -> str:
-    """The value of an intrinsic as a string, for the subset the template uses in environments."""
+def resolve(
+    value: Any,
+    names: dict[str, str],
+    attributes: dict[tuple[str, str], str],
+    mappings: dict[str, Any] | None = None,
+) -> str:
+    """The value of an intrinsic as a string, for the subset the template uses in environments and
+    definition substitutions."""
     if isinstance(value, (str, int, float, bool)):
         return str(value).lower() if isinstance(value, bool) else str(value)
     if "Ref" in value:
@@ -164,7 +178,18 @@ def resolve(value: Any, names: dict[str, str], attributes: dict[tuple[str, str],
         return attributes[(resource, attribute)]
     if "Fn::Sub" in value:
         text = value["Fn::Sub"]
-        return re.sub(r"\$\{([\w:]+)\}", lambda m: names[m.group(1)], text)
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if "." in name:  # ${Resource.Attribute}
+                resource, attribute = name.split(".", 1)
+                return attributes[(resource, attribute)]
+            return names[name]
+
+        return re.sub(r"\$\{([\w:.]+)\}", substitute, text)
+    if "Fn::FindInMap" in value and mappings is not None:
+        table, first, second = (resolve(part, names, attributes, mappings) for part in value["Fn::FindInMap"])
+        return resolve(mappings[table][first][second], names, attributes, mappings)
     raise ValueError(f"unsupported intrinsic in template.yaml: {value}")
 
 

@@ -201,6 +201,8 @@ def test_its_names_are_the_ones_make_run_creates(aws: LocalStack) -> None:
                 continue
             if value.startswith("alias/"):
                 assert kms.describe_key(KeyId=value)["KeyMetadata"]["Arn"] == local[name]
+            elif value.startswith("arn:aws:states:"):
+                assert value == local[name]
             elif value.startswith("https://sqs."):
                 assert value.rsplit("/", 2)[1:] == local[name].rsplit("/", 2)[1:]  # account and queue name
             else:

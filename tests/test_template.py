@@ -119,6 +119,7 @@ def test_routes_and_handlers() -> None:
         ("SubmitExecutionFunction", "OPTIONS", "/api/execute"),
         ("ExecutionStatusFunction", "ANY", "/api/execute/{id}/status"),
         ("ExecutionStatusFunction", "OPTIONS", "/api/execute/{id}/status"),
+        ("CancelExecutionFunction", "ANY", "/api/execute/{id}/cancel"),
     }
     for function in TEMPLATE.functions():
         module = function.handler.rsplit(".", 1)[0]

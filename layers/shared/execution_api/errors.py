@@ -55,6 +55,14 @@ class ExecutionNotFound(ExecutionApiError):
     """404: no such execution for this tenant."""
 
 
+class ExecutionAlreadyFinished(ExecutionApiError):
+    """409: the execution is already completed, failed or cancelled (a cancel comes too late)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"the execution is already {status}")
+        self.status = status
+
+
 class MethodNotAllowed(ExecutionApiError):
     """405: the route exists but not with this method."""
 

@@ -15,6 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from execution_api.errors import (
+    ExecutionAlreadyFinished,
     ExecutionApiError,
     ExecutionNotFound,
     IdempotencyKeyInFlight,
@@ -76,6 +77,7 @@ _SIMPLE_PROBLEMS: dict[type[ExecutionApiError], tuple[HTTPStatus, str, str | Non
     ExecutionNotFound: (HTTPStatus.NOT_FOUND, "execution_not_found", None),
     Unauthenticated: (HTTPStatus.UNAUTHORIZED, "unauthorized", None),
     IdempotencyKeyReused: (HTTPStatus.UNPROCESSABLE_ENTITY, "idempotency_key_reused", None),
+    ExecutionAlreadyFinished: (HTTPStatus.CONFLICT, "execution_finished", None),
 }
 
 

@@ -164,3 +164,14 @@ class Problem(BaseModel):
         default=None, alias="errorCount", description="How many violations there were in all, when `errors` is cut."
     )
     errors_truncated: bool | None = Field(default=None, alias="errorsTruncated")
+
+
+class ExecutionCancelled(_Response):
+    id: str
+    execution_id: str
+    status: Literal["cancelled"] = "cancelled"
+    status_url: str
+
+    @classmethod
+    def of(cls, execution_id: str, base_path: str = "") -> ExecutionCancelled:
+        return cls(id=execution_id, execution_id=execution_id, status_url=base_path + status_url(execution_id))

@@ -1,0 +1,58 @@
+"""POST /api/execute/{id}/cancel: stop an unfinished execution; its unfinished jobs become cancelled."""
+
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from execution_api.engine.scheduler import engine
+from execution_api.http import PROBLEM_RESPONSES, create_app, public_base_path, tenant_id
+from execution_api.models.response import ExecutionCancelled
+from execution_api.observability import logger, tracer
+
+PATH = "/api/execute/<id>/cancel"
+router = Router()
+
+
+@router.post(
+    PATH,
+    summary="Cancel an execution",
+    description=(
+        "Running jobs are abandoned, pending jobs never start; the execution and its unfinished jobs become "
+        "`cancelled`. A finished execution cannot be cancelled (409)."
+    ),
+    status_code=HTTPStatus.ACCEPTED.value,
+    responses={
+        202: {
+            "description": "Cancelled.",
+            "content": {"application/json": {"model": ExecutionCancelled}},
+        },
+        **{status: PROBLEM_RESPONSES[status] for status in (401, 404, 405, 409, 429, 500, 503)},
+    },
+    tags=["executions"],
+    operation_id="cancelExecution",
+)
+@tracer.capture_method
+def cancel_execution(id: str) -> Response[str]:  # noqa: A002 - the path parameter's name
+    event = router.current_event
+    engine().cancel(tenant_id(event), id)
+    cancelled = ExecutionCancelled.of(id, public_base_path(event))
+    return Response(
+        status_code=HTTPStatus.ACCEPTED.value,
+        content_type="application/json",
+        body=cancelled.model_dump_json(by_alias=True),
+        headers={"Location": cancelled.status_url},
+    )
+
+
+app = create_app(methods={PATH: ("POST",)})
+app.include_router(router)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,34 @@
+"""Starts the engine: each new execution item in the executions table's stream starts one Step Functions
+execution, named from tenant and execution id, so a redelivered record never starts it twice."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from execution_api.engine.scheduler import engine
+from execution_api.observability import logger, tracer
+from execution_api.repository import EXECUTION_SK
+
+
+def start_execution(record: DynamoDBRecord) -> None:
+    image = record.raw_event.get("dynamodb", {}).get("NewImage", {})
+    # The event source mapping's filter already keeps only inserted execution items; checked again here.
+    if record.raw_event.get("eventName") != "INSERT" or image.get("sk", {}).get("S") != EXECUTION_SK:
+        return
+    tenant_id, execution_id = image["tenantId"]["S"], image["executionId"]["S"]
+    logger.append_keys(executionId=execution_id)
+    arn = engine().start(tenant_id, execution_id)
+    logger.info("execution started", extra={"stateMachineExecutionArn": arn})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    return process_partial_response(
+        event=event,
+        record_handler=start_execution,
+        processor=BatchProcessor(event_type=EventType.DynamoDBStreams),
+        context=context,
+    )

@@ -1,0 +1,41 @@
+"""The product's worker: runs jobs from the work queue through executors and reports with task tokens."""
+
+import json
+import os
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from execution_api.aws_clients import kms_client
+from execution_api.container import per_container
+from execution_api.engine.config import engine_dynamodb_client, engine_settings, stepfunctions_client
+from execution_api.engine.store import JobStore
+from execution_api.engine.worker import Worker
+from execution_api.observability import logger, tracer
+from execution_api.webhook_secrets import WebhookSecretCipher
+
+
+@per_container
+def worker() -> Worker:
+    settings = engine_settings()
+    key_id = os.environ.get("WEBHOOK_SECRET_KEY_ID")  # the key that sealed the jobs' credentials
+    cipher = WebhookSecretCipher(kms_client(), key_id) if key_id else None
+    store = JobStore(engine_dynamodb_client(), settings.executions_table_name)
+    return Worker(store, stepfunctions_client(), settings, cipher=cipher)
+
+
+def run_job(record: SQSRecord) -> None:
+    message: dict[str, Any] = json.loads(record.body)
+    job = message.get("job") or {}
+    logger.append_keys(executionId=job.get("executionId"), jobId=job.get("id"), attempt=message.get("attempt"))
+    logger.info("job attempt", extra={"outcome": worker().handle(message)})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    return process_partial_response(
+        event=event, record_handler=run_job, processor=BatchProcessor(event_type=EventType.SQS), context=context
+    )

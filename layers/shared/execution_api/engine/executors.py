@@ -1,0 +1,96 @@
+"""Executors run one job for the worker. Real provider executors plug in by implementing `Executor`;
+this module ships `simulated`, which runs any operation without a provider (SPEC section 11)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import quote
+
+OUTPUT_BASE_URL = "https://outputs.execution-api.invalid"  # .invalid is reserved (RFC 2606): never resolves
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    execution_id: str
+    job_id: str
+    operation: str
+    params: dict[str, Any]  # dependency references already resolved to urls, sealed credentials opened
+    attempt: int = 1
+    provider_api_keys: dict[str, str] = field(default_factory=dict)  # options.providerApiKeys, opened
+
+
+class JobFailed(Exception):
+    """The job cannot complete. `retryable` lets Step Functions try again (up to JOB_MAX_ATTEMPTS)."""
+
+    def __init__(self, message: str, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
+class Executor(Protocol):
+    def run(self, job: JobRequest, heartbeat: Callable[[], None]) -> dict[str, Any]:
+        """Run the job; call `heartbeat` at least every heartbeatSeconds during long work. Returns the job's
+        result, {"status": "completed", "outputs": [{"type", "url", "mimeType"}], "metadata": {...}}, or
+        raises JobFailed."""
+        ...
+
+
+# Output kind by words in the operation name; anything else makes a video (the product's main output).
+_KINDS = (
+    (("image", "thumbnail", "picture", "photo"), ("image", "png", "image/png")),
+    (("audio", "speech", "voice", "music", "sound", "tts"), ("audio", "mp3", "audio/mpeg")),
+    (("transcri", "caption", "text"), ("text", "txt", "text/plain")),
+)
+_VIDEO = ("video", "mp4", "video/mp4")
+
+
+def output_kind(operation: str) -> tuple[str, str, str]:
+    """(type, file extension, mime type) for an operation's output."""
+    lowered = operation.lower()
+    for words, kind in _KINDS:
+        if any(word in lowered for word in words):
+            return kind
+    return _VIDEO
+
+
+@dataclass
+class SimulatedExecutor:
+    """Completes every job after `default_ms` (SIMULATED_JOB_MS) with a deterministic url on the .invalid
+    domain. params.simulate steers one job: {"ms": 50}, {"failWith": "message"} (add "retryable": true to
+    let Step Functions retry it), {"failAttempts": 2} (retryable failures on the first two attempts)."""
+
+    default_ms: int = 500
+    slice_s: float = 0.25  # the heartbeat callback is offered this often; the worker decides when to send
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+    def run(self, job: JobRequest, heartbeat: Callable[[], None]) -> dict[str, Any]:
+        simulate = job.params.get("simulate")
+        steer: dict[str, Any] = simulate if isinstance(simulate, dict) else {}
+        ms = steer.get("ms", self.default_ms)
+        ms = ms if isinstance(ms, int) and not isinstance(ms, bool) and ms >= 0 else self.default_ms
+        self._wait(ms / 1000, heartbeat)
+        fail_attempts = steer.get("failAttempts")
+        if isinstance(fail_attempts, int) and job.attempt <= fail_attempts:
+            raise JobFailed(f"simulated failure on attempt {job.attempt}", retryable=True)
+        if "failWith" in steer:
+            raise JobFailed(str(steer["failWith"]), retryable=steer.get("retryable") is True)
+        kind, extension, mime_type = output_kind(job.operation)
+        url = f"{OUTPUT_BASE_URL}/{quote(job.execution_id, safe='')}/{quote(job.job_id, safe='')}.{extension}"
+        return {
+            "status": "completed",
+            "outputs": [{"type": kind, "url": url, "mimeType": mime_type}],
+            "metadata": {"executor": "simulated", "operation": job.operation, "attempt": job.attempt, "ms": ms},
+        }
+
+    def _wait(self, seconds: float, heartbeat: Callable[[], None]) -> None:
+        """Sleep in slices, with a heartbeat between them, as a long real job would."""
+        while seconds > 0:
+            step = min(seconds, self.slice_s)
+            self.sleep(step)
+            seconds -= step
+            if seconds > 0:
+                heartbeat()

@@ -1,0 +1,46 @@
+"""A job's params as the worker sees them: read from the job item through one function, with every
+`_<word>JobDependency:<id>` replaced by that dependency's output url."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from execution_api.plan_checks import DEPENDENCY_REFERENCE
+
+
+def job_params(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored params of a job item (low-level DynamoDB shape). The one place that knows their storage:
+    today JSON text in `params`; credential values there are "[sealed]" once intake seals them."""
+    params: dict[str, Any] = json.loads(item["params"]["S"]) if "params" in item else {}
+    return params
+
+
+def output_url(result: Any) -> str | None:
+    """The first output url of a job result ({"outputs": [{"url": ...}]}), as SPEC section 3 shapes it."""
+    if isinstance(result, dict):
+        for output in result.get("outputs") or []:
+            if isinstance(output, dict) and isinstance(output.get("url"), str):
+                return str(output["url"])
+    return None
+
+
+def resolve_references(value: Any, urls: Mapping[str, str | None]) -> Any:
+    """`value` with every dependency reference (a whole string, as a value or an object key) replaced by the
+    dependency's url. A reference to a job not in `urls` stays as it is (intake refuses those)."""
+    if isinstance(value, str):
+        match = DEPENDENCY_REFERENCE.fullmatch(value)
+        if match is not None and match["job_id"] in urls:
+            return urls[match["job_id"]]
+        return value
+    if isinstance(value, dict):
+        return {_resolve_key(k, urls): resolve_references(v, urls) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_references(v, urls) for v in value]
+    return value
+
+
+def _resolve_key(key: str, urls: Mapping[str, str | None]) -> str:
+    resolved = resolve_references(key, urls)
+    return resolved if isinstance(resolved, str) else key  # a key must stay a string

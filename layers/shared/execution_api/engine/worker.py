@@ -1,0 +1,126 @@
+"""The product's worker: one work-queue message is one attempt of one job (protocol: docs/engine.md).
+It claims the attempt on the job item (a redelivered message never runs a job twice), runs the job's
+executor with heartbeats, and reports to Step Functions with the message's task token."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from execution_api.credentials import SEALED, open_credentials, open_job_params
+from execution_api.engine.config import EngineSettings
+from execution_api.engine.executors import Executor, JobFailed, JobRequest, SimulatedExecutor
+from execution_api.engine.scheduler import STALE_TOKEN_ERRORS
+from execution_api.engine.store import JobStore
+from execution_api.observability import logger
+from execution_api.repository import execution_pk
+from execution_api.webhook_secrets import WebhookSecretCipher
+
+RETRYABLE = "Job.Retryable"  # Step Functions retries these, up to JOB_MAX_ATTEMPTS in all
+FAILED = "Job.Failed"
+
+
+class JobAbandoned(Exception):
+    """The task token is stale (cancelled, timed out): stop working on the job."""
+
+
+def executor_for(operation: str, settings: EngineSettings) -> Executor:
+    """The executor of an operation family. Only `simulated` exists today; providers plug in here."""
+    return SimulatedExecutor(default_ms=settings.simulated_job_ms)
+
+
+class Worker:
+    def __init__(
+        self,
+        store: JobStore,
+        stepfunctions: Any,
+        settings: EngineSettings,
+        executors: Callable[[str, EngineSettings], Executor] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        cipher: WebhookSecretCipher | None = None,
+    ) -> None:
+        self._store = store
+        self._cipher = cipher
+        self._sfn = stepfunctions
+        self._settings = settings
+        self._executors = executors
+        self._monotonic = monotonic
+
+    def handle(self, message: dict[str, Any]) -> str:
+        """Run one attempt; returns what happened (for logs and tests)."""
+        job, token, attempt = message["job"], message["taskToken"], int(message.get("attempt") or 1)
+        pk = execution_pk(job["tenantId"], job["executionId"])
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        if not self._store.claim_attempt(pk, job["id"], attempt, now):
+            item = self._store.job(pk, job["id"])
+            status = item["status"]["S"] if item else "gone"
+            if status != "processing":  # cancelled or finished meanwhile: say so rather than stay silent
+                self._report("send_task_failure", taskToken=token, error=FAILED, cause=f"the job is {status}")
+                return "not running"
+            logger.info("attempt already claimed: a redelivered message", extra={"attempt": attempt})
+            return "skipped"
+        heartbeat = self._heartbeat(token, float(message.get("heartbeatSeconds") or 300))
+        try:
+            request = self._request(pk, job, attempt)
+            executor = (self._executors or executor_for)(request.operation, self._settings)
+            result = executor.run(request, heartbeat)
+        except JobAbandoned:
+            return "abandoned"
+        except JobFailed as failure:
+            self._report(
+                "send_task_failure",
+                taskToken=token,
+                error=RETRYABLE if failure.retryable else FAILED,
+                cause=failure.message[:32_000],
+            )
+            return "failed"
+        except Exception:
+            logger.exception("executor failed unexpectedly")  # details stay in the log, not in the status
+            self._report("send_task_failure", taskToken=token, error=RETRYABLE, cause="the worker failed unexpectedly")
+            return "failed"
+        self._report("send_task_success", taskToken=token, output=json.dumps(result))
+        return "completed"
+
+    def _request(self, pk: str, job: dict[str, Any], attempt: int) -> JobRequest:
+        """The job as the executor needs it: credentials sealed at intake opened here, by the worker alone."""
+        params: dict[str, Any] = job.get("params") or {}
+        keys: dict[str, str] = {}
+        execution = self._store.execution(pk) if SEALED in json.dumps(params, default=str) else None
+        if execution is not None and "sealedCredentials" in execution:
+            if self._cipher is None:
+                raise JobFailed("the worker has no key to open the job's credentials")
+            item = self._store.job(pk, job["id"]) or {}
+            sealed = json.loads(item["sealedParams"]["S"]) if "sealedParams" in item else {}
+            opened = open_credentials(self._cipher, job["executionId"], execution["sealedCredentials"]["B"])
+            params, keys = open_job_params(params, sealed, opened), opened.provider_api_keys
+        return JobRequest(job["executionId"], job["id"], job["operation"], params, attempt, keys)
+
+    def _heartbeat(self, token: str, heartbeat_seconds: float) -> Callable[[], None]:
+        """A heartbeat for the executor to call as often as it likes; sent at most every third of the
+        state's HeartbeatSeconds."""
+        last = [self._monotonic()]
+
+        def beat() -> None:
+            if self._monotonic() - last[0] < heartbeat_seconds / 3:
+                return
+            last[0] = self._monotonic()
+            if not self._report("send_task_heartbeat", taskToken=token):
+                raise JobAbandoned()
+
+        return beat
+
+    def _report(self, operation: str, **kwargs: Any) -> bool:
+        """False when Step Functions no longer waits for this token (the run was cancelled or timed out)."""
+        try:
+            getattr(self._sfn, operation)(**kwargs)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in STALE_TOKEN_ERRORS:
+                logger.info("task token no longer awaited", extra={"operation": operation})
+                return False
+            raise
+        return True

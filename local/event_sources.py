@@ -1,0 +1,359 @@
+"""What Lambda's event source mappings (and EventBridge rules) do, for `make run` and tests: the
+functions' `Events:` of type SQS, DynamoDB and EventBridgeRule in template.yaml are read, and queue
+messages, stream records and Step Functions status changes are delivered to the in-process handlers.
+
+Generic on purpose: a function added to the template with such an event gets its events the same way.
+Delivery is concurrent (a pool, like Lambda's concurrent invocations), so a slow job never holds back
+another; partial batch failures (ReportBatchItemFailures) are honoured: failed SQS messages come back
+after a second (not the queue's visibility timeout), failed stream records are delivered again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import boto3
+
+from local.stack import FakeLambdaContext, Handler, LocalStack
+from local.template import REGION, Function, resolve
+
+TERMINAL_RUN_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+def matches(pattern: Any, value: Any) -> bool:
+    """The subset of EventBridge / Lambda filter patterns the template uses: nested objects whose leaves
+    are lists of allowed values."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(matches(p, value.get(k)) for k, p in pattern.items())
+    if isinstance(pattern, list):
+        return value in pattern
+    return bool(pattern == value)
+
+
+@dataclass
+class Mapping:
+    kind: str  # SQS | DynamoDB | EventBridgeRule
+    function: Function
+    source: str  # queue url, stream arn or state machine arn
+    source_arn: str
+    batch_size: int
+    patterns: list[Any] = field(default_factory=list)
+    in_flight: int = 0
+    shard_iterators: dict[str, str] = field(default_factory=dict)
+    retry: list[dict[str, Any]] = field(default_factory=list)  # failed stream records, delivered again
+    seen_runs: set[str] = field(default_factory=set)
+    last_poll: float = 0.0
+
+
+class EventSources:
+    def __init__(self, stack: LocalStack, endpoint_url: str | None = None, concurrency: int = 16) -> None:
+        self.stack = stack
+        self._sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint_url)
+        # The regional endpoint: botocore would pick an account-based one (from the ARN) that moto does not serve.
+        streams_endpoint = endpoint_url or f"https://streams.dynamodb.{REGION}.amazonaws.com"
+        self._streams = boto3.client("dynamodbstreams", region_name=REGION, endpoint_url=streams_endpoint)
+        self._sfn = boto3.client("stepfunctions", region_name=REGION, endpoint_url=endpoint_url)
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="event-source")
+        self._lock = threading.Lock()
+        self._handlers: dict[str, Handler] = {}
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.errors: list[BaseException] = []
+        self.paused: set[str] = set()  # functions whose events wait (tests hold a worker back this way)
+        self.invocations: dict[str, int] = {}  # per function, for the benchmarks
+        self.mappings = [m for f in stack.functions for m in self._mappings_of(f)]
+
+    def _mappings_of(self, function: Function) -> list[Mapping]:
+        found = []
+        for event in function.events.values():
+            props = event.get("Properties", {})
+            kind = event["Type"]
+            if kind == "SQS":
+                arn = resolve(props["Queue"], self.stack.names, self.stack.attributes)
+                queue = next(q for q, a in self.stack.attributes.items() if a == arn and q[1] == "Arn")[0]
+                found.append(Mapping(kind, function, self.stack.names[queue], arn, int(props.get("BatchSize", 10))))
+            elif kind == "DynamoDB":
+                arn = resolve(props["Stream"], self.stack.names, self.stack.attributes)
+                patterns = [json.loads(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])]
+                found.append(Mapping(kind, function, arn, arn, int(props.get("BatchSize", 100)), patterns))
+            elif kind == "EventBridgeRule" and props.get("Pattern", {}).get("source") == ["aws.states"]:
+                # Step Functions' status-change events, which the local backends do not emit: made from runs.
+                pattern = _resolved(props["Pattern"], self.stack)
+                for arn in pattern.get("detail", {}).get("stateMachineArn", []):
+                    found.append(Mapping(kind, function, arn, arn, 1, [pattern]))
+        return found
+
+    # ---- driving ----
+    def poll_once(self) -> int:
+        """Hand every available message, record and run status to its function (asynchronously); returns how
+        many were handed over."""
+        delivered = 0
+        for mapping in self.mappings:
+            if mapping.function.logical_id in self.paused:
+                continue
+            if mapping.kind == "SQS":
+                delivered += self._poll_queue(mapping)
+            elif mapping.kind == "DynamoDB":
+                delivered += self._poll_stream(mapping)
+            else:
+                delivered += self._poll_runs(mapping)
+        return delivered
+
+    def busy(self) -> bool:
+        with self._lock:
+            return any(m.in_flight for m in self.mappings)
+
+    def run_until(self, done: Callable[[], bool], timeout_s: float = 60.0, idle_s: float = 0.01) -> bool:
+        """Deliver until `done()` holds (checked between rounds), at most `timeout_s`; True when done."""
+        deadline = time.monotonic() + timeout_s
+        checked = 0.0
+        while time.monotonic() < deadline:
+            if self.errors:
+                raise self.errors[0]
+            if time.monotonic() - checked > 0.1:  # done() may be costly; events flow meanwhile
+                if done():
+                    return True
+                checked = time.monotonic()
+            if not self.poll_once():
+                time.sleep(idle_s)
+        return done()
+
+    def start(self) -> None:
+        """Deliver in the background until stop(), as the event source mappings would under `make run`."""
+
+        def loop() -> None:
+            while not self._stopped.is_set():
+                try:
+                    if not self.poll_once():
+                        time.sleep(0.01)
+                except Exception as error:
+                    print(f"event sources: {error!r}", flush=True)
+                    time.sleep(1)
+
+        self._thread = threading.Thread(target=loop, name="event-sources", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # ---- SQS ----
+    def _poll_queue(self, mapping: Mapping) -> int:
+        with self._lock:
+            room = self._pool._max_workers - mapping.in_flight
+        if room <= 0:
+            return 0
+        messages = self._sqs.receive_message(
+            QueueUrl=mapping.source,
+            MaxNumberOfMessages=min(10, room * mapping.batch_size),
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        for start in range(0, len(messages), mapping.batch_size):
+            batch = messages[start : start + mapping.batch_size]
+            event = {"Records": [_sqs_record(m, mapping.source_arn) for m in batch]}
+            self._submit(mapping, event, partial(self._settle_messages, mapping, batch))
+        return len(messages)
+
+    def _settle_messages(self, mapping: Mapping, batch: list[dict[str, Any]], answer: Any) -> None:
+        """Delete what the function processed; what failed comes back in a second."""
+        failed = _failed_ids(answer, [m["MessageId"] for m in batch])
+        for message in batch:
+            if message["MessageId"] in failed:
+                self._sqs.change_message_visibility(
+                    QueueUrl=mapping.source, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=1
+                )
+            else:
+                self._sqs.delete_message(QueueUrl=mapping.source, ReceiptHandle=message["ReceiptHandle"])
+
+    # ---- DynamoDB Streams ----
+    def _poll_stream(self, mapping: Mapping) -> int:
+        records, mapping.retry = mapping.retry, []
+        shards = self._streams.describe_stream(StreamArn=mapping.source)["StreamDescription"].get("Shards", [])
+        for shard in shards:
+            iterator = mapping.shard_iterators.get(shard["ShardId"])
+            if iterator is None:
+                iterator = self._streams.get_shard_iterator(
+                    StreamArn=mapping.source, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            answer = self._streams.get_records(ShardIterator=iterator)
+            mapping.shard_iterators[shard["ShardId"]] = answer.get("NextShardIterator") or iterator
+            records.extend({**r, "eventSourceARN": mapping.source_arn} for r in answer.get("Records", []))
+        records = [r for r in records if not mapping.patterns or any(matches(p, r) for p in mapping.patterns)]
+        for start in range(0, len(records), mapping.batch_size):
+            batch = [_json_safe(r) for r in records[start : start + mapping.batch_size]]
+
+            def settle(answer: Any, b: list[dict[str, Any]] = batch) -> None:
+                failed = _failed_ids(answer, [r["dynamodb"]["SequenceNumber"] for r in b])
+                mapping.retry.extend(r for r in b if r["dynamodb"]["SequenceNumber"] in failed)
+
+            self._submit(mapping, {"Records": batch}, settle)
+        return len(records)
+
+    # ---- Step Functions status changes ----
+    def _poll_runs(self, mapping: Mapping) -> int:
+        # A run's end is rare and not urgent: look twice a second, not on every round.
+        if time.monotonic() - mapping.last_poll < 0.5:
+            return 0
+        mapping.last_poll = time.monotonic()
+        delivered = 0
+        for run in self._sfn.list_executions(stateMachineArn=mapping.source).get("executions", []):
+            if run["status"] not in TERMINAL_RUN_STATUSES or run["executionArn"] in mapping.seen_runs:
+                continue
+            mapping.seen_runs.add(run["executionArn"])
+            described = self._sfn.describe_execution(executionArn=run["executionArn"])
+            event = {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "source": "aws.states",
+                "detail-type": "Step Functions Execution Status Change",
+                "region": REGION,
+                "detail": {
+                    "executionArn": run["executionArn"],
+                    "stateMachineArn": mapping.source,
+                    "name": run["name"],
+                    "status": run["status"],
+                    "input": described.get("input"),
+                    "error": described.get("error"),
+                    "cause": described.get("cause"),
+                },
+            }
+            if any(matches(p, event) for p in mapping.patterns):
+                self._submit(mapping, event, lambda _answer: None)
+                delivered += 1
+        return delivered
+
+    # ---- invoking ----
+    def _submit(self, mapping: Mapping, event: dict[str, Any], settle: Callable[[Any], None]) -> None:
+        with self._lock:
+            mapping.in_flight += 1
+        future = self._pool.submit(self._invoke, mapping.function, event)
+
+        def finished(done: Future[Any]) -> None:
+            try:
+                answer = done.result()
+            except Exception as error:
+                print(f"{mapping.function.logical_id} failed: {error!r}", flush=True)
+                answer = None
+            try:
+                settle(answer)
+            except Exception as error:
+                self.errors.append(error)
+            with self._lock:
+                mapping.in_flight -= 1
+
+        future.add_done_callback(finished)
+
+    def _invoke(self, function: Function, event: dict[str, Any]) -> Any:
+        with self._lock:
+            self.invocations[function.logical_id] = self.invocations.get(function.logical_id, 0) + 1
+            handler = self._handlers.get(function.logical_id)
+            if handler is None:
+                handler = self._handlers[function.logical_id] = self.stack.handler(function)
+        return handler(event, FakeLambdaContext(function, str(uuid.uuid4())))
+
+
+def _failed_ids(answer: Any, all_ids: list[str]) -> set[str]:
+    """Which items to retry: those in batchItemFailures, or all when the invocation itself failed."""
+    if not isinstance(answer, dict):
+        return set(all_ids)
+    return {failure["itemIdentifier"] for failure in answer.get("batchItemFailures", [])}
+
+
+def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": message.get("MessageAttributes", {}),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
+
+
+def _json_safe(record: dict[str, Any]) -> dict[str, Any]:
+    """A stream record as Lambda receives it: JSON (boto3 returns datetimes and bytes)."""
+    decoded: dict[str, Any] = json.loads(json.dumps(record, default=_encode))
+    return decoded
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        import base64
+
+        return base64.b64encode(value).decode()
+    if hasattr(value, "timestamp"):
+        return int(value.timestamp())
+    raise TypeError(type(value))
+
+
+def _resolved(value: Any, stack: LocalStack) -> Any:
+    """A pattern with its intrinsics (e.g. !Ref ExecutionStateMachine) resolved."""
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)) in ("Ref", "Fn::GetAtt", "Fn::Sub"):
+            return resolve(value, stack.names, stack.attributes)
+        return {k: _resolved(v, stack) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolved(v, stack) for v in value]
+    return value
+
+
+def start_event_sources(stack: LocalStack, endpoint_url: str | None) -> EventSources:
+    """For `make run`: deliver in the background. The embedded moto runs state machines for real."""
+    sources = EventSources(stack, endpoint_url)
+    sources.start()
+    return sources
+
+
+def enable_state_machine_execution() -> None:
+    """The embedded moto server runs state machine definitions (Map, Choice, SQS task tokens...) instead of
+    only recording them. Set before any state machine is created: moto keeps them in another backend."""
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+    keep_task_failure_causes()
+
+
+def keep_task_failure_causes() -> None:
+    """moto 5.2.5's SendTaskFailure drops `cause` (the worker's error message); AWS keeps it. Idempotent."""
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+
+
+class BackendWithEventSources:
+    """The backend server and the event sources that feed the functions from it; stop() stops both."""
+
+    def __init__(self, backend: Any, stack: LocalStack, endpoint_url: str) -> None:
+        # moto's state machine interpreter calls SQS and DynamoDB on localhost:$MOTO_PORT.
+        os.environ["MOTO_PORT"] = endpoint_url.rsplit(":", 1)[1]
+        self.backend = backend
+        self.sources = start_event_sources(stack, endpoint_url)
+
+    def stop(self) -> None:
+        self.sources.stop()
+        self.backend.stop()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.backend, name)

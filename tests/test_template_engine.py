@@ -1,0 +1,148 @@
+"""template.yaml's engine: one state machine from its own definition file, queues with dead-letter
+queues, the stream that starts it, and least privilege for every function that takes part."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from local.template import ROOT, Template
+from tests.test_template import statements
+
+TEMPLATE = Template()
+RESOURCES = TEMPLATE.resources
+
+
+def actions(statement: dict[str, Any]) -> set[str]:
+    listed = statement["Action"]
+    return {listed} if isinstance(listed, str) else set(listed)
+
+
+def inline(function: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for policy in RESOURCES[function]["Properties"]["Policies"]:
+        for statement in policy.get("Statement", []):
+            resource = statement["Resource"]
+            key = resource.get("Fn::GetAtt", [None])[0] or resource.get("Ref") or resource.get("Fn::Sub")
+            found.setdefault(key, set()).update(actions(statement))
+    return found
+
+
+def templates_of(function: str) -> list[dict[str, Any]]:
+    return [p for p in RESOURCES[function]["Properties"]["Policies"] if "Statement" not in p]
+
+
+EXECUTION_ARNS = (
+    "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${ExecutionStateMachine.Name}:*"
+)
+
+
+def test_the_state_machine_definition_lives_in_its_own_file_with_substitutions() -> None:
+    machine = RESOURCES["ExecutionStateMachine"]["Properties"]
+    assert machine["Type"] == "STANDARD"
+    text = (ROOT / machine["DefinitionUri"]).read_text()
+    assert set(re.findall(r"\$\{(\w+)\}", text)) == set(machine["DefinitionSubstitutions"])
+    # Valid JSON once substituted, with no Lambda task (moto needs Docker for those; SQS callbacks run everywhere)
+    definition = json.loads(re.sub(r"\$\{\w+\}", "1", text))
+    resources = re.findall(r'"Resource": "([^"]+)"', json.dumps(definition, indent=0))
+    assert len(resources) == 5  # gate, run, two records, finish
+    assert set(resources) == {"arn:aws:states:::sqs:sendMessage.waitForTaskToken"}
+    assert definition["TimeoutSeconds"] == 1  # ${ExecutionTimeoutSeconds}
+    assert machine["DefinitionSubstitutions"]["ExecutionTimeoutSeconds"] == {"Ref": "ExecutionTimeoutSeconds"}
+
+
+def test_job_attempts_become_retries() -> None:
+    mapping = TEMPLATE.document["Mappings"]["JobAttempts"]
+    assert {int(k): v["Retries"] for k, v in mapping.items()} == {n: n - 1 for n in range(1, 11)}
+    assert TEMPLATE.document["Parameters"]["JobMaxAttempts"]["Default"] == "3"
+
+
+def test_the_state_machine_may_only_send_to_its_two_queues() -> None:
+    policies = RESOURCES["ExecutionStateMachine"]["Properties"]["Policies"]
+    assert policies == [
+        {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["EngineQueue", "QueueName"]}}},
+        {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["WorkQueue", "QueueName"]}}},
+    ]
+
+
+def test_every_engine_queue_has_a_dead_letter_queue_and_encryption() -> None:
+    for queue, dead_letter in (("EngineQueue", "EngineDeadLetterQueue"), ("WorkQueue", "WorkDeadLetterQueue")):
+        props = RESOURCES[queue]["Properties"]
+        assert props["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dead_letter, "Arn"]}
+        assert props["SqsManagedSseEnabled"] is True
+        assert RESOURCES[dead_letter]["Properties"]["MessageRetentionPeriod"] == 1209600
+
+
+def test_new_execution_items_start_the_engine_through_the_stream() -> None:
+    assert RESOURCES["ExecutionsTable"]["Properties"]["StreamSpecification"] == {
+        "StreamViewType": "NEW_AND_OLD_IMAGES"
+    }  # the webhook consumer reads the old image too
+    event = RESOURCES["StarterFunction"]["Properties"]["Events"]["ExecutionInserted"]
+    assert event["Type"] == "DynamoDB"
+    props = event["Properties"]
+    assert props["Stream"] == {"Fn::GetAtt": ["ExecutionsTable", "StreamArn"]}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["StarterDeadLetterQueue", "Arn"]}
+    [pattern] = [json.loads(f["Pattern"]) for f in props["FilterCriteria"]["Filters"]]
+    assert pattern == {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"sk": {"S": ["EXECUTION"]}}}}
+
+
+def test_queue_consumers_report_partial_batch_failures() -> None:
+    for function, queue in (("EngineFunction", "EngineQueue"), ("WorkerFunction", "WorkQueue")):
+        [event] = [e for e in RESOURCES[function]["Properties"]["Events"].values() if e["Type"] == "SQS"]
+        assert event["Properties"]["Queue"] == {"Fn::GetAtt": [queue, "Arn"]}
+        assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # one job per worker invocation, so jobs never wait for each other inside a batch
+    assert RESOURCES["WorkerFunction"]["Properties"]["Events"]["Jobs"]["Properties"]["BatchSize"] == 1
+
+
+def test_the_starter_reads_jobs_starts_runs_and_stops_only_its_own() -> None:
+    assert inline("StarterFunction") == {
+        "ExecutionsTable": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"},
+        EXECUTION_ARNS: {"states:StopExecution"},
+    }
+    assert templates_of("StarterFunction") == [
+        {"StepFunctionsExecutionPolicy": {"StateMachineName": {"Fn::GetAtt": ["ExecutionStateMachine", "Name"]}}}
+    ]
+
+
+def test_the_engine_function_answers_tokens_of_its_state_machine_only() -> None:
+    assert inline("EngineFunction") == {
+        "ExecutionsTable": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem"},
+        "ExecutionStateMachine": {"states:SendTaskSuccess", "states:SendTaskFailure"},
+    }
+
+
+def test_the_worker_claims_reports_and_decrypts_only_with_an_execution_context() -> None:
+    assert inline("WorkerFunction") == {
+        "ExecutionsTable": {"dynamodb:UpdateItem", "dynamodb:GetItem"},
+        "ExecutionStateMachine": {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"},
+        "WebhookSecretKey": {"kms:Decrypt"},
+    }
+    [kms] = [s for s in statements("WorkerFunction") if s["Action"] == "kms:Decrypt"]
+    assert kms["Condition"] == {"Null": {"kms:EncryptionContext:executionId": "false"}}
+
+
+def test_cancel_writes_the_table_and_stops_runs_of_its_state_machine_only() -> None:
+    assert inline("CancelExecutionFunction") == {
+        "ExecutionsTable": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"},
+        EXECUTION_ARNS: {"states:StopExecution"},
+        "ExecutionStateMachine": {"states:SendTaskFailure"},
+    }
+
+
+def test_timeouts_and_runs_that_end_early_reach_the_engine() -> None:
+    event = RESOURCES["EngineFunction"]["Properties"]["Events"]["StateMachineEnded"]
+    assert event["Type"] == "EventBridgeRule"
+    pattern = event["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.states"]
+    assert set(pattern["detail"]["status"]) == {"TIMED_OUT", "FAILED", "ABORTED"}
+    assert pattern["detail"]["stateMachineArn"] == [{"Ref": "ExecutionStateMachine"}]
+
+
+def test_no_engine_statement_is_unscoped() -> None:
+    for function in ("StarterFunction", "EngineFunction", "WorkerFunction", "CancelExecutionFunction"):
+        for policy in RESOURCES[function]["Properties"]["Policies"]:
+            for statement in policy.get("Statement", []):
+                assert statement["Resource"] != "*", (function, statement)
