@@ -134,9 +134,10 @@ def _operation_not_allowed(job: PlannedJob, allowed_operations: frozenset[str]) 
 # Serializes params for their size and the reference pre-check, as json.dumps(params, separators=(",", ":"),
 # ensure_ascii=False, default=str) does, without building an encoder per job (C encoder where there is one).
 _PARAMS_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
-_C_ENCODER = (
-    json.encoder.c_make_encoder(None, str, json.encoder.encode_basestring, None, ":", ",", False, False, True)
-    if json.encoder.c_make_encoder is not None
+_MAKE_C_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODER: Any = (
+    _MAKE_C_ENCODER(None, str, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    if _MAKE_C_ENCODER is not None
     else None
 )
 
