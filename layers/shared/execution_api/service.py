@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -11,15 +10,15 @@ from nanoid import generate as nanoid
 
 from execution_api.aws_clients import dynamodb_client, kms_client
 from execution_api.credentials import MAX_SEALED_BYTES, CredentialVault, seal, take_credentials
-from execution_api.errors import ExecutionNotFound, PlanRejected, Violation
+from execution_api.errors import PlanRejected, Violation
 from execution_api.models.records import Execution, ExecutionPlan, Job, PlannedJob
 from execution_api.plan_checks import pointer
 from execution_api.repository import ExecutionRepository
 from execution_api.settings import get_settings
+from execution_api.status_reader import EXECUTION_ID, read_status
 from execution_api.webhook_secrets import WebhookSecretCipher
 from execution_api.webhook_urls import normalized_webhook_url
 
-EXECUTION_ID = re.compile(r"[A-Za-z0-9_-]{21}")  # nanoid's default size and URL-safe alphabet
 SECONDS_PER_DAY = 86_400
 
 
@@ -123,11 +122,7 @@ class ExecutionService:
         return {dependency: jobs[dependency] for dependency in wanted}
 
     def status(self, tenant_id: str, execution_id: str) -> tuple[Execution, list[Job]]:
-        # A malformed id cannot exist: answer 404 without a read.
-        found = self._repository.get(tenant_id, execution_id) if EXECUTION_ID.fullmatch(execution_id) else None
-        if found is None:
-            raise ExecutionNotFound(execution_id)
-        return found
+        return read_status(self._repository, tenant_id, execution_id)
 
 
 def _base_dependency_problem(job: PlannedJob, dependency: str, base_job: Job | None) -> Violation | None:
