@@ -36,7 +36,9 @@ def openapi_document() -> str:
         security_schemes={"apiKey": HTTPBearer(description="An API key from `make api-key`.")},
         security=[{"apiKey": []}],
     )
-    document_dict = _with_submit_request(_without_unused_validation_errors(json.loads(document)))
+    document_dict = _with_status_conditional(
+        _with_submit_request(_without_unused_validation_errors(json.loads(document)))
+    )
     return json.dumps(document_dict, indent=2, sort_keys=True) + "\n"
 
 
@@ -70,6 +72,28 @@ def _with_submit_request(document: dict[str, Any]) -> dict[str, Any]:
             "schema": {"type": "string", "minLength": 1, "maxLength": 255},
         }
     ]
+    return document
+
+
+IF_NONE_MATCH_DOC = (
+    "The `ETag` of an earlier answer (or a list of them, or `*`). When it matches the current one the "
+    "answer is `304 Not Modified` with no body (RFC 9110: weak comparison, so `W/` tags match too)."
+)
+
+
+def _with_status_conditional(document: dict[str, Any]) -> dict[str, Any]:
+    """The status route reads If-None-Match itself and its 304 has no body: document both here."""
+    operation = document["paths"]["/api/execute/{id}/status"]["get"]
+    operation["responses"]["304"].pop("content", None)
+    operation.setdefault("parameters", []).append(
+        {
+            "name": "If-None-Match",
+            "in": "header",
+            "required": False,
+            "description": IF_NONE_MATCH_DOC,
+            "schema": {"type": "string"},
+        }
+    )
     return document
 
 

@@ -1,4 +1,7 @@
-"""GET /api/execute/{id}/status: an execution and its jobs, as the client may see them."""
+"""GET /api/execute/{id}/status: an execution and its jobs, as the client may see them.
+
+The answer carries a strong ETag; a poll that sends it back in If-None-Match gets 304 with no body.
+This module loads only the read side (execution_api.status_reader), never the submit path."""
 
 from http import HTTPStatus
 from typing import Any
@@ -8,22 +11,33 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from execution_api.etags import none_match, strong_etag
 from execution_api.http import PROBLEM_RESPONSES, create_app, tenant_id
 from execution_api.models.response import ExecutionStatus
 from execution_api.observability import logger, tracer
 from execution_api.status import status_service
 
 PATH = "/api/execute/<id>/status"
+ETAG_DOC = "A strong validator of this body: send it back in If-None-Match to get 304 while nothing changed."
 router = Router()
 
 
 @router.get(
     PATH,
     summary="Read an execution's status",
+    description=(
+        "The answer carries a strong `ETag`. A request whose `If-None-Match` lists it (or is `*`) gets "
+        "`304 Not Modified` with no body while the execution is unchanged: poll with it."
+    ),
     responses={
         200: {
             "description": "The execution and its jobs.",
             "content": {"application/json": {"model": ExecutionStatus}},
+            "headers": {"ETag": {"description": ETAG_DOC, "schema": {"type": "string"}}},
+        },
+        304: {
+            "description": "Not Modified: `If-None-Match` matched the current `ETag`; no body.",
+            "headers": {"ETag": {"description": ETAG_DOC, "schema": {"type": "string"}}},
         },
         **{status: PROBLEM_RESPONSES[status] for status in (401, 404, 405, 429, 500, 503)},
     },
@@ -32,12 +46,23 @@ router = Router()
 )
 @tracer.capture_method
 def get_execution_status(id: str) -> Response[str]:  # noqa: A002 - the path parameter's name
-    execution, jobs = status_service().status(tenant_id(router.current_event), id)
-    return Response(
-        status_code=HTTPStatus.OK.value,
-        content_type="application/json",
-        body=ExecutionStatus.of(execution, jobs).model_dump_json(by_alias=True),
-    )
+    event = router.current_event
+    execution, jobs = status_service().status(tenant_id(event), id)
+    body = ExecutionStatus.of(execution, jobs).model_dump_json(by_alias=True)
+    etag = strong_etag(body.encode("utf-8"))
+    if none_match(_field_values(event.raw_event, "if-none-match"), etag):
+        return Response(status_code=HTTPStatus.NOT_MODIFIED.value, content_type=None, body="", headers={"ETag": etag})
+    return Response(status_code=HTTPStatus.OK.value, content_type="application/json", body=body, headers={"ETag": etag})
+
+
+def _field_values(event: dict[str, Any], name: str) -> list[str]:
+    """Every line of a header field, names compared case-insensitively (API Gateway keeps each line in
+    multiValueHeaders, and only the last in headers)."""
+    multi = event.get("multiValueHeaders") or {}
+    values = [v for key, lines in multi.items() if key.lower() == name for v in lines or ()]
+    if values:
+        return values
+    return [v for key, v in (event.get("headers") or {}).items() if key.lower() == name and v is not None]
 
 
 app = create_app(methods={PATH: ("GET",)})

@@ -55,12 +55,39 @@ def check_plan(plan: ExecutionPlan, limits: PlanLimits) -> list[Violation]:
         )
     jobs_by_id = _unique_jobs(plan.jobs, violations)
     may_be_in_base = plan.base_execution_id is not None
+    allowed_operations = limits.allowed_operations
+    max_params_bytes = limits.max_job_params_bytes
+    graph: dict[str, list[str]] = {}  # in-plan dependencies of the first job of each id, for the cycle check
+    only_earlier = True  # every in-plan dependency is a job earlier in the plan: then there is no cycle
+    # One loop over the jobs, each rule inline: the same rules, order and messages as one generator per rule.
     for job in plan.jobs:
-        violations.extend(_job_limits(job, limits))
-        violations.extend(_params_problems(job, limits, jobs_by_id))
-        if job.depends_on:
+        if allowed_operations and job.operation not in allowed_operations:
+            violations.append(_operation_not_allowed(job, allowed_operations))
+        if job.params:
+            _params_problems(job, max_params_bytes, jobs_by_id, violations)
+        depends_on = job.depends_on
+        first_of_id = jobs_by_id[job.id] is job
+        if not depends_on:
+            if first_of_id:
+                graph[job.id] = []
+            continue
+        in_plan: list[str] = []
+        listed_twice_or_self = len(set(depends_on)) < len(depends_on)
+        for dependency in depends_on:
+            found = jobs_by_id.get(dependency)
+            if found is None:
+                listed_twice_or_self = listed_twice_or_self or not may_be_in_base
+            elif found is job:
+                listed_twice_or_self = True
+            elif found.id != job.id:  # a later job that repeats this id is left out of the graph
+                in_plan.append(dependency)
+                only_earlier = only_earlier and found.index < job.index
+        if listed_twice_or_self or job.id in depends_on:
             violations.extend(_dependency_problems(job, jobs_by_id, may_be_in_base))
-    violations.extend(_cycle_problems(jobs_by_id))
+        if first_of_id:
+            graph[job.id] = in_plan
+    if not only_earlier:
+        violations.extend(_cycle_problems(graph, jobs_by_id))
     if plan.root_job_ids is not None:
         violations.extend(_root_problems(plan, jobs_by_id))
     if plan.webhook is not None:
@@ -95,33 +122,60 @@ def _unique_jobs(jobs: tuple[PlannedJob, ...], violations: list[Violation]) -> d
     return jobs_by_id
 
 
-def _job_limits(job: PlannedJob, limits: PlanLimits) -> Iterator[Violation]:
-    if limits.allowed_operations and job.operation not in limits.allowed_operations:
-        allowed = ", ".join(sorted(limits.allowed_operations))
-        yield Violation(
-            _job_pointer(job, job.operation_field),
-            "operation_not_allowed",
-            f"operation '{job.operation}' is not one of: {allowed}",
-        )
+def _operation_not_allowed(job: PlannedJob, allowed_operations: frozenset[str]) -> Violation:
+    allowed = ", ".join(sorted(allowed_operations))
+    return Violation(
+        _job_pointer(job, job.operation_field),
+        "operation_not_allowed",
+        f"operation '{job.operation}' is not one of: {allowed}",
+    )
 
 
-def _params_problems(job: PlannedJob, limits: PlanLimits, jobs_by_id: dict[str, PlannedJob]) -> Iterator[Violation]:
-    if not job.params:
-        return
+# Serializes params for their size and the reference pre-check, as json.dumps(params, separators=(",", ":"),
+# ensure_ascii=False, default=str) does, without building an encoder per job (C encoder where there is one).
+_PARAMS_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+_MAKE_C_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODER: Any = (
+    _MAKE_C_ENCODER(None, str, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    if _MAKE_C_ENCODER is not None
+    else None
+)
+
+
+def _compact(params: dict[str, Any]) -> str:
+    return "".join(_C_ENCODER(params, 0)) if _C_ENCODER is not None else _PARAMS_ENCODER.encode(params)
+
+
+# A whole JSON string (or object key) that is a dependency reference, in compact JSON text without escapes:
+# every string in `params` that matches DEPENDENCY_REFERENCE shows up here with its exact job id.
+_REFERENCE_IN_JSON = re.compile(r'"_[A-Za-z][A-Za-z0-9]*JobDependency:([^"\\]*)"')
+
+
+def _params_problems(
+    job: PlannedJob, max_params_bytes: int, jobs_by_id: dict[str, PlannedJob], violations: list[Violation]
+) -> None:
     # One C-speed serialization serves both checks. Exact numbers are quoted here, so this size is an
     # upper bound: the exact size is computed only when the bound is over the limit.
-    text = json.dumps(job.params, separators=(",", ":"), ensure_ascii=False, default=str)
-    size = len(text.encode("utf-8"))
-    if size > limits.max_job_params_bytes:
+    text = _compact(job.params)
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))
+    if size > max_params_bytes:
         size = len(exact_json.dumps(job.params).encode("utf-8"))
-    if size > limits.max_job_params_bytes:
-        yield Violation(
-            _job_pointer(job, "params"),
-            "params_too_large",
-            f"params of job '{job.id}' are {size} bytes serialized, more than {limits.max_job_params_bytes}",
-        )
-    if "JobDependency:" in text:  # most params wire no output in: skip the walk
-        yield from _reference_problems(job, jobs_by_id)
+        if size > max_params_bytes:
+            violations.append(
+                Violation(
+                    _job_pointer(job, "params"),
+                    "params_too_large",
+                    f"params of job '{job.id}' are {size} bytes serialized, more than {max_params_bytes}",
+                )
+            )
+    # Most params wire no output in, or only outputs of declared dependencies: then no string can be an
+    # undeclared reference, and the walk that finds each string's pointer is skipped. A match of the
+    # pattern in the text that is no whole string (it follows an escaped quote) can only add an id to
+    # check, never hide one; an id with an escape in it does not match, and the walk decides.
+    if "JobDependency:" in text:
+        referenced = _REFERENCE_IN_JSON.findall(text)
+        if text.count("JobDependency:") != len(referenced) or not set(job.depends_on).issuperset(referenced):
+            violations.extend(_reference_problems(job, jobs_by_id))
 
 
 def _dependency_problems(
@@ -171,10 +225,7 @@ def _strings_in(value: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
             stack.extend(((*path, index), item) for index, item in reversed(list(enumerate(current))))
 
 
-def _cycle_problems(jobs_by_id: dict[str, PlannedJob]) -> Iterator[Violation]:
-    graph = {
-        job_id: [d for d in job.depends_on if d in jobs_by_id and d != job_id] for job_id, job in jobs_by_id.items()
-    }
+def _cycle_problems(graph: dict[str, list[str]], jobs_by_id: dict[str, PlannedJob]) -> Iterator[Violation]:
     if not _has_cycle(graph):
         return
     try:
@@ -219,12 +270,10 @@ def _root_problems(plan: ExecutionPlan, jobs_by_id: dict[str, PlannedJob]) -> It
             yield Violation(where, "unknown_root_job_id", f"root job '{job_id}' is not in the plan")
         seen.add(job_id)
     # A job that depends only on jobs of the base execution can start at once: it is a root too.
-    outside_ok = plan.base_execution_id is not None
-    expected = {
-        job_id
-        for job_id, job in jobs_by_id.items()
-        if not any(d in jobs_by_id or not outside_ok for d in job.depends_on)
-    }
+    if plan.base_execution_id is None:
+        expected = {job_id for job_id, job in jobs_by_id.items() if not job.depends_on}
+    else:  # dependencies outside the plan are jobs of the base execution
+        expected = {job_id for job_id, job in jobs_by_id.items() if not any(d in jobs_by_id for d in job.depends_on)}
     missing = sorted(expected - seen)
     extra = sorted(job_id for job_id in seen & jobs_by_id.keys() if job_id not in expected)
     if missing or extra:

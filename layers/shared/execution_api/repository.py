@@ -144,14 +144,15 @@ class ExecutionRepository:
         )
         return "Item" in response
 
-    def get(self, tenant_id: str, execution_id: str) -> tuple[Execution, list[Job]] | None:
-        """The execution and its jobs in plan order, or None; one strongly consistent Query (paged)."""
+    def get(self, tenant_id: str, execution_id: str, *, with_params: bool = True) -> tuple[Execution, list[Job]] | None:
+        """The execution and its jobs in plan order, or None; one strongly consistent Query (paged).
+        `with_params=False` leaves each job's params empty instead of decoding them (the status read)."""
         items = list(self._query(execution_pk(tenant_id, execution_id)))
         execution_items = [item for item in items if item["sk"]["S"] == EXECUTION_SK]
         if not execution_items:
             return None  # no execution item: nothing, or job items of a submission that never completed
         jobs = sorted(
-            (_job_from_item(item) for item in items if item["sk"]["S"].startswith(JOB_SK_PREFIX)),
+            (_job_from_item(item, with_params) for item in items if item["sk"]["S"].startswith(JOB_SK_PREFIX)),
             key=lambda job: job.position,
         )
         return _execution_from_item(execution_items[0]), jobs
@@ -320,12 +321,12 @@ def webhook_delivery_from_item(item: dict[str, Any]) -> WebhookDelivery | None:
     )
 
 
-def _job_from_item(item: dict[str, Any]) -> Job:
+def _job_from_item(item: dict[str, Any], with_params: bool = True) -> Job:
     return Job(
         id=item["jobId"]["S"],
         position=int(item["position"]["N"]),
         operation=item["operation"]["S"],
-        params=exact_json.loads(item["params"]["S"]),
+        params=exact_json.loads(item["params"]["S"]) if with_params else {},
         depends_on=tuple(v["S"] for v in item["dependsOn"]["L"]),
         output=item["output"]["S"] if "output" in item else None,
         status=item["status"]["S"],

@@ -15,8 +15,11 @@ class StatusService:
         self._repository = repository
 
     def status(self, tenant_id: str, execution_id: str) -> tuple[Execution, list[Job]]:
+        """The execution and its jobs in plan order, in one Query where the items fit its 1 MB page; the
+        jobs' params are not decoded (no status shows them). ExecutionNotFound for an unknown or foreign id."""
         # A malformed id cannot exist: answer 404 without a read.
-        found = self._repository.get(tenant_id, execution_id) if EXECUTION_ID.fullmatch(execution_id) else None
+        valid = EXECUTION_ID.fullmatch(execution_id)
+        found = self._repository.get(tenant_id, execution_id, with_params=False) if valid else None
         if found is None:
             raise ExecutionNotFound(execution_id)
         return found

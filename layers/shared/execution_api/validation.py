@@ -46,8 +46,8 @@ def validate_submission(body: dict[str, Any], limits: PlanLimits) -> ExecutionPl
         violations: list[Violation] = []
     except ValidationError as error:
         violations = [_schema_violation(e) for e in error.errors(include_url=False, include_input=False)]
-    violations += field_conflicts(body)
-    plan = plan_from_body(body)
+    plan, conflicts = _read_plan(body)
+    violations += conflicts
     if plan is not None:
         violations += check_plan(plan, limits)
     if violations:
@@ -72,18 +72,46 @@ def _unique(violations: list[Violation]) -> list[Violation]:
 
 def plan_from_body(body: Mapping[str, Any]) -> ExecutionPlan | None:
     """None when the jobs' shape is too broken to reason about (an id that is not a string, ...)."""
+    return _read_plan(body)[0]
+
+
+def field_conflicts(body: Mapping[str, Any]) -> list[Violation]:
+    """The rules across fields: aliases given twice, a secret without a URL, two different base ids."""
+    return _read_plan(body)[1]
+
+
+def _read_plan(body: Mapping[str, Any]) -> tuple[ExecutionPlan | None, list[Violation]]:
+    """The plan (as `plan_from_body`) and the conflicts between fields (as `field_conflicts`), in one pass
+    over the jobs: the hot path of a large plan."""
     plan = body.get("executionPlan") if isinstance(body, Mapping) else None
-    if not isinstance(plan, dict) or not isinstance(plan.get("jobs"), list):
-        return None
-    jobs = []
-    for index, raw in enumerate(plan["jobs"]):
-        job = _job_from_body(index, raw)
-        if job is None:
-            return None
-        jobs.append(job)
-    options = _object(body.get("options"))
+    options = _object(body.get("options")) if isinstance(body, Mapping) else {}
+    raw_jobs = plan.get("jobs") if isinstance(plan, dict) else None
+    violations: list[Violation] = []
+    jobs: list[PlannedJob] | None = [] if isinstance(raw_jobs, list) else None
+    for index, raw in enumerate(raw_jobs if isinstance(raw_jobs, list) else ()):
+        if not isinstance(raw, dict):
+            jobs = None
+            continue
+        # The conflicts of a job, inline: the same rules and messages as before, without a set per job.
+        has_operation, has_type = raw.get("operation") is not None, raw.get("type") is not None
+        has_depends_on, has_dependencies = raw.get("dependsOn") is not None, raw.get("dependencies") is not None
+        if (has_operation and has_type) or not (has_operation or has_type) or (has_depends_on and has_dependencies):
+            violations += _job_conflicts(f"/executionPlan/jobs/{index}", raw)
+        if jobs is not None:
+            job = _job_from_body(index, raw)
+            if job is None:
+                jobs = None
+            else:
+                jobs.append(job)
+    violations += _options_conflicts(options)
+    base_in_plan = plan.get("baseExecutionId") if isinstance(plan, dict) else None
+    base_in_options = options.get("baseExecutionId")
+    if base_in_plan is not None and base_in_options is not None and base_in_plan != base_in_options:
+        message = "executionPlan.baseExecutionId and options.baseExecutionId differ; give one, or the same id twice"
+        violations.append(Violation("", "conflicting_fields", message))
+    if jobs is None or not isinstance(plan, dict):
+        return None, violations
     roots = plan.get("rootJobIds")
-    base_in_plan = plan.get("baseExecutionId")
     keys = options.get("providerApiKeys")
     return ExecutionPlan(
         jobs=tuple(jobs),
@@ -94,27 +122,33 @@ def plan_from_body(body: Mapping[str, Any]) -> ExecutionPlan | None:
         provider_api_keys={k: SecretStr(v) for k, v in keys.items() if isinstance(v, str)}
         if isinstance(keys, dict)
         else {},
-    )
+    ), violations
 
 
-def _job_from_body(index: int, raw: Any) -> PlannedJob | None:
-    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+def _job_from_body(index: int, raw: dict[str, Any]) -> PlannedJob | None:
+    job_id = raw.get("id")
+    if not isinstance(job_id, str):
         return None
     depends_field = "dependencies" if "dependencies" in raw and "dependsOn" not in raw else "dependsOn"
     depends_on = raw.get(depends_field, [])
     params = raw.get("params", {})
-    if not (isinstance(depends_on, list) and all(isinstance(d, str) for d in depends_on) and isinstance(params, dict)):
+    if not (isinstance(depends_on, list) and isinstance(params, dict)):
         return None
+    for dependency in depends_on:
+        if not isinstance(dependency, str):
+            return None
     operation_field = "type" if "type" in raw and "operation" not in raw else "operation"
+    operation = raw.get(operation_field)
+    output = raw.get("output")
     return PlannedJob(
-        index=index,
-        id=raw["id"],
-        operation=_string(raw.get(operation_field)) or "",
-        params=params,
-        depends_on=tuple(depends_on),
-        depends_on_field=depends_field,
-        operation_field=operation_field,
-        output=_string(raw.get("output")),
+        index,
+        job_id,
+        operation if isinstance(operation, str) else "",
+        params,
+        tuple(depends_on),
+        depends_field,
+        operation_field,
+        output if isinstance(output, str) else None,
     )
 
 
@@ -140,22 +174,6 @@ def _string(value: Any) -> str | None:
 
 
 # ---- rules across fields (aliases given twice, a secret without a URL, two different base ids)
-
-
-def field_conflicts(body: Mapping[str, Any]) -> list[Violation]:
-    violations: list[Violation] = []
-    plan = _object(body.get("executionPlan"))
-    options = _object(body.get("options"))
-    jobs = plan.get("jobs")
-    for index, job in enumerate(jobs if isinstance(jobs, list) else []):
-        if isinstance(job, dict):
-            violations += _job_conflicts(f"/executionPlan/jobs/{index}", job)
-    violations += _options_conflicts(options)
-    base_in_plan, base_in_options = plan.get("baseExecutionId"), options.get("baseExecutionId")
-    if base_in_plan is not None and base_in_options is not None and base_in_plan != base_in_options:
-        message = "executionPlan.baseExecutionId and options.baseExecutionId differ; give one, or the same id twice"
-        violations.append(Violation("", "conflicting_fields", message))
-    return violations
 
 
 def _job_conflicts(where: str, job: Mapping[str, Any]) -> list[Violation]:
