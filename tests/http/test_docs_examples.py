@@ -341,7 +341,7 @@ def check(example: Example, rc: int, stdout: str, stderr: str) -> list[str]:
         problems.append(f"the answer shows a {shown}: mark the command ```sh expect={shown}")
     if example.expect is not None and real_status != example.expect:
         problems.append(f"meant to fail with {example.expect}, got {real_status}")
-    return [f"{p}\n--- stdout\n{stdout}" for p in problems]
+    return ["\n".join([*problems, "--- stdout", stdout])] if problems else []
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
