@@ -126,12 +126,13 @@ def examples(markdown: str) -> list[Example]:
 
 def value_pattern(shown: str, placeholders: bool = False) -> re.Pattern[str]:
     """A regex for a shown string: ids, timestamps, request ids and keys match any value of their format."""
+    formats = list(FORMATS.values())
     parts, last = [], 0
     for match in ANY_FORMAT.finditer(shown):
-        token = match.group(0)
-        if match.lastgroup == f"f{len(FORMATS) - 1}" and not any(c.isdigit() or c.isupper() for c in token):
+        token, kind = match.group(0), int(str(match.lastgroup)[1:])
+        if kind == len(formats) - 1 and not any(c.isdigit() or c.isupper() for c in token):
             continue  # a 21-letter word, not an id
-        parts += [_literal(shown[last : match.start()], placeholders), f"(?:{list(FORMATS.values())[int(match.lastgroup[1:])]})"]  # type: ignore[index]
+        parts += [_literal(shown[last : match.start()], placeholders), f"(?:{formats[kind]})"]
         last = match.end()
     parts.append(_literal(shown[last:], placeholders))
     return re.compile("".join(parts), re.DOTALL)
@@ -163,7 +164,11 @@ def differences(shown: Any, real: Any, varies: frozenset[str], where: str = "") 
     if isinstance(shown, list) and isinstance(real, list):
         if len(shown) != len(real):
             return [f"{where}: shown {len(shown)} items, got {len(real)}: {real!r}"]
-        return [p for i, (s, r) in enumerate(zip(shown, real, strict=True)) for p in differences(s, r, varies, f"{where}[{i}]")]
+        return [
+            p
+            for i, (s, r) in enumerate(zip(shown, real, strict=True))
+            for p in differences(s, r, varies, f"{where}[{i}]")
+        ]
     if isinstance(shown, str) and isinstance(real, str):
         return [] if value_pattern(shown).fullmatch(real) else [f"{where}: shown {shown!r}, got {real!r}"]
     if _kind(shown) != _kind(real) or shown != real:
@@ -262,7 +267,7 @@ class Shell:
     def __init__(self, env: dict[str, str], folder: Path) -> None:
         self.folder = folder
         self.count = 0
-        self.process = subprocess.Popen(  # noqa: S603 - a fixed command
+        self.process = subprocess.Popen(
             ["bash", "--noprofile", "--norc"],  # noqa: S607
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -276,7 +281,8 @@ class Shell:
         self.count += 1
         path, out, err = (self.folder / f"{self.count}.{suffix}" for suffix in ("sh", "out", "err"))
         path.write_text(script)
-        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
         self.process.stdin.write(f'source {path} >{out} 2>{err} </dev/null; echo "__docs_test_rc $?"\n')
         self.process.stdin.flush()
         with selectors.DefaultSelector() as selector:
