@@ -1,5 +1,5 @@
-"""`make docs`: writes docs/configuration.md from template.yaml (parameters, each function's environment)
-and the Makefile (make run's own variables), so the documented values cannot drift from the real ones."""
+"""`make docs`: writes docs/configuration.md from template.yaml (parameters, each function's environment,
+outputs) and the Makefile (make run's own variables), so the documented values cannot drift from the real ones."""
 
 from __future__ import annotations
 
@@ -97,10 +97,13 @@ def render(template: Template, makefile: str) -> str:
             f"| `{variable}` | {where} | {_value(value)} | {_default(value, parameters)} | {local} | "
             f"{MEANINGS.get(variable, '')} |"
         )
+    lines += ["", "Locally `POWERTOOLS_TRACE_DISABLED=true` is added, because there is no X-Ray daemon."]
+    lines += ["", "## Stack outputs", "", "What `sam deploy` prints (and `make api-key` reads).", ""]
+    lines += ["| Output | Meaning |", "|---|---|"]
+    for name, output in template.document.get("Outputs", {}).items():
+        lines.append(f"| `{name}` | {output.get('Description', '')} |")
     defaults = dict(re.findall(r"^(\w+) \?= (.*)$", makefile, re.MULTILINE))
     lines += [
-        "",
-        "Locally `POWERTOOLS_TRACE_DISABLED=true` is added, because there is no X-Ray daemon.",
         "",
         "## make run",
         "",
