@@ -10,7 +10,7 @@ PORT ?= 3000
 MOTO_PORT ?= 5005
 BACKEND ?= moto
 
-.PHONY: lock help install run invoke sam-env sam-invoke sam-api test test-ministack lint typecheck template-lint unit openapi api-key revoke-api-key build deploy fuzz load bench clean
+.PHONY: lock help install run invoke sam-env sam-invoke sam-api test test-ministack lint typecheck template-lint unit openapi docs api-key revoke-api-key build deploy fuzz load bench clean
 
 help:
 	@echo "make run                      the API on http://localhost:$(PORT) against an embedded moto (MOTO_PORT=$(MOTO_PORT))"
@@ -21,6 +21,7 @@ help:
 	@echo "make sam-invoke EVENT=events/x.json [FUNCTION=LogicalId]   the same with Docker: sam local invoke against make run's backend"
 	@echo "make sam-api [SAM_PORT=3001]  sam local start-api (Docker) against make run's backend; make sam-env rewrites local/sam-env.json"
 	@echo "make openapi                  regenerate docs/openapi.json from the code's models"
+	@echo "make docs                     regenerate docs/configuration.md from template.yaml and this Makefile"
 	@echo "make api-key TENANT=acme [TIER=premium]  an API key (printed once), deployed: linked to the tier's usage plan; revoke-api-key KEY=...; ENV=prod"
 	@echo "make lock                     re-lock the layer's dependencies (hashes, cp313/aarch64) after editing its requirements.txt"
 	@echo "make build | deploy [ENV=prod] sam build / sam deploy (SAM CLI in its own venv)"
@@ -88,6 +89,9 @@ test-ministack: $(VENV)/.installed $(MINISTACK_VENV)/.installed
 
 openapi: $(VENV)/.installed
 	$(PY) -m local.openapi
+
+docs: $(VENV)/.installed
+	$(PY) -m tools.configuration_doc
 
 # API keys: against AWS_ENDPOINT_URL (e.g. make run's http://127.0.0.1:5005) or the deployed stack.
 api-key: $(VENV)/.installed

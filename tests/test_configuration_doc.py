@@ -1,0 +1,22 @@
+"""docs/configuration.md is generated from template.yaml and the Makefile, and is current."""
+
+from __future__ import annotations
+
+from local.template import ROOT, Template
+from tools import configuration_doc
+
+
+def test_the_committed_page_is_what_the_generator_writes() -> None:
+    expected = configuration_doc.render(Template(), (ROOT / "Makefile").read_text())
+    assert configuration_doc.OUTPUT.read_text() == expected, "docs/configuration.md is stale: run `make docs`"
+
+
+def test_every_declared_variable_has_a_meaning() -> None:
+    declared = {name for function in Template().functions() for name in function.environment}
+    assert declared <= set(configuration_doc.MEANINGS), "add a line to MEANINGS in tools/configuration_doc.py"
+
+
+def test_make_run_variables_are_the_ones_the_makefile_and_server_read() -> None:
+    server = (ROOT / "local" / "server.py").read_text()
+    for name in configuration_doc.MAKE_RUN:
+        assert f'"{name}"' in server, name

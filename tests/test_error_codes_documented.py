@@ -1,0 +1,57 @@
+"""Every error code the API can answer (the layer's and template.yaml's Gateway Responses) is in docs/api.md."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+
+from local.template import ROOT
+
+CODE = re.compile(r"[a-z]+(?:_[a-z]+)*")
+PAIR_CODE = re.compile(r"[a-z]+(?:_[a-z]+)+")  # in a bare (code, message) pair a code has an underscore
+
+
+def _string(node: ast.AST, pattern: re.Pattern[str] = CODE) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and pattern.fullmatch(node.value):
+        return node.value
+    return None
+
+
+def codes_in_layer() -> set[str]:
+    """Codes in the places the layer writes them: Violation(pointer, code, ...), MalformedRequest(code, ...),
+    (code, message) pairs, and (HTTPStatus.X, code, ...) / problem(HTTPStatus.X, code, ...)."""
+    codes: set[str] = set()
+    for path in (ROOT / "layers" / "shared" / "execution_api").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            candidates: list[ast.AST] = []
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                if node.func.id == "Violation" and len(node.args) > 1:
+                    candidates.append(node.args[1])
+                if node.func.id == "MalformedRequest" and node.args:
+                    candidates.append(node.args[0])
+            if isinstance(node, ast.Call | ast.Tuple):
+                items = node.args if isinstance(node, ast.Call) else node.elts
+                for first, second in itertools.pairwise(items):
+                    if isinstance(first, ast.Attribute) and ast.unparse(first).startswith("HTTPStatus."):
+                        candidates.append(second)
+            codes.update(code for candidate in candidates if (code := _string(candidate)))
+            if isinstance(node, ast.Tuple) and len(node.elts) == 2 and (code := _string(node.elts[0], PAIR_CODE)):
+                codes.add(code)
+    return codes
+
+
+def codes_in_template() -> set[str]:
+    return set(re.findall(r'"code": "([a-z_]+)"', (ROOT / "template.yaml").read_text()))
+
+
+def test_the_scan_finds_the_codes_it_should() -> None:
+    found = codes_in_layer()
+    assert {"dependency_cycle", "webhook_host_not_allowed", "invalid_job_id", "malformed_json"} <= found
+    assert {"execution_not_found", "idempotency_key_in_flight", "validation_failed", "unauthorized"} <= found
+
+
+def test_every_code_is_documented() -> None:
+    documented = set(re.findall(r"`([a-z]+(?:_[a-z]+)*)`", (ROOT / "docs" / "api.md").read_text()))
+    missing = (codes_in_layer() | codes_in_template()) - documented
+    assert not missing, f"add these codes to docs/api.md: {sorted(missing)}"
