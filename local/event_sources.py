@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -31,17 +32,39 @@ TERMINAL_RUN_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 def matches(pattern: Any, value: Any) -> bool:
     """The subset of EventBridge / Lambda filter patterns the template uses: nested objects whose leaves
-    are lists of allowed values."""
+    are lists of allowed values or of content filters (exists, anything-but, prefix)."""
     if isinstance(pattern, dict):
         return isinstance(value, dict) and all(matches(p, value.get(k)) for k, p in pattern.items())
     if isinstance(pattern, list):
-        return value in pattern
+        return any(_matches_leaf(p, value) for p in pattern)
     return bool(pattern == value)
+
+
+def _matches_leaf(allowed: Any, value: Any) -> bool:
+    if not isinstance(allowed, dict):
+        return bool(value == allowed)
+    if "exists" in allowed:
+        return (value is not None) == bool(allowed["exists"])
+    if "anything-but" in allowed:
+        banned = allowed["anything-but"]
+        return value is not None and value not in (banned if isinstance(banned, list) else [banned])
+    if "prefix" in allowed:
+        return isinstance(value, str) and value.startswith(allowed["prefix"])
+    return False
+
+
+def _rate_seconds(schedule: str) -> float:
+    """rate(5 minutes) -> 300; the only schedule form the template uses."""
+    found = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", schedule.strip())
+    if found is None:
+        raise ValueError(f"unsupported schedule {schedule!r}: only rate(N unit) runs locally")
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[found[2].rstrip("s")]
+    return int(found[1]) * unit
 
 
 @dataclass
 class Mapping:
-    kind: str  # SQS | DynamoDB | EventBridgeRule
+    kind: str  # SQS | DynamoDB | Schedule | EventBridgeRule
     function: Function
     source: str  # queue url, stream arn or state machine arn
     source_arn: str
@@ -52,6 +75,7 @@ class Mapping:
     retry: list[dict[str, Any]] = field(default_factory=list)  # failed stream records, delivered again
     seen_runs: set[str] = field(default_factory=set)
     last_poll: float = 0.0
+    every: float = 0.0  # a Schedule's period, in seconds
 
 
 class EventSources:
@@ -85,6 +109,12 @@ class EventSources:
                 arn = resolve(props["Stream"], self.stack.names, self.stack.attributes)
                 patterns = [json.loads(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])]
                 found.append(Mapping(kind, function, arn, arn, int(props.get("BatchSize", 100)), patterns))
+            elif kind == "Schedule":
+                # EventBridge's scheduled rule, e.g. rate(5 minutes): a timer here (the sweeper).
+                every = _rate_seconds(str(props["Schedule"]))
+                found.append(
+                    Mapping(kind, function, str(props["Schedule"]), "", 1, last_poll=time.monotonic(), every=every)
+                )
             elif kind == "EventBridgeRule" and props.get("Pattern", {}).get("source") == ["aws.states"]:
                 # Step Functions' status-change events, which the local backends do not emit: made from runs.
                 pattern = _resolved(props["Pattern"], self.stack)
@@ -104,6 +134,8 @@ class EventSources:
                 delivered += self._poll_queue(mapping)
             elif mapping.kind == "DynamoDB":
                 delivered += self._poll_stream(mapping)
+            elif mapping.kind == "Schedule":
+                delivered += self._poll_schedule(mapping)
             else:
                 delivered += self._poll_runs(mapping)
         return delivered
@@ -200,6 +232,15 @@ class EventSources:
 
             self._submit(mapping, {"Records": batch}, settle)
         return len(records)
+
+    # ---- scheduled rules ----
+    def _poll_schedule(self, mapping: Mapping) -> int:
+        if time.monotonic() - mapping.last_poll < mapping.every:
+            return 0
+        mapping.last_poll = time.monotonic()
+        event = {"version": "0", "id": str(uuid.uuid4()), "source": "aws.events", "detail-type": "Scheduled Event"}
+        self._submit(mapping, {**event, "region": REGION, "detail": {}}, lambda _answer: None)
+        return 1
 
     # ---- Step Functions status changes ----
     def _poll_runs(self, mapping: Mapping) -> int:
