@@ -450,6 +450,8 @@ def measure_validation() -> list[Validation]:
     from execution_api.validation import parse_body, plan_from_body, validate_submission
 
     results = []
+    gc.collect()
+    gc.freeze()  # what the handlers' runs left lives on: the collections before each timing skip it
     for jobs, repeats in VALIDATION_REPEATS.items():
         progress(f"validation, {jobs} jobs, {repeats} runs")
         text = json.dumps(layered_plan(jobs))
@@ -1077,6 +1079,8 @@ def render(
         "",
     ]
 
+    out += [*WHERE_THE_TIME_WENT.splitlines(), ""]
+
     out += ["## Targets", "", *targets(round_trips, latency, validation, status, refusal), ""]
 
     out += [
@@ -1103,6 +1107,11 @@ def render(
         "",
     ]
     return "\n".join(out)
+
+
+# Measured once, not by this run: the profile of issue 16's work (cProfile) and `python -m
+# bench.compare_validation` (the commit before it against the working tree, in the same run).
+WHERE_THE_TIME_WENT = (Path(__file__).parent / "where_the_time_went.md").read_text(encoding="utf-8")
 
 
 def targets(
