@@ -23,7 +23,6 @@ import re
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -138,29 +137,23 @@ def progress(message: str) -> None:
 def stdout_to_pipe() -> Iterator[list[int]]:
     """Powertools writes JSON logs and EMF metrics to file descriptor 1 (its Logger keeps its own
     reference to sys.stdout, so only a descriptor-level redirect catches it). In Lambda that descriptor
-    is a pipe the runtime reads; here too: a pipe drained by a thread, so every log line and metric is
-    formatted and written as deployed, and the run's output stays readable. Yields [bytes written]."""
+    is a pipe another process (the runtime) reads; here too: a pipe into `wc -c`, so every log line and
+    metric is formatted and written as deployed, no thread of this process competes for the GIL, and
+    the run's output stays readable. Yields [bytes written], filled in at the end."""
     sys.stdout.flush()
     saved = os.dup(1)
-    read_end, write_end = os.pipe()
-    os.dup2(write_end, 1)
-    os.close(write_end)
+    reader = subprocess.Popen(["wc", "-c"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # noqa: S607
+    assert reader.stdin is not None
+    os.dup2(reader.stdin.fileno(), 1)
     written = [0]
-
-    def drain() -> None:
-        while chunk := os.read(read_end, 65536):
-            written[0] += len(chunk)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
     try:
         yield written
     finally:
         sys.stdout.flush()
-        os.dup2(saved, 1)  # closes the pipe's last write end: the reader sees the end and stops
+        os.dup2(saved, 1)
         os.close(saved)
-        reader.join(timeout=5)
-        os.close(read_end)
+        output, _ = reader.communicate()  # closes the pipe's last write end: wc counts and exits
+        written[0] = int(output.split()[0]) if output.strip() else 0
 
 
 class ClientClock:
