@@ -1091,7 +1091,7 @@ def render(
         "  what exists after set-up (botocore's models, moto, the handler's modules) is frozen out of",
         "  the collector's way (`gc.freeze()`).",
         "- Powertools runs as deployed: its JSON log line and EMF metrics are formatted and written to",
-        "  standard output, which the benchmark sends to /dev/null. X-Ray tracing is off in process",
+        "  standard output, a pipe that another process reads, as in Lambda. X-Ray tracing is off in process",
         "  (no daemon); in Lambda it adds its own small cost per call.",
         "- Requests carry no `Idempotency-Key` (with one, the idempotency table adds its calls) and",
         "  no webhook secret (with one, KMS adds one `Encrypt`).",
