@@ -23,7 +23,6 @@ import re
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -140,29 +139,23 @@ def progress(message: str) -> None:
 def stdout_to_pipe() -> Iterator[list[int]]:
     """Powertools writes JSON logs and EMF metrics to file descriptor 1 (its Logger keeps its own
     reference to sys.stdout, so only a descriptor-level redirect catches it). In Lambda that descriptor
-    is a pipe the runtime reads; here too: a pipe drained by a thread, so every log line and metric is
-    formatted and written as deployed, and the run's output stays readable. Yields [bytes written]."""
+    is a pipe another process (the runtime) reads; here too: a pipe into `wc -c`, so every log line and
+    metric is formatted and written as deployed, no thread of this process competes for the GIL, and
+    the run's output stays readable. Yields [bytes written], filled in at the end."""
     sys.stdout.flush()
     saved = os.dup(1)
-    read_end, write_end = os.pipe()
-    os.dup2(write_end, 1)
-    os.close(write_end)
+    reader = subprocess.Popen(["wc", "-c"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # noqa: S607
+    assert reader.stdin is not None
+    os.dup2(reader.stdin.fileno(), 1)
     written = [0]
-
-    def drain() -> None:
-        while chunk := os.read(read_end, 65536):
-            written[0] += len(chunk)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
     try:
         yield written
     finally:
         sys.stdout.flush()
-        os.dup2(saved, 1)  # closes the pipe's last write end: the reader sees the end and stops
+        os.dup2(saved, 1)
         os.close(saved)
-        reader.join(timeout=5)
-        os.close(read_end)
+        output, _ = reader.communicate()  # closes the pipe's last write end: wc counts and exits
+        written[0] = int(output.split()[0]) if output.strip() else 0
 
 
 class ClientClock:
@@ -452,6 +445,8 @@ def measure_validation() -> list[Validation]:
     from execution_api.validation import parse_body, plan_from_body, validate_submission
 
     results = []
+    gc.collect()
+    gc.freeze()  # what the handlers' runs left lives on: the collections before each timing skip it
     for jobs, repeats in VALIDATION_REPEATS.items():
         progress(f"validation, {jobs} jobs, {repeats} runs")
         text = json.dumps(layered_plan(jobs))
@@ -1084,6 +1079,8 @@ def render(
     out += render_growth(growth)
 
     out += list(built)  # the built artifacts under Python 3.13 (bench/cold_start_built.py)
+    out += [*WHERE_THE_TIME_WENT.splitlines(), ""]
+
     out += ["## Targets", "", *targets(round_trips, latency, validation, status, refusal), ""]
 
     out += [
@@ -1101,7 +1098,7 @@ def render(
         "  what exists after set-up (botocore's models, moto, the handler's modules) is frozen out of",
         "  the collector's way (`gc.freeze()`).",
         "- Powertools runs as deployed: its JSON log line and EMF metrics are formatted and written to",
-        "  standard output, which the benchmark sends to /dev/null. X-Ray tracing is off in process",
+        "  standard output, a pipe that another process reads, as in Lambda. X-Ray tracing is off in process",
         "  (no daemon); in Lambda it adds its own small cost per call.",
         "- Requests carry no `Idempotency-Key` (with one, the idempotency table adds its calls) and",
         "  no webhook secret (with one, KMS adds one `Encrypt`).",
@@ -1110,6 +1107,11 @@ def render(
         "",
     ]
     return "\n".join(out)
+
+
+# Measured once, not by this run: the profile of issue 16's work (cProfile) and `python -m
+# bench.compare_validation` (the commit before it against the working tree, in the same run).
+WHERE_THE_TIME_WENT = (Path(__file__).parent / "where_the_time_went.md").read_text(encoding="utf-8")
 
 
 def targets(
