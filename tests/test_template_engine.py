@@ -121,7 +121,10 @@ def test_the_worker_claims_reports_and_decrypts_only_with_an_execution_context()
         "WebhookSecretKey": {"kms:Decrypt"},
     }
     [kms] = [s for s in statements("WorkerFunction") if s["Action"] == "kms:Decrypt"]
-    assert kms["Condition"] == {"Null": {"kms:EncryptionContext:executionId": "false"}}
+    assert kms["Condition"] == {
+        "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["executionId"]},
+        "Null": {"kms:EncryptionContext:executionId": "false"},
+    }
 
 
 def test_cancel_writes_the_table_and_stops_runs_of_its_state_machine_only() -> None:

@@ -36,11 +36,22 @@ def test_the_sender_decrypts_only_under_an_execution_id_context() -> None:
     assert kms["Condition"]["ForAllValues:StringEquals"] == {"kms:EncryptionContextKeys": ["executionId"]}
 
 
-def test_only_the_sender_can_decrypt() -> None:
-    for function in TEMPLATE.of_type("AWS::Serverless::Function"):
-        actions = {a for granted in grants(function).values() for a in granted}
-        assert ("kms:Decrypt" in actions) == (function == SENDER), function
+# The sender opens webhook secrets; the engine's worker opens the job credentials sealed at intake.
+DECRYPTERS = {SENDER, "WorkerFunction"}
+
+
+def test_only_the_sender_and_the_worker_can_decrypt_and_only_under_an_execution_id() -> None:
+    for function, resource in TEMPLATE.of_type("AWS::Serverless::Function").items():
+        policies = resource["Properties"].get("Policies", [])
+        templates = [name for policy in policies if "Statement" not in policy for name in policy]
+        assert not [name for name in templates if "KMS" in name], function  # no SAM KMS policy templates
+        inline = [s for policy in policies if "Statement" in policy for s in policy["Statement"]]
+        actions = {a for s in inline for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+        assert ("kms:Decrypt" in actions) == (function in DECRYPTERS), function
         assert not any(a.startswith("kms:") and "*" in a for a in actions), function
+        for statement in (s for s in inline if s["Action"] == "kms:Decrypt"):
+            assert statement["Condition"]["Null"] == {"kms:EncryptionContext:executionId": "false"}
+            assert statement["Condition"]["ForAllValues:StringEquals"] == {"kms:EncryptionContextKeys": ["executionId"]}
 
 
 def test_every_webhook_statement_is_scoped_to_one_resource() -> None:
