@@ -27,6 +27,7 @@ CHILD = r"""
 import gc, json, os, sys, time
 sys.path[:0] = [os.environ["LAYER"], os.environ["FUNCTION"], os.environ["ROOT"]]
 os.environ.update({"EXECUTIONS_TABLE_NAME": "t", "MAX_JOBS": "10000", "MAX_BODY_BYTES": str(8 * 1024 * 1024),
+    "IDEMPOTENCY_TABLE_NAME": "i", "WEBHOOK_SECRET_KEY_ID": "k",
     "POWERTOOLS_SERVICE_NAME": "execution-api", "POWERTOOLS_METRICS_NAMESPACE": "ExecutionApi",
     "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"})
 from bench.benchmarks import compact_plan, layered_plan

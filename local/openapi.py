@@ -4,12 +4,15 @@ the handlers' models, written to docs/openapi.json (a test fails when the file i
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
 
-from local.template import ROOT, Template
+from local.template import ROOT, Function, Template, pseudo_parameters, resolve
 
 OPENAPI_PATH = ROOT / "docs" / "openapi.json"
 DESCRIPTION = (
@@ -21,7 +24,8 @@ DESCRIPTION = (
 
 def openapi_document() -> str:
     template = Template()
-    modules = [f.load_module(template.layer_dirs()) for f in template.functions()]
+    with _declared_environment(template):
+        modules = [f.load_module(template.layer_dirs()) for f in template.functions()]
     from execution_api.http import create_app  # importable once the layer is on sys.path
 
     app = create_app({})
@@ -40,6 +44,31 @@ def openapi_document() -> str:
         _with_submit_request(_without_unused_validation_errors(json.loads(document)))
     )
     return json.dumps(document_dict, indent=2, sort_keys=True) + "\n"
+
+
+class _NamedAfterItself(dict[tuple[str, str], str]):
+    def __missing__(self, key: tuple[str, str]) -> str:
+        return ".".join(key)
+
+
+@contextmanager
+def _declared_environment(template: Template) -> Iterator[None]:
+    """Each handler checks its settings when imported: give the variables the template declares, with
+    resources named after themselves (no backend here), to the variables the process lacks."""
+    names = {**template.parameter_defaults(), **pseudo_parameters(), **{r: r for r in template.resources}}
+    functions: list[Function] = template.functions()
+    declared = {
+        name: resolve(value, names, _NamedAfterItself())
+        for function in functions
+        for name, value in function.environment.items()
+    }
+    added = [name for name in declared if name not in os.environ]
+    os.environ.update({name: declared[name] for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            del os.environ[name]
 
 
 IDEMPOTENCY_DOC = (

@@ -8,11 +8,15 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from execution_api.engine.config import CancelSettings
 from execution_api.engine.scheduler import engine
 from execution_api.http import PROBLEM_RESPONSES, create_app, public_base_path, tenant_id
 from execution_api.models.response import ExecutionCancelled
 from execution_api.observability import logger, tracer
+from execution_api.settings import load_settings
 
+# Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
+load_settings(CancelSettings)
 PATH = "/api/execute/<id>/cancel"
 router = Router()
 

@@ -15,8 +15,11 @@ from execution_api.etags import none_match, strong_etag
 from execution_api.http import PROBLEM_RESPONSES, create_app, tenant_id
 from execution_api.models.response import ExecutionStatus
 from execution_api.observability import logger, tracer
+from execution_api.settings import StatusSettings, load_settings
 from execution_api.status import status_service
 
+# Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
+load_settings(StatusSettings)
 PATH = "/api/execute/<id>/status"
 ETAG_DOC = "A strong validator of this body: send it back in If-None-Match to get 304 while nothing changed."
 router = Router()

@@ -17,10 +17,12 @@ from execution_api.idempotency import REPLAYED_HEADER, idempotency_key, run_once
 from execution_api.models.response import ExecutionAccepted, status_url
 from execution_api.observability import logger, metrics, tracer
 from execution_api.plan_checks import PlanLimits
-from execution_api.settings import get_settings
+from execution_api.settings import SubmitSettings, load_settings
 from execution_api.submission import submission_service
 from execution_api.validation import parse_body, validate_submission
 
+# Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
+load_settings(SubmitSettings)
 PATH = "/api/execute"
 router = Router()
 
@@ -51,7 +53,7 @@ def submit_execution() -> Response[str]:
     # docs/openapi.json gets the body's schema from SubmitExecutionRequest (local/openapi.py).
     event = router.current_event
     tenant = tenant_id(event)
-    settings = get_settings()
+    settings = load_settings(SubmitSettings)
     check_envelope(event, settings.max_body_bytes)
     key = idempotency_key(event.raw_event)
     body = parse_body(event.body, bool(event.is_base64_encoded))

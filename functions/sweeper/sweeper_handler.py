@@ -14,8 +14,10 @@ from execution_api.aws_clients import dynamodb_client
 from execution_api.models.records import iso_millis
 from execution_api.observability import logger, metrics
 from execution_api.repository import ExecutionRepository
-from execution_api.settings import get_settings
+from execution_api.settings import SweeperSettings, load_settings
 
+# Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
+load_settings(SweeperSettings)
 # Longer than any submission can run (the submit function's timeout is 29 s), so none is swept alive.
 GRACE = timedelta(minutes=2)
 
@@ -23,7 +25,7 @@ GRACE = timedelta(minutes=2)
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    repository = ExecutionRepository(dynamodb_client(), get_settings().executions_table_name)
+    repository = ExecutionRepository(dynamodb_client(), load_settings(SweeperSettings).executions_table_name)
     removed = repository.sweep_abandoned(started_before=iso_millis(datetime.now(UTC) - GRACE))
     metrics.add_metric(name="AbandonedItemsRemoved", unit=MetricUnit.Count, value=removed)
     if removed:

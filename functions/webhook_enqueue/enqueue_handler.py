@@ -12,8 +12,11 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_api.observability import logger, metrics, tracer
+from execution_api.settings import WebhookSettings, load_settings
 from execution_api.webhook_delivery import is_terminal_transition, webhook_deliveries
 
+# Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
+load_settings(WebhookSettings)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 

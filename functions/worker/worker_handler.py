@@ -1,7 +1,6 @@
 """The product's worker: runs jobs from the work queue through executors and reports with task tokens."""
 
 import json
-import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -10,18 +9,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_api.aws_clients import kms_client
 from execution_api.container import per_container
-from execution_api.engine.config import engine_dynamodb_client, engine_settings, stepfunctions_client
+from execution_api.engine.config import WorkerSettings, engine_dynamodb_client, stepfunctions_client
 from execution_api.engine.store import JobStore
 from execution_api.engine.worker import Worker
 from execution_api.observability import logger, tracer
+from execution_api.settings import load_settings
 from execution_api.webhook_secrets import WebhookSecretCipher
+
+# Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
+load_settings(WorkerSettings)
 
 
 @per_container
 def worker() -> Worker:
-    settings = engine_settings()
-    key_id = os.environ.get("WEBHOOK_SECRET_KEY_ID")  # the key that sealed the jobs' credentials
-    cipher = WebhookSecretCipher(kms_client(), key_id) if key_id else None
+    settings = load_settings(WorkerSettings)
+    cipher = WebhookSecretCipher(kms_client(), settings.webhook_secret_key_id)  # sealed the jobs' credentials
     store = JobStore(engine_dynamodb_client(), settings.executions_table_name)
     return Worker(store, stepfunctions_client(), settings, cipher=cipher)
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from execution_api.models.records import Execution, WebhookDelivery
-from execution_api.settings import Settings
+from execution_api.settings import WebhookSettings
 from execution_api.webhook_delivery import (
     MAX_QUEUE_DELAY_SECONDS,
     DeliveryTask,
@@ -20,7 +20,8 @@ from execution_api.webhook_delivery import (
 )
 from execution_api.webhook_transport import PostResult
 
-DEFAULT = Settings.model_validate({"EXECUTIONS_TABLE_NAME": "t"}).webhook_retry_schedule
+QUEUED = {"EXECUTIONS_TABLE_NAME": "t", "WEBHOOK_QUEUE_URL": "https://sqs.example/q"}
+DEFAULT = WebhookSettings.model_validate(QUEUED).webhook_retry_schedule
 NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 
 
@@ -29,14 +30,11 @@ def test_the_default_schedule_is_the_specified_one() -> None:
 
 
 def test_the_schedule_is_configurable() -> None:
-    settings = Settings.model_validate({"EXECUTIONS_TABLE_NAME": "t", "WEBHOOK_RETRY_SCHEDULE": "1, 2,3"})
+    settings = WebhookSettings.model_validate({**QUEUED, "WEBHOOK_RETRY_SCHEDULE": "1, 2,3"})
     assert settings.webhook_retry_schedule == (1, 2, 3)
-    assert (
-        Settings.model_validate({"EXECUTIONS_TABLE_NAME": "t", "WEBHOOK_RETRY_SCHEDULE": ""}).webhook_retry_schedule
-        == ()
-    )
+    assert WebhookSettings.model_validate({**QUEUED, "WEBHOOK_RETRY_SCHEDULE": ""}).webhook_retry_schedule == ()
     with pytest.raises(ValueError, match="negative"):
-        Settings.model_validate({"EXECUTIONS_TABLE_NAME": "t", "WEBHOOK_RETRY_SCHEDULE": "5,-1"})
+        WebhookSettings.model_validate({**QUEUED, "WEBHOOK_RETRY_SCHEDULE": "5,-1"})
 
 
 @pytest.mark.parametrize("seed", range(50))

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from execution_api.aws_clients import dynamodb_client
 from execution_api.container import per_container
-from execution_api.settings import get_settings
+from execution_api.settings import AuthorizerSettings, load_settings
 
 KEY_PREFIX = "exk_"
 TENANT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -107,7 +107,4 @@ class ApiKeyStore:
 @per_container
 def api_key_store() -> ApiKeyStore:
     """The authorizer's store, once per container."""
-    table = get_settings().api_keys_table_name
-    if not table:
-        raise RuntimeError("API_KEYS_TABLE_NAME is not configured")
-    return ApiKeyStore(dynamodb_client(), table)
+    return ApiKeyStore(dynamodb_client(), load_settings(AuthorizerSettings).api_keys_table_name)

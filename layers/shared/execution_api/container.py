@@ -1,7 +1,8 @@
 """What a Lambda container builds once (settings, boto3 clients, services), and one way to forget it all.
 
-`@per_container` caches a function's result for the life of the container; `reset_caches()` forgets
-every such result, for the local runtime and tests that change the environment between calls.
+`@per_container` caches a function's result (one per argument, for a function that takes one) for the
+life of the container; `reset_caches()` forgets every such result, for the local runtime and tests that
+change the environment between calls.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
 
-Builder = TypeVar("Builder", bound=Callable[[], Any])
+Builder = TypeVar("Builder", bound=Callable[..., Any])
 _CACHED: list[Any] = []
 
 
 def per_container(build: Builder) -> Builder:
-    cached = lru_cache(maxsize=1)(build)
+    cached = lru_cache(maxsize=None)(build)
     _CACHED.append(cached)
     return cached  # type: ignore[return-value]
 

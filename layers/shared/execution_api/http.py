@@ -32,7 +32,7 @@ from execution_api.errors import (
 )
 from execution_api.models.response import Problem
 from execution_api.observability import logger, metrics
-from execution_api.settings import get_settings
+from execution_api.settings import ApiSettings, load_settings
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://errors.execution-api.dev/"
@@ -138,7 +138,7 @@ class ExecutionApiResolver(APIGatewayRestResolver):
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         origin = _header(event, "origin")
-        allowed = origin if origin and origin in get_settings().cors_allow_origins else None
+        allowed = origin if origin and origin in load_settings(ApiSettings).cors_allow_origins else None
         if allowed and event.get("httpMethod") == "OPTIONS":
             methods = self.methods_of(route_path(str(event.get("path", ""))))
             if methods:

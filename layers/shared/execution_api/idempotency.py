@@ -29,7 +29,7 @@ from execution_api.aws_clients import dynamodb_client
 from execution_api.container import per_container
 from execution_api.errors import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidIdempotencyKey, StorageUnavailable
 from execution_api.observability import logger
-from execution_api.settings import get_settings
+from execution_api.settings import SubmitSettings, load_settings
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -73,9 +73,7 @@ CONFIG = IdempotencyConfig(
 
 @per_container
 def _store() -> DynamoDBPersistenceLayer:
-    table = get_settings().idempotency_table_name
-    if not table:
-        raise RuntimeError("IDEMPOTENCY_TABLE_NAME is not configured")
+    table = load_settings(SubmitSettings).idempotency_table_name
     return DynamoDBPersistenceLayer(table_name=table, boto3_client=dynamodb_client())
 
 

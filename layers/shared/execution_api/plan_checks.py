@@ -13,13 +13,15 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from execution_api import exact_json
+from execution_api import exact_json, limits
 from execution_api.errors import Violation
 from execution_api.models.records import ExecutionPlan, PlannedJob
-from execution_api.settings import Settings
 from execution_api.webhook_urls import webhook_url_problem
+
+if TYPE_CHECKING:
+    from execution_api.settings import SubmitSettings
 
 # The SDK wires one job's output into another's input with strings like "_videoJobDependency:job1".
 DEPENDENCY_REFERENCE = re.compile(r"_[A-Za-z][A-Za-z0-9]*JobDependency:(?P<job_id>.*)", re.DOTALL)
@@ -27,13 +29,13 @@ DEPENDENCY_REFERENCE = re.compile(r"_[A-Za-z][A-Za-z0-9]*JobDependency:(?P<job_i
 
 @dataclass(frozen=True)
 class PlanLimits:
-    max_jobs: int = 500
-    max_job_params_bytes: int = 64 * 1024
+    max_jobs: int = limits.MAX_JOBS
+    max_job_params_bytes: int = limits.MAX_JOB_PARAMS_BYTES
     allowed_operations: frozenset[str] = frozenset()
     allow_insecure_webhooks: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PlanLimits:
+    def from_settings(cls, settings: SubmitSettings) -> PlanLimits:
         return cls(
             max_jobs=settings.max_jobs,
             max_job_params_bytes=settings.max_job_params_bytes,

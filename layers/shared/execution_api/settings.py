@@ -1,43 +1,110 @@
-"""The one typed settings object: read from the environment once per Lambda container."""
+"""Each function's settings: a typed model of the variables it reads, checked when its handler is imported.
+
+A handler module calls `load_settings(ItsSettings)` at import, in Lambda's init phase: a missing or
+malformed variable fails the cold start with a message naming it, never a request. Later calls return
+the same object until `reset_caches()` (the local runtime and tests change the environment).
+The engine's settings extend these in `execution_api.engine.config`.
+"""
 
 from __future__ import annotations
 
 import os
+from typing import Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
+from execution_api import limits
 from execution_api.container import per_container
 
 
-class Settings(BaseModel):
+class SettingsError(RuntimeError):
+    """The environment lacks a variable a function needs, or holds a malformed one."""
+
+
+class EnvironmentSettings(BaseModel):
+    """Read from environment variables by their names (the fields' aliases); others are ignored."""
+
     model_config = ConfigDict(frozen=True, extra="ignore")
 
+    @classmethod
+    def from_environment(cls) -> Self:
+        try:
+            return cls.model_validate(dict(os.environ))
+        except ValidationError as error:
+            problems = "; ".join(_problem(problem) for problem in error.errors(include_url=False))
+            raise SettingsError(f"the environment does not configure {cls.__name__}: {problems}") from error
+
+
+def _problem(problem: ErrorDetails) -> str:
+    """One variable's problem, named (the values stay out of the logs)."""
+    name = ".".join(str(part) for part in problem["loc"])
+    return f"{name} is not set" if problem["type"] == "missing" else f"{name}: {problem['msg']}"
+
+
+def _names(value: object) -> object:
+    """A comma-separated variable as a set of its non-empty, stripped parts."""
+    if isinstance(value, str):
+        return frozenset(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class FunctionSettings(EnvironmentSettings):
+    """What every function of the executions table reads."""
+
     executions_table_name: str = Field(alias="EXECUTIONS_TABLE_NAME", min_length=1)
-    # The submit function encrypts webhook secrets with it, the webhook sender decrypts them.
-    webhook_secret_key_id: str | None = Field(default=None, alias="WEBHOOK_SECRET_KEY_ID")
-    idempotency_table_name: str | None = Field(default=None, alias="IDEMPOTENCY_TABLE_NAME")
-    api_keys_table_name: str | None = Field(default=None, alias="API_KEYS_TABLE_NAME")  # the authorizer's
-    max_jobs: int = Field(default=500, alias="MAX_JOBS", ge=0)
-    max_job_params_bytes: int = Field(default=64 * 1024, alias="MAX_JOB_PARAMS_BYTES", ge=2)
-    max_body_bytes: int = Field(default=1024 * 1024, alias="MAX_BODY_BYTES", ge=1)
+
+
+class SweeperSettings(FunctionSettings):
+    """The sweeper reads the executions table only."""
+
+
+class ApiSettings(FunctionSettings):
+    """What every API route reads (execution_api.http)."""
+
+    # Browser origins allowed by CORS (comma-separated); empty: no CORS headers at all.
+    cors_allow_origins: frozenset[str] = Field(default=frozenset(), alias="CORS_ALLOW_ORIGINS")
+
+    _split_origins = field_validator("cors_allow_origins", mode="before")(_names)
+
+
+class StatusSettings(ApiSettings):
+    """GET /api/execute/{id}/status reads the executions table only."""
+
+
+class SubmitSettings(ApiSettings):
+    """POST /api/execute: the plan's limits, where idempotency records go, the key that seals secrets."""
+
+    idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
+    # Seals webhook secrets and credentials (the webhook sender and the worker open them).
+    webhook_secret_key_id: str = Field(alias="WEBHOOK_SECRET_KEY_ID", min_length=1)
+    max_jobs: int = Field(default=limits.MAX_JOBS, alias="MAX_JOBS", ge=0)
+    max_job_params_bytes: int = Field(default=limits.MAX_JOB_PARAMS_BYTES, alias="MAX_JOB_PARAMS_BYTES", ge=2)
+    max_body_bytes: int = Field(default=limits.MAX_BODY_BYTES, alias="MAX_BODY_BYTES", ge=1)
     allowed_operations: frozenset[str] = Field(default=frozenset(), alias="ALLOWED_OPERATIONS")
     allow_insecure_webhooks: bool = Field(default=False, alias="ALLOW_INSECURE_WEBHOOKS")
     execution_retention_days: int = Field(default=90, alias="EXECUTION_RETENTION_DAYS", ge=1)
-    # Browser origins allowed by CORS (comma-separated); empty: no CORS headers at all.
-    cors_allow_origins: frozenset[str] = Field(default=frozenset(), alias="CORS_ALLOW_ORIGINS")
-    # Webhook delivery (docs/webhooks.md): the queue of attempts, the waits between them, one attempt's limit.
-    webhook_queue_url: str | None = Field(default=None, alias="WEBHOOK_QUEUE_URL")
+
+    _split_operations = field_validator("allowed_operations", mode="before")(_names)
+
+
+class AuthorizerSettings(EnvironmentSettings):
+    """The authorizer reads the API keys table only."""
+
+    api_keys_table_name: str = Field(alias="API_KEYS_TABLE_NAME", min_length=1)
+
+
+class WebhookSettings(FunctionSettings):
+    """Webhook delivery (docs/webhooks.md): the queue of attempts, the waits between them, one attempt's
+    limit. The enqueue function reads these; it never opens a secret."""
+
+    webhook_queue_url: str = Field(alias="WEBHOOK_QUEUE_URL", min_length=1)
+    webhook_secret_key_id: str | None = Field(default=None, alias="WEBHOOK_SECRET_KEY_ID")
+    allow_insecure_webhooks: bool = Field(default=False, alias="ALLOW_INSECURE_WEBHOOKS")
     webhook_retry_schedule: tuple[float, ...] = Field(
         default=(5, 300, 1800, 7200, 18000, 36000, 36000), alias="WEBHOOK_RETRY_SCHEDULE"
     )
     webhook_timeout_seconds: float = Field(default=10, alias="WEBHOOK_TIMEOUT_SECONDS", gt=0, le=60)
-
-    @field_validator("allowed_operations", "cors_allow_origins", mode="before")
-    @classmethod
-    def _split_operations(cls, value: object) -> object:
-        if isinstance(value, str):
-            return frozenset(op.strip() for op in value.split(",") if op.strip())
-        return value
 
     @field_validator("webhook_retry_schedule", mode="before")
     @classmethod
@@ -55,7 +122,16 @@ class Settings(BaseModel):
         return value
 
 
+class WebhookSenderSettings(WebhookSettings):
+    """The sender opens each execution's webhook secret with this key."""
+
+    webhook_secret_key_id: str = Field(alias="WEBHOOK_SECRET_KEY_ID", min_length=1)
+
+
+Kind = TypeVar("Kind", bound=EnvironmentSettings)
+
+
 @per_container
-def get_settings() -> Settings:
-    """Read lazily so importing a handler never fails on a missing variable."""
-    return Settings.model_validate(dict(os.environ))
+def load_settings(kind: type[Kind]) -> Kind:
+    """`kind` read from the environment, once per container; SettingsError names each bad variable."""
+    return kind.from_environment()

@@ -7,7 +7,7 @@ from execution_api.container import per_container
 from execution_api.errors import ExecutionNotFound
 from execution_api.models.records import EXECUTION_ID, Execution, Job
 from execution_api.repository import ExecutionRepository
-from execution_api.settings import get_settings
+from execution_api.settings import StatusSettings, load_settings
 
 
 class StatusService:
@@ -27,5 +27,5 @@ class StatusService:
 
 @per_container
 def status_service() -> StatusService:
-    settings = get_settings()
+    settings = load_settings(StatusSettings)
     return StatusService(ExecutionRepository(dynamodb_client(), settings.executions_table_name))

@@ -16,7 +16,7 @@ from execution_api.errors import PlanRejected, Violation
 from execution_api.models.records import EXECUTION_ID, Execution, ExecutionPlan, Job, PlannedJob, iso_millis
 from execution_api.plan_checks import pointer
 from execution_api.repository import ExecutionRepository
-from execution_api.settings import get_settings
+from execution_api.settings import SubmitSettings, load_settings
 from execution_api.webhook_secrets import WebhookSecretCipher
 from execution_api.webhook_urls import normalized_webhook_url
 
@@ -27,7 +27,7 @@ class SubmissionService:
     def __init__(
         self,
         repository: ExecutionRepository,
-        secret_cipher: WebhookSecretCipher | None,
+        secret_cipher: WebhookSecretCipher,
         retention_days: int,
         new_id: Callable[[], str] = nanoid,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -54,7 +54,7 @@ class SubmissionService:
         created_at = iso_millis(now)
         webhook_ciphertext = None
         if plan.webhook is not None and plan.webhook.secret is not None:
-            webhook_ciphertext = self._cipher().seal(execution_id, plan.webhook.secret)
+            webhook_ciphertext = self._secret_cipher.seal(execution_id, plan.webhook.secret)
         execution = Execution(
             id=execution_id,
             tenant_id=tenant_id,
@@ -67,7 +67,7 @@ class SubmissionService:
             base_execution_id=base_id,
             webhook_url=normalized_webhook_url(plan.webhook.url) if plan.webhook else None,
             webhook_secret_ciphertext=webhook_ciphertext,
-            sealed_credentials=seal(self._cipher(), execution_id, vault) if vault else None,
+            sealed_credentials=seal(self._secret_cipher, execution_id, vault) if vault else None,
         )
         jobs = [
             Job(
@@ -84,11 +84,6 @@ class SubmissionService:
         ]
         self._repository.create(execution, jobs)
         return execution, jobs
-
-    def _cipher(self) -> WebhookSecretCipher:
-        if self._secret_cipher is None:
-            raise RuntimeError("WEBHOOK_SECRET_KEY_ID is not configured")
-        return self._secret_cipher
 
     def _base_jobs(self, plan: ExecutionPlan, tenant_id: str) -> dict[str, Job]:
         """The base execution's jobs that this plan depends on, each checked to exist and be completed."""
@@ -132,12 +127,9 @@ def _base_dependency_problem(job: PlannedJob, dependency: str, base_job: Job | N
 @per_container
 def submission_service() -> SubmissionService:
     """The submission service wired to DynamoDB and KMS, once per container."""
-    settings = get_settings()
-    cipher = (
-        WebhookSecretCipher(kms_client(), settings.webhook_secret_key_id) if settings.webhook_secret_key_id else None
-    )
+    settings = load_settings(SubmitSettings)
     return SubmissionService(
         repository=ExecutionRepository(dynamodb_client(), settings.executions_table_name),
-        secret_cipher=cipher,
+        secret_cipher=WebhookSecretCipher(kms_client(), settings.webhook_secret_key_id),
         retention_days=settings.execution_retention_days,
     )

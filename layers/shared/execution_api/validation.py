@@ -17,6 +17,7 @@ from pydantic import SecretStr, ValidationError
 
 from execution_api import exact_json
 from execution_api.errors import MalformedRequest, PlanRejected, Violation
+from execution_api.limits import MAX_PROVIDER_KEY_LENGTH, MAX_WEBHOOK_SECRET_LENGTH, MAX_WEBHOOK_URL_LENGTH
 from execution_api.models.records import ExecutionPlan, PlannedJob, WebhookTarget
 from execution_api.models.request import FIELDS_OF, JOB_ID_RULE, OPERATION_RULE, SubmitExecutionRequest
 from execution_api.plan_checks import PlanLimits, check_plan, pointer
@@ -206,6 +207,8 @@ def _options_conflicts(options: Mapping[str, Any]) -> list[Violation]:
 # ---- pydantic's errors as violations: JSON Pointers into the body and stable codes
 
 _CONSTRAINT_ERRORS = {"string_too_short", "string_too_long", "string_pattern_mismatch", "too_short", "too_long"}
+_WEBHOOK_URL_RULE = f"the webhook URL is 1 to {MAX_WEBHOOK_URL_LENGTH} characters"
+_WEBHOOK_SECRET_RULE = f"the webhook secret is 1 to {MAX_WEBHOOK_SECRET_LENGTH} characters"
 _FIELD_CODES = {
     "id": ("invalid_job_id", JOB_ID_RULE),
     "dependsOn": ("invalid_job_id", JOB_ID_RULE),
@@ -213,16 +216,16 @@ _FIELD_CODES = {
     "rootJobIds": ("invalid_job_id", JOB_ID_RULE),
     "operation": ("invalid_operation", OPERATION_RULE),
     "type": ("invalid_operation", OPERATION_RULE),
-    "webhookUrl": ("invalid_webhook_url", "the webhook URL is 1 to 2048 characters"),
-    "webhook": ("invalid_webhook_url", "the webhook URL is 1 to 2048 characters"),
-    "url": ("invalid_webhook_url", "the webhook URL is 1 to 2048 characters"),
-    "webhookSecret": ("invalid_webhook_secret", "the webhook secret is 1 to 512 characters"),
-    "secret": ("invalid_webhook_secret", "the webhook secret is 1 to 512 characters"),
+    "webhookUrl": ("invalid_webhook_url", _WEBHOOK_URL_RULE),
+    "webhook": ("invalid_webhook_url", _WEBHOOK_URL_RULE),
+    "url": ("invalid_webhook_url", _WEBHOOK_URL_RULE),
+    "webhookSecret": ("invalid_webhook_secret", _WEBHOOK_SECRET_RULE),
+    "secret": ("invalid_webhook_secret", _WEBHOOK_SECRET_RULE),
     "baseExecutionId": ("base_execution_not_found", "no execution with this id to build on"),
     "output": ("invalid_output", "an output is at most 256 characters"),
     "providerApiKeys": (
         "invalid_provider_api_key",
-        "provider names are 1 to 64 of A-Z a-z 0-9 . _ : -, keys 1 to 2048",
+        f"provider names are 1 to 64 of A-Z a-z 0-9 . _ : -, keys 1 to {MAX_PROVIDER_KEY_LENGTH}",
     ),
 }
 _LOC_TAGS = {"webhook-object", "webhook-url", "[key]"}  # pydantic's names for union branches and dict keys

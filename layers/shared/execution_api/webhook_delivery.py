@@ -27,7 +27,7 @@ from execution_api.aws_errors import call
 from execution_api.container import per_container
 from execution_api.models.records import Execution
 from execution_api.observability import logger, metrics
-from execution_api.settings import get_settings
+from execution_api.settings import WebhookSettings, load_settings
 from execution_api.webhook_repository import WebhookDeliveryRepository
 from execution_api.webhook_secrets import WebhookSecretCipher
 from execution_api.webhook_signing import delivery_headers
@@ -246,9 +246,7 @@ class WebhookDeliveries:
 @per_container
 def webhook_deliveries() -> WebhookDeliveries:
     """Delivery wired to DynamoDB, SQS, KMS and the network, once per container."""
-    settings = get_settings()
-    if not settings.webhook_queue_url:
-        raise RuntimeError("WEBHOOK_QUEUE_URL is not configured")
+    settings = load_settings(WebhookSettings)
     cipher = (
         WebhookSecretCipher(kms_client(), settings.webhook_secret_key_id) if settings.webhook_secret_key_id else None
     )

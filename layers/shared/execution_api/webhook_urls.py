@@ -14,7 +14,7 @@ import re
 
 from ada_url import URL
 
-MAX_WEBHOOK_URL_LENGTH = 2048
+from execution_api.limits import MAX_WEBHOOK_URL_LENGTH
 
 _CONTROL_SPACE_OR_BACKSLASH = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
 _AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")

@@ -1,23 +1,22 @@
-"""The engine's settings and AWS clients, read once per Lambda container."""
+"""The engine's settings (per function, as in execution_api.settings) and AWS clients, once per container."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import boto3
 from botocore.config import Config
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from execution_api.container import per_container
+from execution_api.settings import ApiSettings, FunctionSettings, load_settings
 
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=2, read_timeout=5)
 
 
-class EngineSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+class EngineSettings(FunctionSettings):
+    """The engine function's (gates, outcomes): it never starts nor stops a run, so needs no state machine."""
 
-    executions_table_name: str = Field(alias="EXECUTIONS_TABLE_NAME", min_length=1)
     state_machine_arn: str | None = Field(default=None, alias="STATE_MACHINE_ARN")
     # Inline Map runs at most 40 iterations at once.
     max_parallel_jobs: int = Field(default=10, alias="MAX_PARALLEL_JOBS", ge=1, le=40)
@@ -36,9 +35,24 @@ class EngineSettings(BaseModel):
         }
 
 
-@per_container
+class StarterSettings(EngineSettings):
+    """The starter starts one run of this state machine per execution."""
+
+    state_machine_arn: str = Field(alias="STATE_MACHINE_ARN", min_length=1)
+
+
+class CancelSettings(ApiSettings, StarterSettings):
+    """POST /api/execute/{id}/cancel: an API route that stops the execution's run."""
+
+
+class WorkerSettings(EngineSettings):
+    """The worker opens the credentials sealed at intake with this key."""
+
+    webhook_secret_key_id: str = Field(alias="WEBHOOK_SECRET_KEY_ID", min_length=1)
+
+
 def engine_settings() -> EngineSettings:
-    return EngineSettings.model_validate(dict(os.environ))
+    return load_settings(EngineSettings)
 
 
 @per_container

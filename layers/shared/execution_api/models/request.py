@@ -20,7 +20,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from execution_api.webhook_urls import MAX_WEBHOOK_URL_LENGTH
+from execution_api.limits import MAX_PROVIDER_KEY_LENGTH, MAX_WEBHOOK_SECRET_LENGTH, MAX_WEBHOOK_URL_LENGTH
 
 JOB_ID_RULE = "job ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"
 OPERATION_RULE = "an operation is 1 to 64 characters: a letter, then letters, digits, _ . : -"
@@ -28,10 +28,10 @@ OPERATION_RULE = "an operation is 1 to 64 characters: a letter, then letters, di
 JobId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
 Operation = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_.:-]*$")]
 WebhookUrl = Annotated[str, Field(min_length=1, max_length=MAX_WEBHOOK_URL_LENGTH)]
-WebhookSecret = Annotated[SecretStr, Field(min_length=1, max_length=512)]
+WebhookSecret = Annotated[SecretStr, Field(min_length=1, max_length=MAX_WEBHOOK_SECRET_LENGTH)]
 ExecutionId = Annotated[str, Field(min_length=1, max_length=128)]
 ProviderName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-ProviderKey = Annotated[SecretStr, Field(min_length=1, max_length=2048)]
+ProviderKey = Annotated[SecretStr, Field(min_length=1, max_length=MAX_PROVIDER_KEY_LENGTH)]
 
 
 def _json_object(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
