@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from execution_api.webhook_secrets import WebhookSecretCipher
+from execution_api.webhook_secrets import SecretSealer, WebhookSecretCipher
 
 SEALED = "[sealed]"
 # Compared after lower-casing and dropping '_' and '-': apiKey, api_key, API-KEY, apiToken, token, ...
@@ -66,7 +66,7 @@ def take_credentials(params: dict[str, Any], vault: CredentialVault) -> tuple[di
     return redacted, sealed
 
 
-def seal(cipher: WebhookSecretCipher, execution_id: str, vault: CredentialVault) -> bytes:
+def seal(cipher: SecretSealer, execution_id: str, vault: CredentialVault) -> bytes:
     return cipher.seal(execution_id, SecretStr(vault.plaintext().decode("utf-8")))
 
 

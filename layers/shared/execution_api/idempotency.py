@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
+    BasePersistenceLayer,
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
@@ -77,8 +78,15 @@ def _store() -> DynamoDBPersistenceLayer:
     return DynamoDBPersistenceLayer(table_name=table, boto3_client=dynamodb_client())
 
 
-def run_once(tenant: str, key: str, body: Any, operation: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
-    """Run `operation` once per (tenant, key) and body; returns its result and whether it was a replay."""
+def run_once(
+    tenant: str,
+    key: str,
+    body: Any,
+    operation: Callable[[], dict[str, Any]],
+    persistence: BasePersistenceLayer | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Run `operation` once per (tenant, key) and body; returns its result and whether it was a replay.
+    The records go to the idempotency table unless `persistence` says otherwise (unit tests)."""
 
     done: list[dict[str, Any]] = []
 
@@ -89,7 +97,7 @@ def run_once(tenant: str, key: str, body: Any, operation: Callable[[], dict[str,
     once = idempotent_function(
         submit_execution,
         data_keyword_argument="submission",
-        persistence_store=_store(),
+        persistence_store=persistence or _store(),
         config=CONFIG,
         key_prefix="submit-execution",  # stable: records outlive a renamed or replaced function
     )

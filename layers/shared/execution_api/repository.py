@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -32,6 +32,19 @@ _NOT_EXISTS = "attribute_not_exists(pk)"
 
 def execution_pk(tenant_id: str, execution_id: str) -> str:
     return f"TENANT#{tenant_id}#EXECUTION#{execution_id}"
+
+
+class ExecutionStore(Protocol):
+    """What the submission and status services need of the executions table: ExecutionRepository is the
+    DynamoDB one, tests/unit/test_service.py passes an in-memory one."""
+
+    def create(self, execution: Execution, jobs: Sequence[Job]) -> None: ...
+
+    def exists(self, tenant_id: str, execution_id: str) -> bool: ...
+
+    def get(
+        self, tenant_id: str, execution_id: str, *, with_params: bool = True
+    ) -> tuple[Execution, list[Job]] | None: ...
 
 
 class ExecutionRepository:

@@ -6,12 +6,12 @@ from execution_api.aws_clients import dynamodb_client
 from execution_api.container import per_container
 from execution_api.errors import ExecutionNotFound
 from execution_api.models.records import EXECUTION_ID, Execution, Job
-from execution_api.repository import ExecutionRepository
+from execution_api.repository import ExecutionRepository, ExecutionStore
 from execution_api.settings import StatusSettings, load_settings
 
 
 class StatusService:
-    def __init__(self, repository: ExecutionRepository) -> None:
+    def __init__(self, repository: ExecutionStore) -> None:
         self._repository = repository
 
     def status(self, tenant_id: str, execution_id: str) -> tuple[Execution, list[Job]]:

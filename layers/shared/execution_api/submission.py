@@ -15,9 +15,9 @@ from execution_api.credentials import MAX_SEALED_BYTES, CredentialVault, seal, t
 from execution_api.errors import PlanRejected, Violation
 from execution_api.models.records import EXECUTION_ID, Execution, ExecutionPlan, Job, PlannedJob, iso_millis
 from execution_api.plan_checks import pointer
-from execution_api.repository import ExecutionRepository
+from execution_api.repository import ExecutionRepository, ExecutionStore
 from execution_api.settings import SubmitSettings, load_settings
-from execution_api.webhook_secrets import WebhookSecretCipher
+from execution_api.webhook_secrets import SecretSealer, WebhookSecretCipher
 from execution_api.webhook_urls import normalized_webhook_url
 
 SECONDS_PER_DAY = 86_400
@@ -26,8 +26,8 @@ SECONDS_PER_DAY = 86_400
 class SubmissionService:
     def __init__(
         self,
-        repository: ExecutionRepository,
-        secret_cipher: WebhookSecretCipher,
+        repository: ExecutionStore,
+        secret_cipher: SecretSealer,
         retention_days: int,
         new_id: Callable[[], str] = nanoid,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),

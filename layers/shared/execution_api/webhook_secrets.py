@@ -6,11 +6,17 @@ ciphertext copied onto another execution cannot be decrypted there.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import SecretStr
 
 from execution_api.aws_errors import call
+
+
+class SecretSealer(Protocol):
+    """Seals a secret for one execution (WebhookSecretCipher with KMS; an in-memory one in unit tests)."""
+
+    def seal(self, execution_id: str, secret: SecretStr) -> bytes: ...
 
 
 class WebhookSecretCipher:
