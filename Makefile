@@ -91,7 +91,7 @@ openapi: $(VENV)/.installed
 	$(PY) -m local.openapi
 
 docs: $(VENV)/.installed
-	$(PY) -m tools.configuration_doc
+	PYTHONPATH=layers/shared $(PY) -m tools.configuration_doc
 
 # API keys: against AWS_ENDPOINT_URL (e.g. make run's http://127.0.0.1:5005) or the deployed stack.
 api-key: $(VENV)/.installed

@@ -12,7 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
 
-from local.template import ROOT, Function, Template, pseudo_parameters, resolve
+from local.template import ROOT, Template
 
 OPENAPI_PATH = ROOT / "docs" / "openapi.json"
 DESCRIPTION = (
@@ -46,22 +46,11 @@ def openapi_document() -> str:
     return json.dumps(document_dict, indent=2, sort_keys=True) + "\n"
 
 
-class _NamedAfterItself(dict[tuple[str, str], str]):
-    def __missing__(self, key: tuple[str, str]) -> str:
-        return ".".join(key)
-
-
 @contextmanager
 def _declared_environment(template: Template) -> Iterator[None]:
     """Each handler checks its settings when imported: give the variables the template declares, with
     resources named after themselves (no backend here), to the variables the process lacks."""
-    names = {**template.parameter_defaults(), **pseudo_parameters(), **{r: r for r in template.resources}}
-    functions: list[Function] = template.functions()
-    declared = {
-        name: resolve(value, names, _NamedAfterItself())
-        for function in functions
-        for name, value in function.environment.items()
-    }
+    declared = {name: value for f in template.functions() for name, value in template.offline_environment(f).items()}
     added = [name for name in declared if name not in os.environ]
     os.environ.update({name: declared[name] for name in added})
     try:

@@ -104,6 +104,12 @@ class Template:
             for r in self.of_type("AWS::Serverless::LayerVersion").values()
         ]
 
+    def offline_environment(self, function: Function) -> dict[str, str]:
+        """The function's variables with parameters at their defaults and resources named after themselves:
+        enough to import its handler (which checks its settings then) where nothing is deployed."""
+        names = {**self.parameter_defaults(), **pseudo_parameters(), **{name: name for name in self.resources}}
+        return {name: resolve(value, names, _NamedAfterItself()) for name, value in function.environment.items()}
+
     def functions(self) -> list[Function]:
         shared = self.document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
         functions = []
@@ -191,6 +197,13 @@ def resolve(
         table, first, second = (resolve(part, names, attributes, mappings) for part in value["Fn::FindInMap"])
         return resolve(mappings[table][first][second], names, attributes, mappings)
     raise ValueError(f"unsupported intrinsic in template.yaml: {value}")
+
+
+class _NamedAfterItself(dict[tuple[str, str], str]):
+    """!GetAtt Resource.Attribute as "Resource.Attribute"."""
+
+    def __missing__(self, key: tuple[str, str]) -> str:
+        return ".".join(key)
 
 
 def pseudo_parameters() -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from execution_api import limits
 from local.template import ROOT, Template
 from tools import configuration_doc
 
@@ -14,6 +15,12 @@ def test_the_committed_page_is_what_the_generator_writes() -> None:
 def test_every_declared_variable_has_a_meaning() -> None:
     declared = {name for function in Template().functions() for name in function.environment}
     assert declared <= set(configuration_doc.MEANINGS), "add a line to MEANINGS in tools/configuration_doc.py"
+
+
+def test_every_fixed_limit_has_a_meaning() -> None:
+    declared = {name for function in Template().functions() for name in function.environment}
+    fixed = {name for name in vars(limits) if name.isupper() and name not in declared}
+    assert fixed == set(configuration_doc.FIXED_LIMITS), "add a line to FIXED_LIMITS in tools/configuration_doc.py"
 
 
 def test_make_run_variables_are_the_ones_the_makefile_and_server_read() -> None:

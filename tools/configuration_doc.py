@@ -7,6 +7,7 @@ import re
 import sys
 from typing import Any
 
+from execution_api import limits
 from local.stack import LOCAL_RUNNER_SETTINGS, SHELL_SETTINGS
 from local.template import ROOT, Template
 
@@ -41,6 +42,14 @@ MEANINGS = {
     "WEBHOOK_SECRET_KEY_ID": "The KMS key that seals webhook secrets and credentials",
     "IDEMPOTENCY_TABLE_NAME": "Powertools' idempotency records",
     "API_KEYS_TABLE_NAME": "API key hashes and their tenants",
+}
+
+# The limits of execution_api/limits.py that no variable changes; tests/test_configuration_doc.py fails
+# when one has no line here.
+FIXED_LIMITS = {
+    "MAX_WEBHOOK_URL_LENGTH": "Characters of a webhook URL (`invalid_webhook_url`)",
+    "MAX_WEBHOOK_SECRET_LENGTH": "Characters of a webhook secret (`invalid_webhook_secret`)",
+    "MAX_PROVIDER_KEY_LENGTH": "Characters of one key in `providerApiKeys` (`invalid_provider_api_key`)",
 }
 
 # make run's own variables (read by the Makefile and local/server.py, not by the functions).
@@ -82,10 +91,11 @@ def render(template: Template, makefile: str) -> str:
         "",
         "## The functions' environment",
         "",
-        "The functions read these once per container (`execution_api/settings.py`). `make run` and `make invoke`",
-        "take them from the template, parameters at their defaults; the ones marked *shell* can be overridden",
-        "from your shell for a local experiment (`MAX_JOBS=1 make run`), and `make run` says which it took.",
-        "Table, key and function names always come from the template.",
+        "Each function reads the ones it needs into its own settings (`execution_api/settings.py`) when its",
+        "handler is imported, at cold start: a missing or malformed variable fails the start, naming it, never",
+        "a request. `make run` and `make invoke` take them from the template, parameters at their defaults; the",
+        "ones marked *shell* can be overridden from your shell for a local experiment (`MAX_JOBS=1 make run`),",
+        "and `make run` says which it took. Table, key and function names always come from the template.",
         "",
         "| Variable | Functions | Value in `template.yaml` | Default | Local override | Meaning |",
         "|---|---|---|---|---|---|",
@@ -108,6 +118,16 @@ def render(template: Template, makefile: str) -> str:
             f"{MEANINGS.get(variable, '')} |"
         )
     lines += ["", "Locally `POWERTOOLS_TRACE_DISABLED=true` is added, because there is no X-Ray daemon."]
+    lines += [
+        "",
+        "## Fixed limits",
+        "",
+        "Limits no variable changes (`execution_api/limits.py`, which also holds the defaults above).",
+        "",
+        "| Limit | Value | Meaning |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{name}` | `{getattr(limits, name)}` | {meaning} |" for name, meaning in FIXED_LIMITS.items()]
     lines += ["", "## Stack outputs", "", "What `sam deploy` prints (and `make api-key` reads).", ""]
     lines += ["| Output | Meaning |", "|---|---|"]
     for name, output in template.document.get("Outputs", {}).items():

@@ -1,0 +1,112 @@
+"""Each function checks its settings when its handler is imported (Lambda's init phase): the template gives
+every function what it needs, a missing or malformed variable fails the import naming it, and the limits
+the template states are the code's (execution_api.limits)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from execution_api import limits
+from local.template import ROOT, Template
+
+TEMPLATE = Template()
+TEMPLATE_FUNCTIONS = {f.logical_id: f for f in TEMPLATE.functions()}
+
+# What each function cannot start without (every other variable it reads has a default).
+REQUIRED = {
+    "SubmitExecutionFunction": {"EXECUTIONS_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME", "WEBHOOK_SECRET_KEY_ID"},
+    "ExecutionStatusFunction": {"EXECUTIONS_TABLE_NAME"},
+    "CancelExecutionFunction": {"EXECUTIONS_TABLE_NAME", "STATE_MACHINE_ARN"},
+    "AuthorizerFunction": {"API_KEYS_TABLE_NAME"},
+    "SweeperFunction": {"EXECUTIONS_TABLE_NAME"},
+    "WebhookEnqueueFunction": {"EXECUTIONS_TABLE_NAME", "WEBHOOK_QUEUE_URL"},
+    "WebhookSenderFunction": {"EXECUTIONS_TABLE_NAME", "WEBHOOK_QUEUE_URL", "WEBHOOK_SECRET_KEY_ID"},
+    "StarterFunction": {"EXECUTIONS_TABLE_NAME", "STATE_MACHINE_ARN"},
+    "EngineFunction": {"EXECUTIONS_TABLE_NAME"},
+    "WorkerFunction": {"EXECUTIONS_TABLE_NAME", "WEBHOOK_SECRET_KEY_ID"},
+}
+
+# Imports each handler module under each environment it is given, as a fresh container would, and
+# reports the SettingsError of each import that failed (or null).
+PROBE = """
+import importlib, json, os, sys
+from execution_api.container import reset_caches
+from execution_api.settings import SettingsError
+base = dict(os.environ)
+outcomes = []
+for module, environment in json.loads(sys.stdin.read()):
+    os.environ.clear()
+    os.environ.update({**base, **environment})
+    reset_caches()
+    sys.modules.pop(module, None)
+    try:
+        importlib.import_module(module)
+        outcomes.append(None)
+    except SettingsError as error:
+        outcomes.append(str(error))
+print(json.dumps(outcomes))
+"""
+
+
+def import_handlers(cases: list[tuple[str, dict[str, str]]]) -> list[str | None]:
+    """Each (function, environment): None when its handler imported, else the SettingsError's message."""
+    folders = [*TEMPLATE.layer_dirs(), *(f.code_dir for f in TEMPLATE_FUNCTIONS.values()), ROOT]
+    # Nothing of the test process's environment but what Powertools and boto3 need to import.
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join(str(folder) for folder in folders),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    modules = [(TEMPLATE_FUNCTIONS[f].handler.rsplit(".", 1)[0], environment) for f, environment in cases]
+    done = subprocess.run(  # noqa: S603 - this interpreter, this repository's code
+        [sys.executable, "-c", PROBE], input=json.dumps(modules), env=env, capture_output=True, text=True, check=True
+    )
+    outcomes: list[str | None] = json.loads(done.stdout.strip().splitlines()[-1])
+    return outcomes
+
+
+def test_every_function_is_in_the_list() -> None:
+    assert set(TEMPLATE_FUNCTIONS) == set(REQUIRED)
+
+
+def test_each_function_starts_with_its_template_environment_and_not_without_a_required_variable() -> None:
+    # Given each function's environment as the template declares it, whole and less one variable at a time
+    cases: list[tuple[str, dict[str, str]]] = []
+    for function in TEMPLATE.functions():
+        environment = TEMPLATE.offline_environment(function)
+        cases.append((function.logical_id, environment))
+        cases += [(function.logical_id, {k: v for k, v in environment.items() if k != name}) for name in environment]
+    # When each handler is imported with it, as Lambda's init phase does
+    outcomes = iter(import_handlers(cases))
+    # Then the whole environment is enough, and each required variable's absence fails the import naming it
+    failed: dict[str, set[str]] = {}
+    for function_id, environment in cases:
+        outcome = next(outcomes)
+        missing = set(TEMPLATE.offline_environment(TEMPLATE_FUNCTIONS[function_id])) - set(environment)
+        if outcome is not None:
+            [name] = missing
+            assert f"{name} is not set" in outcome, outcome
+            failed.setdefault(function_id, set()).add(name)
+        else:
+            assert not missing & REQUIRED[function_id]
+    assert failed == REQUIRED
+
+
+def test_a_malformed_variable_fails_the_import_naming_it() -> None:
+    environment = TEMPLATE.offline_environment(TEMPLATE_FUNCTIONS["SubmitExecutionFunction"])
+    [outcome] = import_handlers([("SubmitExecutionFunction", {**environment, "MAX_JOBS": "many"})])
+    assert outcome is not None
+    assert outcome.startswith("the environment does not configure SubmitSettings: MAX_JOBS: ")
+
+
+def test_the_templates_limits_are_the_codes() -> None:
+    parameters = TEMPLATE.document["Parameters"]
+    shared = TEMPLATE.document["Globals"]["Function"]["Environment"]["Variables"]
+    assert shared["MAX_JOBS"] == {"Ref": "MaxJobs"}
+    assert parameters["MaxJobs"]["Default"] == limits.MAX_JOBS
+    assert int(shared["MAX_JOB_PARAMS_BYTES"]) == limits.MAX_JOB_PARAMS_BYTES
+    assert int(shared["MAX_BODY_BYTES"]) == limits.MAX_BODY_BYTES
