@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,8 +140,16 @@ def native_twin(python: str) -> Iterator[Path]:
         yield target
 
 
-def import_times(python: str, statement: str, module: str, path: Sequence[Path], bytecode: bool) -> list[float]:
-    """`module`'s cumulative import time (seconds) in RUNS fresh interpreters running `statement`."""
+def import_times(
+    python: str,
+    statement: str,
+    module: str,
+    path: Sequence[Path],
+    bytecode: bool,
+    environment: Mapping[str, str] | None = None,
+) -> list[float]:
+    """`module`'s cumulative import time (seconds) in RUNS fresh interpreters running `statement`, with
+    `environment` added (a handler checks its function's settings when imported)."""
     with tempfile.TemporaryDirectory(prefix="no-pyc-") as empty:
         env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ}
         env.update(
@@ -157,6 +165,7 @@ def import_times(python: str, statement: str, module: str, path: Sequence[Path],
                 "EXECUTIONS_TABLE_NAME": "ExecutionsTable",
                 "POWERTOOLS_SERVICE_NAME": "execution-api",
                 "POWERTOOLS_METRICS_NAMESPACE": "ExecutionApi",
+                **(environment or {}),
             }
         )
         if not bytecode:
@@ -189,17 +198,19 @@ def measure() -> BuiltReport | str:
     boto_zip, boto_unzipped = zipped_size(built_layer, BOTO_PACKAGES)
     version = run([python, "-c", "import sys, platform; print(sys.version.split()[0], platform.machine())"]).stdout
     rows = []
+    template = Template()
     with native_twin(python) as layer:
-        for function in Template().functions():
+        for function in template.functions():
             module = function.handler.rsplit(".", 1)[0]
             code = BUILD / function.logical_id
             print(f"  built cold start: {module}", file=sys.stderr, flush=True)
             path = [layer, code]
+            environment = template.offline_environment(function)
             rows.append(
                 BuiltColdStart(
                     f"`{module}` ({function.logical_id})",
-                    import_times(python, f"import {module}", module, path, bytecode=True),
-                    import_times(python, f"import {module}", module, path, bytecode=False),
+                    import_times(python, f"import {module}", module, path, bytecode=True, environment=environment),
+                    import_times(python, f"import {module}", module, path, bytecode=False, environment=environment),
                 )
             )
         boto = BuiltColdStart(
