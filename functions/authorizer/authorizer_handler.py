@@ -23,6 +23,7 @@ from execution_api.settings import AuthorizerSettings, load_settings
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(AuthorizerSettings)
+
 BEARER = re.compile(r"Bearer ([A-Za-z0-9._~+/-]+=*)")
 # The exact message API Gateway turns into a 401 (its UNAUTHORIZED gateway response).
 UNAUTHORIZED = "Unauthorized"

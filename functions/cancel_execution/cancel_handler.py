@@ -17,6 +17,7 @@ from execution_api.settings import load_settings
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(CancelSettings)
+
 PATH = "/api/execute/<id>/cancel"
 router = Router()
 

@@ -20,6 +20,7 @@ from execution_api.status import status_service
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(StatusSettings)
+
 PATH = "/api/execute/<id>/status"
 ETAG_DOC = "A strong validator of this body: send it back in If-None-Match to get 304 while nothing changed."
 router = Router()

@@ -23,6 +23,7 @@ from execution_api.validation import parse_body, validate_submission
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(SubmitSettings)
+
 PATH = "/api/execute"
 router = Router()
 

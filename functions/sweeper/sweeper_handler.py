@@ -18,6 +18,7 @@ from execution_api.settings import SweeperSettings, load_settings
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(SweeperSettings)
+
 # Longer than any submission can run (the submit function's timeout is 29 s), so none is swept alive.
 GRACE = timedelta(minutes=2)
 

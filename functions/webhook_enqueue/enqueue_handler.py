@@ -17,6 +17,7 @@ from execution_api.webhook_delivery import is_terminal_transition, webhook_deliv
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(WebhookSettings)
+
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 

@@ -18,6 +18,7 @@ from execution_api.webhook_delivery import DeliveryTask, webhook_deliveries
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(WebhookSenderSettings)
+
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
