@@ -19,7 +19,7 @@ from execution_api.observability import logger, metrics, tracer
 from execution_api.plan_checks import PlanLimits
 from execution_api.settings import get_settings
 from execution_api.submission import submission_service
-from execution_api.validation import parse_body, validate_submission
+from execution_api.validation import read_submission
 
 PATH = "/api/execute"
 router = Router()
@@ -54,8 +54,7 @@ def submit_execution() -> Response[str]:
     settings = get_settings()
     check_envelope(event, settings.max_body_bytes)
     key = idempotency_key(event.raw_event)
-    body = parse_body(event.body, bool(event.is_base64_encoded))
-    plan = validate_submission(body, PlanLimits.from_settings(settings))
+    body, plan = read_submission(event.body, bool(event.is_base64_encoded), PlanLimits.from_settings(settings))
 
     def accept() -> dict[str, Any]:
         execution, jobs = submission_service().submit(plan, tenant)
