@@ -66,6 +66,16 @@ def render(template: Template, makefile: str) -> str:
         "Everything here is read from `template.yaml` and the `Makefile`; `make docs` rewrites this page.",
         "`samconfig.toml` overrides some parameters per environment (its `parameter_overrides`).",
         "",
+        *_parameters_section(parameters),
+        *_environment_section(template, parameters),
+        *_outputs_section(template),
+        *_make_run_section(makefile),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _parameters_section(parameters: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
         "## Template parameters",
         "",
         "Given at deploy time (`sam deploy --parameter-overrides`, or `samconfig.toml`).",
@@ -78,7 +88,11 @@ def render(template: Template, makefile: str) -> str:
             f"| `{name}` | {_code(parameter.get('Default', ''))} | {_allowed(parameter)} | "
             f"{parameter.get('Description', '')} |"
         )
-    lines += [
+    return lines
+
+
+def _environment_section(template: Template, parameters: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
         "",
         "## The functions' environment",
         "",
@@ -90,10 +104,9 @@ def render(template: Template, makefile: str) -> str:
         "| Variable | Functions | Value in `template.yaml` | Default | Local override | Meaning |",
         "|---|---|---|---|---|---|",
     ]
-    functions = template.functions()
     shared = template.document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     declared: dict[str, tuple[Any, list[str]]] = {}
-    for function in functions:
+    for function in template.functions():
         for variable, value in function.environment.items():
             declared.setdefault(variable, (value, []))[1].append(function.logical_id)
     for variable, (value, users) in declared.items():
@@ -107,13 +120,20 @@ def render(template: Template, makefile: str) -> str:
             f"| `{variable}` | {where} | {_value(value)} | {_default(value, parameters)} | {local} | "
             f"{MEANINGS.get(variable, '')} |"
         )
-    lines += ["", "Locally `POWERTOOLS_TRACE_DISABLED=true` is added, because there is no X-Ray daemon."]
-    lines += ["", "## Stack outputs", "", "What `sam deploy` prints (and `make api-key` reads).", ""]
+    return [*lines, "", "Locally `POWERTOOLS_TRACE_DISABLED=true` is added, because there is no X-Ray daemon."]
+
+
+def _outputs_section(template: Template) -> list[str]:
+    lines = ["", "## Stack outputs", "", "What `sam deploy` prints (and `make api-key` reads).", ""]
     lines += ["| Output | Meaning |", "|---|---|"]
     for name, output in template.document.get("Outputs", {}).items():
         lines.append(f"| `{name}` | {output.get('Description', '')} |")
+    return lines
+
+
+def _make_run_section(makefile: str) -> list[str]:
     defaults = dict(re.findall(r"^(\w+) \?= (.*)$", makefile, re.MULTILINE))
-    lines += [
+    lines = [
         "",
         "## make run",
         "",
@@ -125,7 +145,7 @@ def render(template: Template, makefile: str) -> str:
     for variable, meaning in MAKE_RUN.items():
         default = defaults.get(variable) or MAKE_RUN_DEFAULTS.get(variable, "")
         lines.append(f"| `{variable}` | {_code(default)} | {meaning} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _code(value: Any) -> str:

@@ -12,13 +12,10 @@ from hypothesis import strategies as st
 
 from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import JobFailed, JobRequest, SimulatedExecutor, output_kind
+from execution_api.engine.outcomes import execution_error, execution_result
 from execution_api.engine.params import job_params, output_url, resolve_references
-from execution_api.engine.scheduler import (
-    _execution_error,
-    _execution_result,
-    state_machine_execution_name,
-    topological_order,
-)
+from execution_api.engine.scheduler import topological_order
+from execution_api.engine.step_functions import state_machine_execution_name
 
 
 def item(job_id: str, position: int, depends_on: list[str], **extra: Any) -> dict[str, Any]:
@@ -138,8 +135,8 @@ def test_the_execution_result_is_the_last_leaf_jobs_first_output() -> None:
         item("a", 0, [], result={"outputs": [{"url": "https://o.invalid/a.mp4"}]}),
         item("x", 1, ["a"], result={"outputs": [{"url": url}, {"url": "second"}]}),
     ]
-    assert _execution_result(jobs) == {"url": url, "status": "completed"}
-    assert _execution_result([]) is None
+    assert execution_result(jobs) == {"url": url, "status": "completed"}
+    assert execution_result([]) is None
     assert output_url({"outputs": []}) is None
 
 
@@ -148,4 +145,4 @@ def test_the_execution_error_names_root_causes_first() -> None:
         item("b", 1, ["a"], error="Dependency job failed: a"),
         item("a", 0, [], error="provider refused"),
     ]
-    assert _execution_error(failed) == "job a failed: provider refused (and 1 more job not completed)"
+    assert execution_error(failed) == "job a failed: provider refused (and 1 more job not completed)"
