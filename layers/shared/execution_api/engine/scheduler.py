@@ -19,7 +19,7 @@ from execution_api.container import per_container
 from execution_api.engine import outcomes
 from execution_api.engine.config import EngineSettings, engine_dynamodb_client, engine_settings, stepfunctions_client
 from execution_api.engine.outcomes import DEPENDENCY_FAILED
-from execution_api.engine.params import job_params, output_url, resolve_references
+from execution_api.engine.params import job_params, output_url, params_text, resolve_references
 from execution_api.engine.step_functions import StepFunctions, state_machine_execution_arn, state_machine_execution_name
 from execution_api.engine.store import UNFINISHED, Item, JobStore, in_plan_dependencies, strings, text
 from execution_api.errors import ExecutionAlreadyFinished, ExecutionNotFound
@@ -170,7 +170,7 @@ class Engine:
             "executionId": item["executionId"]["S"],
             "id": item["jobId"]["S"],
             "operation": item["operation"]["S"],
-            "params": resolve_references(job_params(item), urls),
+            "paramsJson": params_text(resolve_references(job_params(item), urls)),
             "dependencies": urls,
         }
         if "output" in item:

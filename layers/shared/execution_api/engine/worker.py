@@ -13,6 +13,7 @@ from typing import Any
 from execution_api.credentials import SEALED, open_credentials, open_job_params
 from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import Executor, JobFailed, JobRequest, SimulatedExecutor
+from execution_api.engine.params import message_params
 from execution_api.engine.step_functions import StepFunctions
 from execution_api.engine.store import JobStore
 from execution_api.observability import logger
@@ -81,9 +82,9 @@ class Worker:
 
     def _request(self, pk: str, job: dict[str, Any], attempt: int) -> JobRequest:
         """The job as the executor needs it: credentials sealed at intake opened here, by the worker alone."""
-        params: dict[str, Any] = job.get("params") or {}
+        params = message_params(job)
         keys: dict[str, str] = {}
-        execution = self._store.execution(pk) if SEALED in json.dumps(params, default=str) else None
+        execution = self._store.execution(pk) if SEALED in job.get("paramsJson", "") else None
         if execution is not None and "sealedCredentials" in execution:
             if self._cipher is None:
                 raise JobFailed("the worker has no key to open the job's credentials")
