@@ -38,6 +38,10 @@ PROBLEM_RESPONSES: dict[int, Any] = {
 }
 
 
+# RFC 9110's names, the same on every Python: 3.13 renamed 422's phrase ("Unprocessable Entity" before).
+_TITLES = {HTTPStatus.UNPROCESSABLE_ENTITY: "Unprocessable Content"}
+
+
 def problem_response(
     request_id: str,
     status: HTTPStatus,
@@ -51,7 +55,7 @@ def problem_response(
 ) -> Response[Any]:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + (slug or code.replace("_", "-")),
-        "title": title or status.phrase,
+        "title": title or _TITLES.get(status, status.phrase),
         "status": int(status),
         "detail": detail,
         "code": code,
