@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import time
 import uuid
@@ -24,42 +23,12 @@ from typing import Any
 
 import boto3
 
+from local.event_patterns import matches, rate_seconds
+from local.lambda_events import failed_ids, json_safe, scheduled_event, sqs_record, status_change_event
 from local.stack import FakeLambdaContext, Handler, LocalStack
 from local.template import REGION, Function, resolve
 
 TERMINAL_RUN_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
-
-
-def matches(pattern: Any, value: Any) -> bool:
-    """The subset of EventBridge / Lambda filter patterns the template uses: nested objects whose leaves
-    are lists of allowed values or of content filters (exists, anything-but, prefix)."""
-    if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(matches(p, value.get(k)) for k, p in pattern.items())
-    if isinstance(pattern, list):
-        return any(_matches_leaf(p, value) for p in pattern)
-    return bool(pattern == value)
-
-
-def _matches_leaf(allowed: Any, value: Any) -> bool:
-    if not isinstance(allowed, dict):
-        return bool(value == allowed)
-    if "exists" in allowed:
-        return (value is not None) == bool(allowed["exists"])
-    if "anything-but" in allowed:
-        banned = allowed["anything-but"]
-        return value is not None and value not in (banned if isinstance(banned, list) else [banned])
-    if "prefix" in allowed:
-        return isinstance(value, str) and value.startswith(allowed["prefix"])
-    return False
-
-
-def _rate_seconds(schedule: str) -> float:
-    """rate(5 minutes) -> 300; the only schedule form the template uses."""
-    found = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", schedule.strip())
-    if found is None:
-        raise ValueError(f"unsupported schedule {schedule!r}: only rate(N unit) runs locally")
-    unit = {"minute": 60, "hour": 3600, "day": 86400}[found[2].rstrip("s")]
-    return int(found[1]) * unit
 
 
 @dataclass
@@ -111,7 +80,7 @@ class EventSources:
                 found.append(Mapping(kind, function, arn, arn, int(props.get("BatchSize", 100)), patterns))
             elif kind == "Schedule":
                 # EventBridge's scheduled rule, e.g. rate(5 minutes): a timer here (the sweeper).
-                every = _rate_seconds(str(props["Schedule"]))
+                every = rate_seconds(str(props["Schedule"]))
                 found.append(
                     Mapping(kind, function, str(props["Schedule"]), "", 1, last_poll=time.monotonic(), every=every)
                 )
@@ -194,13 +163,13 @@ class EventSources:
         ).get("Messages", [])
         for start in range(0, len(messages), mapping.batch_size):
             batch = messages[start : start + mapping.batch_size]
-            event = {"Records": [_sqs_record(m, mapping.source_arn) for m in batch]}
+            event = {"Records": [sqs_record(m, mapping.source_arn) for m in batch]}
             self._submit(mapping, event, partial(self._settle_messages, mapping, batch))
         return len(messages)
 
     def _settle_messages(self, mapping: Mapping, batch: list[dict[str, Any]], answer: Any) -> None:
         """Delete what the function processed; what failed comes back in a second."""
-        failed = _failed_ids(answer, [m["MessageId"] for m in batch])
+        failed = failed_ids(answer, [m["MessageId"] for m in batch])
         for message in batch:
             if message["MessageId"] in failed:
                 self._sqs.change_message_visibility(
@@ -224,10 +193,10 @@ class EventSources:
             records.extend({**r, "eventSourceARN": mapping.source_arn} for r in answer.get("Records", []))
         records = [r for r in records if not mapping.patterns or any(matches(p, r) for p in mapping.patterns)]
         for start in range(0, len(records), mapping.batch_size):
-            batch = [_json_safe(r) for r in records[start : start + mapping.batch_size]]
+            batch = [json_safe(r) for r in records[start : start + mapping.batch_size]]
 
             def settle(answer: Any, b: list[dict[str, Any]] = batch) -> None:
-                failed = _failed_ids(answer, [r["dynamodb"]["SequenceNumber"] for r in b])
+                failed = failed_ids(answer, [r["dynamodb"]["SequenceNumber"] for r in b])
                 mapping.retry.extend(r for r in b if r["dynamodb"]["SequenceNumber"] in failed)
 
             self._submit(mapping, {"Records": batch}, settle)
@@ -238,8 +207,7 @@ class EventSources:
         if time.monotonic() - mapping.last_poll < mapping.every:
             return 0
         mapping.last_poll = time.monotonic()
-        event = {"version": "0", "id": str(uuid.uuid4()), "source": "aws.events", "detail-type": "Scheduled Event"}
-        self._submit(mapping, {**event, "region": REGION, "detail": {}}, lambda _answer: None)
+        self._submit(mapping, scheduled_event(), lambda _answer: None)
         return 1
 
     # ---- Step Functions status changes ----
@@ -254,22 +222,7 @@ class EventSources:
                 continue
             mapping.seen_runs.add(run["executionArn"])
             described = self._sfn.describe_execution(executionArn=run["executionArn"])
-            event = {
-                "version": "0",
-                "id": str(uuid.uuid4()),
-                "source": "aws.states",
-                "detail-type": "Step Functions Execution Status Change",
-                "region": REGION,
-                "detail": {
-                    "executionArn": run["executionArn"],
-                    "stateMachineArn": mapping.source,
-                    "name": run["name"],
-                    "status": run["status"],
-                    "input": described.get("input"),
-                    "error": described.get("error"),
-                    "cause": described.get("cause"),
-                },
-            }
+            event = status_change_event(run, described, mapping.source)
             if any(matches(p, event) for p in mapping.patterns):
                 self._submit(mapping, event, lambda _answer: None)
                 delivered += 1
@@ -303,43 +256,6 @@ class EventSources:
             if handler is None:
                 handler = self._handlers[function.logical_id] = self.stack.handler(function)
         return handler(event, FakeLambdaContext(function, str(uuid.uuid4())))
-
-
-def _failed_ids(answer: Any, all_ids: list[str]) -> set[str]:
-    """Which items to retry: those in batchItemFailures, or all when the invocation itself failed."""
-    if not isinstance(answer, dict):
-        return set(all_ids)
-    return {failure["itemIdentifier"] for failure in answer.get("batchItemFailures", [])}
-
-
-def _sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
-        "messageAttributes": message.get("MessageAttributes", {}),
-        "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": REGION,
-    }
-
-
-def _json_safe(record: dict[str, Any]) -> dict[str, Any]:
-    """A stream record as Lambda receives it: JSON (boto3 returns datetimes and bytes)."""
-    decoded: dict[str, Any] = json.loads(json.dumps(record, default=_encode))
-    return decoded
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray)):
-        import base64
-
-        return base64.b64encode(value).decode()
-    if hasattr(value, "timestamp"):
-        return int(value.timestamp())
-    raise TypeError(type(value))
 
 
 def _resolved(value: Any, stack: LocalStack) -> Any:

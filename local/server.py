@@ -244,6 +244,8 @@ def serve(
     moto = start_backend(backend, moto_port)
     endpoint = f"http://127.0.0.1:{moto_port}"
     os.environ["AWS_ENDPOINT_URL"] = endpoint
+    # moto needs seconds to answer a 500-job Query; the functions' 2 s read timeout is for DynamoDB.
+    os.environ.setdefault("CLIENT_READ_TIMEOUT_SECONDS", "30")
     stack = provision(endpoint_url=endpoint)
     apply_environment(stack, keep_shell_settings=keep_shell_settings)
     moto = BackendWithEventSources(moto, stack, endpoint)  # the engine: streams and queues to the functions

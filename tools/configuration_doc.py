@@ -75,6 +75,17 @@ def render(template: Template, makefile: str) -> str:
         "Everything here is read from `template.yaml` and the `Makefile`; `make docs` rewrites this page.",
         "`samconfig.toml` overrides some parameters per environment (its `parameter_overrides`).",
         "",
+        *_parameters_section(parameters),
+        *_environment_section(template, parameters),
+        *_fixed_limits_section(),
+        *_outputs_section(template),
+        *_make_run_section(makefile),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _parameters_section(parameters: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
         "## Template parameters",
         "",
         "Given at deploy time (`sam deploy --parameter-overrides`, or `samconfig.toml`).",
@@ -87,7 +98,11 @@ def render(template: Template, makefile: str) -> str:
             f"| `{name}` | {_code(parameter.get('Default', ''))} | {_allowed(parameter)} | "
             f"{parameter.get('Description', '')} |"
         )
-    lines += [
+    return lines
+
+
+def _environment_section(template: Template, parameters: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
         "",
         "## The functions' environment",
         "",
@@ -100,10 +115,9 @@ def render(template: Template, makefile: str) -> str:
         "| Variable | Functions | Value in `template.yaml` | Default | Local override | Meaning |",
         "|---|---|---|---|---|---|",
     ]
-    functions = template.functions()
     shared = template.document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     declared: dict[str, tuple[Any, list[str]]] = {}
-    for function in functions:
+    for function in template.functions():
         for variable, value in function.environment.items():
             declared.setdefault(variable, (value, []))[1].append(function.logical_id)
     for variable, (value, users) in declared.items():
@@ -117,8 +131,11 @@ def render(template: Template, makefile: str) -> str:
             f"| `{variable}` | {where} | {_value(value)} | {_default(value, parameters)} | {local} | "
             f"{MEANINGS.get(variable, '')} |"
         )
-    lines += ["", "Locally `POWERTOOLS_TRACE_DISABLED=true` is added, because there is no X-Ray daemon."]
-    lines += [
+    return [*lines, "", "Locally `POWERTOOLS_TRACE_DISABLED=true` is added, because there is no X-Ray daemon."]
+
+
+def _fixed_limits_section() -> list[str]:
+    lines = [
         "",
         "## Fixed limits",
         "",
@@ -127,13 +144,20 @@ def render(template: Template, makefile: str) -> str:
         "| Limit | Value | Meaning |",
         "|---|---|---|",
     ]
-    lines += [f"| `{name}` | `{getattr(limits, name)}` | {meaning} |" for name, meaning in FIXED_LIMITS.items()]
-    lines += ["", "## Stack outputs", "", "What `sam deploy` prints (and `make api-key` reads).", ""]
+    return lines + [f"| `{name}` | `{getattr(limits, name)}` | {meaning} |" for name, meaning in FIXED_LIMITS.items()]
+
+
+def _outputs_section(template: Template) -> list[str]:
+    lines = ["", "## Stack outputs", "", "What `sam deploy` prints (and `make api-key` reads).", ""]
     lines += ["| Output | Meaning |", "|---|---|"]
     for name, output in template.document.get("Outputs", {}).items():
         lines.append(f"| `{name}` | {output.get('Description', '')} |")
+    return lines
+
+
+def _make_run_section(makefile: str) -> list[str]:
     defaults = dict(re.findall(r"^(\w+) \?= (.*)$", makefile, re.MULTILINE))
-    lines += [
+    lines = [
         "",
         "## make run",
         "",
@@ -145,7 +169,7 @@ def render(template: Template, makefile: str) -> str:
     for variable, meaning in MAKE_RUN.items():
         default = defaults.get(variable) or MAKE_RUN_DEFAULTS.get(variable, "")
         lines.append(f"| `{variable}` | {_code(default)} | {meaning} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _code(value: Any) -> str:

@@ -10,9 +10,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_api.engine.config import CancelSettings
 from execution_api.engine.scheduler import engine
-from execution_api.http import PROBLEM_RESPONSES, create_app, public_base_path, tenant_id
+from execution_api.http import create_app, tenant_id
 from execution_api.models.response import ExecutionCancelled
 from execution_api.observability import logger, tracer
+from execution_api.problem_json import PROBLEM_RESPONSES
+from execution_api.public_paths import public_base_path
 from execution_api.settings import load_settings
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.

@@ -12,9 +12,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_api.etags import none_match, strong_etag
-from execution_api.http import PROBLEM_RESPONSES, create_app, tenant_id
+from execution_api.http import create_app, tenant_id
 from execution_api.models.response import ExecutionStatus
 from execution_api.observability import logger, tracer
+from execution_api.problem_json import PROBLEM_RESPONSES
 from execution_api.settings import StatusSettings, load_settings
 from execution_api.status import status_service
 

@@ -11,15 +11,17 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_api import exact_json
-from execution_api.http import PROBLEM_RESPONSES, check_envelope, create_app, public_base_path, tenant_id
+from execution_api.http import check_envelope, create_app, tenant_id
 from execution_api.idempotency import CONFIG as IDEMPOTENCY_CONFIG
 from execution_api.idempotency import REPLAYED_HEADER, idempotency_key, run_once
 from execution_api.models.response import ExecutionAccepted, status_url
 from execution_api.observability import logger, metrics, tracer
 from execution_api.plan_checks import PlanLimits
+from execution_api.problem_json import PROBLEM_RESPONSES
+from execution_api.public_paths import public_base_path
 from execution_api.settings import SubmitSettings, load_settings
 from execution_api.submission import submission_service
-from execution_api.validation import parse_body, validate_submission
+from execution_api.validation import read_submission
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(SubmitSettings)
@@ -57,8 +59,7 @@ def submit_execution() -> Response[str]:
     settings = load_settings(SubmitSettings)
     check_envelope(event, settings.max_body_bytes)
     key = idempotency_key(event.raw_event)
-    body = parse_body(event.body, bool(event.is_base64_encoded))
-    plan = validate_submission(body, PlanLimits.from_settings(settings))
+    body, plan = read_submission(event.body, bool(event.is_base64_encoded), PlanLimits.from_settings(settings))
 
     def accept() -> dict[str, Any]:
         execution, jobs = submission_service().submit(plan, tenant)

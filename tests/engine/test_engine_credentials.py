@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from execution_api import exact_json
 from execution_api.engine import worker as worker_module
 from execution_api.engine.executors import JobRequest, SimulatedExecutor
 from tests.engine.conftest import Engine
@@ -35,3 +37,32 @@ def test_the_worker_opens_sealed_credentials_for_the_executor(engine: Engine, mo
     second = next(r for r in seen if r.job_id == "b")
     assert second.params["video"].startswith("https://outputs.execution-api.invalid/")
     assert "r8_engine_key" not in str(status)
+
+
+def test_params_reach_the_executor_with_every_digit(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an executor that records what it is handed
+    seen: list[JobRequest] = []
+
+    class Recording(SimulatedExecutor):
+        def run(self, request: JobRequest, heartbeat: Any) -> Any:
+            seen.append(request)
+            return super().run(request, heartbeat)
+
+    monkeypatch.setattr(worker_module, "executor_for", lambda operation, settings: Recording(default_ms=0))
+    # When a job's params hold numbers a double cannot keep, passing through Step Functions and SQS
+    params = {
+        "fps": Decimal("23.976"),
+        "tiny": Decimal("1E-400"),
+        "big": 2**140,
+        "gain": Decimal("0.10000000000000000555"),
+    }
+    body = {"executionPlan": {"jobs": [{"id": "a", "operation": "generateVideo", "params": params}]}}
+    answer = engine.api.submit(None, raw=exact_json.dumps(body))
+    assert answer.status == 202, answer.body
+    status = engine.run(answer.body["id"])
+    # Then the executor gets them exactly: the same Decimals and integer, not rounded floats
+    assert status["status"] == "completed", status
+    (request,) = seen
+    assert request.params == params
+    assert all(type(request.params[name]) is type(value) for name, value in params.items())
+    assert str(request.params["tiny"]) == "1E-400"

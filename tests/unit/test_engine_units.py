@@ -4,6 +4,7 @@ state machine's input size at MAX_JOBS, and how outcomes are worded."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,13 +13,10 @@ from hypothesis import strategies as st
 
 from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import JobFailed, JobRequest, SimulatedExecutor, output_kind
-from execution_api.engine.params import job_params, output_url, resolve_references
-from execution_api.engine.scheduler import (
-    _execution_error,
-    _execution_result,
-    state_machine_execution_name,
-    topological_order,
-)
+from execution_api.engine.outcomes import execution_error, execution_result
+from execution_api.engine.params import job_params, message_params, output_url, params_text, resolve_references
+from execution_api.engine.scheduler import topological_order
+from execution_api.engine.step_functions import state_machine_execution_name
 
 
 def item(job_id: str, position: int, depends_on: list[str], **extra: Any) -> dict[str, Any]:
@@ -98,9 +96,14 @@ def test_references_are_resolved_in_values_and_keys_at_any_depth() -> None:
     }
 
 
-def test_params_are_read_through_one_function() -> None:
-    assert job_params({"params": {"S": '{"n": 1e-400, "k": [1, 2]}'}}) == json.loads('{"n": 1e-400, "k": [1, 2]}')
+def test_params_are_read_through_one_function_and_travel_exactly() -> None:
+    stored = '{"n": 1e-400, "k": [1, 2], "big": 12345678901234567890123456789012345678901}'
+    params = job_params({"params": {"S": stored}})
+    assert params == {"n": Decimal("1E-400"), "k": [1, 2], "big": 12345678901234567890123456789012345678901}
     assert job_params({}) == {}
+    # The job message carries them as text, so Step Functions and SQS cannot round a number on the way
+    assert message_params({"paramsJson": params_text(params)}) == params
+    assert str(message_params({"paramsJson": params_text(params)})["n"]) == "1E-400"
 
 
 def test_the_simulated_executor_is_deterministic_and_steerable() -> None:
@@ -138,8 +141,8 @@ def test_the_execution_result_is_the_last_leaf_jobs_first_output() -> None:
         item("a", 0, [], result={"outputs": [{"url": "https://o.invalid/a.mp4"}]}),
         item("x", 1, ["a"], result={"outputs": [{"url": url}, {"url": "second"}]}),
     ]
-    assert _execution_result(jobs) == {"url": url, "status": "completed"}
-    assert _execution_result([]) is None
+    assert execution_result(jobs) == {"url": url, "status": "completed"}
+    assert execution_result([]) is None
     assert output_url({"outputs": []}) is None
 
 
@@ -148,4 +151,4 @@ def test_the_execution_error_names_root_causes_first() -> None:
         item("b", 1, ["a"], error="Dependency job failed: a"),
         item("a", 0, [], error="provider refused"),
     ]
-    assert _execution_error(failed) == "job a failed: provider refused (and 1 more job not completed)"
+    assert execution_error(failed) == "job a failed: provider refused (and 1 more job not completed)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local.event_sources import _rate_seconds, matches
+from local.event_patterns import matches, rate_seconds
 
 ENDED = {
     "eventName": ["MODIFY"],
@@ -41,9 +41,9 @@ def test_prefix_and_plain_values() -> None:
 
 @pytest.mark.parametrize(("schedule", "seconds"), [("rate(5 minutes)", 300), ("rate(1 hour)", 3600)])
 def test_rates(schedule: str, seconds: int) -> None:
-    assert _rate_seconds(schedule) == seconds
+    assert rate_seconds(schedule) == seconds
 
 
 def test_other_schedules_are_refused_plainly() -> None:
     with pytest.raises(ValueError, match="only rate"):
-        _rate_seconds("cron(0 12 * * ? *)")
+        rate_seconds("cron(0 12 * * ? *)")

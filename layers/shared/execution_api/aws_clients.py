@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import boto3
@@ -9,27 +10,31 @@ from botocore.config import Config
 
 from execution_api.container import per_container
 
-# Standard retry mode: exponential backoff with jitter on throttling and 5xx, 3 attempts in all;
-# short timeouts (a DynamoDB call takes milliseconds) so a stuck call fails well inside the Lambda
-# timeout and the client gets the function's 503, not API Gateway's timeout.
-_CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "total_max_attempts": 3},
-    connect_timeout=1,
-    read_timeout=2,
-    tcp_keepalive=True,
-)
+
+@per_container
+def client_config() -> Config:
+    """Standard retry mode: exponential backoff with jitter on throttling and 5xx, 3 attempts in all;
+    short timeouts (a DynamoDB call takes milliseconds) so a stuck call fails well inside the Lambda
+    timeout and the client gets the function's 503, not API Gateway's timeout. make run raises the read
+    timeout (CLIENT_READ_TIMEOUT_SECONDS): moto takes seconds to answer a 500-job Query."""
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": 3},
+        connect_timeout=1,
+        read_timeout=float(os.environ.get("CLIENT_READ_TIMEOUT_SECONDS") or 2),
+        tcp_keepalive=True,
+    )
 
 
 @per_container
 def dynamodb_client() -> Any:
-    return boto3.client("dynamodb", config=_CLIENT_CONFIG)
+    return boto3.client("dynamodb", config=client_config())
 
 
 @per_container
 def kms_client() -> Any:
-    return boto3.client("kms", config=_CLIENT_CONFIG)
+    return boto3.client("kms", config=client_config())
 
 
 @per_container
 def sqs_client() -> Any:
-    return boto3.client("sqs", config=_CLIENT_CONFIG)
+    return boto3.client("sqs", config=client_config())

@@ -57,6 +57,11 @@ def is_retryable(error: Exception) -> bool:
     return False
 
 
+def is_condition_failure(error: ClientError) -> bool:
+    """True when a conditional write was refused: its condition did not hold (not a fault, an answer)."""
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
 def call(client: Any, operation: str, **kwargs: Any) -> Any:
     """One AWS call; a retryable failure becomes StorageUnavailable (503 with Retry-After)."""
     try:

@@ -9,11 +9,12 @@ execution need a read, so they are the service's to check; here they only leave 
 from __future__ import annotations
 
 import graphlib
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from pydantic_core import to_json
 
 from execution_api import exact_json, limits
 from execution_api.errors import Violation
@@ -133,34 +134,14 @@ def _operation_not_allowed(job: PlannedJob, allowed_operations: frozenset[str]) 
     )
 
 
-# Serializes params for their size and the reference pre-check, as json.dumps(params, separators=(",", ":"),
-# ensure_ascii=False, default=str) does, without building an encoder per job (C encoder where there is one).
-_PARAMS_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
-_MAKE_C_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
-_C_ENCODER: Any = (
-    _MAKE_C_ENCODER(None, str, json.encoder.encode_basestring, None, ":", ",", False, False, True)
-    if _MAKE_C_ENCODER is not None
-    else None
-)
-
-
-def _compact(params: dict[str, Any]) -> str:
-    return "".join(_C_ENCODER(params, 0)) if _C_ENCODER is not None else _PARAMS_ENCODER.encode(params)
-
-
-# A whole JSON string (or object key) that is a dependency reference, in compact JSON text without escapes:
-# every string in `params` that matches DEPENDENCY_REFERENCE shows up here with its exact job id.
-_REFERENCE_IN_JSON = re.compile(r'"_[A-Za-z][A-Za-z0-9]*JobDependency:([^"\\]*)"')
-
-
 def _params_problems(
     job: PlannedJob, max_params_bytes: int, jobs_by_id: dict[str, PlannedJob], violations: list[Violation]
 ) -> None:
-    # One C-speed serialization serves both checks. Exact numbers are quoted here, so this size is an
-    # upper bound: the exact size is computed only when the bound is over the limit.
-    text = _compact(job.params)
-    size = len(text) if text.isascii() else len(text.encode("utf-8"))
-    if size > max_params_bytes:
+    # One serialization serves both checks: pydantic-core's compact UTF-8 JSON, byte for byte what
+    # json.dumps(params, separators=(",", ":"), ensure_ascii=False) writes, at several times its speed.
+    # It quotes Decimals, so this size is an upper bound: the exact size is computed only when it is over.
+    data = to_json(job.params)
+    if len(data) > max_params_bytes:
         size = len(exact_json.dumps(job.params).encode("utf-8"))
         if size > max_params_bytes:
             violations.append(
@@ -171,13 +152,22 @@ def _params_problems(
                 )
             )
     # Most params wire no output in, or only outputs of declared dependencies: then no string can be an
-    # undeclared reference, and the walk that finds each string's pointer is skipped. A match of the
-    # pattern in the text that is no whole string (it follows an escaped quote) can only add an id to
-    # check, never hide one; an id with an escape in it does not match, and the walk decides.
-    if "JobDependency:" in text:
-        referenced = _REFERENCE_IN_JSON.findall(text)
-        if text.count("JobDependency:") != len(referenced) or not set(job.depends_on).issuperset(referenced):
-            violations.extend(_reference_problems(job, jobs_by_id))
+    # undeclared reference, and the walk that finds each string's pointer is skipped.
+    if b"JobDependency:" in data and not _references_only_declared(data, job.depends_on):
+        violations.extend(_reference_problems(job, jobs_by_id))
+
+
+def _references_only_declared(data: bytes, depends_on: tuple[str, ...]) -> bool:
+    """Whether every "JobDependency:" in the params' JSON text is followed by the id of a declared
+    dependency and an unescaped quote. Then every string that is a reference (DEPENDENCY_REFERENCE, from
+    its first "JobDependency:" to its closing quote) names a declared dependency. Counting never misses a
+    problem: an occurrence anywhere else, or an id JSON writes escaped, leaves the counts unequal and the
+    walk decides."""
+    declared = 0
+    for dependency in set(depends_on):
+        if dependency.isprintable() and '"' not in dependency and "\\" not in dependency:  # written as is
+            declared += data.count(b"JobDependency:" + dependency.encode() + b'"')
+    return declared == data.count(b"JobDependency:")
 
 
 def _dependency_problems(

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from execution_api.aws_errors import call
+from execution_api.aws_errors import call, is_condition_failure
 from execution_api.models.records import Execution, WebhookDelivery
 from execution_api.repository import (
     EXECUTION_SK,
@@ -48,14 +48,11 @@ class WebhookDeliveryRepository:
         """Start the delivery once: writes the message id only where none is. Returns the state that is
         stored afterwards (this claim's, or an earlier one's), or None when the execution item is gone."""
         try:
-            response = call(
-                self._client,
-                "update_item",
-                TableName=self._table,
-                Key=self._execution_key(tenant_id, execution_id),
+            response = self._update(
+                tenant_id,
+                execution_id,
                 UpdateExpression="SET #w = :w",
                 ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#w)",
-                ExpressionAttributeNames=_NAMES,
                 ExpressionAttributeValues={
                     ":w": {"M": {"messageId": {"S": message_id}, "claimedAt": {"S": now}, "attempts": {"N": "0"}}}
                 },
@@ -64,21 +61,18 @@ class WebhookDeliveryRepository:
             )
             return webhook_delivery_from_item(response["Attributes"])
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not is_condition_failure(error):
                 raise
             existing = error.response.get("Item")
             return webhook_delivery_from_item(existing) if existing else None
 
     def mark_enqueued(self, tenant_id: str, execution_id: str, now: str) -> None:
         """The first attempt's message is on the queue: a redelivered stream record sends no other."""
-        call(
-            self._client,
-            "update_item",
-            TableName=self._table,
-            Key=self._execution_key(tenant_id, execution_id),
+        self._update(
+            tenant_id,
+            execution_id,
             UpdateExpression="SET #w.enqueuedAt = if_not_exists(#w.enqueuedAt, :now)",
             ConditionExpression="attribute_exists(#w)",
-            ExpressionAttributeNames=_NAMES,
             ExpressionAttributeValues={":now": {"S": now}},
         )
 
@@ -106,18 +100,26 @@ class WebhookDeliveryRepository:
             assignments.append("#w.deliveredAt = :now")
         if given_up:
             assignments.append("#w.givenUpAt = :now")
-        call(
-            self._client,
-            "update_item",
-            TableName=self._table,
-            Key=self._execution_key(tenant_id, execution_id),
+        self._update(
+            tenant_id,
+            execution_id,
             UpdateExpression="SET " + ", ".join(assignments),
             ConditionExpression="attribute_exists(#w)",
-            ExpressionAttributeNames=_NAMES,
             ExpressionAttributeValues={
                 ":attempt": {"N": str(attempt)},
                 ":now": {"S": now},
                 ":status": {"N": str(status)} if status is not None else {"NULL": True},
                 ":error": {"S": error} if error is not None else {"NULL": True},
             },
+        )
+
+    def _update(self, tenant_id: str, execution_id: str, **update: Any) -> Any:
+        """A conditional update of the execution item's `webhook` map (#w)."""
+        return call(
+            self._client,
+            "update_item",
+            TableName=self._table,
+            Key=self._execution_key(tenant_id, execution_id),
+            ExpressionAttributeNames=_NAMES,
+            **update,
         )

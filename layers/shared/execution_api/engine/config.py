@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import boto3
@@ -11,7 +12,13 @@ from pydantic import Field
 from execution_api.container import per_container
 from execution_api.settings import ApiSettings, FunctionSettings, load_settings
 
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=2, read_timeout=5)
+
+@per_container
+def _client_config() -> Config:
+    """More attempts and time than the API's clients: no client is waiting, and a lost call stalls a run.
+    make run raises the read timeout (CLIENT_READ_TIMEOUT_SECONDS) for moto's slow large answers."""
+    read_timeout = float(os.environ.get("CLIENT_READ_TIMEOUT_SECONDS") or 5)
+    return Config(retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=2, read_timeout=read_timeout)
 
 
 class EngineSettings(FunctionSettings):
@@ -57,10 +64,10 @@ def engine_settings() -> EngineSettings:
 
 @per_container
 def stepfunctions_client() -> Any:
-    return boto3.client("stepfunctions", config=_CLIENT_CONFIG)
+    return boto3.client("stepfunctions", config=_client_config())
 
 
 @per_container
 def engine_dynamodb_client() -> Any:
     # Its own client: the API's has 2 s timeouts and 3 attempts for a 29 s request; the engine can wait longer.
-    return boto3.client("dynamodb", config=_CLIENT_CONFIG)
+    return boto3.client("dynamodb", config=_client_config())

@@ -1,24 +1,36 @@
 """A job's params as the worker sees them: read from the job item through one function, with every
-`_<word>JobDependency:<id>` replaced by that dependency's output url."""
+`_<word>JobDependency:<id>` replaced by that dependency's output url. They travel to the worker as exact
+JSON text (`paramsJson`), so no hop (Step Functions, SQS, a JSON parser) can round a number."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from execution_api import exact_json
 from execution_api.plan_checks import DEPENDENCY_REFERENCE
 
 
 def job_params(item: Mapping[str, Any]) -> dict[str, Any]:
     """The stored params of a job item (low-level DynamoDB shape). The one place that knows their storage:
     today JSON text in `params`; credential values there are "[sealed]" once intake seals them."""
-    params: dict[str, Any] = json.loads(item["params"]["S"]) if "params" in item else {}
+    params: dict[str, Any] = exact_json.loads(item["params"]["S"]) if "params" in item else {}
+    return params
+
+
+def params_text(params: dict[str, Any]) -> str:
+    """Params as the job message carries them: JSON text with every number exactly as the client sent it."""
+    return exact_json.dumps(params)
+
+
+def message_params(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The params of a job message, numbers exact (Decimal for fractions)."""
+    params: dict[str, Any] = exact_json.loads(message["paramsJson"]) if "paramsJson" in message else {}
     return params
 
 
 def output_url(result: Any) -> str | None:
-    """The first output url of a job result ({"outputs": [{"url": ...}]}), as SPEC section 3 shapes it."""
+    """The first output url of a job result ({"outputs": [{"url": ...}]}), as docs/api.md shapes it."""
     if isinstance(result, dict):
         for output in result.get("outputs") or []:
             if isinstance(output, dict) and isinstance(output.get("url"), str):

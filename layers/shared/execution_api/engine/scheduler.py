@@ -9,41 +9,27 @@
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from execution_api.container import per_container
+from execution_api.engine import outcomes
 from execution_api.engine.config import EngineSettings, engine_dynamodb_client, engine_settings, stepfunctions_client
-from execution_api.engine.params import job_params, output_url, resolve_references
+from execution_api.engine.outcomes import DEPENDENCY_FAILED
+from execution_api.engine.params import job_params, output_url, params_text, resolve_references
+from execution_api.engine.step_functions import StepFunctions, state_machine_execution_arn, state_machine_execution_name
 from execution_api.engine.store import UNFINISHED, Item, JobStore, in_plan_dependencies, strings, text
 from execution_api.errors import ExecutionAlreadyFinished, ExecutionNotFound
 from execution_api.observability import logger
 from execution_api.repository import JOB_SK_PREFIX, execution_pk
 
-DEPENDENCY_FAILED = "Dependency job failed: {}"
-# A token Step Functions no longer waits for: its state already moved on, timed out, or the execution stopped.
-STALE_TOKEN_ERRORS = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist", "ExecutionDoesNotExist"})
-
 
 def now_iso() -> str:
     moment = datetime.now(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def state_machine_execution_name(tenant_id: str, execution_id: str) -> str:
-    """Deterministic, so a redelivered stream record cannot start a second run (names are unique per state
-    machine for 90 days). The tenant is hashed: names are at most 80 of A-Z a-z 0-9 - _."""
-    return f"{execution_id}-{hashlib.sha256(tenant_id.encode()).hexdigest()[:20]}"
-
-
-def state_machine_execution_arn(state_machine_arn: str, name: str) -> str:
-    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + name
 
 
 def topological_order(jobs: list[Item]) -> list[str]:
@@ -81,7 +67,7 @@ class Engine:
         clock: Callable[[], str] = now_iso,
     ) -> None:
         self._store = store
-        self._sfn = stepfunctions
+        self._sfn = StepFunctions(stepfunctions)
         self._settings = settings
         self._now = clock
 
@@ -110,19 +96,15 @@ class Engine:
             "jobIds": order,
             "config": self._settings.state_machine_input_config(),
         }
-        try:
-            arn = self._sfn.start_execution(
-                stateMachineArn=self._settings.state_machine_arn, name=name, input=json.dumps(state_input)
-            )["executionArn"]
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
-                raise
+        started = self._sfn.start(self._settings.state_machine_arn, name, state_input)
+        if started is None:
             logger.info("state machine execution already started", extra={"executionId": execution_id})
+        arn = started or arn
         if self._store.start_execution(pk, arn, self._now()):
             return arn
         execution = self._store.execution(pk)
         if execution is not None and text(execution, "status") == "cancelled":
-            self._stop(arn, "cancelled before it started")  # the cancel ran before this start existed
+            self._sfn.stop(arn, "cancelled before it started")  # the cancel ran before this start existed
             return None
         return arn
 
@@ -134,19 +116,19 @@ class Engine:
         for _ in range(3):  # a condition failure means the item just changed: look again
             item = self._store.job(pk, job_id)
             if item is None:
-                self._answer_failure(token, "Job.NotFound", f"no job {job_id}")
+                self._sfn.fail(token, "Job.NotFound", f"no job {job_id}")
                 return
             status = text(item, "status")
             if status == "processing" and text(item, "gateToken") == token:
                 self._release(pk, item, token)  # a redelivered gate message: same answer again
                 return
             if status != "pending":
-                self._answer_failure(token, "Job.NotRun", f"the job is {status}")
+                self._sfn.fail(token, "Job.NotRun", f"the job is {status}")
                 return
             failed = text(item, "failedDependency")
             if failed is not None:
                 self._fail_and_propagate(pk, job_id, DEPENDENCY_FAILED.format(failed), ("pending",))
-                self._answer_failure(token, "Job.DependencyFailed", DEPENDENCY_FAILED.format(failed))
+                self._sfn.fail(token, "Job.DependencyFailed", DEPENDENCY_FAILED.format(failed))
                 return
             dependencies = in_plan_dependencies(item)
             if len(strings(item, "doneDependencies")) >= len(dependencies):
@@ -163,17 +145,17 @@ class Engine:
             current = self._store.job(pk, job_id)
             status = text(current, "status") if current else None
             if status in ("failed", "cancelled"):
-                self._answer_failure(token, "Job.NotRun", f"the job is {status}")
+                self._sfn.fail(token, "Job.NotRun", f"the job is {status}")
             return
         self._store.touch_execution(pk, self._now())
-        self._answer_success(token, self.job_message(pk, item))
+        self._sfn.succeed(token, self.job_message(pk, item))
 
     def job_message(self, pk: str, item: Item) -> dict[str, Any]:
         """The job as a worker gets it: params with each dependency reference replaced by the output url."""
         urls: dict[str, str | None] = {}
         in_plan = in_plan_dependencies(item)
         for job_id, dependency in self._store.jobs(pk, in_plan).items():
-            urls[job_id] = output_url(_parsed(dependency, "result"))
+            urls[job_id] = output_url(outcomes.parsed(dependency, "result"))
         base_ids = strings(item, "baseDependsOn")
         if base_ids:
             execution = self._store.execution(pk)
@@ -182,13 +164,13 @@ class Engine:
             if base_id and tenant_id:
                 base_pk = execution_pk(tenant_id, base_id)
                 for job_id, dependency in self._store.jobs(base_pk, base_ids).items():
-                    urls[job_id] = output_url(_parsed(dependency, "result"))
+                    urls[job_id] = output_url(outcomes.parsed(dependency, "result"))
         message: dict[str, Any] = {
             "tenantId": pk.split("#")[1],
             "executionId": item["executionId"]["S"],
             "id": item["jobId"]["S"],
             "operation": item["operation"]["S"],
-            "params": resolve_references(job_params(item), urls),
+            "paramsJson": params_text(resolve_references(job_params(item), urls)),
             "dependencies": urls,
         }
         if "output" in item:
@@ -200,7 +182,7 @@ class Engine:
         """Record a job's result once, then count it done for each dependent and open the gates whose last
         dependency it was. Every step is idempotent, so a redelivered message repeats them harmlessly."""
         pk = execution_pk(tenant_id, execution_id)
-        if self._store.complete_job(pk, job_id, _result_shape(result), self._now()):
+        if self._store.complete_job(pk, job_id, outcomes.result_shape(result), self._now()):
             self._store.touch_execution(pk, self._now())
         item = self._store.job(pk, job_id)
         if item is not None and text(item, "status") == "completed":
@@ -215,12 +197,12 @@ class Engine:
                     and done >= len(in_plan_dependencies(dependent))
                 ):
                     self._release(pk, dependent, token_waiting)
-        self._answer_success(token, {"jobId": job_id})
+        self._sfn.succeed(token, {"jobId": job_id})
 
     def failed(self, tenant_id: str, execution_id: str, job_id: str, failure: Any, token: str) -> None:
         pk = execution_pk(tenant_id, execution_id)
         self._fail_and_propagate(pk, job_id, self._failure_message(failure), ("processing", "pending"))
-        self._answer_success(token, {"jobId": job_id})
+        self._sfn.succeed(token, {"jobId": job_id})
 
     def _failure_message(self, failure: Any) -> str:
         failure = failure if isinstance(failure, dict) else {}
@@ -249,7 +231,7 @@ class Engine:
                 if text(dependent, "status") == "pending" and token is not None:
                     reason = DEPENDENCY_FAILED.format(text(dependent, "failedDependency"))
                     queue.append((dependent_id, reason, ("pending",)))
-                    self._answer_failure(token, "Job.DependencyFailed", reason)
+                    self._sfn.fail(token, "Job.DependencyFailed", reason)
         self._store.touch_execution(pk, self._now())
 
     # ---- the end ----
@@ -257,7 +239,7 @@ class Engine:
         """Write the execution's outcome from its jobs; jobs still unfinished here never ran."""
         pk = execution_pk(tenant_id, execution_id)
         status = self.conclude(pk, "not run: the execution stopped before the job started")
-        self._answer_success(token, {"status": status})
+        self._sfn.succeed(token, {"status": status})
         return status
 
     def conclude(
@@ -288,9 +270,9 @@ class Engine:
             self._store.finish_execution(pk, "failed", None, execution_error, now)
             return "failed"
         if not failed:
-            self._store.finish_execution(pk, "completed", _execution_result(jobs), None, now)
+            self._store.finish_execution(pk, "completed", outcomes.execution_result(jobs), None, now)
             return "completed"
-        self._store.finish_execution(pk, "failed", None, _execution_error(failed), now)
+        self._store.finish_execution(pk, "failed", None, outcomes.execution_error(failed), now)
         return "failed"
 
     def state_machine_ended(self, detail: dict[str, Any]) -> None:
@@ -322,7 +304,7 @@ class Engine:
             raise ExecutionAlreadyFinished(text(self._store.execution(pk) or execution, "status") or "finished")
         if self._settings.state_machine_arn:
             name = state_machine_execution_name(tenant_id, execution_id)
-            self._stop(state_machine_execution_arn(self._settings.state_machine_arn, name), "cancelled")
+            self._sfn.stop(state_machine_execution_arn(self._settings.state_machine_arn, name), "cancelled")
         now = self._now()
         for item in self._store.partition(pk, "sk, jobId, #status, gateToken"):
             if item["sk"]["S"].startswith(JOB_SK_PREFIX) and text(item, "status") in UNFINISHED:
@@ -330,58 +312,7 @@ class Engine:
                 token = text(item, "gateToken")
                 if token is not None and text(item, "status") == "pending":
                     # Stale on AWS once the run is stopped; engines that let waits run out (moto) end sooner.
-                    self._answer_failure(token, "Execution.Cancelled", "the execution was cancelled")
-
-    # ---- Step Functions ----
-    def _stop(self, arn: str, cause: str) -> None:
-        try:
-            self._sfn.stop_execution(executionArn=arn, cause=cause)
-        except ClientError as error:
-            if error.response["Error"]["Code"] not in STALE_TOKEN_ERRORS:
-                raise
-
-    def _answer_success(self, token: str, output: Any) -> None:
-        self._token_call("send_task_success", taskToken=token, output=json.dumps(output))
-
-    def _answer_failure(self, token: str, error: str, cause: str) -> None:
-        self._token_call("send_task_failure", taskToken=token, error=error, cause=cause)
-
-    def _token_call(self, operation: str, **kwargs: Any) -> None:
-        try:
-            getattr(self._sfn, operation)(**kwargs)
-        except ClientError as error:
-            if error.response["Error"]["Code"] not in STALE_TOKEN_ERRORS:
-                raise
-            logger.info("task token no longer awaited", extra={"operation": operation})
-
-
-def _parsed(item: Item, name: str) -> Any:
-    return json.loads(item[name]["S"]) if name in item else None
-
-
-def _result_shape(result: Any) -> dict[str, Any]:
-    """A worker's result as SPEC section 3 shows it: an object with status and outputs."""
-    if not isinstance(result, dict):
-        return {"status": "completed", "outputs": [], "metadata": {"value": result}}
-    return {"status": "completed", "outputs": [], **result}
-
-
-def _execution_result(jobs: list[Item]) -> dict[str, Any] | None:
-    """{url, status} of the last leaf job (no job depends on it) in plan order; None for an empty plan."""
-    depended_on = {d for job in jobs for d in strings(job, "dependsOn")}
-    leaves = [job for job in jobs if job["jobId"]["S"] not in depended_on]
-    if not leaves:
-        return None
-    return {"url": output_url(_parsed(leaves[-1], "result")), "status": "completed"}
-
-
-def _execution_error(failed: list[Item]) -> str:
-    """Names the failed jobs' errors, the root causes first (not the "Dependency job failed" ones)."""
-    errors = [(job["jobId"]["S"], str(_parsed(job, "error") or text(job, "status"))) for job in failed]
-    causes = [e for e in errors if not e[1].startswith(DEPENDENCY_FAILED.format(""))] or errors
-    listed = "; ".join(f"job {job_id} failed: {error}" for job_id, error in causes[:10])
-    more = len(errors) - min(len(causes), 10)
-    return listed + (f" (and {more} more job{'s' if more != 1 else ''} not completed)" if more else "")
+                    self._sfn.fail(token, "Execution.Cancelled", "the execution was cancelled")
 
 
 @per_container

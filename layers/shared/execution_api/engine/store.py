@@ -11,14 +11,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from execution_api.aws_errors import is_condition_failure
 from execution_api.repository import EXECUTION_SK, JOB_SK_PREFIX, execution_pk
 
 Item = dict[str, Any]
 UNFINISHED = ("pending", "processing")
-
-
-def is_condition_failure(error: ClientError) -> bool:
-    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 def strings(item: Item, name: str) -> list[str]:

@@ -10,12 +10,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from execution_api.credentials import SEALED, open_credentials, open_job_params
 from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import Executor, JobFailed, JobRequest, SimulatedExecutor
-from execution_api.engine.scheduler import STALE_TOKEN_ERRORS
+from execution_api.engine.params import message_params
+from execution_api.engine.step_functions import StepFunctions
 from execution_api.engine.store import JobStore
 from execution_api.observability import logger
 from execution_api.repository import execution_pk
@@ -46,7 +45,7 @@ class Worker:
     ) -> None:
         self._store = store
         self._cipher = cipher
-        self._sfn = stepfunctions
+        self._sfn = StepFunctions(stepfunctions)
         self._settings = settings
         self._executors = executors
         self._monotonic = monotonic
@@ -60,7 +59,7 @@ class Worker:
             item = self._store.job(pk, job["id"])
             status = item["status"]["S"] if item else "gone"
             if status != "processing":  # cancelled or finished meanwhile: say so rather than stay silent
-                self._report("send_task_failure", taskToken=token, error=FAILED, cause=f"the job is {status}")
+                self._sfn.fail(token, FAILED, f"the job is {status}")
                 return "not running"
             logger.info("attempt already claimed: a redelivered message", extra={"attempt": attempt})
             return "skipped"
@@ -72,25 +71,20 @@ class Worker:
         except JobAbandoned:
             return "abandoned"
         except JobFailed as failure:
-            self._report(
-                "send_task_failure",
-                taskToken=token,
-                error=RETRYABLE if failure.retryable else FAILED,
-                cause=failure.message[:32_000],
-            )
+            self._sfn.fail(token, RETRYABLE if failure.retryable else FAILED, failure.message[:32_000])
             return "failed"
         except Exception:
             logger.exception("executor failed unexpectedly")  # details stay in the log, not in the status
-            self._report("send_task_failure", taskToken=token, error=RETRYABLE, cause="the worker failed unexpectedly")
+            self._sfn.fail(token, RETRYABLE, "the worker failed unexpectedly")
             return "failed"
-        self._report("send_task_success", taskToken=token, output=json.dumps(result))
+        self._sfn.succeed(token, result)
         return "completed"
 
     def _request(self, pk: str, job: dict[str, Any], attempt: int) -> JobRequest:
         """The job as the executor needs it: credentials sealed at intake opened here, by the worker alone."""
-        params: dict[str, Any] = job.get("params") or {}
+        params = message_params(job)
         keys: dict[str, str] = {}
-        execution = self._store.execution(pk) if SEALED in json.dumps(params, default=str) else None
+        execution = self._store.execution(pk) if SEALED in job.get("paramsJson", "") else None
         if execution is not None and "sealedCredentials" in execution:
             if self._cipher is None:
                 raise JobFailed("the worker has no key to open the job's credentials")
@@ -109,18 +103,7 @@ class Worker:
             if self._monotonic() - last[0] < heartbeat_seconds / 3:
                 return
             last[0] = self._monotonic()
-            if not self._report("send_task_heartbeat", taskToken=token):
+            if not self._sfn.heartbeat(token):
                 raise JobAbandoned()
 
         return beat
-
-    def _report(self, operation: str, **kwargs: Any) -> bool:
-        """False when Step Functions no longer waits for this token (the run was cancelled or timed out)."""
-        try:
-            getattr(self._sfn, operation)(**kwargs)
-        except ClientError as error:
-            if error.response["Error"]["Code"] in STALE_TOKEN_ERRORS:
-                logger.info("task token no longer awaited", extra={"operation": operation})
-                return False
-            raise
-        return True

@@ -6,19 +6,11 @@ in OpenAPI. `execution_api.validation` runs them and the whole-plan rules in one
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, NotRequired
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    SecretStr,
-    Tag,
-    ValidatorFunctionWrapHandler,
-    WrapValidator,
-)
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, InstanceOf, SecretStr, Tag, with_config
 from pydantic.alias_generators import to_camel
+from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
 from execution_api.limits import MAX_PROVIDER_KEY_LENGTH, MAX_WEBHOOK_SECRET_LENGTH, MAX_WEBHOOK_URL_LENGTH
 
@@ -34,37 +26,43 @@ ProviderName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Z
 ProviderKey = Annotated[SecretStr, Field(min_length=1, max_length=MAX_PROVIDER_KEY_LENGTH)]
 
 
-def _json_object(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    """A JSON object as parsed (a dict with string keys) is valid as it is: pydantic's copy of every
-    params dict, member by member, is most of the schema's time on a large plan. Anything else gets
-    pydantic's own checks and errors."""
-    if type(value) is dict and all(type(key) is str for key in value):
-        return value
-    return handler(value)
-
-
-# params: any JSON object, checked without being copied (the schema and its errors are dict[str, Any]'s).
-JsonObject = Annotated[dict[str, Any], WrapValidator(_json_object)]
-
-
 class _Body(BaseModel):
     # extra="forbid" turns typos such as `dependOn` into 422s instead of silently dropped data.
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True)
 
 
-class JobRequest(_Body):
+# One job. A TypedDict, not a model: a plan may hold thousands, and pydantic checks a TypedDict without
+# building an instance per job (less than half the schema's time on a large plan). Its keys are the wire
+# names; `validation` gives its errors the wording a model's would have.
+@with_config(ConfigDict(extra="forbid"))
+class JobRequest(TypedDict):
     id: JobId
-    operation: Operation | None = None
-    type: Operation | None = Field(default=None, description="The SDK's name for `operation`.")
-    params: JsonObject = Field(
-        default_factory=dict,
-        description="Kept exactly as sent. Credential-like keys (apiKey, token, secret, ...) are sealed with KMS.",
-    )
-    depends_on: list[JobId] | None = Field(
-        default=None, description="Ids of jobs in this plan, or of completed jobs of the base execution."
-    )
-    dependencies: list[JobId] | None = Field(default=None, description="The SDK's name for `dependsOn`.")
-    output: str | None = Field(default=None, max_length=256, description="The SDK's output handle, kept as given.")
+    operation: NotRequired[Annotated[Operation | None, Field(default=None)]]
+    type: NotRequired[Annotated[Operation | None, Field(default=None, description="The SDK's name for `operation`.")]]
+    # Any JSON object, taken as parsed: only its type is checked here, never copied member by member.
+    params: NotRequired[
+        Annotated[
+            InstanceOf[dict],  # type: ignore[type-arg]
+            Field(
+                description="Kept exactly as sent. Credential-like keys (apiKey, token, secret, ...) are sealed "
+                "with KMS."
+            ),
+        ]
+    ]
+    dependsOn: NotRequired[
+        Annotated[
+            list[JobId] | None,
+            Field(default=None, description="Ids of jobs in this plan, or of completed jobs of the base execution."),
+        ]
+    ]
+    dependencies: NotRequired[
+        Annotated[list[JobId] | None, Field(default=None, description="The SDK's name for `dependsOn`.")]
+    ]
+    output: NotRequired[
+        Annotated[
+            str | None, Field(default=None, max_length=256, description="The SDK's output handle, kept as given.")
+        ]
+    ]
 
 
 class ExecutionPlanRequest(_Body):
@@ -110,12 +108,9 @@ class SubmitExecutionRequest(_Body):
 # Where each field name belongs, for unknown-field hints: a typo gets "did you mean", a field placed
 # in the wrong object gets told where it goes.
 FIELDS_OF: dict[str, tuple[str, ...]] = {
-    where: tuple(field.alias or name for name, field in model.model_fields.items())
-    for where, model in (
-        ("the body", SubmitExecutionRequest),
-        ("executionPlan", ExecutionPlanRequest),
-        ("a job", JobRequest),
-        ("options", OptionsRequest),
-        ("options.webhook", WebhookRequest),
-    )
+    "the body": tuple(field.alias or name for name, field in SubmitExecutionRequest.model_fields.items()),
+    "executionPlan": tuple(field.alias or name for name, field in ExecutionPlanRequest.model_fields.items()),
+    "a job": tuple(JobRequest.__annotations__),
+    "options": tuple(field.alias or name for name, field in OptionsRequest.model_fields.items()),
+    "options.webhook": tuple(field.alias or name for name, field in WebhookRequest.model_fields.items()),
 }

@@ -1,0 +1,40 @@
+"""CORS for the configured origins only: which origin may read the answer (a disallowed one gets no CORS
+header at all), the preflight answer, and the headers added to every other answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from execution_api.settings import ApiSettings, load_settings
+
+CORS_ALLOW_HEADERS = "Authorization,Content-Type,Idempotency-Key,If-None-Match"
+CORS_EXPOSE_HEADERS = "Location,Idempotent-Replayed,Retry-After,ETag"
+
+
+def allowed_origin(event: Mapping[str, Any]) -> str | None:
+    """The request's Origin when it is one of the configured origins, else None."""
+    origin = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "origin"), None)
+    return origin if origin and origin in load_settings(ApiSettings).cors_allow_origins else None
+
+
+def preflight(origin: str, methods: tuple[str, ...]) -> dict[str, Any]:
+    """The answer to an OPTIONS preflight from an allowed origin for a route that takes `methods`."""
+    headers = {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": ",".join((*methods, "OPTIONS")),
+        "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+        "Access-Control-Max-Age": "600",
+        "Vary": "Origin",
+    }
+    return {"statusCode": HTTPStatus.NO_CONTENT.value, "headers": headers, "body": "", "isBase64Encoded": False}
+
+
+def add_cors_headers(result: dict[str, Any], origin: str) -> dict[str, Any]:
+    """The resolver's answer with the headers that let the allowed origin read it."""
+    headers = result.setdefault("headers", {}) or {}
+    headers.update({"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": CORS_EXPOSE_HEADERS})
+    headers["Vary"] = "Origin"
+    result["headers"] = headers
+    return result

@@ -1,0 +1,42 @@
+"""An execution's outcome in words, from its jobs' stored items: a worker's result as stored, the run's
+result (its last leaf job's output) and its error (the failed jobs, root causes first)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from execution_api.engine.params import output_url
+from execution_api.engine.store import Item, strings, text
+
+DEPENDENCY_FAILED = "Dependency job failed: {}"
+
+
+def parsed(item: Item, name: str) -> Any:
+    """A JSON attribute of a stored item, parsed; None when the item has none."""
+    return json.loads(item[name]["S"]) if name in item else None
+
+
+def result_shape(result: Any) -> dict[str, Any]:
+    """A worker's result as SPEC section 3 shows it: an object with status and outputs."""
+    if not isinstance(result, dict):
+        return {"status": "completed", "outputs": [], "metadata": {"value": result}}
+    return {"status": "completed", "outputs": [], **result}
+
+
+def execution_result(jobs: list[Item]) -> dict[str, Any] | None:
+    """{url, status} of the last leaf job (no job depends on it) in plan order; None for an empty plan."""
+    depended_on = {d for job in jobs for d in strings(job, "dependsOn")}
+    leaves = [job for job in jobs if job["jobId"]["S"] not in depended_on]
+    if not leaves:
+        return None
+    return {"url": output_url(parsed(leaves[-1], "result")), "status": "completed"}
+
+
+def execution_error(failed: list[Item]) -> str:
+    """Names the failed jobs' errors, the root causes first (not the "Dependency job failed" ones)."""
+    errors = [(job["jobId"]["S"], str(parsed(job, "error") or text(job, "status"))) for job in failed]
+    causes = [e for e in errors if not e[1].startswith(DEPENDENCY_FAILED.format(""))] or errors
+    listed = "; ".join(f"job {job_id} failed: {error}" for job_id, error in causes[:10])
+    more = len(errors) - min(len(causes), 10)
+    return listed + (f" (and {more} more job{'s' if more != 1 else ''} not completed)" if more else "")
