@@ -43,7 +43,7 @@ from local.events import rest_api_event
 from local.stack import (
     TABLE_PROPERTIES,
     FakeLambdaContext,
-    LocalStack,
+    LocalDeployment,
     apply_environment,
     provision,
     use_local_credentials,
@@ -234,7 +234,7 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 class Rig:
     """The submit handler and the minimal one on moto, with a round-trip counter and a client clock."""
 
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: LocalDeployment) -> None:
         from execution_api.aws_clients import dynamodb_client
 
         self.stack = stack
@@ -683,7 +683,7 @@ class ColdStart:
     modules: dict[str, float]  # module -> median cumulative time
 
 
-def cold_start_environment(stack: LocalStack, function: Function) -> dict[str, str]:
+def cold_start_environment(stack: LocalDeployment, function: Function) -> dict[str, str]:
     """What Lambda gives the function: its template environment, tracing on (LAMBDA_TASK_ROOT makes
     Powertools' Tracer patch boto3 as it does in Lambda), the layer and the function on the path."""
     env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if name in os.environ}
@@ -721,7 +721,7 @@ def run_python(args: list[str], env: dict[str, str]) -> tuple[float, str]:
     return wall, done.stderr
 
 
-def measure_cold_start(stack: LocalStack, function: Function) -> ColdStart:
+def measure_cold_start(stack: LocalDeployment, function: Function) -> ColdStart:
     module = function.handler.rsplit(".", 1)[0]
     progress(f"cold start, import {module}, {COLD_START_RUNS} fresh interpreters")
     env = cold_start_environment(stack, function)

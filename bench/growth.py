@@ -31,7 +31,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from local import moto_transactions
 from local.ministack import free_port
 from local.server import serve
-from local.stack import LocalStack, forget_cached_configuration
+from local.stack import LocalDeployment, forget_cached_configuration
 from local.template import ACCOUNT_ID, REGION
 
 LEVELS = (0, 100, 1_000)  # stored executions before the timed POSTs
@@ -72,7 +72,7 @@ class Growth:
 
 
 class _Target:
-    def __init__(self, url: str, moto_url: str, stack: LocalStack) -> None:
+    def __init__(self, url: str, moto_url: str, stack: LocalDeployment) -> None:
         self.url = url
         self.table_name = stack.names["ExecutionsTable"]
         self.client = boto3.client(

@@ -32,7 +32,7 @@ from local.http_server import RAW_HEADERS, READ_TIMEOUT, LocalHttpServer, header
 from local.stack import (
     SHELL_SETTINGS,
     FakeLambdaContext,
-    LocalStack,
+    LocalDeployment,
     apply_environment,
     provision,
     use_local_credentials,
@@ -48,7 +48,7 @@ class LocalApi:
     """Routes requests to the template's handlers. One lock: a Powertools resolver serves one event
     at a time, like one warm Lambda container per function."""
 
-    def __init__(self, stack: LocalStack, authenticate: bool = False) -> None:
+    def __init__(self, stack: LocalDeployment, authenticate: bool = False) -> None:
         self.stack = stack
         self._handlers = {f.logical_id: stack.handler(f) for f in stack.functions}
         self._lock = threading.Lock()
@@ -233,7 +233,7 @@ def serve(
     backend: str = "moto",
     keep_shell_settings: bool = False,
     read_timeout: int = READ_TIMEOUT,
-) -> tuple[LocalHttpServer, Any, LocalStack]:
+) -> tuple[LocalHttpServer, Any, LocalDeployment]:
     """Start the backend (moto or ministack, on moto_port) and the API; returns (http server, backend
     server, stack) for tests to stop.
 

@@ -19,7 +19,7 @@ from local import ministack
 from local.events import rest_api_event
 from local.stack import (
     FakeLambdaContext,
-    LocalStack,
+    LocalDeployment,
     apply_environment,
     forget_cached_configuration,
     provision,
@@ -66,7 +66,7 @@ class Answer:
 class Api:
     """Calls the template's handlers with API Gateway REST events, as API Gateway would."""
 
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: LocalDeployment) -> None:
         self.stack = stack
 
     def call(self, function_id: str, event: dict[str, Any]) -> Answer:
@@ -117,7 +117,7 @@ def ministack_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+def aws(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[LocalDeployment]:
     """moto (or ministack) with the template's tables and key, and the functions' environment applied."""
     saved = dict(os.environ)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -140,12 +140,12 @@ def aws(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iter
 
 
 @pytest.fixture
-def api(aws: LocalStack) -> Api:
+def api(aws: LocalDeployment) -> Api:
     return Api(aws)
 
 
 @pytest.fixture
-def configure(aws: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Any:
+def configure(aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Change a setting (environment variable) for one test."""
 
     def set_variable(name: str, value: str) -> None:
@@ -156,7 +156,7 @@ def configure(aws: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture
-def table(aws: LocalStack) -> Any:
+def table(aws: LocalDeployment) -> Any:
     import boto3
 
     return boto3.resource("dynamodb", region_name="us-east-1").Table(aws.names["ExecutionsTable"])

@@ -25,7 +25,7 @@ import boto3
 import pytest
 
 from local import sam_env, sam_local
-from local.stack import LocalStack, forget_cached_configuration
+from local.stack import LocalDeployment, forget_cached_configuration
 from local.template import REGION, ROOT, Template, pseudo_parameters, resolve
 
 TEMPLATE = Template()
@@ -191,7 +191,7 @@ def test_every_endpoint_variable_it_overrides_is_empty_in_aws() -> None:
 # ---- the names are the ones make run creates ----
 
 
-def test_its_names_are_the_ones_make_run_creates(aws: LocalStack) -> None:
+def test_its_names_are_the_ones_make_run_creates(aws: LocalDeployment) -> None:
     """provision() is what make run runs: the file's tables exist, and its key alias is make run's key."""
     kms = boto3.client("kms", region_name=REGION)
     for function in aws.functions:

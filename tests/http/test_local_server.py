@@ -19,7 +19,7 @@ import pytest
 
 from local.http_server import READ_TIMEOUT, LocalHttpServer
 from local.server import serve
-from local.stack import LocalStack, forget_cached_configuration
+from local.stack import LocalDeployment, forget_cached_configuration
 from tests.conftest import TEST_BACKEND
 
 pytestmark = pytest.mark.http
@@ -55,7 +55,7 @@ class Reply:
 class Server:
     url: str
     moto_url: str
-    stack: LocalStack
+    stack: LocalDeployment
 
     def request(
         self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None

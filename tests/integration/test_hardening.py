@@ -12,12 +12,12 @@ import pytest
 
 from execution_api.aws_clients import dynamodb_client
 from local.events import rest_api_event
-from local.stack import FakeLambdaContext, LocalStack
+from local.stack import FakeLambdaContext, LocalDeployment
 from tests.conftest import JSON, STATUS, SUBMIT, Api, plan
 from tests.support import all_items, chain
 
 
-def stored(aws: LocalStack) -> list[dict[str, Any]]:
+def stored(aws: LocalDeployment) -> list[dict[str, Any]]:
     return all_items(boto3.client("dynamodb", region_name="us-east-1"), aws.names["ExecutionsTable"])
 
 
@@ -46,7 +46,7 @@ def test_webhook_urls_a_sender_would_aim_elsewhere_are_refused(api: Api, url: st
         assert {v["code"] for v in answer.body["errors"]} & {"invalid_webhook_url", "webhook_host_not_allowed"}
 
 
-def test_the_normalized_webhook_url_is_stored(api: Api, aws: LocalStack) -> None:
+def test_the_normalized_webhook_url_is_stored(api: Api, aws: LocalDeployment) -> None:
     answer = api.submit({**plan({"id": "a"}), "options": {"webhookUrl": "https://EXAMPLE.com:443/a/../hook"}})
     assert answer.status == 202
     execution = next(i for i in stored(aws) if i["sk"]["S"] == "EXECUTION")
@@ -105,7 +105,7 @@ def test_413_comes_before_anything_the_body_holds(api: Api) -> None:
     assert api.submit(None, raw="[" * 1_200_000, headers={"Content-Type": "text/plain"}).status == 413
 
 
-def test_params_keep_every_digit(api: Api, aws: LocalStack) -> None:
+def test_params_keep_every_digit(api: Api, aws: LocalDeployment) -> None:
     raw = (
         '{"executionPlan": {"jobs": [{"id": "a", "operation": "x", "params": '
         '{"n": [1e-400, 3.141592653589793238462643383279, 1E2, '
@@ -161,7 +161,7 @@ class ProcessKilled(BaseException):
 @pytest.mark.parametrize("step", range(3))
 @pytest.mark.parametrize("committed", [False, True], ids=["before-commit", "after-commit"])
 def test_a_killed_submission_is_swept_away(
-    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch, step: int, committed: bool
+    api: Api, aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch, step: int, committed: bool
 ) -> None:
     # Given a finished execution that must survive, and a 250-job plan (three transactions) killed at a step
     survivor = api.submit(plan({"id": "keep"})).body["id"]
@@ -199,7 +199,7 @@ def test_a_killed_submission_is_swept_away(
 
 
 def test_the_sweeper_never_lets_a_swept_submission_finish(
-    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+    api: Api, aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a 250-job submission paused after its first transaction while the sweeper runs
     client = dynamodb_client()
@@ -220,7 +220,7 @@ def test_the_sweeper_never_lets_a_swept_submission_finish(
 
 
 def test_a_finished_large_submission_leaves_no_marker(
-    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+    api: Api, aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answer = api.submit(chain(250))
     assert answer.status == 202
@@ -229,7 +229,7 @@ def test_a_finished_large_submission_leaves_no_marker(
     assert len(api.status(answer.body["id"]).body["jobs"]) == 250
 
 
-def sweep(aws: LocalStack, monkeypatch: pytest.MonkeyPatch) -> int:
+def sweep(aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch) -> int:
     """Run the template's scheduled sweeper as EventBridge would, its grace time already over."""
     from datetime import timedelta
 

@@ -10,7 +10,7 @@ import pytest
 
 from execution_api.webhook_secrets import WebhookSecretCipher
 from local.events import rest_api_event
-from local.stack import LocalStack
+from local.stack import LocalDeployment
 from tests.conftest import STATUS, SUBMIT, Api, plan
 
 
@@ -66,7 +66,7 @@ def test_an_unexpected_error_is_a_500_with_the_request_id_only(
 
 
 def test_the_webhook_secret_is_never_logged_even_at_debug(
-    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    api: Api, aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given DEBUG logging everywhere, Powertools' own debug output included
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
@@ -108,7 +108,7 @@ def test_the_webhook_secret_is_never_logged_even_at_debug(
     assert secret.encode() not in repr(items).encode()
 
 
-def test_the_stored_secret_decrypts_only_for_its_own_execution(api: Api, aws: LocalStack) -> None:
+def test_the_stored_secret_decrypts_only_for_its_own_execution(api: Api, aws: LocalDeployment) -> None:
     import boto3
     from botocore.exceptions import ClientError
 
@@ -131,7 +131,7 @@ def test_the_stored_secret_decrypts_only_for_its_own_execution(api: Api, aws: Lo
 
 
 @pytest.mark.moto_only(reason="ministack's KMS decrypts a tampered ciphertext and one sealed under another key")
-def test_a_tampered_or_foreign_ciphertext_never_opens(api: Api, aws: LocalStack) -> None:
+def test_a_tampered_or_foreign_ciphertext_never_opens(api: Api, aws: LocalDeployment) -> None:
     import boto3
     from botocore.exceptions import ClientError
 
@@ -153,7 +153,7 @@ def test_a_tampered_or_foreign_ciphertext_never_opens(api: Api, aws: LocalStack)
         cipher.unseal("a", foreign["CiphertextBlob"])
 
 
-def test_status_function_has_no_webhook_key(aws: LocalStack) -> None:
+def test_status_function_has_no_webhook_key(aws: LocalDeployment) -> None:
     # The status function never encrypts: the template gives the key to the submit function only
     assert "WEBHOOK_SECRET_KEY_ID" in aws.environment(aws.function(SUBMIT))
     assert "WEBHOOK_SECRET_KEY_ID" not in aws.environment(aws.function(STATUS))

@@ -15,21 +15,21 @@ from botocore.exceptions import ClientError
 from execution_api.credentials import SEALED, open_credentials, open_job_params
 from execution_api.webhook_secrets import WebhookSecretCipher
 from local.events import rest_api_event
-from local.stack import LocalStack
+from local.stack import LocalDeployment
 from tests.conftest import JSON, SUBMIT, Api, plan
 from tests.support import all_items
 
 HOOK = "https://example.com/hooks/executions"
 
 
-def stored(aws: LocalStack) -> list[dict[str, Any]]:
+def stored(aws: LocalDeployment) -> list[dict[str, Any]]:
     return all_items(boto3.client("dynamodb", region_name="us-east-1"), aws.names["ExecutionsTable"])
 
 
 # ---- webhook forms
 
 
-def test_the_flat_webhook_form_with_a_secret_beside_it_is_accepted(api: Api, aws: LocalStack) -> None:
+def test_the_flat_webhook_form_with_a_secret_beside_it_is_accepted(api: Api, aws: LocalDeployment) -> None:
     # Given the SDK's executeFromPlan body: options.webhook is the URL, webhookSecret beside it
     body = {**plan({"id": "a"}), "options": {"webhook": HOOK, "webhookSecret": "shh"}}
     # When it is submitted
@@ -117,7 +117,7 @@ def test_a_typo_gets_did_you_mean_with_another_name(api: Api) -> None:
 SDK_KEYS = {"replicate": "r8_live_provider_key_1234567890", "fal": "fal-secret-key-abcdef"}
 
 
-def test_provider_api_keys_are_accepted_sealed_and_never_stored_in_clear(api: Api, aws: LocalStack) -> None:
+def test_provider_api_keys_are_accepted_sealed_and_never_stored_in_clear(api: Api, aws: LocalDeployment) -> None:
     # Given the SDK's automatic providerApiKeys and a key passed as videoModel(..., {apiKey})
     job = {"id": "a", "params": {"provider": "replicate", "apiKey": "r8_param_key_42", "n": 1}}
     body = {**plan(job), "options": {"providerApiKeys": SDK_KEYS}}
@@ -137,13 +137,13 @@ def test_provider_api_keys_are_accepted_sealed_and_never_stored_in_clear(api: Ap
 @pytest.mark.parametrize(
     "key", ["apiKey", "api_key", "APIKEY", "apiToken", "token", "Secret", "password", "Authorization"]
 )
-def test_every_credential_like_key_at_any_depth_is_sealed(api: Api, aws: LocalStack, key: str) -> None:
+def test_every_credential_like_key_at_any_depth_is_sealed(api: Api, aws: LocalDeployment, key: str) -> None:
     params = {"model": {"options": [{"headers": {key: "credential-value-xyz"}}]}}
     assert api.submit(plan({"id": "a", "params": params})).status == 202
     assert "credential-value-xyz" not in json.dumps(stored(aws), default=str)
 
 
-def test_sealed_credentials_open_only_for_their_own_execution(api: Api, aws: LocalStack) -> None:
+def test_sealed_credentials_open_only_for_their_own_execution(api: Api, aws: LocalDeployment) -> None:
     # Given two executions, one with credentials
     job = {"id": "a", "params": {"apiKey": "k-1", "nested": {"token": 7}}}
     first = api.submit({**plan(job), "options": {"providerApiKeys": {"fal": "f-1"}}}).body["id"]
@@ -164,7 +164,7 @@ def test_sealed_credentials_open_only_for_their_own_execution(api: Api, aws: Loc
 
 
 def test_credentials_are_never_logged_even_at_debug(
-    api: Api, aws: LocalStack, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], configure: Any
+    api: Api, aws: LocalDeployment, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], configure: Any
 ) -> None:
     configure("POWERTOOLS_LOG_LEVEL", "DEBUG")
     caplog.set_level(logging.DEBUG)
@@ -199,7 +199,7 @@ def test_malformed_provider_keys_are_a_422(api: Api) -> None:
 # ---- base-execution dependencies
 
 
-def complete_jobs(aws: LocalStack, execution_id: str, *job_ids: str) -> None:
+def complete_jobs(aws: LocalDeployment, execution_id: str, *job_ids: str) -> None:
     client = boto3.client("dynamodb", region_name="us-east-1")
     for job_id in job_ids:
         client.update_item(
@@ -211,7 +211,7 @@ def complete_jobs(aws: LocalStack, execution_id: str, *job_ids: str) -> None:
         )
 
 
-def test_a_job_may_depend_on_a_completed_job_of_the_base(api: Api, aws: LocalStack) -> None:
+def test_a_job_may_depend_on_a_completed_job_of_the_base(api: Api, aws: LocalDeployment) -> None:
     # Given a base execution whose job 'video' completed
     base = api.submit(plan({"id": "video"}, {"id": "other"})).body["id"]
     complete_jobs(aws, base, "video")

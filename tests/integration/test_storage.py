@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from execution_api.aws_clients import dynamodb_client, kms_client
 from execution_api.repository import ExecutionRepository
 from execution_api.submission import submission_service
-from local.stack import LocalStack
+from local.stack import LocalDeployment
 from tests.conftest import Api, plan
 
 
@@ -93,7 +93,7 @@ def test_an_invalid_plan_costs_no_round_trip(api: Api, round_trips: Counter[str]
 
 
 def test_a_reader_never_sees_a_partly_written_large_execution(
-    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+    api: Api, aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a reader that looks after every transaction of a 250-job submission
     client = dynamodb_client()
