@@ -288,12 +288,14 @@ def test_every_function_works_against_make_run_with_the_env_files_values() -> No
     with running_server(api_key=key) as (server, _):
         # The authorizer finds the key make run stored for tenant "local".
         token = {**event("authorizer-token.json"), "authorizationToken": f"Bearer {key}"}
-        policy = invoke_in_a_clean_process("AuthorizerFunction", token, server.moto_url)
+        policy = invoke_in_a_clean_process("AuthorizerFunction", token, server.backend_url)
         assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow", policy
         assert policy["context"]["tenantId"] == "local"
 
         # The submit function writes the execution (and KMS-encrypts the webhook secret) where make run reads.
-        accepted = invoke_in_a_clean_process("SubmitExecutionFunction", event("submit-canonical.json"), server.moto_url)
+        accepted = invoke_in_a_clean_process(
+            "SubmitExecutionFunction", event("submit-canonical.json"), server.backend_url
+        )
         assert accepted["statusCode"] == 202, accepted
         execution_id = json.loads(accepted["body"])["id"]
         status = server.request(
@@ -308,7 +310,7 @@ def test_every_function_works_against_make_run_with_the_env_files_values() -> No
         status_event = event("get-status.json")
         status_event["path"] = f"/api/execute/{posted.json['id']}/status"
         status_event["pathParameters"] = {"id": posted.json["id"]}
-        read = invoke_in_a_clean_process("ExecutionStatusFunction", status_event, server.moto_url)
+        read = invoke_in_a_clean_process("ExecutionStatusFunction", status_event, server.backend_url)
         assert read["statusCode"] == 200, read
         assert json.loads(read["body"])["executionId"] == posted.json["id"]
 

@@ -325,7 +325,7 @@ def run_document(document: Path) -> list[str]:
             shell.run(NO_INSTALL)
             for example in found:
                 script = example.command.text.replace(LOCAL_API_URL, server.url).replace(
-                    LOCAL_BACKEND_URL, server.moto_url
+                    LOCAL_BACKEND_URL, server.backend_url
                 )
                 rc, stdout, stderr = shell.run(script)
                 failures += [f"{example.where(document)}: {p}" for p in check(example, rc, stdout, stderr)]

@@ -54,7 +54,7 @@ class Reply:
 @dataclass
 class Server:
     url: str
-    moto_url: str
+    backend_url: str
     stack: LocalDeployment
 
     def request(
@@ -71,7 +71,7 @@ class Server:
         """A client for the backend's endpoint, as a developer would point the AWS CLI at it."""
         return boto3.client(
             "dynamodb",
-            endpoint_url=self.moto_url,
+            endpoint_url=self.backend_url,
             region_name="us-east-1",
             aws_access_key_id="x",
             aws_secret_access_key="x",
@@ -87,10 +87,10 @@ def running_server(
 ) -> Iterator[tuple[Server, LocalHttpServer]]:
     """`make run`'s server and its backend on free ports; the process environment is restored after."""
     saved = dict(os.environ)
-    port, moto_port = free_port(), free_port()
-    httpd, backend, stack = serve(port, moto_port, api_key=api_key, backend=TEST_BACKEND, read_timeout=read_timeout)
+    port, backend_port = free_port(), free_port()
+    httpd, backend, stack = serve(port, backend_port, api_key=api_key, backend=TEST_BACKEND, read_timeout=read_timeout)
     try:
-        yield Server(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{moto_port}", stack), httpd
+        yield Server(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{backend_port}", stack), httpd
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -170,7 +170,7 @@ def test_openapi_and_swagger_ui_are_served(server: Server) -> None:
     assert b"SwaggerUIBundle" in docs.raw
 
 
-def test_the_tables_are_visible_on_the_moto_endpoint(server: Server) -> None:
+def test_the_tables_are_visible_on_the_backend_endpoint(server: Server) -> None:
     execution_id = server.post(SEED).json["id"]
     client = server.dynamodb()
     items = client.scan(TableName=server.stack.names["ExecutionsTable"])["Items"]
@@ -195,7 +195,7 @@ def test_a_scan_of_the_local_tables_never_shows_a_webhook_secret(server: Server)
     assert first.status == again.status == 202
     assert again.json == first.json
     assert again.headers["Idempotent-Replayed"] == "true"
-    # When every local table is scanned through the moto endpoint, as a developer would
+    # When every local table is scanned through the backend endpoint, as a developer would
     client = server.dynamodb()
     dump = repr([client.scan(TableName=table)["Items"] for table in server.stack.table_names()])
     # Then the secret is nowhere, while the execution is there
