@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -26,41 +25,12 @@ from local.stack import (
     use_local_credentials,
 )
 from local.template import ROOT, Template
-
-# Powertools reads POWERTOOLS_* when a module creates its Logger and Metrics, which can happen while
-# tests are collected: give the process the template's literal settings before anything imports them.
-for _function in Template().functions():
-    for _name, _value in _function.environment.items():
-        if isinstance(_value, str):
-            os.environ.setdefault(_name, _value)
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-
-TEST_BACKEND = os.environ.get("TEST_BACKEND") or "moto"
-if TEST_BACKEND not in ("moto", "ministack"):
-    raise pytest.UsageError(f"TEST_BACKEND={TEST_BACKEND}: moto or ministack")
+from tests.support import TEST_BACKEND, TEST_BACKENDS, Answer
 
 SUBMIT = "SubmitExecutionFunction"
 STATUS = "ExecutionStatusFunction"
 JSON = {"Content-Type": "application/json"}
 LOCAL_TENANT = "local"  # what make run and make invoke put into events when authentication is off
-
-
-@dataclass
-class Answer:
-    """A handler's response, decoded."""
-
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-    @property
-    def codes(self) -> list[str]:
-        return [e["code"] for e in self.body.get("errors", [])]
-
-    def violation(self, code: str) -> dict[str, Any]:
-        matches = [e for e in self.body.get("errors", []) if e["code"] == code]
-        assert matches, f"no violation {code!r} in {self.body}"
-        return matches[0]
 
 
 class Api:
@@ -75,8 +45,7 @@ class Api:
         result = handler(event, FakeLambdaContext(function, event["requestContext"]["requestId"]))
         headers = {k: v[-1] for k, v in (result.get("multiValueHeaders") or {}).items()}
         headers.update(result.get("headers") or {})
-        body = result.get("body") or ""
-        return Answer(result["statusCode"], headers, json.loads(body) if body else None)
+        return Answer(result["statusCode"], headers, (result.get("body") or "").encode())
 
     def submit(
         self, body: Any, *, headers: dict[str, str] | None = None, raw: str | bytes | None = None, method: str = "POST"
@@ -96,6 +65,19 @@ class Api:
             tenant_id=tenant or LOCAL_TENANT,
         )
         return self.call(STATUS, event)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The test process's environment, set before collection: Powertools reads POWERTOOLS_* when a module
+    creates its Logger and Metrics, which happens as test modules import the handlers, so the process gets
+    the template's literal settings first."""
+    if TEST_BACKEND not in TEST_BACKENDS:
+        raise pytest.UsageError(f"TEST_BACKEND={TEST_BACKEND}: one of {', '.join(TEST_BACKENDS)}")
+    for function in Template().functions():
+        for name, value in function.environment.items():
+            if isinstance(value, str):
+                os.environ.setdefault(name, value)
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,23 +1,148 @@
-"""Helpers shared by the test modules (no fixtures: those live in conftest.py)."""
+"""Helpers shared by the test modules (no fixtures: those live in conftest.py): what the API answered,
+`make run`'s server on free ports, table reads that page, plans, and failures injected into a client."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from local.ministack import free_port
+from local.stack import LocalDeployment, forget_cached_configuration
+
+if TYPE_CHECKING:
+    from local.http_server import LocalHttpServer
+
+# The AWS endpoint the tests run against: moto in process, or one ministack server (make test-ministack).
+TEST_BACKEND = os.environ.get("TEST_BACKEND") or "moto"
+TEST_BACKENDS = ("moto", "ministack")
+
+# The smallest valid submission, as the original design's smoke curl sends it.
+SEED = b'{"executionPlan":{"jobs":[],"rootJobIds":[]}}'
+
+
+@dataclass
+class Answer:
+    """What the API answered: a handler's response (tests/integration) or an HTTP response (tests/http)."""
+
+    status: int
+    headers: dict[str, str]
+    raw: bytes
+
+    @cached_property
+    def body(self) -> Any:
+        """The body as JSON (None when empty)."""
+        return json.loads(self.raw) if self.raw else None
+
+    @property
+    def codes(self) -> list[str]:
+        return [e["code"] for e in self.body.get("errors", [])]
+
+    def violation(self, code: str) -> dict[str, Any]:
+        matches = [e for e in self.body.get("errors", []) if e["code"] == code]
+        assert matches, f"no violation {code!r} in {self.body}"
+        return matches[0]
+
+
+@dataclass
+class Server:
+    """`make run`'s server: its API's URL, its backend's (moto or ministack), and the provisioned template."""
+
+    url: str
+    backend_url: str
+    stack: LocalDeployment
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Answer:
+        request = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
+                return Answer(response.status, dict(response.headers), response.read())
+        except urllib.error.HTTPError as error:
+            return Answer(error.code, dict(error.headers), error.read())
+
+    def dynamodb(self) -> Any:
+        """A client for the backend's endpoint, as a developer would point the AWS CLI at it."""
+        import boto3
+
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=self.backend_url,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+
+    def post(self, body: bytes, **headers: str) -> Answer:
+        return self.request("POST", "/api/execute", body, {"Content-Type": "application/json", **headers})
+
+
+@contextmanager
+def running_server(
+    api_key: str | None = None, read_timeout: int | None = None
+) -> Iterator[tuple[Server, LocalHttpServer]]:
+    """`make run`'s server and its backend on free ports; the process environment is restored after."""
+    from local.http_server import READ_TIMEOUT
+    from local.server import serve
+
+    saved = dict(os.environ)
+    port, backend_port = free_port(), free_port()
+    httpd, backend, stack = serve(
+        port, backend_port, api_key=api_key, backend=TEST_BACKEND, read_timeout=read_timeout or READ_TIMEOUT
+    )
+    try:
+        yield Server(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{backend_port}", stack), httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        backend.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        forget_cached_configuration()
 
 
 def all_items(client: Any, table_name: str) -> list[dict[str, Any]]:
     """Every item of a table, every page of the scan, in DynamoDB's JSON shape."""
-    request: dict[str, Any] = {"TableName": table_name, "ConsistentRead": True}
-    items: list[dict[str, Any]] = []
-    while True:
-        page = client.scan(**request)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            return items
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    pages = client.get_paginator("scan").paginate(TableName=table_name, ConsistentRead=True)
+    return [item for page in pages for item in page.get("Items", [])]
 
 
 def chain(n: int, **plan_fields: Any) -> dict[str, Any]:
     """A request body whose n jobs each depend on the one before."""
     jobs = [{"id": f"j{i}", "operation": "generateVideo", "dependsOn": [f"j{i - 1}"] if i else []} for i in range(n)]
     return {"executionPlan": {"jobs": jobs, **plan_fields}}
+
+
+def fail_call(
+    monkeypatch: pytest.MonkeyPatch,
+    client: Any,
+    operation: str,
+    on_call: int,
+    error: BaseException,
+    *,
+    after_it_ran: bool = False,
+) -> list[int]:
+    """Make the on_call-th call of client.operation raise error; the others go through. With after_it_ran,
+    that call is made first (a write that was applied but whose answer was lost). Returns the call count."""
+    calls = [0]
+    real: Callable[..., Any] = getattr(client, operation)
+
+    def wrapper(**kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] != on_call:
+            return real(**kwargs)
+        if after_it_ran:
+            real(**kwargs)
+        raise error
+
+    monkeypatch.setattr(client, operation, wrapper)
+    return calls

@@ -25,6 +25,7 @@ import boto3
 import pytest
 
 from local import sam_env, sam_local
+from local.ministack import free_port
 from local.stack import LocalDeployment, forget_cached_configuration
 from local.template import REGION, ROOT, Template, pseudo_parameters, resolve
 
@@ -282,7 +283,7 @@ def event(name: str) -> dict[str, Any]:
 
 @pytest.mark.http
 def test_every_function_works_against_make_run_with_the_env_files_values() -> None:
-    from tests.http.test_local_server import running_server
+    from tests.support import running_server
 
     key = "sk_sam_local_test"
     with running_server(api_key=key) as (server, _):
@@ -302,17 +303,17 @@ def test_every_function_works_against_make_run_with_the_env_files_values() -> No
             "GET", f"/api/execute/{execution_id}/status", headers={"Authorization": f"Bearer {key}"}
         )
         assert status.status == 200
-        assert [job["id"] for job in status.json["jobs"]] == ["job1", "job2"]
+        assert [job["id"] for job in status.body["jobs"]] == ["job1", "job2"]
 
         # The status function reads what make run wrote.
         posted = server.post(b'{"executionPlan":{"jobs":[],"rootJobIds":[]}}', Authorization=f"Bearer {key}")
         assert posted.status == 202
         status_event = event("get-status.json")
-        status_event["path"] = f"/api/execute/{posted.json['id']}/status"
-        status_event["pathParameters"] = {"id": posted.json["id"]}
+        status_event["path"] = f"/api/execute/{posted.body['id']}/status"
+        status_event["pathParameters"] = {"id": posted.body["id"]}
         read = invoke_in_a_clean_process("ExecutionStatusFunction", status_event, server.backend_url)
         assert read["statusCode"] == 200, read
-        assert json.loads(read["body"])["executionId"] == posted.json["id"]
+        assert json.loads(read["body"])["executionId"] == posted.body["id"]
 
 
 SAM_VENV_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
@@ -383,13 +384,6 @@ def script(path: Path, body: str) -> Path:
     path.write_text(f"#!{sys.executable}\n{body}")
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture

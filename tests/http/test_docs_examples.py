@@ -34,8 +34,7 @@ import pytest
 from local import invoke, ministack
 from local.stack import forget_cached_configuration
 from local.template import ROOT
-from tests.conftest import TEST_BACKEND
-from tests.http.test_local_server import running_server
+from tests.support import TEST_BACKEND, running_server
 
 pytestmark = pytest.mark.http
 

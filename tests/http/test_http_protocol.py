@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from local.http_server import LocalHttpServer
-from tests.http.test_local_server import SEED, Server, running_server
+from tests.support import SEED, Server, running_server
 
 pytestmark = pytest.mark.http
 

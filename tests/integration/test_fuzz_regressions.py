@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from execution_api.aws_clients import dynamodb_client
 from local.http_server import LocalHttpServer
 from tests.conftest import Api, plan
-from tests.http.test_local_server import SEED, Server, running_server
+from tests.support import SEED, Server, running_server
 
 # ---------------------------------------------------------------------------------------------------
 # The body's bytes are not UTF-8 (schemathesis sent random bytes as application/json)
@@ -159,7 +159,7 @@ def test_make_run_answers_any_other_method_with_405_not_a_501_page(
     assert reply.status == 405, (reply.status, reply.raw[:200])
     assert reply.headers["Content-Type"] == "application/problem+json"
     assert reply.headers["Allow"] == allow
-    assert reply.json["code"] == "method_not_allowed"
+    assert reply.body["code"] == "method_not_allowed"
 
 
 @pytest.mark.http

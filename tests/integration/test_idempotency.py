@@ -17,7 +17,8 @@ from execution_api.aws_clients import dynamodb_client
 from execution_api.submission import SubmissionService
 from local.events import rest_api_event
 from local.stack import FakeLambdaContext, LocalDeployment
-from tests.conftest import JSON, SUBMIT, Answer, Api, plan
+from tests.conftest import JSON, SUBMIT, Api, plan
+from tests.support import Answer
 
 BODY = plan({"id": "a"}, {"id": "b", "dependsOn": ["a"]})
 
