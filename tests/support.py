@@ -116,6 +116,18 @@ def all_items(client: Any, table_name: str) -> list[dict[str, Any]]:
     return [item for page in pages for item in page.get("Items", [])]
 
 
+def table_items(table: Any) -> list[dict[str, Any]]:
+    """Every item of a boto3 Table resource, every page of the scan, as Python values."""
+    request: dict[str, Any] = {"ConsistentRead": True}
+    items: list[dict[str, Any]] = []
+    while True:
+        page = table.scan(**request)
+        items.extend(page["Items"])
+        if "LastEvaluatedKey" not in page:
+            return items
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def chain(n: int, **plan_fields: Any) -> dict[str, Any]:
     """A request body whose n jobs each depend on the one before."""
     jobs = [{"id": f"j{i}", "operation": "generateVideo", "dependsOn": [f"j{i - 1}"] if i else []} for i in range(n)]

@@ -13,6 +13,7 @@ import pytest
 from execution_api.api_keys import ApiKeyStore, hash_api_key
 from local.stack import FakeLambdaContext, LocalDeployment
 from tests.conftest import Api, plan
+from tests.support import all_items
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123defg/dev/POST/api/execute"
 
@@ -73,7 +74,7 @@ def test_a_revoked_key_stops_working(aws: LocalDeployment, keys: ApiKeyStore) ->
 
 def test_only_the_hash_is_stored(aws: LocalDeployment, keys: ApiKeyStore) -> None:
     keys.create("acme", "exk_the-real-key-material")
-    [item] = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=aws.names["ApiKeysTable"])["Items"]
+    [item] = all_items(boto3.client("dynamodb", region_name="us-east-1"), aws.names["ApiKeysTable"])
     assert item["keyHash"]["S"] == hashlib.sha256(b"exk_the-real-key-material").hexdigest()
     assert "the-real-key-material" not in json.dumps(item)
 
@@ -127,7 +128,7 @@ def test_tenants_cannot_see_each_others_executions(api: Api, aws: LocalDeploymen
     acme = as_tenant(api, "acme", plan({"id": "a"})).body["id"]
     assert api.status(acme, tenant="acme").status == 200
     assert api.status(acme, tenant="globex").status == 404
-    items = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=aws.names["ExecutionsTable"])["Items"]
+    items = all_items(boto3.client("dynamodb", region_name="us-east-1"), aws.names["ExecutionsTable"])
     assert {i["tenantId"]["S"] for i in items if i["sk"]["S"] == "EXECUTION"} == {"acme"}
 
 

@@ -14,7 +14,7 @@ from execution_api.aws_clients import dynamodb_client
 from local.events import rest_api_event
 from local.stack import FakeLambdaContext, LocalDeployment
 from tests.conftest import JSON, STATUS, SUBMIT, Api, plan
-from tests.support import all_items, chain
+from tests.support import all_items, chain, fail_call
 
 
 def stored(aws: LocalDeployment) -> list[dict[str, Any]]:
@@ -167,17 +167,7 @@ def test_a_killed_submission_is_swept_away(
     survivor = api.submit(plan({"id": "keep"})).body["id"]
     client = dynamodb_client()
     real = client.transact_write_items
-    calls = []
-
-    def dying(**kwargs: Any) -> Any:
-        calls.append(1)
-        if len(calls) - 1 == step:
-            if committed:
-                real(**kwargs)
-            raise ProcessKilled
-        return real(**kwargs)
-
-    monkeypatch.setattr(client, "transact_write_items", dying)
+    fail_call(monkeypatch, client, "transact_write_items", step + 1, ProcessKilled(), after_it_ran=committed)
     with pytest.raises(ProcessKilled):
         api.submit(chain(250))
     monkeypatch.setattr(client, "transact_write_items", real)

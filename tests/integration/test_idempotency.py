@@ -18,7 +18,7 @@ from execution_api.submission import SubmissionService
 from local.events import rest_api_event
 from local.stack import FakeLambdaContext, LocalDeployment
 from tests.conftest import JSON, SUBMIT, Api, plan
-from tests.support import Answer
+from tests.support import Answer, all_items, fail_call
 
 BODY = plan({"id": "a"}, {"id": "b", "dependsOn": ["a"]})
 
@@ -28,7 +28,7 @@ def with_key(key: str, header: str = "Idempotency-Key") -> dict[str, str]:
 
 
 def executions(aws: LocalDeployment) -> list[dict[str, Any]]:
-    items = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=aws.names["ExecutionsTable"])["Items"]
+    items = all_items(boto3.client("dynamodb", region_name="us-east-1"), aws.names["ExecutionsTable"])
     return [i for i in items if i["sk"]["S"] == "EXECUTION"]
 
 
@@ -123,17 +123,8 @@ def test_a_retry_after_a_storage_timeout_creates_exactly_one_execution(
     api: Api, aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given DynamoDB times out on the first attempt (after boto3's retries)
-    client = dynamodb_client()
-    real = client.transact_write_items
-    calls = [0]
-
-    def flaky(**kwargs: Any) -> Any:
-        calls[0] += 1
-        if calls[0] == 1:
-            raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
-        return real(**kwargs)
-
-    monkeypatch.setattr(client, "transact_write_items", flaky)
+    timeout = ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+    fail_call(monkeypatch, dynamodb_client(), "transact_write_items", 1, timeout)
     first = api.submit(BODY, headers=with_key("k-5"))
     assert first.status == 503
     # When the client retries with the same key, twice
@@ -171,7 +162,7 @@ def test_a_retry_after_a_lambda_timeout_proceeds_once_the_attempt_expired(
     assert api.submit(BODY, headers=with_key("k-6")).status == 409
     # And once its time is up (moved to the past here rather than waited for), the retry runs, once
     records = boto3.client("dynamodb", region_name="us-east-1")
-    [record] = records.scan(TableName=aws.names["IdempotencyTable"])["Items"]
+    [record] = all_items(records, aws.names["IdempotencyTable"])
     assert record["status"]["S"] == "INPROGRESS"
     records.update_item(
         TableName=aws.names["IdempotencyTable"],
@@ -238,7 +229,7 @@ def test_two_concurrent_requests_with_one_key_make_one_execution(
 def test_without_a_key_nothing_is_recorded(api: Api, aws: LocalDeployment) -> None:
     api.submit(BODY)
     api.submit(BODY)
-    records = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=aws.names["IdempotencyTable"])["Items"]
+    records = all_items(boto3.client("dynamodb", region_name="us-east-1"), aws.names["IdempotencyTable"])
     assert records == []
     assert len(executions(aws)) == 2
 
@@ -246,7 +237,7 @@ def test_without_a_key_nothing_is_recorded(api: Api, aws: LocalDeployment) -> No
 def test_records_expire_after_24_hours_and_hold_no_secret(api: Api, aws: LocalDeployment) -> None:
     body = {**BODY, "options": {"webhookUrl": "https://example.com/h", "webhookSecret": "p4ssw0rd-secret"}}
     api.submit(body, headers=with_key("k-8"))
-    [record] = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=aws.names["IdempotencyTable"])["Items"]
+    [record] = all_items(boto3.client("dynamodb", region_name="us-east-1"), aws.names["IdempotencyTable"])
     assert 24 * 3600 - 60 <= int(record["expiration"]["N"]) - time.time() <= 24 * 3600
     assert "p4ssw0rd-secret" not in repr(record)
     assert "shared-key" not in repr(record)

@@ -23,6 +23,7 @@ from moto.dynamodb.models.table import Table
 from local import moto_transactions
 from local.ministack import free_port
 from local.template import ACCOUNT_ID, REGION
+from tests.support import all_items
 
 PLAIN_REGION = "us-west-2"
 
@@ -75,7 +76,7 @@ def put(pk: str, sk: str, condition: str | None = "attribute_not_exists(pk)", **
 
 
 def scan(client: Any, table: str = "Composite") -> list[dict[str, Any]]:
-    items = client.scan(TableName=table, ConsistentRead=True)["Items"]
+    items = all_items(client, table)
     return sorted(items, key=lambda i: sorted((k, str(v)) for k, v in i.items()))
 
 

@@ -13,6 +13,7 @@ from execution_api.etags import none_match, strong_etag
 from local.events import rest_api_event
 from local.stack import FakeLambdaContext
 from tests.conftest import LOCAL_TENANT, STATUS, Api, event_file
+from tests.support import table_items
 
 
 def submitted(api: Api) -> str:
@@ -98,7 +99,7 @@ def test_a_change_gives_a_new_tag_and_the_old_one_no_longer_matches(api: Api, ta
     execution_id = submitted(api)
     etag = header(poll(api, execution_id, {}), "ETag")
     # When a job changes (as the engine will write it)
-    item = next(i for i in table.scan()["Items"] if i["sk"] == "JOB#job1")
+    item = next(i for i in table_items(table) if i["sk"] == "JOB#job1")
     table.update_item(
         Key={"pk": item["pk"], "sk": item["sk"]},
         UpdateExpression="SET #s = :s",
