@@ -55,7 +55,8 @@ def submit_execution() -> Response[str]:
     check_envelope(event, settings.max_body_bytes)
     key = idempotency_key(event.raw_event)
     body = parse_body(event.body, bool(event.is_base64_encoded))
-    plan = validate_submission(body, PlanLimits.from_settings(settings))
+    limits = PlanLimits.from_settings(settings)
+    plan = validate_submission(body, limits, allow_insecure_webhooks=settings.allow_insecure_webhooks)
 
     def accept() -> dict[str, Any]:
         execution, jobs = submission_service().submit(plan, tenant)

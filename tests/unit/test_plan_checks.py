@@ -382,11 +382,9 @@ def test_given_an_http_webhook_when_checked_then_insecure_at_its_pointer(where_:
     # Then
     assert (violation.code, violation.pointer) == ("insecure_webhook_url", where_)
     # And with ALLOW_INSECURE_WEBHOOKS it passes, while a private host stays refused
-    assert check_plan(p, PlanLimits(allow_insecure_webhooks=True)) == []
+    assert check_plan(p, LIMITS, allow_insecure_webhooks=True) == []
     private = plan(("a", []), webhook=WebhookTarget("http://10.0.0.1/hook", None, where_))
-    assert where(check_plan(private, PlanLimits(allow_insecure_webhooks=True))) == [
-        ("webhook_host_not_allowed", where_)
-    ]
+    assert where(check_plan(private, LIMITS, allow_insecure_webhooks=True)) == [("webhook_host_not_allowed", where_)]
 
 
 # --- everything at once --------------------------------------------------------------------------------------------

@@ -39,8 +39,11 @@ def parse_body(body: str | None, is_base64_encoded: bool = False) -> dict[str, A
     return value
 
 
-def validate_submission(body: dict[str, Any], limits: PlanLimits) -> ExecutionPlan:
-    """The plan in one canonical shape, aliases resolved; PlanRejected with every violation otherwise."""
+def validate_submission(
+    body: dict[str, Any], limits: PlanLimits, *, allow_insecure_webhooks: bool = False
+) -> ExecutionPlan:
+    """The plan in one canonical shape, aliases resolved; PlanRejected with every violation otherwise.
+    `allow_insecure_webhooks` (ALLOW_INSECURE_WEBHOOKS) lets an http:// webhook URL to a public host pass."""
     try:
         SubmitExecutionRequest.model_validate(body)
         violations: list[Violation] = []
@@ -49,7 +52,7 @@ def validate_submission(body: dict[str, Any], limits: PlanLimits) -> ExecutionPl
     plan, conflicts = _read_plan(body)
     violations += conflicts
     if plan is not None:
-        violations += check_plan(plan, limits)
+        violations += check_plan(plan, limits, allow_insecure_webhooks=allow_insecure_webhooks)
     if violations:
         raise PlanRejected(_unique(violations))
     assert plan is not None  # a body that passed the schema always yields a plan
