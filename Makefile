@@ -143,7 +143,7 @@ fuzz: $(VENV)/.installed $(FUZZ_VENV)/.installed $(if $(filter ministack,$(BACKE
 load: $(VENV)/.installed $(if $(filter ministack,$(BACKEND)),$(MINISTACK_VENV)/.installed)
 	BACKEND=$(BACKEND) $(PY) -m bench.load
 
-# SPEC section 10, in process against moto; reports, never fails on a time. The built artifacts' cold start
+# The benchmarks (docs/benchmarks.md, docs/engine-benchmarks.md), in process against moto; reports, never fails on a time. The built artifacts' cold start
 # needs make build's .aws-sam/build and python3.13 (with pyenv: PYENV_VERSION=3.11.7:3.13.0 make bench).
 bench: $(VENV)/.installed
 	$(PY) -m bench.benchmarks

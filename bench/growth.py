@@ -1,4 +1,4 @@
-"""`make run` under growth (SPEC sections 9 and 10): the latency of a 100-job POST to make run's own
+"""`make run` under growth: the latency of a 100-job POST to make run's own
 server (waitress, the real handlers, its embedded moto server over HTTP) after 0, 100 and 1,000 stored
 100-job executions, a status read at each, and whether a 500-job plan is still accepted at once after
 the thousand.

@@ -1,4 +1,4 @@
-"""API keys, the authorizer and tenant isolation (SPEC section 7), through the real handlers."""
+"""API keys, the authorizer and tenant isolation (docs/security.md), through the real handlers."""
 
 from __future__ import annotations
 

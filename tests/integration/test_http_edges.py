@@ -1,4 +1,5 @@
-"""Routes and methods, the 500 that leaks nothing, and the secret that is never logged (SPEC sections 4 and 8)."""
+"""Routes and methods, the 500 that leaks nothing, and the secret that is never logged (docs/api.md,
+docs/security.md); bodies that are not UTF-8 or are multipart without a boundary."""
 
 from __future__ import annotations
 

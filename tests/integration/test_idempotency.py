@@ -1,4 +1,4 @@
-"""Idempotency-Key (SPEC section 6), through the real submit handler against moto."""
+"""Idempotency-Key (docs/api.md), through the real submit handler against moto."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /api/execute/{id}/status (SPEC section 3)."""
+"""GET /api/execute/{id}/status, as docs/api.md states it."""
 
 from __future__ import annotations
 

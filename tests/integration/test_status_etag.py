@@ -1,4 +1,4 @@
-"""The status answer's strong ETag and If-None-Match (SPEC section 3; RFC 9110 sections 8.8.3, 13.1.2, 15.4.5):
+"""The status answer's strong ETag and If-None-Match (docs/api.md; RFC 9110 sections 8.8.3, 13.1.2, 15.4.5):
 a poll that sends the tag back while nothing changed gets 304 with no body."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The storage invariants of SPEC section 5, with DynamoDB failures injected where they hurt."""
+"""The storage invariants (docs/data-model.md: all of an execution or none of it), with DynamoDB failures
+injected where they hurt."""
 
 from __future__ import annotations
 

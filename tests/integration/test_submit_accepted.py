@@ -1,4 +1,4 @@
-"""POST /api/execute success: the 202 contract, aliases, and what is stored (SPEC sections 2 and 5)."""
+"""POST /api/execute success: the 202 contract, aliases, and what is stored (docs/api.md, docs/data-model.md)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ def job_params(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def output_url(result: Any) -> str | None:
-    """The first output url of a job result ({"outputs": [{"url": ...}]}), as SPEC section 3 shapes it."""
+    """The first output url of a job result ({"outputs": [{"url": ...}]}), as docs/api.md shows it."""
     if isinstance(result, dict):
         for output in result.get("outputs") or []:
             if isinstance(output, dict) and isinstance(output.get("url"), str):
