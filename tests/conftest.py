@@ -1,12 +1,12 @@
-"""Shared fixtures. Integration tests run the real handlers, loaded from template.yaml, against moto
-with the tables and key created from template.yaml, so tests and template cannot drift.
+"""The fixtures and hooks (helpers are in tests/support.py). Integration tests run the real handlers,
+loaded from template.yaml, against moto with the tables and key created from template.yaml, so tests and
+template cannot drift.
 
 TEST_BACKEND=ministack (`make test-ministack`) runs them against one ministack server instead,
 emptied before each test; tests marked moto_only rely on what only moto checks and are deselected."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -15,56 +15,15 @@ import pytest
 from moto import mock_aws
 
 from local import ministack
-from local.events import rest_api_event
 from local.stack import (
-    FakeLambdaContext,
     LocalDeployment,
     apply_environment,
     forget_cached_configuration,
     provision,
     use_local_credentials,
 )
-from local.template import ROOT, Template
-from tests.support import TEST_BACKEND, TEST_BACKENDS, Answer
-
-SUBMIT = "SubmitExecutionFunction"
-STATUS = "ExecutionStatusFunction"
-JSON = {"Content-Type": "application/json"}
-LOCAL_TENANT = "local"  # what make run and make invoke put into events when authentication is off
-
-
-class Api:
-    """Calls the template's handlers with API Gateway REST events, as API Gateway would."""
-
-    def __init__(self, stack: LocalDeployment) -> None:
-        self.stack = stack
-
-    def call(self, function_id: str, event: dict[str, Any]) -> Answer:
-        function = self.stack.function(function_id)
-        handler = self.stack.handler(function)
-        result = handler(event, FakeLambdaContext(function, event["requestContext"]["requestId"]))
-        headers = {k: v[-1] for k, v in (result.get("multiValueHeaders") or {}).items()}
-        headers.update(result.get("headers") or {})
-        return Answer(result["statusCode"], headers, (result.get("body") or "").encode())
-
-    def submit(
-        self, body: Any, *, headers: dict[str, str] | None = None, raw: str | bytes | None = None, method: str = "POST"
-    ) -> Answer:
-        payload = raw if raw is not None else json.dumps(body)
-        event = rest_api_event(
-            method, "/api/execute", headers=JSON if headers is None else headers, body=payload, tenant_id=LOCAL_TENANT
-        )
-        return self.call(SUBMIT, event)
-
-    def status(self, execution_id: str, *, tenant: str | None = None, method: str = "GET") -> Answer:
-        event = rest_api_event(
-            method,
-            f"/api/execute/{execution_id}/status",
-            resource="/api/execute/{id}/status",
-            path_parameters={"id": execution_id},
-            tenant_id=tenant or LOCAL_TENANT,
-        )
-        return self.call(STATUS, event)
+from local.template import Template
+from tests.support import TEST_BACKEND, TEST_BACKENDS, Api
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -142,13 +101,3 @@ def table(aws: LocalDeployment) -> Any:
     import boto3
 
     return boto3.resource("dynamodb", region_name="us-east-1").Table(aws.names["ExecutionsTable"])
-
-
-def plan(*jobs: dict[str, Any], **plan_fields: Any) -> dict[str, Any]:
-    """A request body with these jobs (each defaulting to a valid operation)."""
-    return {"executionPlan": {"jobs": [{"operation": "generateVideo", **job} for job in jobs], **plan_fields}}
-
-
-def event_file(name: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((ROOT / "events" / name).read_text())
-    return event

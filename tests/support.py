@@ -1,5 +1,6 @@
-"""Helpers shared by the test modules (no fixtures: those live in conftest.py): what the API answered,
-`make run`'s server on free ports, table reads that page, plans, and failures injected into a client."""
+"""Helpers shared by the test modules (no fixtures: those live in conftest.py): the handlers called as API
+Gateway would (Api) and what they answered, `make run`'s server on free ports, table reads that page,
+request bodies, and failures injected into a client."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from local.events import rest_api_event
 from local.ministack import free_port
-from local.stack import LocalDeployment, forget_cached_configuration
+from local.stack import FakeLambdaContext, LocalDeployment, forget_cached_configuration
+from local.template import ROOT
 
 if TYPE_CHECKING:
     from local.http_server import LocalHttpServer
@@ -50,6 +53,46 @@ class Answer:
         matches = [e for e in self.body.get("errors", []) if e["code"] == code]
         assert matches, f"no violation {code!r} in {self.body}"
         return matches[0]
+
+
+SUBMIT = "SubmitExecutionFunction"
+STATUS = "ExecutionStatusFunction"
+JSON = {"Content-Type": "application/json"}
+LOCAL_TENANT = "local"  # what make run and make invoke put into events when authentication is off
+
+
+class Api:
+    """Calls the template's handlers with API Gateway REST events, as API Gateway would."""
+
+    def __init__(self, stack: LocalDeployment) -> None:
+        self.stack = stack
+
+    def call(self, function_id: str, event: dict[str, Any]) -> Answer:
+        function = self.stack.function(function_id)
+        handler = self.stack.handler(function)
+        result = handler(event, FakeLambdaContext(function, event["requestContext"]["requestId"]))
+        headers = {k: v[-1] for k, v in (result.get("multiValueHeaders") or {}).items()}
+        headers.update(result.get("headers") or {})
+        return Answer(result["statusCode"], headers, (result.get("body") or "").encode())
+
+    def submit(
+        self, body: Any, *, headers: dict[str, str] | None = None, raw: str | bytes | None = None, method: str = "POST"
+    ) -> Answer:
+        payload = raw if raw is not None else json.dumps(body)
+        event = rest_api_event(
+            method, "/api/execute", headers=JSON if headers is None else headers, body=payload, tenant_id=LOCAL_TENANT
+        )
+        return self.call(SUBMIT, event)
+
+    def status(self, execution_id: str, *, tenant: str | None = None, method: str = "GET") -> Answer:
+        event = rest_api_event(
+            method,
+            f"/api/execute/{execution_id}/status",
+            resource="/api/execute/{id}/status",
+            path_parameters={"id": execution_id},
+            tenant_id=tenant or LOCAL_TENANT,
+        )
+        return self.call(STATUS, event)
 
 
 @dataclass
@@ -116,6 +159,13 @@ def all_items(client: Any, table_name: str) -> list[dict[str, Any]]:
     return [item for page in pages for item in page.get("Items", [])]
 
 
+def stored_items(deployment: LocalDeployment, table: str = "ExecutionsTable") -> list[dict[str, Any]]:
+    """Every item of one of the deployment's tables (its logical id), every page, in DynamoDB's JSON shape."""
+    import boto3
+
+    return all_items(boto3.client("dynamodb", region_name="us-east-1"), deployment.names[table])
+
+
 def table_items(table: Any) -> list[dict[str, Any]]:
     """Every item of a boto3 Table resource, every page of the scan, as Python values."""
     request: dict[str, Any] = {"ConsistentRead": True}
@@ -158,3 +208,13 @@ def fail_call(
 
     monkeypatch.setattr(client, operation, wrapper)
     return calls
+
+
+def plan(*jobs: dict[str, Any], **plan_fields: Any) -> dict[str, Any]:
+    """A request body with these jobs (each defaulting to a valid operation)."""
+    return {"executionPlan": {"jobs": [{"operation": "generateVideo", **job} for job in jobs], **plan_fields}}
+
+
+def event_file(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((ROOT / "events" / name).read_text())
+    return event

@@ -28,6 +28,7 @@ from local import sam_env, sam_local
 from local.ministack import free_port
 from local.stack import LocalDeployment, forget_cached_configuration
 from local.template import REGION, ROOT, Template, pseudo_parameters, resolve
+from tests.support import event_file
 
 TEMPLATE = Template()
 ENV_FILE: dict[str, dict[str, str]] = json.loads(sam_env.ENV_VARS_PATH.read_text())
@@ -276,11 +277,6 @@ def invoke_in_a_clean_process(logical_id: str, event: dict[str, Any], endpoint: 
     return result
 
 
-def event(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((ROOT / "events" / name).read_text())
-    return loaded
-
-
 @pytest.mark.http
 def test_every_function_works_against_make_run_with_the_env_files_values() -> None:
     from tests.support import running_server
@@ -288,14 +284,14 @@ def test_every_function_works_against_make_run_with_the_env_files_values() -> No
     key = "sk_sam_local_test"
     with running_server(api_key=key) as (server, _):
         # The authorizer finds the key make run stored for tenant "local".
-        token = {**event("authorizer-token.json"), "authorizationToken": f"Bearer {key}"}
+        token = {**event_file("authorizer-token.json"), "authorizationToken": f"Bearer {key}"}
         policy = invoke_in_a_clean_process("AuthorizerFunction", token, server.backend_url)
         assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow", policy
         assert policy["context"]["tenantId"] == "local"
 
         # The submit function writes the execution (and KMS-encrypts the webhook secret) where make run reads.
         accepted = invoke_in_a_clean_process(
-            "SubmitExecutionFunction", event("submit-canonical.json"), server.backend_url
+            "SubmitExecutionFunction", event_file("submit-canonical.json"), server.backend_url
         )
         assert accepted["statusCode"] == 202, accepted
         execution_id = json.loads(accepted["body"])["id"]
@@ -308,7 +304,7 @@ def test_every_function_works_against_make_run_with_the_env_files_values() -> No
         # The status function reads what make run wrote.
         posted = server.post(b'{"executionPlan":{"jobs":[],"rootJobIds":[]}}', Authorization=f"Bearer {key}")
         assert posted.status == 202
-        status_event = event("get-status.json")
+        status_event = event_file("get-status.json")
         status_event["path"] = f"/api/execute/{posted.body['id']}/status"
         status_event["pathParameters"] = {"id": posted.body["id"]}
         read = invoke_in_a_clean_process("ExecutionStatusFunction", status_event, server.backend_url)
@@ -567,13 +563,13 @@ def test_the_default_moto_port_uses_the_committed_file() -> None:
     [("submit-smoke.json", "SubmitExecutionFunction"), ("get-status.json", "ExecutionStatusFunction")],
 )
 def test_the_function_is_picked_by_the_events_route(name: str, function: str) -> None:
-    assert sam_local.pick_function(event(name), None) == function
+    assert sam_local.pick_function(event_file(name), None) == function
 
 
 def test_an_event_without_a_route_needs_function() -> None:
     with pytest.raises(sam_local.Refusal, match="FUNCTION="):
-        sam_local.pick_function(event("authorizer-token.json"), None)
-    assert sam_local.pick_function(event("authorizer-token.json"), "AuthorizerFunction") == "AuthorizerFunction"
+        sam_local.pick_function(event_file("authorizer-token.json"), None)
+    assert sam_local.pick_function(event_file("authorizer-token.json"), "AuthorizerFunction") == "AuthorizerFunction"
 
 
 # ---- make run MOTO_HOST: where Linux containers can reach the backend ----

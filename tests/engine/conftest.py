@@ -23,8 +23,7 @@ from local.stack import (
     provision,
     use_local_credentials,
 )
-from tests.conftest import Api, plan
-from tests.support import TEST_BACKEND, Answer
+from tests.support import TEST_BACKEND, Answer, Api, plan
 
 TERMINAL = ("completed", "failed", "cancelled")
 # Fast defaults for tests; a test changes them with @pytest.mark.engine_settings / engine_parameters.

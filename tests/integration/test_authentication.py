@@ -12,8 +12,7 @@ import pytest
 
 from execution_api.api_keys import ApiKeyStore, hash_api_key
 from local.stack import FakeLambdaContext, LocalDeployment
-from tests.conftest import Api, plan
-from tests.support import all_items
+from tests.support import Api, plan, stored_items
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123defg/dev/POST/api/execute"
 
@@ -74,7 +73,7 @@ def test_a_revoked_key_stops_working(aws: LocalDeployment, keys: ApiKeyStore) ->
 
 def test_only_the_hash_is_stored(aws: LocalDeployment, keys: ApiKeyStore) -> None:
     keys.create("acme", "exk_the-real-key-material")
-    [item] = all_items(boto3.client("dynamodb", region_name="us-east-1"), aws.names["ApiKeysTable"])
+    [item] = stored_items(aws, "ApiKeysTable")
     assert item["keyHash"]["S"] == hashlib.sha256(b"exk_the-real-key-material").hexdigest()
     assert "the-real-key-material" not in json.dumps(item)
 
@@ -115,7 +114,7 @@ def test_an_invalid_tenant_id_is_refused(keys: ApiKeyStore) -> None:
 
 def as_tenant(api: Api, tenant: str, body: Any, **headers: str) -> Any:
     from local.events import rest_api_event
-    from tests.conftest import SUBMIT
+    from tests.support import SUBMIT
 
     event = rest_api_event(
         "POST", "/api/execute", headers={"Content-Type": "application/json", **headers}, body=json.dumps(body)
@@ -128,7 +127,7 @@ def test_tenants_cannot_see_each_others_executions(api: Api, aws: LocalDeploymen
     acme = as_tenant(api, "acme", plan({"id": "a"})).body["id"]
     assert api.status(acme, tenant="acme").status == 200
     assert api.status(acme, tenant="globex").status == 404
-    items = all_items(boto3.client("dynamodb", region_name="us-east-1"), aws.names["ExecutionsTable"])
+    items = stored_items(aws)
     assert {i["tenantId"]["S"] for i in items if i["sk"]["S"] == "EXECUTION"} == {"acme"}
 
 

@@ -7,19 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 
 from execution_api.aws_clients import dynamodb_client
 from local.events import rest_api_event
 from local.stack import FakeLambdaContext, LocalDeployment
-from tests.conftest import JSON, STATUS, SUBMIT, Api, plan
-from tests.support import all_items, chain, fail_call
-
-
-def stored(aws: LocalDeployment) -> list[dict[str, Any]]:
-    return all_items(boto3.client("dynamodb", region_name="us-east-1"), aws.names["ExecutionsTable"])
-
+from tests.support import JSON, STATUS, SUBMIT, Api, chain, fail_call, plan, stored_items
 
 # ---- webhook URLs as the sender will parse them (WHATWG)
 
@@ -49,7 +42,7 @@ def test_webhook_urls_a_sender_would_aim_elsewhere_are_refused(api: Api, url: st
 def test_the_normalized_webhook_url_is_stored(api: Api, aws: LocalDeployment) -> None:
     answer = api.submit({**plan({"id": "a"}), "options": {"webhookUrl": "https://EXAMPLE.com:443/a/../hook"}})
     assert answer.status == 202
-    execution = next(i for i in stored(aws) if i["sk"]["S"] == "EXECUTION")
+    execution = next(i for i in stored_items(aws) if i["sk"]["S"] == "EXECUTION")
     assert execution["webhookUrl"]["S"] == "https://example.com/hook"
 
 
@@ -112,7 +105,7 @@ def test_params_keep_every_digit(api: Api, aws: LocalDeployment) -> None:
         "1234567890123456789012345678901234567890, 0.10, 1e999]}}]}}"
     )
     assert api.submit(None, raw=raw).status == 202
-    params = next(i for i in stored(aws) if i["sk"]["S"] == "JOB#a")["params"]["S"]
+    params = next(i for i in stored_items(aws) if i["sk"]["S"] == "JOB#a")["params"]["S"]
     assert params == (
         '{"n":[1E-400,3.141592653589793238462643383279,1E+2,1234567890123456789012345678901234567890,0.10,1E+999]}'
     )
@@ -148,7 +141,7 @@ def test_a_request_without_the_authorizers_tenant_is_refused(api: Api, function:
     answer = api.call(function, event)
     assert answer.status == 401
     assert answer.body["code"] == "unauthorized"
-    assert all(i["sk"]["S"] != "EXECUTION" for i in stored(api.stack))
+    assert all(i["sk"]["S"] != "EXECUTION" for i in stored_items(api.stack))
 
 
 # ---- a submission killed at any instant leaves nothing that stays
@@ -171,7 +164,7 @@ def test_a_killed_submission_is_swept_away(
     with pytest.raises(ProcessKilled):
         api.submit(chain(250))
     monkeypatch.setattr(client, "transact_write_items", real)
-    leftovers = [i for i in stored(aws) if survivor not in i["pk"]["S"]]
+    leftovers = [i for i in stored_items(aws) if survivor not in i["pk"]["S"]]
     if step == 2 and committed:
         # Killed after its last commit: the execution is whole (only its 202 was lost), and it stays
         execution_id = next(i["executionId"]["S"] for i in leftovers if i["sk"]["S"] == "EXECUTION")
@@ -183,7 +176,7 @@ def test_a_killed_submission_is_swept_away(
     # When the scheduled sweeper runs once the grace time has passed
     removed = sweep(aws, monkeypatch)
     # Then nothing of the killed submission stays, and the finished execution is untouched
-    assert [i for i in stored(aws) if survivor not in i["pk"]["S"]] == []
+    assert [i for i in stored_items(aws) if survivor not in i["pk"]["S"]] == []
     assert removed == len(leftovers)
     assert api.status(survivor).status == 200
 
@@ -206,7 +199,7 @@ def test_the_sweeper_never_lets_a_swept_submission_finish(
     answer = api.submit(chain(250))
     # Then the submission cannot commit its execution item: 503, and nothing stays
     assert answer.status == 503
-    assert stored(aws) == []
+    assert stored_items(aws) == []
 
 
 def test_a_finished_large_submission_leaves_no_marker(
@@ -214,7 +207,7 @@ def test_a_finished_large_submission_leaves_no_marker(
 ) -> None:
     answer = api.submit(chain(250))
     assert answer.status == 202
-    assert not any(i["pk"]["S"] == "PENDING_SUBMISSION" for i in stored(aws))
+    assert not any(i["pk"]["S"] == "PENDING_SUBMISSION" for i in stored_items(aws))
     assert sweep(aws, monkeypatch) == 0
     assert len(api.status(answer.body["id"]).body["jobs"]) == 250
 

@@ -12,8 +12,7 @@ import pytest
 from execution_api.webhook_secrets import WebhookSecretCipher
 from local.events import rest_api_event
 from local.stack import LocalDeployment
-from tests.conftest import STATUS, SUBMIT, Api, plan
-from tests.support import all_items
+from tests.support import STATUS, SUBMIT, Api, plan, stored_items
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"])
@@ -103,9 +102,8 @@ def test_the_webhook_secret_is_never_logged_even_at_debug(
     assert any("botocore" in r for r in records)  # and the AWS SDK's debug logs
     assert secret not in "\n".join(records)
     assert secret not in captured.out + captured.err
-    import boto3
 
-    items = all_items(boto3.client("dynamodb", region_name="us-east-1"), aws.names["ExecutionsTable"])
+    items = stored_items(aws)
     assert items
     assert secret.encode() not in repr(items).encode()
 

@@ -17,8 +17,7 @@ from execution_api.aws_clients import dynamodb_client
 from execution_api.submission import SubmissionService
 from local.events import rest_api_event
 from local.stack import FakeLambdaContext, LocalDeployment
-from tests.conftest import JSON, SUBMIT, Api, plan
-from tests.support import Answer, all_items, fail_call
+from tests.support import JSON, SUBMIT, Answer, Api, all_items, fail_call, plan, stored_items
 
 BODY = plan({"id": "a"}, {"id": "b", "dependsOn": ["a"]})
 
@@ -28,7 +27,7 @@ def with_key(key: str, header: str = "Idempotency-Key") -> dict[str, str]:
 
 
 def executions(aws: LocalDeployment) -> list[dict[str, Any]]:
-    items = all_items(boto3.client("dynamodb", region_name="us-east-1"), aws.names["ExecutionsTable"])
+    items = stored_items(aws)
     return [i for i in items if i["sk"]["S"] == "EXECUTION"]
 
 
@@ -229,7 +228,7 @@ def test_two_concurrent_requests_with_one_key_make_one_execution(
 def test_without_a_key_nothing_is_recorded(api: Api, aws: LocalDeployment) -> None:
     api.submit(BODY)
     api.submit(BODY)
-    records = all_items(boto3.client("dynamodb", region_name="us-east-1"), aws.names["IdempotencyTable"])
+    records = stored_items(aws, "IdempotencyTable")
     assert records == []
     assert len(executions(aws)) == 2
 
@@ -237,7 +236,7 @@ def test_without_a_key_nothing_is_recorded(api: Api, aws: LocalDeployment) -> No
 def test_records_expire_after_24_hours_and_hold_no_secret(api: Api, aws: LocalDeployment) -> None:
     body = {**BODY, "options": {"webhookUrl": "https://example.com/h", "webhookSecret": "p4ssw0rd-secret"}}
     api.submit(body, headers=with_key("k-8"))
-    [record] = all_items(boto3.client("dynamodb", region_name="us-east-1"), aws.names["IdempotencyTable"])
+    [record] = stored_items(aws, "IdempotencyTable")
     assert 24 * 3600 - 60 <= int(record["expiration"]["N"]) - time.time() <= 24 * 3600
     assert "p4ssw0rd-secret" not in repr(record)
     assert "shared-key" not in repr(record)

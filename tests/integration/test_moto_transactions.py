@@ -355,10 +355,10 @@ def test_a_query_after_a_thousand_partitions_lists_only_its_own(dynamodb: Any, m
         dynamodb.put_item(TableName="Composite", Item=item(f"E{number}", "EXECUTION"))
     dynamodb.put_item(TableName="Composite", Item=item("E7", "JOB#a"))
     listed: list[int] = []
-    all_items = Table.all_items
+    real_all_items = Table.all_items
 
     def counting(table: Table) -> list[Any]:
-        items = all_items(table)
+        items = real_all_items(table)
         listed.append(len(items))
         return items
 

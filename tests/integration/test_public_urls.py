@@ -8,7 +8,7 @@ import copy
 import json
 from typing import Any
 
-from tests.conftest import STATUS, SUBMIT, Api, event_file
+from tests.support import STATUS, SUBMIT, Api, event_file
 
 SMOKE = json.dumps({"executionPlan": {"jobs": [], "rootJobIds": []}})
 

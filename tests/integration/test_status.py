@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from local.stack import LocalDeployment
-from tests.conftest import Api, event_file, plan
+from tests.support import Api, event_file, plan
 
 
 def test_a_fresh_execution_reads_back_whole(api: Api) -> None:

@@ -12,8 +12,7 @@ import pytest
 from execution_api.etags import none_match, strong_etag
 from local.events import rest_api_event
 from local.stack import FakeLambdaContext
-from tests.conftest import LOCAL_TENANT, STATUS, Api, event_file
-from tests.support import table_items
+from tests.support import LOCAL_TENANT, STATUS, Api, event_file, table_items
 
 
 def submitted(api: Api) -> str:

@@ -14,8 +14,7 @@ from execution_api.aws_clients import dynamodb_client, kms_client
 from execution_api.repository import ExecutionRepository
 from execution_api.submission import submission_service
 from local.stack import LocalDeployment
-from tests.conftest import Api, plan
-from tests.support import chain, fail_call, table_items
+from tests.support import Api, chain, fail_call, plan, table_items
 
 
 def client_error(code: str, operation: str, **extra: Any) -> ClientError:

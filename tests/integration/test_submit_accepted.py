@@ -7,8 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.conftest import Api, event_file, plan
-from tests.support import table_items
+from tests.support import Api, event_file, plan, table_items
 
 NANOID = re.compile(r"[A-Za-z0-9_-]{21}")
 ISO_MILLIS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, plan
+from tests.support import Api, plan
 
 VALID_JOB = {"id": "job1", "operation": "generateVideo"}
 

@@ -13,7 +13,7 @@ import pytest
 
 from local.stack import FakeLambdaContext, LocalDeployment
 from local.template import ACCOUNT_ID, REGION
-from tests.conftest import Api, plan
+from tests.support import Api, plan
 
 ENQUEUE = "WebhookEnqueueFunction"
 SENDER = "WebhookSenderFunction"

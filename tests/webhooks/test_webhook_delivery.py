@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from standardwebhooks import Webhook
 
 from execution_api.webhook_delivery import DeliveryQueue, webhook_deliveries
-from tests.conftest import plan
+from tests.support import plan
 from tests.webhooks.conftest import Delivery
 from tests.webhooks.receiver import ScriptedAnswer, receiver
 
