@@ -10,12 +10,14 @@ PORT ?= 3000
 MOTO_PORT ?= 5005
 BACKEND ?= moto
 
-.PHONY: lock help install run invoke sam-env sam-invoke sam-api test test-ministack lint typecheck template-lint unit openapi docs api-key revoke-api-key build deploy fuzz load bench clean
+.PHONY: lock help install run invoke sam-env sam-invoke sam-api test pytest unit test-ministack lint typecheck template-lint openapi docs api-key revoke-api-key build deploy fuzz load bench clean
 
 help:
 	@echo "make run                      the API on http://localhost:$(PORT) against an embedded moto (MOTO_PORT=$(MOTO_PORT))"
 	@echo "make run BACKEND=ministack    the same API against ministack instead of moto, on MOTO_PORT"
-	@echo "make test                     ruff, mypy, cfn-lint and every test"
+	@echo "make test                     ruff, mypy, cfn-lint and every test (make pytest)"
+	@echo "make pytest                   every test, without the checks before it"
+	@echo "make unit                     the unit tests only (tests/unit: no network, no backend)"
 	@echo "make test-ministack           the integration, HTTP and event tests against ministack"
 	@echo "make invoke EVENT=events/x.json [FUNCTION=LogicalId]   one event through the real handler"
 	@echo "make sam-invoke EVENT=events/x.json [FUNCTION=LogicalId]   the same with Docker: sam local invoke against make run's backend"
@@ -68,7 +70,7 @@ sam-api: $(VENV)/.installed
 	@$(SAM_INSTALL)
 	@MOTO_PORT=$(MOTO_PORT) SAM_PORT=$(SAM_PORT) $(PY) -m local.sam_local sam-api --sam $(SAM)
 
-test: lint typecheck template-lint unit
+test: lint typecheck template-lint pytest
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -80,8 +82,12 @@ typecheck: $(VENV)/.installed
 template-lint: $(VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml
 
-unit: $(VENV)/.installed
+# Every test: unit, integration (handlers against moto), HTTP (make run's server), template and docs.
+pytest: $(VENV)/.installed
 	$(VENV)/bin/pytest
+
+unit: $(VENV)/.installed
+	$(VENV)/bin/pytest tests/unit
 
 # The same handlers, storage and HTTP tests against ministack (tests marked moto_only are deselected).
 test-ministack: $(VENV)/.installed $(MINISTACK_VENV)/.installed
@@ -137,7 +143,7 @@ fuzz: $(VENV)/.installed $(FUZZ_VENV)/.installed $(if $(filter ministack,$(BACKE
 load: $(VENV)/.installed $(if $(filter ministack,$(BACKEND)),$(MINISTACK_VENV)/.installed)
 	BACKEND=$(BACKEND) $(PY) -m bench.load
 
-# SPEC section 10, in process against moto; reports, never fails on a time. The built artifacts' cold start
+# The benchmarks (docs/benchmarks.md, docs/engine-benchmarks.md), in process against moto; reports, never fails on a time. The built artifacts' cold start
 # needs make build's .aws-sam/build and python3.13 (with pyenv: PYENV_VERSION=3.11.7:3.13.0 make bench).
 bench: $(VENV)/.installed
 	$(PY) -m bench.benchmarks

@@ -1,5 +1,5 @@
 """Cold start of the built artifacts (`make build`'s .aws-sam/build) under Python 3.13, with and without
-the layer's bytecode (SPEC sections 10 and 13).
+the layer's bytecode (docs/deployment.md, "How the layer is built").
 
 The built layer holds aarch64 wheels, which do not load on this x86_64 machine. So the benchmark installs
 the same locked versions (layers/shared/requirements-lock.txt, hashes checked) for this machine into a

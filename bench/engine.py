@@ -1,4 +1,4 @@
-"""The engine's benchmarks (SPEC section 10, issue 11), run by `make bench` after the API's:
+"""The engine's benchmarks (issue 11), run by `make bench` after the API's:
 dispatch latency from a dependency's completion to the dependent's hand-off (p50, p95), wall time of a
 20-job chain and of a 100-job fan-out/fan-in of 0 ms jobs, and the AWS cost per 1,000 jobs at list
 prices from counted state transitions, Lambda invocations, SQS requests and DynamoDB writes.

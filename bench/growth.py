@@ -1,4 +1,4 @@
-"""`make run` under growth (SPEC sections 9 and 10): the latency of a 100-job POST to make run's own
+"""`make run` under growth: the latency of a 100-job POST to make run's own
 server (waitress, the real handlers, its embedded moto server over HTTP) after 0, 100 and 1,000 stored
 100-job executions, a status read at each, and whether a 500-job plan is still accepted at once after
 the thousand.
@@ -31,7 +31,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from local import moto_transactions
 from local.ministack import free_port
 from local.server import serve
-from local.stack import LocalStack, forget_cached_configuration
+from local.stack import LocalDeployment, forget_cached_configuration
 from local.template import ACCOUNT_ID, REGION
 
 LEVELS = (0, 100, 1_000)  # stored executions before the timed POSTs
@@ -72,7 +72,7 @@ class Growth:
 
 
 class _Target:
-    def __init__(self, url: str, moto_url: str, stack: LocalStack) -> None:
+    def __init__(self, url: str, moto_url: str, stack: LocalDeployment) -> None:
         self.url = url
         self.table_name = stack.names["ExecutionsTable"]
         self.client = boto3.client(

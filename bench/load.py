@@ -63,7 +63,7 @@ def free_port() -> int:
 class RunningApi:
     url: str
     port: int
-    moto_port: int
+    backend_port: int
     backend: str
     log_path: Path
     keep_log: bool = False  # set on failure: the log (handler tracebacks) outlives the run
@@ -79,17 +79,17 @@ class RunningApi:
 @contextlib.contextmanager
 def make_run(backend: str, extra_env: dict[str, str] | None = None) -> Iterator[RunningApi]:
     """`make run` on free loopback ports in its own process group; always stopped on the way out."""
-    port, moto_port = free_port(), free_port()
+    port, backend_port = free_port(), free_port()
     log_dir = Path(tempfile.mkdtemp(prefix="make-run-"))
     log_path = log_dir / "make-run.log"
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     env.update(extra_env or {})
-    command = ["make", "--no-print-directory", "run", f"PORT={port}", f"MOTO_PORT={moto_port}", f"BACKEND={backend}"]
+    command = ["make", "--no-print-directory", "run", f"PORT={port}", f"MOTO_PORT={backend_port}", f"BACKEND={backend}"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    api = RunningApi(f"http://{HOST}:{port}", port, moto_port, backend, log_path)
+    api = RunningApi(f"http://{HOST}:{port}", port, backend_port, backend, log_path)
     try:
         _wait_until_up(api, process)
         yield api
@@ -382,13 +382,13 @@ def read_status(client: Client, execution_id: str) -> StatusRead:
 # The table
 
 
-def scan_executions(moto_port: int) -> tuple[dict[str, int], Counter[str], int]:
+def scan_executions(backend_port: int) -> tuple[dict[str, int], Counter[str], int]:
     """(execution id -> totalJobs of each execution item, job items per execution id, items in all)."""
     import boto3
 
     client = boto3.client(
         "dynamodb",
-        endpoint_url=f"http://{HOST}:{moto_port}",
+        endpoint_url=f"http://{HOST}:{backend_port}",
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",  # noqa: S106 - the local endpoint's dummy credentials
@@ -470,7 +470,7 @@ def main() -> int:
         reads, read_wall = run_concurrently(pool, sorted(accepted), read_status)
         for client in pool:
             client.close()
-        executions, job_items, item_count = scan_executions(api.moto_port)
+        executions, job_items, item_count = scan_executions(api.backend_port)
         server_backend = api.banner_backend()
         api.keep_log = any(o.status >= 500 or o.status == 0 for o in outcomes)
 

@@ -25,7 +25,7 @@ import boto3
 
 from local.event_patterns import matches, rate_seconds
 from local.lambda_events import failed_ids, json_safe, scheduled_event, sqs_record, status_change_event
-from local.stack import FakeLambdaContext, Handler, LocalStack
+from local.stack import FakeLambdaContext, Handler, LocalDeployment
 from local.template import REGION, Function, resolve
 
 TERMINAL_RUN_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -48,7 +48,7 @@ class Mapping:
 
 
 class EventSources:
-    def __init__(self, stack: LocalStack, endpoint_url: str | None = None, concurrency: int = 16) -> None:
+    def __init__(self, stack: LocalDeployment, endpoint_url: str | None = None, concurrency: int = 16) -> None:
         self.stack = stack
         self._sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint_url)
         # The regional endpoint: botocore would pick an account-based one (from the ARN) that moto does not serve.
@@ -258,7 +258,7 @@ class EventSources:
         return handler(event, FakeLambdaContext(function, str(uuid.uuid4())))
 
 
-def _resolved(value: Any, stack: LocalStack) -> Any:
+def _resolved(value: Any, stack: LocalDeployment) -> Any:
     """A pattern with its intrinsics (e.g. !Ref ExecutionStateMachine) resolved."""
     if isinstance(value, dict):
         if len(value) == 1 and next(iter(value)) in ("Ref", "Fn::GetAtt", "Fn::Sub"):
@@ -269,7 +269,7 @@ def _resolved(value: Any, stack: LocalStack) -> Any:
     return value
 
 
-def start_event_sources(stack: LocalStack, endpoint_url: str | None) -> EventSources:
+def start_event_sources(stack: LocalDeployment, endpoint_url: str | None) -> EventSources:
     """For `make run`: deliver in the background. The embedded moto runs state machines for real."""
     sources = EventSources(stack, endpoint_url)
     sources.start()
@@ -302,7 +302,7 @@ def keep_task_failure_causes() -> None:
 class BackendWithEventSources:
     """The backend server and the event sources that feed the functions from it; stop() stops both."""
 
-    def __init__(self, backend: Any, stack: LocalStack, endpoint_url: str) -> None:
+    def __init__(self, backend: Any, stack: LocalDeployment, endpoint_url: str) -> None:
         # moto's state machine interpreter calls SQS and DynamoDB on localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = endpoint_url.rsplit(":", 1)[1]
         self.backend = backend

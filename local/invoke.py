@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from local.stack import FakeLambdaContext, LocalStack, apply_environment, provision, use_local_credentials
+from local.stack import FakeLambdaContext, LocalDeployment, apply_environment, provision, use_local_credentials
 from local.template import Function
 
 
-def pick_function(stack: LocalStack, event: dict[str, Any], logical_id: str | None) -> Function:
+def pick_function(stack: LocalDeployment, event: dict[str, Any], logical_id: str | None) -> Function:
     if logical_id:
         return stack.function(logical_id)
     # By path, or by resource as API Gateway does (behind a custom domain the path carries its base path).
@@ -29,7 +29,7 @@ def pick_function(stack: LocalStack, event: dict[str, Any], logical_id: str | No
     return found[0]
 
 
-def invoke(stack: LocalStack, event: dict[str, Any], logical_id: str | None = None) -> dict[str, Any]:
+def invoke(stack: LocalDeployment, event: dict[str, Any], logical_id: str | None = None) -> dict[str, Any]:
     function = pick_function(stack, event, logical_id)
     context = event.get("requestContext")
     if isinstance(context, dict) and "httpMethod" in event:

@@ -32,7 +32,7 @@ from local.http_server import RAW_HEADERS, READ_TIMEOUT, LocalHttpServer, header
 from local.stack import (
     SHELL_SETTINGS,
     FakeLambdaContext,
-    LocalStack,
+    LocalDeployment,
     apply_environment,
     provision,
     use_local_credentials,
@@ -48,7 +48,7 @@ class LocalApi:
     """Routes requests to the template's handlers. One lock: a Powertools resolver serves one event
     at a time, like one warm Lambda container per function."""
 
-    def __init__(self, stack: LocalStack, authenticate: bool = False) -> None:
+    def __init__(self, stack: LocalDeployment, authenticate: bool = False) -> None:
         self.stack = stack
         self._handlers = {f.logical_id: stack.handler(f) for f in stack.functions}
         self._lock = threading.Lock()
@@ -227,28 +227,30 @@ def start_backend(backend: str, port: int) -> Any:
 
 def serve(
     port: int,
-    moto_port: int,
+    backend_port: int,
     host: str = "127.0.0.1",
     api_key: str | None = None,
     backend: str = "moto",
     keep_shell_settings: bool = False,
     read_timeout: int = READ_TIMEOUT,
-) -> tuple[LocalHttpServer, Any, LocalStack]:
-    """Start the backend (moto or ministack, on moto_port) and the API; returns (http server, backend
+) -> tuple[LocalHttpServer, Any, LocalDeployment]:
+    """Start the backend (moto or ministack, on backend_port) and the API; returns (http server, backend
     server, stack) for tests to stop.
 
     With `api_key`, authentication is on: that key is stored (hashed) for tenant "local", and every
     request goes through the template's authorizer, so keys made with `make api-key` work too.
     `read_timeout`: seconds a connection may send nothing before the server closes it."""
     use_local_credentials()
-    moto = start_backend(backend, moto_port)
-    endpoint = f"http://127.0.0.1:{moto_port}"
+    backend_server = start_backend(backend, backend_port)
+    endpoint = f"http://127.0.0.1:{backend_port}"
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     # moto needs seconds to answer a 500-job Query; the functions' 2 s read timeout is for DynamoDB.
     os.environ.setdefault("CLIENT_READ_TIMEOUT_SECONDS", "30")
     stack = provision(endpoint_url=endpoint)
     apply_environment(stack, keep_shell_settings=keep_shell_settings)
-    moto = BackendWithEventSources(moto, stack, endpoint)  # the engine: streams and queues to the functions
+    backend_server = BackendWithEventSources(
+        backend_server, stack, endpoint
+    )  # the engine: streams and queues to the functions
     api = LocalApi(stack, authenticate=bool(api_key))  # loads the handlers, and so the layer's code
     if api_key:
         from execution_api.api_keys import ApiKeyStore
@@ -258,7 +260,7 @@ def serve(
         if store.tenant_for(api_key) is None:
             store.create("local", api_key)
     httpd = LocalHttpServer(GatewayApp(api), host, port, read_timeout=read_timeout).start()
-    return httpd, moto, stack
+    return httpd, backend_server, stack
 
 
 def main() -> None:
@@ -266,7 +268,7 @@ def main() -> None:
     # serving, by local.ministack's atexit hook while still starting.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port = int(os.environ.get("PORT") or 3000)
-    moto_port = int(os.environ.get("MOTO_PORT") or 5005)
+    backend_port = int(os.environ.get("MOTO_PORT") or 5005)
     api_key = os.environ.get("LOCAL_API_KEY") or None
     read_timeout = int(os.environ.get("READ_TIMEOUT") or READ_TIMEOUT)
     backend = os.environ.get("BACKEND") or "moto"
@@ -276,8 +278,8 @@ def main() -> None:
     authorizer = Template().default_authorizer()
     if api_key and authorizer and authorizer.validation and not authorizer.validation.fullmatch(f"Bearer {api_key}"):
         raise SystemExit("LOCAL_API_KEY does not fit the authorizer's header pattern: use A-Z a-z 0-9 - . _ ~ + /")
-    httpd, moto, stack = serve(
-        port, moto_port, api_key=api_key, backend=backend, keep_shell_settings=True, read_timeout=read_timeout
+    httpd, backend_server, stack = serve(
+        port, backend_port, api_key=api_key, backend=backend, keep_shell_settings=True, read_timeout=read_timeout
     )
     print(f"Execution API on http://localhost:{port}  (POST /api/execute, GET /api/execute/{{id}}/status)")
     if api_key:
@@ -288,12 +290,12 @@ def main() -> None:
         print("Authentication off (set LOCAL_API_KEY to turn it on); every execution belongs to tenant 'local'")
     print(f"OpenAPI: http://localhost:{port}/api/openapi.json   Swagger UI: http://localhost:{port}/api/docs")
     print("Settings: template.yaml" + (f", from your shell: {', '.join(overridden)}" if overridden else ""))
-    print(f"{backend} (DynamoDB, KMS): http://127.0.0.1:{moto_port}   tables: {', '.join(stack.table_names())}")
+    print(f"{backend} (DynamoDB, KMS): http://127.0.0.1:{backend_port}   tables: {', '.join(stack.table_names())}")
     if backend == "ministack":
-        print(f"  ministack's log: {moto.log_path}")
+        print(f"  ministack's log: {backend_server.log_path}")
     print(
         "  e.g. AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws dynamodb scan --region us-east-1"
-        f" --endpoint-url http://127.0.0.1:{moto_port} --table-name {stack.table_names()[0]}"
+        f" --endpoint-url http://127.0.0.1:{backend_port} --table-name {stack.table_names()[0]}"
     )
     print("Ctrl-C stops.", flush=True)
     try:
@@ -302,7 +304,7 @@ def main() -> None:
         pass
     finally:
         httpd.shutdown()
-        moto.stop()
+        backend_server.stop()
 
 
 if __name__ == "__main__":

@@ -36,7 +36,10 @@ def use_local_credentials() -> None:
 
 
 @dataclass
-class LocalStack:
+class LocalDeployment:
+    """The template as provisioned on the local backend (moto or ministack): the names and ARNs its
+    resources got, the functions' resolved environment, and its routes."""
+
     template: Template
     names: dict[str, str]  # what !Ref gives for each parameter and resource
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)  # what !GetAtt gives
@@ -90,14 +93,14 @@ class LocalStack:
 
 def provision(
     template: Template | None = None, endpoint_url: str | None = None, parameters: dict[str, str] | None = None
-) -> LocalStack:
+) -> LocalDeployment:
     """Create every table, key, alias, queue and state machine of the template (reusing ones that exist)
     and return the wiring. `parameters` override the template's parameter defaults (as a deploy would)."""
     template = template or Template()
     dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint_url)
     kms = boto3.client("kms", region_name=REGION, endpoint_url=endpoint_url)
     names = {**template.parameter_defaults(), **(parameters or {}), **pseudo_parameters()}
-    stack = LocalStack(template, names)
+    stack = LocalDeployment(template, names)
 
     for logical_id, resource in template.of_type("AWS::DynamoDB::Table").items():
         props = resource["Properties"]
@@ -142,7 +145,7 @@ def provision(
     return stack
 
 
-def provision_queues(template: Template, stack: LocalStack, endpoint_url: str | None) -> None:
+def provision_queues(template: Template, stack: LocalDeployment, endpoint_url: str | None) -> None:
     """SQS queues named by logical id; dead-letter queues first, since the others' redrive names them."""
     sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint_url)
     queues = template.of_type("AWS::SQS::Queue")
@@ -166,7 +169,7 @@ def provision_queues(template: Template, stack: LocalStack, endpoint_url: str | 
         stack.attributes[(logical_id, "QueueName")] = logical_id
 
 
-def provision_state_machines(template: Template, stack: LocalStack, endpoint_url: str | None) -> None:
+def provision_state_machines(template: Template, stack: LocalDeployment, endpoint_url: str | None) -> None:
     """Each AWS::Serverless::StateMachine from its DefinitionUri file with its DefinitionSubstitutions."""
     sfn = boto3.client("stepfunctions", region_name=REGION, endpoint_url=endpoint_url)
     existing = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
@@ -183,7 +186,7 @@ def provision_state_machines(template: Template, stack: LocalStack, endpoint_url
         stack.attributes[(logical_id, "Arn")] = arn
 
 
-def state_machine_definition(template: Template, stack: LocalStack, logical_id: str) -> str:
+def state_machine_definition(template: Template, stack: LocalDeployment, logical_id: str) -> str:
     """The definition as CloudFormation would hand it to Step Functions: ${Name} placeholders substituted."""
     props = template.resources[logical_id]["Properties"]
     text = (template.path.parent / props["DefinitionUri"]).read_text()
@@ -238,7 +241,7 @@ SHELL_SETTINGS = frozenset(
 LOCAL_RUNNER_SETTINGS = frozenset({"AWS_ENDPOINT_URL"})
 
 
-def apply_environment(stack: LocalStack, keep_shell_settings: bool = False) -> None:
+def apply_environment(stack: LocalDeployment, keep_shell_settings: bool = False) -> None:
     """Put the functions' environment into this process, as Lambda would, and forget cached settings.
     With keep_shell_settings, SHELL_SETTINGS already set in the environment win over the template."""
     environment = {k: v for k, v in stack.shared_environment().items() if k not in LOCAL_RUNNER_SETTINGS}

@@ -1,101 +1,42 @@
-"""Shared fixtures. Integration tests run the real handlers, loaded from template.yaml, against moto
-with the tables and key created from template.yaml, so tests and template cannot drift.
+"""The fixtures and hooks (helpers are in tests/support.py). Integration tests run the real handlers,
+loaded from template.yaml, against moto with the tables and key created from template.yaml, so tests and
+template cannot drift.
 
 TEST_BACKEND=ministack (`make test-ministack`) runs them against one ministack server instead,
 emptied before each test; tests marked moto_only rely on what only moto checks and are deselected."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from moto import mock_aws
 
 from local import ministack
-from local.events import rest_api_event
 from local.stack import (
-    FakeLambdaContext,
-    LocalStack,
+    LocalDeployment,
     apply_environment,
     forget_cached_configuration,
     provision,
     use_local_credentials,
 )
-from local.template import ROOT, Template
-
-# Powertools reads POWERTOOLS_* when a module creates its Logger and Metrics, which can happen while
-# tests are collected: give the process the template's literal settings before anything imports them.
-for _function in Template().functions():
-    for _name, _value in _function.environment.items():
-        if isinstance(_value, str):
-            os.environ.setdefault(_name, _value)
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-
-TEST_BACKEND = os.environ.get("TEST_BACKEND") or "moto"
-if TEST_BACKEND not in ("moto", "ministack"):
-    raise pytest.UsageError(f"TEST_BACKEND={TEST_BACKEND}: moto or ministack")
-
-SUBMIT = "SubmitExecutionFunction"
-STATUS = "ExecutionStatusFunction"
-JSON = {"Content-Type": "application/json"}
-LOCAL_TENANT = "local"  # what make run and make invoke put into events when authentication is off
+from local.template import Template
+from tests.support import TEST_BACKEND, TEST_BACKENDS, Api
 
 
-@dataclass
-class Answer:
-    """A handler's response, decoded."""
-
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-    @property
-    def codes(self) -> list[str]:
-        return [e["code"] for e in self.body.get("errors", [])]
-
-    def violation(self, code: str) -> dict[str, Any]:
-        matches = [e for e in self.body.get("errors", []) if e["code"] == code]
-        assert matches, f"no violation {code!r} in {self.body}"
-        return matches[0]
-
-
-class Api:
-    """Calls the template's handlers with API Gateway REST events, as API Gateway would."""
-
-    def __init__(self, stack: LocalStack) -> None:
-        self.stack = stack
-
-    def call(self, function_id: str, event: dict[str, Any]) -> Answer:
-        function = self.stack.function(function_id)
-        handler = self.stack.handler(function)
-        result = handler(event, FakeLambdaContext(function, event["requestContext"]["requestId"]))
-        headers = {k: v[-1] for k, v in (result.get("multiValueHeaders") or {}).items()}
-        headers.update(result.get("headers") or {})
-        body = result.get("body") or ""
-        return Answer(result["statusCode"], headers, json.loads(body) if body else None)
-
-    def submit(
-        self, body: Any, *, headers: dict[str, str] | None = None, raw: str | bytes | None = None, method: str = "POST"
-    ) -> Answer:
-        payload = raw if raw is not None else json.dumps(body)
-        event = rest_api_event(
-            method, "/api/execute", headers=JSON if headers is None else headers, body=payload, tenant_id=LOCAL_TENANT
-        )
-        return self.call(SUBMIT, event)
-
-    def status(self, execution_id: str, *, tenant: str | None = None, method: str = "GET") -> Answer:
-        event = rest_api_event(
-            method,
-            f"/api/execute/{execution_id}/status",
-            resource="/api/execute/{id}/status",
-            path_parameters={"id": execution_id},
-            tenant_id=tenant or LOCAL_TENANT,
-        )
-        return self.call(STATUS, event)
+def pytest_configure(config: pytest.Config) -> None:
+    """The test process's environment, set before collection: Powertools reads POWERTOOLS_* when a module
+    creates its Logger and Metrics, which happens as test modules import the handlers, so the process gets
+    the template's literal settings first."""
+    if TEST_BACKEND not in TEST_BACKENDS:
+        raise pytest.UsageError(f"TEST_BACKEND={TEST_BACKEND}: one of {', '.join(TEST_BACKENDS)}")
+    for function in Template().functions():
+        for name, value in function.environment.items():
+            if isinstance(value, str):
+                os.environ.setdefault(name, value)
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -117,7 +58,7 @@ def ministack_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[LocalStack]:
+def aws(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[LocalDeployment]:
     """moto (or ministack) with the template's tables and key, and the functions' environment applied."""
     saved = dict(os.environ)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -140,12 +81,12 @@ def aws(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iter
 
 
 @pytest.fixture
-def api(aws: LocalStack) -> Api:
+def api(aws: LocalDeployment) -> Api:
     return Api(aws)
 
 
 @pytest.fixture
-def configure(aws: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Any:
+def configure(aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Change a setting (environment variable) for one test."""
 
     def set_variable(name: str, value: str) -> None:
@@ -156,17 +97,7 @@ def configure(aws: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture
-def table(aws: LocalStack) -> Any:
+def table(aws: LocalDeployment) -> Any:
     import boto3
 
     return boto3.resource("dynamodb", region_name="us-east-1").Table(aws.names["ExecutionsTable"])
-
-
-def plan(*jobs: dict[str, Any], **plan_fields: Any) -> dict[str, Any]:
-    """A request body with these jobs (each defaulting to a valid operation)."""
-    return {"executionPlan": {"jobs": [{"operation": "generateVideo", **job} for job in jobs], **plan_fields}}
-
-
-def event_file(name: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((ROOT / "events" / name).read_text())
-    return event

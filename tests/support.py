@@ -1,17 +1,178 @@
-"""Helpers shared by the test modules (no fixtures: those live in conftest.py)."""
+"""Helpers shared by the test modules (no fixtures: those live in conftest.py): the handlers called as API
+Gateway would (Api) and what they answered, `make run`'s server on free ports, table reads that page,
+request bodies, and failures injected into a client."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from local.events import rest_api_event
+from local.ministack import free_port
+from local.stack import FakeLambdaContext, LocalDeployment, forget_cached_configuration
+from local.template import ROOT
+
+if TYPE_CHECKING:
+    from local.http_server import LocalHttpServer
+
+# The AWS endpoint the tests run against: moto in process, or one ministack server (make test-ministack).
+TEST_BACKEND = os.environ.get("TEST_BACKEND") or "moto"
+TEST_BACKENDS = ("moto", "ministack")
+
+# The smallest valid submission, as the original design's smoke curl sends it.
+SEED = b'{"executionPlan":{"jobs":[],"rootJobIds":[]}}'
+
+
+@dataclass
+class Answer:
+    """What the API answered: a handler's response (tests/integration) or an HTTP response (tests/http)."""
+
+    status: int
+    headers: dict[str, str]
+    raw: bytes
+
+    @cached_property
+    def body(self) -> Any:
+        """The body as JSON (None when empty)."""
+        return json.loads(self.raw) if self.raw else None
+
+    @property
+    def codes(self) -> list[str]:
+        return [e["code"] for e in self.body.get("errors", [])]
+
+    def violation(self, code: str) -> dict[str, Any]:
+        matches = [e for e in self.body.get("errors", []) if e["code"] == code]
+        assert matches, f"no violation {code!r} in {self.body}"
+        return matches[0]
+
+
+SUBMIT = "SubmitExecutionFunction"
+STATUS = "ExecutionStatusFunction"
+JSON = {"Content-Type": "application/json"}
+LOCAL_TENANT = "local"  # what make run and make invoke put into events when authentication is off
+
+
+class Api:
+    """Calls the template's handlers with API Gateway REST events, as API Gateway would."""
+
+    def __init__(self, stack: LocalDeployment) -> None:
+        self.stack = stack
+
+    def call(self, function_id: str, event: dict[str, Any]) -> Answer:
+        function = self.stack.function(function_id)
+        handler = self.stack.handler(function)
+        result = handler(event, FakeLambdaContext(function, event["requestContext"]["requestId"]))
+        headers = {k: v[-1] for k, v in (result.get("multiValueHeaders") or {}).items()}
+        headers.update(result.get("headers") or {})
+        return Answer(result["statusCode"], headers, (result.get("body") or "").encode())
+
+    def submit(
+        self, body: Any, *, headers: dict[str, str] | None = None, raw: str | bytes | None = None, method: str = "POST"
+    ) -> Answer:
+        payload = raw if raw is not None else json.dumps(body)
+        event = rest_api_event(
+            method, "/api/execute", headers=JSON if headers is None else headers, body=payload, tenant_id=LOCAL_TENANT
+        )
+        return self.call(SUBMIT, event)
+
+    def status(self, execution_id: str, *, tenant: str | None = None, method: str = "GET") -> Answer:
+        event = rest_api_event(
+            method,
+            f"/api/execute/{execution_id}/status",
+            resource="/api/execute/{id}/status",
+            path_parameters={"id": execution_id},
+            tenant_id=tenant or LOCAL_TENANT,
+        )
+        return self.call(STATUS, event)
+
+
+@dataclass
+class Server:
+    """`make run`'s server: its API's URL, its backend's (moto or ministack), and the provisioned template."""
+
+    url: str
+    backend_url: str
+    stack: LocalDeployment
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Answer:
+        request = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback only
+                return Answer(response.status, dict(response.headers), response.read())
+        except urllib.error.HTTPError as error:
+            return Answer(error.code, dict(error.headers), error.read())
+
+    def dynamodb(self) -> Any:
+        """A client for the backend's endpoint, as a developer would point the AWS CLI at it."""
+        import boto3
+
+        return boto3.client(
+            "dynamodb",
+            endpoint_url=self.backend_url,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+
+    def post(self, body: bytes, **headers: str) -> Answer:
+        return self.request("POST", "/api/execute", body, {"Content-Type": "application/json", **headers})
+
+
+@contextmanager
+def running_server(
+    api_key: str | None = None, read_timeout: int | None = None
+) -> Iterator[tuple[Server, LocalHttpServer]]:
+    """`make run`'s server and its backend on free ports; the process environment is restored after."""
+    from local.http_server import READ_TIMEOUT
+    from local.server import serve
+
+    saved = dict(os.environ)
+    port, backend_port = free_port(), free_port()
+    httpd, backend, stack = serve(
+        port, backend_port, api_key=api_key, backend=TEST_BACKEND, read_timeout=read_timeout or READ_TIMEOUT
+    )
+    try:
+        yield Server(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{backend_port}", stack), httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        backend.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        forget_cached_configuration()
 
 
 def all_items(client: Any, table_name: str) -> list[dict[str, Any]]:
     """Every item of a table, every page of the scan, in DynamoDB's JSON shape."""
-    request: dict[str, Any] = {"TableName": table_name, "ConsistentRead": True}
+    pages = client.get_paginator("scan").paginate(TableName=table_name, ConsistentRead=True)
+    return [item for page in pages for item in page.get("Items", [])]
+
+
+def stored_items(deployment: LocalDeployment, table: str = "ExecutionsTable") -> list[dict[str, Any]]:
+    """Every item of one of the deployment's tables (its logical id), every page, in DynamoDB's JSON shape."""
+    import boto3
+
+    return all_items(boto3.client("dynamodb", region_name="us-east-1"), deployment.names[table])
+
+
+def table_items(table: Any) -> list[dict[str, Any]]:
+    """Every item of a boto3 Table resource, every page of the scan, as Python values."""
+    request: dict[str, Any] = {"ConsistentRead": True}
     items: list[dict[str, Any]] = []
     while True:
-        page = client.scan(**request)
-        items.extend(page.get("Items", []))
+        page = table.scan(**request)
+        items.extend(page["Items"])
         if "LastEvaluatedKey" not in page:
             return items
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -21,3 +182,39 @@ def chain(n: int, **plan_fields: Any) -> dict[str, Any]:
     """A request body whose n jobs each depend on the one before."""
     jobs = [{"id": f"j{i}", "operation": "generateVideo", "dependsOn": [f"j{i - 1}"] if i else []} for i in range(n)]
     return {"executionPlan": {"jobs": jobs, **plan_fields}}
+
+
+def fail_call(
+    monkeypatch: pytest.MonkeyPatch,
+    client: Any,
+    operation: str,
+    on_call: int,
+    error: BaseException,
+    *,
+    after_it_ran: bool = False,
+) -> list[int]:
+    """Make the on_call-th call of client.operation raise error; the others go through. With after_it_ran,
+    that call is made first (a write that was applied but whose answer was lost). Returns the call count."""
+    calls = [0]
+    real: Callable[..., Any] = getattr(client, operation)
+
+    def wrapper(**kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] != on_call:
+            return real(**kwargs)
+        if after_it_ran:
+            real(**kwargs)
+        raise error
+
+    monkeypatch.setattr(client, operation, wrapper)
+    return calls
+
+
+def plan(*jobs: dict[str, Any], **plan_fields: Any) -> dict[str, Any]:
+    """A request body with these jobs (each defaulting to a valid operation)."""
+    return {"executionPlan": {"jobs": [{"operation": "generateVideo", **job} for job in jobs], **plan_fields}}
+
+
+def event_file(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((ROOT / "events" / name).read_text())
+    return event

@@ -1,6 +1,7 @@
-"""Per-tenant limits (SPEC section 7): a usage plan per tier keyed by the authorizer. `make api-key` gives a
-tenant its API Gateway key and links it to its tier's plan when deployed; the authorizer returns that key
-as usageIdentifierKey. Against moto's API Gateway and DynamoDB; the template's side is checked too."""
+"""Per-tenant limits (docs/security.md, "API keys and tenants"): a usage plan per tier keyed by the
+authorizer. `make api-key` gives a tenant its API Gateway key and links it to its tier's plan when deployed;
+the authorizer returns that key as usageIdentifierKey. Against moto's API Gateway and DynamoDB; the
+template's side is checked too."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import pytest
 from local import invoke, ministack
 from local.stack import forget_cached_configuration
 from local.template import ROOT
-from tests.conftest import TEST_BACKEND
+from tests.support import TEST_BACKEND
 
 EXPECTED_STATUS: dict[str, int | None] = {
     "submit-smoke.json": 202,

@@ -1,5 +1,6 @@
-"""The layer Lambda loads fast (SPEC section 13): built from locked, hashed wheels for cp313/aarch64, with
-bytecode Lambda uses despite SAM's fixed zip timestamps, and each function importing only its route's code."""
+"""The layer Lambda loads fast (docs/deployment.md, "How the layer is built"): built from locked, hashed
+wheels for cp313/aarch64, with bytecode Lambda uses despite SAM's fixed zip timestamps, and each function
+importing only its route's code."""
 
 from __future__ import annotations
 

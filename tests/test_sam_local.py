@@ -25,8 +25,10 @@ import boto3
 import pytest
 
 from local import sam_env, sam_local
-from local.stack import LocalStack, forget_cached_configuration
+from local.ministack import free_port
+from local.stack import LocalDeployment, forget_cached_configuration
 from local.template import REGION, ROOT, Template, pseudo_parameters, resolve
+from tests.support import event_file
 
 TEMPLATE = Template()
 ENV_FILE: dict[str, dict[str, str]] = json.loads(sam_env.ENV_VARS_PATH.read_text())
@@ -191,7 +193,7 @@ def test_every_endpoint_variable_it_overrides_is_empty_in_aws() -> None:
 # ---- the names are the ones make run creates ----
 
 
-def test_its_names_are_the_ones_make_run_creates(aws: LocalStack) -> None:
+def test_its_names_are_the_ones_make_run_creates(aws: LocalDeployment) -> None:
     """provision() is what make run runs: the file's tables exist, and its key alias is make run's key."""
     kms = boto3.client("kms", region_name=REGION)
     for function in aws.functions:
@@ -275,42 +277,39 @@ def invoke_in_a_clean_process(logical_id: str, event: dict[str, Any], endpoint: 
     return result
 
 
-def event(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((ROOT / "events" / name).read_text())
-    return loaded
-
-
 @pytest.mark.http
 def test_every_function_works_against_make_run_with_the_env_files_values() -> None:
-    from tests.http.test_local_server import running_server
+    from tests.support import running_server
 
     key = "sk_sam_local_test"
     with running_server(api_key=key) as (server, _):
         # The authorizer finds the key make run stored for tenant "local".
-        token = {**event("authorizer-token.json"), "authorizationToken": f"Bearer {key}"}
-        policy = invoke_in_a_clean_process("AuthorizerFunction", token, server.moto_url)
+        token = {**event_file("authorizer-token.json"), "authorizationToken": f"Bearer {key}"}
+        policy = invoke_in_a_clean_process("AuthorizerFunction", token, server.backend_url)
         assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow", policy
         assert policy["context"]["tenantId"] == "local"
 
         # The submit function writes the execution (and KMS-encrypts the webhook secret) where make run reads.
-        accepted = invoke_in_a_clean_process("SubmitExecutionFunction", event("submit-canonical.json"), server.moto_url)
+        accepted = invoke_in_a_clean_process(
+            "SubmitExecutionFunction", event_file("submit-canonical.json"), server.backend_url
+        )
         assert accepted["statusCode"] == 202, accepted
         execution_id = json.loads(accepted["body"])["id"]
         status = server.request(
             "GET", f"/api/execute/{execution_id}/status", headers={"Authorization": f"Bearer {key}"}
         )
         assert status.status == 200
-        assert [job["id"] for job in status.json["jobs"]] == ["job1", "job2"]
+        assert [job["id"] for job in status.body["jobs"]] == ["job1", "job2"]
 
         # The status function reads what make run wrote.
         posted = server.post(b'{"executionPlan":{"jobs":[],"rootJobIds":[]}}', Authorization=f"Bearer {key}")
         assert posted.status == 202
-        status_event = event("get-status.json")
-        status_event["path"] = f"/api/execute/{posted.json['id']}/status"
-        status_event["pathParameters"] = {"id": posted.json["id"]}
-        read = invoke_in_a_clean_process("ExecutionStatusFunction", status_event, server.moto_url)
+        status_event = event_file("get-status.json")
+        status_event["path"] = f"/api/execute/{posted.body['id']}/status"
+        status_event["pathParameters"] = {"id": posted.body["id"]}
+        read = invoke_in_a_clean_process("ExecutionStatusFunction", status_event, server.backend_url)
         assert read["statusCode"] == 200, read
-        assert json.loads(read["body"])["executionId"] == posted.json["id"]
+        assert json.loads(read["body"])["executionId"] == posted.body["id"]
 
 
 SAM_VENV_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
@@ -381,13 +380,6 @@ def script(path: Path, body: str) -> Path:
     path.write_text(f"#!{sys.executable}\n{body}")
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -571,13 +563,13 @@ def test_the_default_moto_port_uses_the_committed_file() -> None:
     [("submit-smoke.json", "SubmitExecutionFunction"), ("get-status.json", "ExecutionStatusFunction")],
 )
 def test_the_function_is_picked_by_the_events_route(name: str, function: str) -> None:
-    assert sam_local.pick_function(event(name), None) == function
+    assert sam_local.pick_function(event_file(name), None) == function
 
 
 def test_an_event_without_a_route_needs_function() -> None:
     with pytest.raises(sam_local.Refusal, match="FUNCTION="):
-        sam_local.pick_function(event("authorizer-token.json"), None)
-    assert sam_local.pick_function(event("authorizer-token.json"), "AuthorizerFunction") == "AuthorizerFunction"
+        sam_local.pick_function(event_file("authorizer-token.json"), None)
+    assert sam_local.pick_function(event_file("authorizer-token.json"), "AuthorizerFunction") == "AuthorizerFunction"
 
 
 # ---- make run MOTO_HOST: where Linux containers can reach the backend ----

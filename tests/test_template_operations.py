@@ -1,4 +1,4 @@
-"""template.yaml: what production operation needs (SPEC section 13): alarms to a topic, access logs with the
+"""template.yaml: what production operation needs (docs/deployment.md): alarms to a topic, access logs with the
 account's logging role, deletion protection, names scoped by the stack, no responses in traces, JSON logs."""
 
 from __future__ import annotations

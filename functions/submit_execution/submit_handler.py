@@ -59,7 +59,10 @@ def submit_execution() -> Response[str]:
     settings = load_settings(SubmitSettings)
     check_envelope(event, settings.max_body_bytes)
     key = idempotency_key(event.raw_event)
-    body, plan = read_submission(event.body, bool(event.is_base64_encoded), PlanLimits.from_settings(settings))
+    limits = PlanLimits.from_settings(settings)
+    body, plan = read_submission(
+        event.body, bool(event.is_base64_encoded), limits, allow_insecure_webhooks=settings.allow_insecure_webhooks
+    )
 
     def accept() -> dict[str, Any]:
         execution, jobs = submission_service().submit(plan, tenant)

@@ -16,8 +16,14 @@ from moto import mock_aws
 
 from local import ministack
 from local.event_sources import EventSources, keep_task_failure_causes
-from local.stack import LocalStack, apply_environment, forget_cached_configuration, provision, use_local_credentials
-from tests.conftest import TEST_BACKEND, Answer, Api, plan
+from local.stack import (
+    LocalDeployment,
+    apply_environment,
+    forget_cached_configuration,
+    provision,
+    use_local_credentials,
+)
+from tests.support import TEST_BACKEND, Answer, Api, plan
 
 TERMINAL = ("completed", "failed", "cancelled")
 # Fast defaults for tests; a test changes them with @pytest.mark.engine_settings / engine_parameters.
@@ -27,7 +33,7 @@ PARAMETERS = {"JobRetryIntervalSeconds": "1"}
 
 @dataclass
 class Engine:
-    stack: LocalStack
+    stack: LocalDeployment
     sources: EventSources
     api: Api
 

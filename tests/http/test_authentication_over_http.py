@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.http.test_local_server import SEED, Server, running_server
+from tests.support import SEED, Server, running_server
 from tools import api_keys
 
 pytestmark = pytest.mark.http
@@ -44,8 +44,8 @@ def test_without_a_valid_key_the_seed_curl_gets_a_clear_401(server: Server, head
     assert reply.status == 401
     assert reply.headers["Content-Type"] == "application/problem+json"
     assert reply.headers["WWW-Authenticate"] == "Bearer"
-    assert reply.json["code"] == "unauthorized"
-    assert reply.json["error"] == reply.json["detail"]
+    assert reply.body["code"] == "unauthorized"
+    assert reply.body["error"] == reply.body["detail"]
 
 
 def test_the_status_route_needs_a_key_too(server: Server) -> None:
@@ -63,9 +63,9 @@ def test_a_second_tenant_cannot_read_the_first_tenants_execution(
     server: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
     globex = make_key("globex", capsys)
-    mine = server.post(SEED, **bearer(LOCAL_KEY)).json["id"]
+    mine = server.post(SEED, **bearer(LOCAL_KEY)).body["id"]
     assert server.request("GET", f"/api/execute/{mine}/status", headers=bearer(globex)).status == 404
-    theirs = server.post(SEED, **bearer(globex)).json["id"]
+    theirs = server.post(SEED, **bearer(globex)).body["id"]
     assert server.request("GET", f"/api/execute/{theirs}/status", headers=bearer(globex)).status == 200
     assert server.request("GET", f"/api/execute/{theirs}/status", headers=bearer(LOCAL_KEY)).status == 404
 
@@ -75,10 +75,10 @@ def test_nor_build_on_it_nor_replay_its_idempotency_key(server: Server, capsys: 
     mine = server.post(SEED, **bearer(LOCAL_KEY), **{"Idempotency-Key": "same-key"})
     theirs = server.post(SEED, **bearer(initech), **{"Idempotency-Key": "same-key"})
     assert theirs.status == 202
-    assert theirs.json["id"] != mine.json["id"]
+    assert theirs.body["id"] != mine.body["id"]
     assert "Idempotent-Replayed" not in theirs.headers
-    body = json.dumps({"executionPlan": {"jobs": []}, "options": {"baseExecutionId": mine.json["id"]}}).encode()
-    assert server.post(body, **bearer(initech)).json["errors"][0]["code"] == "base_execution_not_found"
+    body = json.dumps({"executionPlan": {"jobs": []}, "options": {"baseExecutionId": mine.body["id"]}}).encode()
+    assert server.post(body, **bearer(initech)).body["errors"][0]["code"] == "base_execution_not_found"
 
 
 def test_a_revoked_key_stops_working(server: Server, capsys: pytest.CaptureFixture[str]) -> None:

@@ -34,8 +34,7 @@ import pytest
 from local import invoke, ministack
 from local.stack import forget_cached_configuration
 from local.template import ROOT
-from tests.conftest import TEST_BACKEND
-from tests.http.test_local_server import running_server
+from tests.support import TEST_BACKEND, running_server
 
 pytestmark = pytest.mark.http
 
@@ -325,7 +324,7 @@ def run_document(document: Path) -> list[str]:
             shell.run(NO_INSTALL)
             for example in found:
                 script = example.command.text.replace(LOCAL_API_URL, server.url).replace(
-                    LOCAL_BACKEND_URL, server.moto_url
+                    LOCAL_BACKEND_URL, server.backend_url
                 )
                 rc, stdout, stderr = shell.run(script)
                 failures += [f"{example.where(document)}: {p}" for p in check(example, rc, stdout, stderr)]

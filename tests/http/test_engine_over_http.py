@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.http.test_local_server import Server, running_server
+from tests.support import Server, running_server
 
 pytestmark = pytest.mark.http
 
@@ -51,7 +51,7 @@ def poll(server: Server, execution_id: str, timeout_s: float = 60) -> list[dict[
     seen = []
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        status = server.request("GET", f"/api/execute/{execution_id}/status").json
+        status = server.request("GET", f"/api/execute/{execution_id}/status").body
         seen.append(status)
         if status["status"] in ("completed", "failed", "cancelled"):
             return seen
@@ -62,9 +62,9 @@ def poll(server: Server, execution_id: str, timeout_s: float = 60) -> list[dict[
 def test_an_sdk_pipeline_goes_pending_processing_completed(server: Server) -> None:
     accepted = server.post(json.dumps(PIPELINE).encode())
     assert accepted.status == 202
-    assert accepted.json["status"] == "pending"
+    assert accepted.body["status"] == "pending"
 
-    seen = poll(server, accepted.json["id"])
+    seen = poll(server, accepted.body["id"])
 
     statuses = [s["status"] for s in seen]
     assert "processing" in statuses
@@ -72,7 +72,7 @@ def test_an_sdk_pipeline_goes_pending_processing_completed(server: Server) -> No
     final = seen[-1]
     assert final["status"] == "completed"
     assert final["result"] == {
-        "url": f"https://outputs.execution-api.invalid/{accepted.json['id']}/job1.mp4",
+        "url": f"https://outputs.execution-api.invalid/{accepted.body['id']}/job1.mp4",
         "status": "completed",
     }
     assert final["progress"] == 100
@@ -83,11 +83,11 @@ def test_cancel_over_http(server: Server) -> None:
     slow = {
         "executionPlan": {"jobs": [{"id": "a", "operation": "generateVideo", "params": {"simulate": {"ms": 5000}}}]}
     }
-    execution_id = server.post(json.dumps(slow).encode()).json["id"]
+    execution_id = server.post(json.dumps(slow).encode()).body["id"]
 
     cancelled = server.request("POST", f"/api/execute/{execution_id}/cancel")
     assert cancelled.status == 202
-    assert cancelled.json["status"] == "cancelled"
+    assert cancelled.body["status"] == "cancelled"
     assert poll(server, execution_id)[-1]["status"] == "cancelled"
     again = server.request("POST", f"/api/execute/{execution_id}/cancel")
     assert again.status == 409

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from local.http_server import LocalHttpServer
-from tests.http.test_local_server import SEED, Server, running_server
+from tests.support import SEED, Server, all_items, running_server
 
 pytestmark = pytest.mark.http
 
@@ -157,11 +157,11 @@ def test_a_malformed_chunked_body_is_a_400(server: Server) -> None:
 
 @pytest.mark.parametrize("method", ["post", "Post", "pOST"])
 def test_a_method_in_another_case_is_not_post(server: Server, method: str) -> None:
-    before = len(server.dynamodb().scan(TableName=server.stack.names["ExecutionsTable"])["Items"])
+    before = len(all_items(server.dynamodb(), server.stack.names["ExecutionsTable"]))
     data = head(*[line.replace("POST", method, 1) for line in post_head()]) + SEED
     answer = exchange(server, data)
     assert status_of(answer) in (400, 405, 501), answer[:200]
-    assert len(server.dynamodb().scan(TableName=server.stack.names["ExecutionsTable"])["Items"]) == before
+    assert len(all_items(server.dynamodb(), server.stack.names["ExecutionsTable"])) == before
 
 
 # ---------------------------------------------------------------------------------------------------

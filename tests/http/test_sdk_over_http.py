@@ -11,8 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from local.stack import forget_cached_configuration
-from tests.http.test_local_server import Reply, Server, running_server
-from tests.support import all_items
+from tests.support import Answer, Server, all_items, running_server
 
 pytestmark = pytest.mark.http
 
@@ -29,7 +28,7 @@ def server() -> Iterator[Server]:
         yield server
 
 
-def submit(server: Server, body: object, **headers: str) -> Reply:
+def submit(server: Server, body: object, **headers: str) -> Answer:
     return server.request("POST", "/api/execute", json.dumps(body).encode(), {**AUTH, **headers})
 
 
@@ -49,10 +48,10 @@ def test_the_sdks_execute_from_plan_body_is_accepted_and_keeps_no_key_in_clear(s
         },
     }
     reply = submit(server, body)
-    assert reply.status == 202, reply.json
+    assert reply.status == 202, reply.body
     status = server.request("GET", reply.headers["Location"], headers=AUTH)
-    assert status.json["status"] == "pending"
-    assert [job["status"] for job in status.json["jobs"]] == ["pending", "pending"]
+    assert status.body["status"] == "pending"
+    assert [job["status"] for job in status.body["jobs"]] == ["pending", "pending"]
     dump = json.dumps(all_items(server.dynamodb(), server.stack.names["ExecutionsTable"]), default=str)
     for secret in ("r8_http_param_key", "r8_http_provider_key", "http-shh"):
         assert secret not in dump
@@ -62,7 +61,7 @@ def test_the_sdks_execute_from_plan_body_is_accepted_and_keeps_no_key_in_clear(s
 def test_a_422_says_what_is_wrong_in_error(server: Server) -> None:
     reply = submit(server, {"executionPlan": {"jobs": [{"id": "a", "type": "merge", "dependsOn": ["x"]}]}})
     assert reply.status == 422
-    assert reply.json["error"] == "job 'a' depends on 'x', which is not in the plan"
+    assert reply.body["error"] == "job 'a' depends on 'x', which is not in the plan"
 
 
 def test_an_allowed_origins_preflight_needs_no_api_key(server: Server) -> None:

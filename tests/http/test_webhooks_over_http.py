@@ -11,8 +11,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from local.stack import forget_cached_configuration
-from tests.http.test_local_server import running_server
-from tests.webhooks.receiver import Answer, receiver
+from tests.support import running_server
+from tests.webhooks.receiver import ScriptedAnswer, receiver
 
 pytestmark = pytest.mark.http
 
@@ -20,7 +20,7 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def test_a_finished_execution_is_announced_signed_and_retried_after_a_503() -> None:
-    with receiver(Answer(status=503), Answer(status=200)) as hook, running_server() as (server, _):
+    with receiver(ScriptedAnswer(status=503), ScriptedAnswer(status=200)) as hook, running_server() as (server, _):
         os.environ["ALLOW_INSECURE_WEBHOOKS"] = "true"  # as `ALLOW_INSECURE_WEBHOOKS=true make run` sets it
         forget_cached_configuration()
         body = {
@@ -28,20 +28,20 @@ def test_a_finished_execution_is_announced_signed_and_retried_after_a_503() -> N
             "options": {"webhook": hook.url, "webhookSecret": SECRET},
         }
         reply = server.request("POST", "/api/execute", json.dumps(body).encode(), {"Content-Type": "application/json"})
-        assert reply.status == 202, reply.json
+        assert reply.status == 202, reply.body
         deadline = time.monotonic() + 90
         while len(hook.received) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         first, second = hook.received[:2]
-        assert first.headers["webhook-id"] == second.headers["webhook-id"] == f"msg_{reply.json['id']}"
+        assert first.headers["webhook-id"] == second.headers["webhook-id"] == f"msg_{reply.body['id']}"
         headers = {k.lower(): v for k, v in second.headers.items()}
         payload = Webhook(SECRET).verify(second.body, headers)
         assert payload["status"] == "completed"
         assert payload["result"]["url"].startswith("https://outputs.execution-api.invalid/")
         # The sender records an attempt once its answer is in: read until the second one is recorded.
         status = server.request("GET", reply.headers["Location"])
-        while status.json["webhook"]["deliveredAt"] is None and time.monotonic() < deadline:
+        while status.body["webhook"]["deliveredAt"] is None and time.monotonic() < deadline:
             time.sleep(0.2)
             status = server.request("GET", reply.headers["Location"])
-        assert status.json["webhook"]["attempts"] == 2
-        assert status.json["webhook"]["lastStatus"] == 200
+        assert status.body["webhook"]["attempts"] == 2
+        assert status.body["webhook"]["lastStatus"] == 200

@@ -1,4 +1,4 @@
-"""API keys, the authorizer and tenant isolation (SPEC section 7), through the real handlers."""
+"""API keys, the authorizer and tenant isolation (docs/security.md), through the real handlers."""
 
 from __future__ import annotations
 
@@ -11,25 +11,25 @@ import boto3
 import pytest
 
 from execution_api.api_keys import ApiKeyStore, hash_api_key
-from local.stack import FakeLambdaContext, LocalStack
-from tests.conftest import Api, plan
+from local.stack import FakeLambdaContext, LocalDeployment
+from tests.support import Api, plan, stored_items
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123defg/dev/POST/api/execute"
 
 
 @pytest.fixture
-def keys(aws: LocalStack) -> ApiKeyStore:
+def keys(aws: LocalDeployment) -> ApiKeyStore:
     return ApiKeyStore(boto3.client("dynamodb", region_name="us-east-1"), aws.names["ApiKeysTable"])
 
 
-def authorize(aws: LocalStack, token: str) -> dict[str, Any]:
+def authorize(aws: LocalDeployment, token: str) -> dict[str, Any]:
     function = aws.function("AuthorizerFunction")
     event = {"type": "TOKEN", "authorizationToken": token, "methodArn": METHOD_ARN}
     result: dict[str, Any] = aws.handler(function)(event, FakeLambdaContext(function, "auth"))
     return result
 
 
-def test_a_valid_key_is_allowed_for_every_route_with_its_tenant(aws: LocalStack, keys: ApiKeyStore) -> None:
+def test_a_valid_key_is_allowed_for_every_route_with_its_tenant(aws: LocalDeployment, keys: ApiKeyStore) -> None:
     keys.create("acme", "exk_acme-key")
     policy = authorize(aws, "Bearer exk_acme-key")
     assert policy == {
@@ -54,13 +54,15 @@ def test_a_valid_key_is_allowed_for_every_route_with_its_tenant(aws: LocalStack,
     ["", "exk_acme-key", "Basic exk_acme-key", "Bearer", "Bearer ", "Bearer exk_unknown", "bearer exk_acme-key"],
     ids=["empty", "no scheme", "basic", "scheme only", "blank key", "unknown key", "lowercase scheme"],
 )
-def test_missing_malformed_or_unknown_keys_are_unauthorized(aws: LocalStack, keys: ApiKeyStore, token: str) -> None:
+def test_missing_malformed_or_unknown_keys_are_unauthorized(
+    aws: LocalDeployment, keys: ApiKeyStore, token: str
+) -> None:
     keys.create("acme", "exk_acme-key")
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorize(aws, token)
 
 
-def test_a_revoked_key_stops_working(aws: LocalStack, keys: ApiKeyStore) -> None:
+def test_a_revoked_key_stops_working(aws: LocalDeployment, keys: ApiKeyStore) -> None:
     keys.create("acme", "exk_acme-key")
     assert authorize(aws, "Bearer exk_acme-key")["principalId"] == "acme"
     assert keys.revoke("exk_acme-key") is True
@@ -69,14 +71,16 @@ def test_a_revoked_key_stops_working(aws: LocalStack, keys: ApiKeyStore) -> None
     assert keys.revoke("exk_never-made") is False
 
 
-def test_only_the_hash_is_stored(aws: LocalStack, keys: ApiKeyStore) -> None:
+def test_only_the_hash_is_stored(aws: LocalDeployment, keys: ApiKeyStore) -> None:
     keys.create("acme", "exk_the-real-key-material")
-    [item] = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=aws.names["ApiKeysTable"])["Items"]
+    [item] = stored_items(aws, "ApiKeysTable")
     assert item["keyHash"]["S"] == hashlib.sha256(b"exk_the-real-key-material").hexdigest()
     assert "the-real-key-material" not in json.dumps(item)
 
 
-def test_the_comparison_is_constant_time(aws: LocalStack, keys: ApiKeyStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_comparison_is_constant_time(
+    aws: LocalDeployment, keys: ApiKeyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     compared: list[tuple[str, str]] = []
     real = hmac.compare_digest
 
@@ -90,7 +94,7 @@ def test_the_comparison_is_constant_time(aws: LocalStack, keys: ApiKeyStore, mon
     assert compared == [(hash_api_key("exk_acme-key"), hash_api_key("exk_acme-key"))]
 
 
-def test_the_key_is_never_logged(aws: LocalStack, keys: ApiKeyStore, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_key_is_never_logged(aws: LocalDeployment, keys: ApiKeyStore, capsys: pytest.CaptureFixture[str]) -> None:
     keys.create("acme", "exk_acme-key")
     authorize(aws, "Bearer exk_acme-key")
     with pytest.raises(Exception, match="Unauthorized"):
@@ -110,7 +114,7 @@ def test_an_invalid_tenant_id_is_refused(keys: ApiKeyStore) -> None:
 
 def as_tenant(api: Api, tenant: str, body: Any, **headers: str) -> Any:
     from local.events import rest_api_event
-    from tests.conftest import SUBMIT
+    from tests.support import SUBMIT
 
     event = rest_api_event(
         "POST", "/api/execute", headers={"Content-Type": "application/json", **headers}, body=json.dumps(body)
@@ -119,11 +123,11 @@ def as_tenant(api: Api, tenant: str, body: Any, **headers: str) -> Any:
     return api.call(SUBMIT, event)
 
 
-def test_tenants_cannot_see_each_others_executions(api: Api, aws: LocalStack) -> None:
+def test_tenants_cannot_see_each_others_executions(api: Api, aws: LocalDeployment) -> None:
     acme = as_tenant(api, "acme", plan({"id": "a"})).body["id"]
     assert api.status(acme, tenant="acme").status == 200
     assert api.status(acme, tenant="globex").status == 404
-    items = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=aws.names["ExecutionsTable"])["Items"]
+    items = stored_items(aws)
     assert {i["tenantId"]["S"] for i in items if i["sk"]["S"] == "EXECUTION"} == {"acme"}
 
 

@@ -7,19 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 
 from execution_api.aws_clients import dynamodb_client
 from local.events import rest_api_event
-from local.stack import FakeLambdaContext, LocalStack
-from tests.conftest import JSON, STATUS, SUBMIT, Api, plan
-from tests.support import all_items, chain
-
-
-def stored(aws: LocalStack) -> list[dict[str, Any]]:
-    return all_items(boto3.client("dynamodb", region_name="us-east-1"), aws.names["ExecutionsTable"])
-
+from local.stack import FakeLambdaContext, LocalDeployment
+from tests.support import JSON, STATUS, SUBMIT, Api, chain, fail_call, plan, stored_items
 
 # ---- webhook URLs as the sender will parse them (WHATWG)
 
@@ -46,10 +39,10 @@ def test_webhook_urls_a_sender_would_aim_elsewhere_are_refused(api: Api, url: st
         assert {v["code"] for v in answer.body["errors"]} & {"invalid_webhook_url", "webhook_host_not_allowed"}
 
 
-def test_the_normalized_webhook_url_is_stored(api: Api, aws: LocalStack) -> None:
+def test_the_normalized_webhook_url_is_stored(api: Api, aws: LocalDeployment) -> None:
     answer = api.submit({**plan({"id": "a"}), "options": {"webhookUrl": "https://EXAMPLE.com:443/a/../hook"}})
     assert answer.status == 202
-    execution = next(i for i in stored(aws) if i["sk"]["S"] == "EXECUTION")
+    execution = next(i for i in stored_items(aws) if i["sk"]["S"] == "EXECUTION")
     assert execution["webhookUrl"]["S"] == "https://example.com/hook"
 
 
@@ -105,14 +98,14 @@ def test_413_comes_before_anything_the_body_holds(api: Api) -> None:
     assert api.submit(None, raw="[" * 1_200_000, headers={"Content-Type": "text/plain"}).status == 413
 
 
-def test_params_keep_every_digit(api: Api, aws: LocalStack) -> None:
+def test_params_keep_every_digit(api: Api, aws: LocalDeployment) -> None:
     raw = (
         '{"executionPlan": {"jobs": [{"id": "a", "operation": "x", "params": '
         '{"n": [1e-400, 3.141592653589793238462643383279, 1E2, '
         "1234567890123456789012345678901234567890, 0.10, 1e999]}}]}}"
     )
     assert api.submit(None, raw=raw).status == 202
-    params = next(i for i in stored(aws) if i["sk"]["S"] == "JOB#a")["params"]["S"]
+    params = next(i for i in stored_items(aws) if i["sk"]["S"] == "JOB#a")["params"]["S"]
     assert params == (
         '{"n":[1E-400,3.141592653589793238462643383279,1E+2,1234567890123456789012345678901234567890,0.10,1E+999]}'
     )
@@ -148,7 +141,7 @@ def test_a_request_without_the_authorizers_tenant_is_refused(api: Api, function:
     answer = api.call(function, event)
     assert answer.status == 401
     assert answer.body["code"] == "unauthorized"
-    assert all(i["sk"]["S"] != "EXECUTION" for i in stored(api.stack))
+    assert all(i["sk"]["S"] != "EXECUTION" for i in stored_items(api.stack))
 
 
 # ---- a submission killed at any instant leaves nothing that stays
@@ -161,27 +154,17 @@ class ProcessKilled(BaseException):
 @pytest.mark.parametrize("step", range(3))
 @pytest.mark.parametrize("committed", [False, True], ids=["before-commit", "after-commit"])
 def test_a_killed_submission_is_swept_away(
-    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch, step: int, committed: bool
+    api: Api, aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch, step: int, committed: bool
 ) -> None:
     # Given a finished execution that must survive, and a 250-job plan (three transactions) killed at a step
     survivor = api.submit(plan({"id": "keep"})).body["id"]
     client = dynamodb_client()
     real = client.transact_write_items
-    calls = []
-
-    def dying(**kwargs: Any) -> Any:
-        calls.append(1)
-        if len(calls) - 1 == step:
-            if committed:
-                real(**kwargs)
-            raise ProcessKilled
-        return real(**kwargs)
-
-    monkeypatch.setattr(client, "transact_write_items", dying)
+    fail_call(monkeypatch, client, "transact_write_items", step + 1, ProcessKilled(), after_it_ran=committed)
     with pytest.raises(ProcessKilled):
         api.submit(chain(250))
     monkeypatch.setattr(client, "transact_write_items", real)
-    leftovers = [i for i in stored(aws) if survivor not in i["pk"]["S"]]
+    leftovers = [i for i in stored_items(aws) if survivor not in i["pk"]["S"]]
     if step == 2 and committed:
         # Killed after its last commit: the execution is whole (only its 202 was lost), and it stays
         execution_id = next(i["executionId"]["S"] for i in leftovers if i["sk"]["S"] == "EXECUTION")
@@ -193,13 +176,13 @@ def test_a_killed_submission_is_swept_away(
     # When the scheduled sweeper runs once the grace time has passed
     removed = sweep(aws, monkeypatch)
     # Then nothing of the killed submission stays, and the finished execution is untouched
-    assert [i for i in stored(aws) if survivor not in i["pk"]["S"]] == []
+    assert [i for i in stored_items(aws) if survivor not in i["pk"]["S"]] == []
     assert removed == len(leftovers)
     assert api.status(survivor).status == 200
 
 
 def test_the_sweeper_never_lets_a_swept_submission_finish(
-    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+    api: Api, aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a 250-job submission paused after its first transaction while the sweeper runs
     client = dynamodb_client()
@@ -216,20 +199,20 @@ def test_the_sweeper_never_lets_a_swept_submission_finish(
     answer = api.submit(chain(250))
     # Then the submission cannot commit its execution item: 503, and nothing stays
     assert answer.status == 503
-    assert stored(aws) == []
+    assert stored_items(aws) == []
 
 
 def test_a_finished_large_submission_leaves_no_marker(
-    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+    api: Api, aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answer = api.submit(chain(250))
     assert answer.status == 202
-    assert not any(i["pk"]["S"] == "PENDING_SUBMISSION" for i in stored(aws))
+    assert not any(i["pk"]["S"] == "PENDING_SUBMISSION" for i in stored_items(aws))
     assert sweep(aws, monkeypatch) == 0
     assert len(api.status(answer.body["id"]).body["jobs"]) == 250
 
 
-def sweep(aws: LocalStack, monkeypatch: pytest.MonkeyPatch) -> int:
+def sweep(aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch) -> int:
     """Run the template's scheduled sweeper as EventBridge would, its grace time already over."""
     from datetime import timedelta
 

@@ -1,4 +1,5 @@
-"""Routes and methods, the 500 that leaks nothing, and the secret that is never logged (SPEC sections 4 and 8)."""
+"""Routes and methods, the 500 that leaks nothing, and the secret that is never logged (docs/api.md,
+docs/security.md); bodies that are not UTF-8 or are multipart without a boundary."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pytest
 
 from execution_api.webhook_secrets import WebhookSecretCipher
 from local.events import rest_api_event
-from local.stack import LocalStack
-from tests.conftest import STATUS, SUBMIT, Api, plan
+from local.stack import LocalDeployment
+from tests.support import STATUS, SUBMIT, Api, plan, stored_items
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"])
@@ -66,7 +67,7 @@ def test_an_unexpected_error_is_a_500_with_the_request_id_only(
 
 
 def test_the_webhook_secret_is_never_logged_even_at_debug(
-    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    api: Api, aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given DEBUG logging everywhere, Powertools' own debug output included
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
@@ -101,14 +102,13 @@ def test_the_webhook_secret_is_never_logged_even_at_debug(
     assert any("botocore" in r for r in records)  # and the AWS SDK's debug logs
     assert secret not in "\n".join(records)
     assert secret not in captured.out + captured.err
-    import boto3
 
-    items = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=aws.names["ExecutionsTable"])["Items"]
+    items = stored_items(aws)
     assert items
     assert secret.encode() not in repr(items).encode()
 
 
-def test_the_stored_secret_decrypts_only_for_its_own_execution(api: Api, aws: LocalStack) -> None:
+def test_the_stored_secret_decrypts_only_for_its_own_execution(api: Api, aws: LocalDeployment) -> None:
     import boto3
     from botocore.exceptions import ClientError
 
@@ -131,7 +131,7 @@ def test_the_stored_secret_decrypts_only_for_its_own_execution(api: Api, aws: Lo
 
 
 @pytest.mark.moto_only(reason="ministack's KMS decrypts a tampered ciphertext and one sealed under another key")
-def test_a_tampered_or_foreign_ciphertext_never_opens(api: Api, aws: LocalStack) -> None:
+def test_a_tampered_or_foreign_ciphertext_never_opens(api: Api, aws: LocalDeployment) -> None:
     import boto3
     from botocore.exceptions import ClientError
 
@@ -153,7 +153,53 @@ def test_a_tampered_or_foreign_ciphertext_never_opens(api: Api, aws: LocalStack)
         cipher.unseal("a", foreign["CiphertextBlob"])
 
 
-def test_status_function_has_no_webhook_key(aws: LocalStack) -> None:
+def test_status_function_has_no_webhook_key(aws: LocalDeployment) -> None:
     # The status function never encrypts: the template gives the key to the submit function only
     assert "WEBHOOK_SECRET_KEY_ID" in aws.environment(aws.function(SUBMIT))
     assert "WEBHOOK_SECRET_KEY_ID" not in aws.environment(aws.function(STATUS))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The body's bytes are not UTF-8 (found by make fuzz: schemathesis sent random bytes as application/json)
+
+NOT_UTF8 = [
+    pytest.param(b"C\x04V\xc8\xd5\x92\xffK|Y\xe5~\xba\x1e\x9b", id="fuzzed-bytes"),
+    pytest.param(b"\xff", id="one-byte"),
+    pytest.param(b'{"executionPlan": {"jobs": [{"id": "caf\xe9", "operation": "merge"}]}}', id="latin-1-json"),
+]
+
+
+@pytest.mark.parametrize("raw", NOT_UTF8)
+def test_a_body_that_is_not_utf8_is_malformed_json_not_a_500(api: Api, raw: bytes) -> None:
+    # Given bytes that are not UTF-8, declared as JSON (the event carries them base64-encoded)
+    # When they are submitted
+    answer = api.submit(None, raw=raw)
+    # Then it is the client's mistake, told as such
+    assert answer.status == 400, answer.body
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert answer.body["code"] == "malformed_json"
+
+
+def test_a_body_that_is_not_utf8_with_an_idempotency_key_is_malformed_json(api: Api) -> None:
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "not-utf8"}
+    answer = api.submit(None, raw=b"\xff\xfe", headers=headers)
+    assert answer.status == 400, answer.body
+    assert answer.body["code"] == "malformed_json"
+
+
+# ---------------------------------------------------------------------------------------------------
+# multipart/form-data without a boundary (schemathesis: "undeclared request Content-Type")
+
+
+@pytest.mark.parametrize(
+    "content_type", ["multipart/form-data", "multipart/form-data; boundary=", "Multipart/Form-Data"]
+)
+def test_multipart_without_a_boundary_is_415_not_a_500(api: Api, content_type: str) -> None:
+    # Given a JSON body declared as multipart/form-data with no usable boundary
+    body = b'{"executionPlan": {"baseExecutionId": "0", "jobs": [], "rootJobIds": []}, "options": null}'
+    # When it is submitted
+    answer = api.submit(None, raw=body, headers={"Content-Type": content_type})
+    # Then it gets the 415 every other non-JSON media type gets (checked before anything in the body)
+    assert answer.status == 415, answer.body
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert answer.body["code"] == "unsupported_media_type"

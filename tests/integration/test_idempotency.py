@@ -1,4 +1,4 @@
-"""Idempotency-Key (SPEC section 6), through the real submit handler against moto."""
+"""Idempotency-Key (docs/api.md), through the real submit handler against moto."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from botocore.exceptions import ReadTimeoutError
 from execution_api.aws_clients import dynamodb_client
 from execution_api.submission import SubmissionService
 from local.events import rest_api_event
-from local.stack import FakeLambdaContext, LocalStack
-from tests.conftest import JSON, SUBMIT, Answer, Api, plan
+from local.stack import FakeLambdaContext, LocalDeployment
+from tests.support import JSON, SUBMIT, Answer, Api, all_items, fail_call, plan, stored_items
 
 BODY = plan({"id": "a"}, {"id": "b", "dependsOn": ["a"]})
 
@@ -26,12 +26,12 @@ def with_key(key: str, header: str = "Idempotency-Key") -> dict[str, str]:
     return {**JSON, header: key}
 
 
-def executions(aws: LocalStack) -> list[dict[str, Any]]:
-    items = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=aws.names["ExecutionsTable"])["Items"]
+def executions(aws: LocalDeployment) -> list[dict[str, Any]]:
+    items = stored_items(aws)
     return [i for i in items if i["sk"]["S"] == "EXECUTION"]
 
 
-def test_a_replay_returns_the_first_answer_and_writes_nothing(api: Api, aws: LocalStack) -> None:
+def test_a_replay_returns_the_first_answer_and_writes_nothing(api: Api, aws: LocalDeployment) -> None:
     # Given a first request with a key was accepted
     first = api.submit(BODY, headers=with_key("order-42"))
     assert first.status == 202
@@ -50,7 +50,7 @@ def test_a_replay_returns_the_first_answer_and_writes_nothing(api: Api, aws: Loc
 
 
 @pytest.mark.parametrize("header", ["idempotency-key", "IDEMPOTENCY-KEY", "Idempotency-key"])
-def test_header_names_are_case_insensitive(api: Api, aws: LocalStack, header: str) -> None:
+def test_header_names_are_case_insensitive(api: Api, aws: LocalDeployment, header: str) -> None:
     first = api.submit(BODY, headers=with_key("k-1"))
     again = api.submit(BODY, headers=with_key("k-1", header))
     assert again.body["id"] == first.body["id"]
@@ -63,7 +63,7 @@ def test_the_structured_field_form_is_the_same_key(api: Api) -> None:
     assert api.submit(BODY, headers=with_key('"abc"')).body["id"] == first.body["id"]
 
 
-def test_the_same_key_with_another_body_is_422(api: Api, aws: LocalStack) -> None:
+def test_the_same_key_with_another_body_is_422(api: Api, aws: LocalDeployment) -> None:
     api.submit(BODY, headers=with_key("k-2"))
     answer = api.submit(plan({"id": "other"}), headers=with_key("k-2"))
     assert answer.status == 422
@@ -78,7 +78,7 @@ def test_a_different_webhook_secret_is_a_different_body(api: Api) -> None:
     assert answer.body["code"] == "idempotency_key_reused"
 
 
-def test_keys_are_scoped_to_the_tenant(api: Api, aws: LocalStack) -> None:
+def test_keys_are_scoped_to_the_tenant(api: Api, aws: LocalDeployment) -> None:
     def submit_as(tenant: str) -> Answer:
         event = rest_api_event("POST", "/api/execute", headers=with_key("shared-key"), body=json.dumps(BODY))
         event["requestContext"]["authorizer"] = {"tenantId": tenant}
@@ -97,7 +97,7 @@ def test_keys_are_scoped_to_the_tenant(api: Api, aws: LocalStack) -> None:
     ["", "x" * 256, "with space", "naïve", "tab\there"],
     ids=["empty", "too long", "space", "non-ascii", "tab"],
 )
-def test_a_malformed_key_is_400(api: Api, aws: LocalStack, key: str) -> None:
+def test_a_malformed_key_is_400(api: Api, aws: LocalDeployment, key: str) -> None:
     answer = api.submit(BODY, headers=with_key(key))
     assert answer.status == 400
     assert answer.body["code"] == "invalid_idempotency_key"
@@ -108,7 +108,7 @@ def test_the_longest_key_is_fine(api: Api) -> None:
     assert api.submit(BODY, headers=with_key("k" * 255)).status == 202
 
 
-def test_a_failed_first_request_is_not_remembered(api: Api, aws: LocalStack) -> None:
+def test_a_failed_first_request_is_not_remembered(api: Api, aws: LocalDeployment) -> None:
     # Given the first request with a key was refused (its plan is invalid)
     assert api.submit(plan({"id": "a", "dependsOn": ["zz"]}), headers=with_key("k-4")).status == 422
     # When the client fixes the plan and retries with the same key
@@ -119,20 +119,11 @@ def test_a_failed_first_request_is_not_remembered(api: Api, aws: LocalStack) -> 
 
 
 def test_a_retry_after_a_storage_timeout_creates_exactly_one_execution(
-    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+    api: Api, aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given DynamoDB times out on the first attempt (after boto3's retries)
-    client = dynamodb_client()
-    real = client.transact_write_items
-    calls = [0]
-
-    def flaky(**kwargs: Any) -> Any:
-        calls[0] += 1
-        if calls[0] == 1:
-            raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
-        return real(**kwargs)
-
-    monkeypatch.setattr(client, "transact_write_items", flaky)
+    timeout = ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+    fail_call(monkeypatch, dynamodb_client(), "transact_write_items", 1, timeout)
     first = api.submit(BODY, headers=with_key("k-5"))
     assert first.status == 503
     # When the client retries with the same key, twice
@@ -149,7 +140,7 @@ class LambdaTimedOut(BaseException):
 
 
 def test_a_retry_after_a_lambda_timeout_proceeds_once_the_attempt_expired(
-    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+    api: Api, aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a first attempt that was killed mid-way with a minute left on its Lambda clock
     function = aws.function(SUBMIT)
@@ -170,7 +161,7 @@ def test_a_retry_after_a_lambda_timeout_proceeds_once_the_attempt_expired(
     assert api.submit(BODY, headers=with_key("k-6")).status == 409
     # And once its time is up (moved to the past here rather than waited for), the retry runs, once
     records = boto3.client("dynamodb", region_name="us-east-1")
-    [record] = records.scan(TableName=aws.names["IdempotencyTable"])["Items"]
+    [record] = all_items(records, aws.names["IdempotencyTable"])
     assert record["status"]["S"] == "INPROGRESS"
     records.update_item(
         TableName=aws.names["IdempotencyTable"],
@@ -183,7 +174,7 @@ def test_a_retry_after_a_lambda_timeout_proceeds_once_the_attempt_expired(
     assert len(executions(aws)) == 1
 
 
-def load_second_container(aws: LocalStack) -> Any:
+def load_second_container(aws: LocalDeployment) -> Any:
     """The submit handler imported again under another name: a second warm Lambda container."""
     function = aws.function(SUBMIT)
     module_name = function.handler.rsplit(".", 1)[0]
@@ -196,7 +187,7 @@ def load_second_container(aws: LocalStack) -> Any:
 
 
 def test_two_concurrent_requests_with_one_key_make_one_execution(
-    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+    api: Api, aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given two containers, and a first request that is still inside the service
     function = aws.function(SUBMIT)
@@ -234,25 +225,25 @@ def test_two_concurrent_requests_with_one_key_make_one_execution(
     assert replay.headers["Idempotent-Replayed"] == "true"
 
 
-def test_without_a_key_nothing_is_recorded(api: Api, aws: LocalStack) -> None:
+def test_without_a_key_nothing_is_recorded(api: Api, aws: LocalDeployment) -> None:
     api.submit(BODY)
     api.submit(BODY)
-    records = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=aws.names["IdempotencyTable"])["Items"]
+    records = stored_items(aws, "IdempotencyTable")
     assert records == []
     assert len(executions(aws)) == 2
 
 
-def test_records_expire_after_24_hours_and_hold_no_secret(api: Api, aws: LocalStack) -> None:
+def test_records_expire_after_24_hours_and_hold_no_secret(api: Api, aws: LocalDeployment) -> None:
     body = {**BODY, "options": {"webhookUrl": "https://example.com/h", "webhookSecret": "p4ssw0rd-secret"}}
     api.submit(body, headers=with_key("k-8"))
-    [record] = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=aws.names["IdempotencyTable"])["Items"]
+    [record] = stored_items(aws, "IdempotencyTable")
     assert 24 * 3600 - 60 <= int(record["expiration"]["N"]) - time.time() <= 24 * 3600
     assert "p4ssw0rd-secret" not in repr(record)
     assert "shared-key" not in repr(record)
 
 
 def test_a_stored_execution_is_reported_even_if_its_record_cannot_be_completed(
-    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+    api: Api, aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the idempotency table fails just when the success is recorded (the execution is stored by then)
     from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer

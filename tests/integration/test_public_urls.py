@@ -1,4 +1,4 @@
-"""Location and statusUrl resolve where the client called (SPEC section 9): the stage on the default
+"""Location and statusUrl resolve where the client called: the stage on the default
 execute-api host, a custom domain's base path (which the resolver strips on the way in), nothing under
 make run. Events from events/ and variations of them, through the real handlers."""
 
@@ -8,7 +8,7 @@ import copy
 import json
 from typing import Any
 
-from tests.conftest import STATUS, SUBMIT, Api, event_file
+from tests.support import STATUS, SUBMIT, Api, event_file
 
 SMOKE = json.dumps({"executionPlan": {"jobs": [], "rootJobIds": []}})
 

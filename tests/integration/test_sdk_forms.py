@@ -15,31 +15,26 @@ from botocore.exceptions import ClientError
 from execution_api.credentials import SEALED, open_credentials, open_job_params
 from execution_api.webhook_secrets import WebhookSecretCipher
 from local.events import rest_api_event
-from local.stack import LocalStack
-from tests.conftest import JSON, SUBMIT, Api, plan
-from tests.support import all_items
+from local.stack import LocalDeployment
+from tests.support import JSON, SUBMIT, Api, plan, stored_items
 
 HOOK = "https://example.com/hooks/executions"
-
-
-def stored(aws: LocalStack) -> list[dict[str, Any]]:
-    return all_items(boto3.client("dynamodb", region_name="us-east-1"), aws.names["ExecutionsTable"])
 
 
 # ---- webhook forms
 
 
-def test_the_flat_webhook_form_with_a_secret_beside_it_is_accepted(api: Api, aws: LocalStack) -> None:
+def test_the_flat_webhook_form_with_a_secret_beside_it_is_accepted(api: Api, aws: LocalDeployment) -> None:
     # Given the SDK's executeFromPlan body: options.webhook is the URL, webhookSecret beside it
     body = {**plan({"id": "a"}), "options": {"webhook": HOOK, "webhookSecret": "shh"}}
     # When it is submitted
     answer = api.submit(body)
     # Then it is accepted, the URL is stored and the secret only as ciphertext
     assert answer.status == 202, answer.body
-    execution = next(i for i in stored(aws) if i["sk"]["S"] == "EXECUTION")
+    execution = next(i for i in stored_items(aws) if i["sk"]["S"] == "EXECUTION")
     assert execution["webhookUrl"]["S"] == HOOK
     assert "webhookSecretCiphertext" in execution
-    assert "shh" not in json.dumps(stored(aws), default=str)
+    assert "shh" not in json.dumps(stored_items(aws), default=str)
     assert api.status(answer.body["id"]).body["webhook"]["url"] == HOOK
 
 
@@ -117,7 +112,7 @@ def test_a_typo_gets_did_you_mean_with_another_name(api: Api) -> None:
 SDK_KEYS = {"replicate": "r8_live_provider_key_1234567890", "fal": "fal-secret-key-abcdef"}
 
 
-def test_provider_api_keys_are_accepted_sealed_and_never_stored_in_clear(api: Api, aws: LocalStack) -> None:
+def test_provider_api_keys_are_accepted_sealed_and_never_stored_in_clear(api: Api, aws: LocalDeployment) -> None:
     # Given the SDK's automatic providerApiKeys and a key passed as videoModel(..., {apiKey})
     job = {"id": "a", "params": {"provider": "replicate", "apiKey": "r8_param_key_42", "n": 1}}
     body = {**plan(job), "options": {"providerApiKeys": SDK_KEYS}}
@@ -125,10 +120,10 @@ def test_provider_api_keys_are_accepted_sealed_and_never_stored_in_clear(api: Ap
     answer = api.submit(body)
     # Then it is accepted, and no key is anywhere in the table in clear
     assert answer.status == 202, answer.body
-    dump = json.dumps(stored(aws), default=str)
+    dump = json.dumps(stored_items(aws), default=str)
     for secret in (*SDK_KEYS.values(), "r8_param_key_42"):
         assert secret not in dump
-    job_item = next(i for i in stored(aws) if i["sk"]["S"] == "JOB#a")
+    job_item = next(i for i in stored_items(aws) if i["sk"]["S"] == "JOB#a")
     assert json.loads(job_item["params"]["S"]) == {"provider": "replicate", "apiKey": SEALED, "n": 1}
     # And the status never shows them either
     assert "r8_" not in json.dumps(api.status(answer.body["id"]).body)
@@ -137,18 +132,18 @@ def test_provider_api_keys_are_accepted_sealed_and_never_stored_in_clear(api: Ap
 @pytest.mark.parametrize(
     "key", ["apiKey", "api_key", "APIKEY", "apiToken", "token", "Secret", "password", "Authorization"]
 )
-def test_every_credential_like_key_at_any_depth_is_sealed(api: Api, aws: LocalStack, key: str) -> None:
+def test_every_credential_like_key_at_any_depth_is_sealed(api: Api, aws: LocalDeployment, key: str) -> None:
     params = {"model": {"options": [{"headers": {key: "credential-value-xyz"}}]}}
     assert api.submit(plan({"id": "a", "params": params})).status == 202
-    assert "credential-value-xyz" not in json.dumps(stored(aws), default=str)
+    assert "credential-value-xyz" not in json.dumps(stored_items(aws), default=str)
 
 
-def test_sealed_credentials_open_only_for_their_own_execution(api: Api, aws: LocalStack) -> None:
+def test_sealed_credentials_open_only_for_their_own_execution(api: Api, aws: LocalDeployment) -> None:
     # Given two executions, one with credentials
     job = {"id": "a", "params": {"apiKey": "k-1", "nested": {"token": 7}}}
     first = api.submit({**plan(job), "options": {"providerApiKeys": {"fal": "f-1"}}}).body["id"]
     second = api.submit(plan({"id": "b"})).body["id"]
-    items = stored(aws)
+    items = stored_items(aws)
     execution = next(i for i in items if i["sk"]["S"] == "EXECUTION" and i["executionId"]["S"] == first)
     job_item = next(i for i in items if i["sk"]["S"] == "JOB#a")
     cipher = WebhookSecretCipher(boto3.client("kms", region_name="us-east-1"), aws.names["WebhookSecretKey"])
@@ -164,7 +159,7 @@ def test_sealed_credentials_open_only_for_their_own_execution(api: Api, aws: Loc
 
 
 def test_credentials_are_never_logged_even_at_debug(
-    api: Api, aws: LocalStack, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], configure: Any
+    api: Api, aws: LocalDeployment, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], configure: Any
 ) -> None:
     configure("POWERTOOLS_LOG_LEVEL", "DEBUG")
     caplog.set_level(logging.DEBUG)
@@ -199,7 +194,7 @@ def test_malformed_provider_keys_are_a_422(api: Api) -> None:
 # ---- base-execution dependencies
 
 
-def complete_jobs(aws: LocalStack, execution_id: str, *job_ids: str) -> None:
+def complete_jobs(aws: LocalDeployment, execution_id: str, *job_ids: str) -> None:
     client = boto3.client("dynamodb", region_name="us-east-1")
     for job_id in job_ids:
         client.update_item(
@@ -211,7 +206,7 @@ def complete_jobs(aws: LocalStack, execution_id: str, *job_ids: str) -> None:
         )
 
 
-def test_a_job_may_depend_on_a_completed_job_of_the_base(api: Api, aws: LocalStack) -> None:
+def test_a_job_may_depend_on_a_completed_job_of_the_base(api: Api, aws: LocalDeployment) -> None:
     # Given a base execution whose job 'video' completed
     base = api.submit(plan({"id": "video"}, {"id": "other"})).body["id"]
     complete_jobs(aws, base, "video")
@@ -220,7 +215,7 @@ def test_a_job_may_depend_on_a_completed_job_of_the_base(api: Api, aws: LocalSta
     answer = api.submit({**plan(job), "options": {"baseExecutionId": base}})
     # Then it is accepted, is a root here, and the job item says which dependency comes from the base
     assert answer.status == 202, answer.body
-    items = [i for i in stored(aws) if i["pk"]["S"].endswith(answer.body["id"])]
+    items = [i for i in stored_items(aws) if i["pk"]["S"].endswith(answer.body["id"])]
     execution = next(i for i in items if i["sk"]["S"] == "EXECUTION")
     assert [v["S"] for v in execution["rootJobIds"]["L"]] == ["subs"]
     job_item = next(i for i in items if i["sk"]["S"] == "JOB#subs")

@@ -1,4 +1,4 @@
-"""GET /api/execute/{id}/status (SPEC section 3)."""
+"""GET /api/execute/{id}/status, as docs/api.md states it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import boto3
 import pytest
 
-from local.stack import LocalStack
-from tests.conftest import Api, event_file, plan
+from local.stack import LocalDeployment
+from tests.support import Api, event_file, plan
 
 
 def test_a_fresh_execution_reads_back_whole(api: Api) -> None:
@@ -77,7 +77,7 @@ def test_jobs_keep_plan_order_not_key_order(api: Api) -> None:
     assert [j["id"] for j in api.status(execution_id).body["jobs"]] == ids
 
 
-def test_progress_and_counts_follow_the_job_items(api: Api, aws: LocalStack) -> None:
+def test_progress_and_counts_follow_the_job_items(api: Api, aws: LocalDeployment) -> None:
     # Given a worker (simulated) completed one job, failed one and runs one of four
     execution_id = api.submit(plan({"id": "a"}, {"id": "b"}, {"id": "c"}, {"id": "d"})).body["id"]
     client = boto3.client("dynamodb", region_name="us-east-1")
@@ -126,7 +126,7 @@ def test_another_tenants_execution_is_404(api: Api) -> None:
     assert api.status(execution_id, tenant="local").status == 200
 
 
-def test_a_partial_execution_is_invisible(api: Api, aws: LocalStack) -> None:
+def test_a_partial_execution_is_invisible(api: Api, aws: LocalDeployment) -> None:
     # Given job items without their execution item (a large submission that failed midway)
     client = boto3.client("dynamodb", region_name="us-east-1")
     execution_id = "P4rt1alExecution00001"

@@ -1,4 +1,4 @@
-"""The status answer's strong ETag and If-None-Match (SPEC section 3; RFC 9110 sections 8.8.3, 13.1.2, 15.4.5):
+"""The status answer's strong ETag and If-None-Match (docs/api.md; RFC 9110 sections 8.8.3, 13.1.2, 15.4.5):
 a poll that sends the tag back while nothing changed gets 304 with no body."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from execution_api.etags import none_match, strong_etag
 from local.events import rest_api_event
 from local.stack import FakeLambdaContext
-from tests.conftest import LOCAL_TENANT, STATUS, Api, event_file
+from tests.support import LOCAL_TENANT, STATUS, Api, event_file, table_items
 
 
 def submitted(api: Api) -> str:
@@ -98,7 +98,7 @@ def test_a_change_gives_a_new_tag_and_the_old_one_no_longer_matches(api: Api, ta
     execution_id = submitted(api)
     etag = header(poll(api, execution_id, {}), "ETag")
     # When a job changes (as the engine will write it)
-    item = next(i for i in table.scan()["Items"] if i["sk"] == "JOB#job1")
+    item = next(i for i in table_items(table) if i["sk"] == "JOB#job1")
     table.update_item(
         Key={"pk": item["pk"], "sk": item["sk"]},
         UpdateExpression="SET #s = :s",

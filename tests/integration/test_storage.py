@@ -1,10 +1,10 @@
-"""The storage invariants of SPEC section 5, with DynamoDB failures injected where they hurt."""
+"""The storage invariants (docs/data-model.md: all of an execution or none of it), with DynamoDB failures
+injected where they hurt."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,13 +13,8 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from execution_api.aws_clients import dynamodb_client, kms_client
 from execution_api.repository import ExecutionRepository
 from execution_api.submission import submission_service
-from local.stack import LocalStack
-from tests.conftest import Api, plan
-
-
-def chain(n: int) -> dict[str, Any]:
-    """A plan of n jobs, each depending on the one before."""
-    return plan(*({"id": f"j{i}", **({"dependsOn": [f"j{i - 1}"]} if i else {})} for i in range(n)))
+from local.stack import LocalDeployment
+from tests.support import Api, chain, fail_call, plan, table_items
 
 
 def client_error(code: str, operation: str, **extra: Any) -> ClientError:
@@ -38,33 +33,6 @@ def round_trips() -> Counter[str]:
     return sent
 
 
-def fail_call(
-    monkeypatch: pytest.MonkeyPatch, client: Any, operation: str, on_call: int, error: Exception
-) -> list[int]:
-    """Make the on_call-th call of client.operation raise error; the others go through."""
-    calls = [0]
-    real: Callable[..., Any] = getattr(client, operation)
-
-    def wrapper(**kwargs: Any) -> Any:
-        calls[0] += 1
-        if calls[0] == on_call:
-            raise error
-        return real(**kwargs)
-
-    monkeypatch.setattr(client, operation, wrapper)
-    return calls
-
-
-def stored(table: Any) -> list[dict[str, Any]]:
-    """Every item of the table (Scan pages at 1 MB)."""
-    page = table.scan()
-    items = list(page["Items"])
-    while "LastEvaluatedKey" in page:
-        page = table.scan(ExclusiveStartKey=page["LastEvaluatedKey"])
-        items.extend(page["Items"])
-    return items
-
-
 # Past 99 jobs a marker item rides in the first and last transaction (sweep_abandoned), so 99 items each.
 @pytest.mark.parametrize(("jobs", "transactions"), [(0, 1), (1, 1), (10, 1), (99, 1), (100, 2), (198, 3), (500, 6)])
 def test_round_trips_per_accepted_post(
@@ -76,7 +44,7 @@ def test_round_trips_per_accepted_post(
     # Then up to 99 jobs take one TransactWriteItems; larger plans one per 100 items, and nothing else
     assert round_trips == Counter({"TransactWriteItems": transactions})
     # And the 202 came after every item was written
-    assert len(stored(table)) == jobs + 1
+    assert len(table_items(table)) == jobs + 1
 
 
 def test_a_base_execution_costs_one_read(api: Api, round_trips: Counter[str]) -> None:
@@ -93,7 +61,7 @@ def test_an_invalid_plan_costs_no_round_trip(api: Api, round_trips: Counter[str]
 
 
 def test_a_reader_never_sees_a_partly_written_large_execution(
-    api: Api, aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+    api: Api, aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a reader that looks after every transaction of a 250-job submission
     client = dynamodb_client()
@@ -149,19 +117,19 @@ def test_a_failure_at_any_write_step_leaves_nothing_and_a_keyed_retry_makes_one_
     assert answer.headers["Retry-After"] == "1"
     assert answer.body["code"] == "service_unavailable"
     assert "secret AWS detail" not in json.dumps(answer.body)
-    assert stored(table) == []
+    assert table_items(table) == []
     # And the same request with the same key succeeds once DynamoDB is back, exactly once
     monkeypatch.undo()
     retry = api.submit(chain(jobs), headers=key)
     assert retry.status == 202
     assert api.submit(chain(jobs), headers=key).body == retry.body
-    assert len(stored(table)) == jobs + 1
+    assert len(table_items(table)) == jobs + 1
 
 
 def test_a_small_plan_failure_leaves_nothing(api: Api, table: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     fail_call(monkeypatch, dynamodb_client(), "transact_write_items", 1, client_error("ThrottlingException", "X"))
     assert api.submit(chain(5)).status == 503
-    assert stored(table) == []
+    assert table_items(table) == []
 
 
 def test_an_unexpected_dynamodb_error_is_a_500_that_leaks_nothing(
@@ -175,7 +143,7 @@ def test_an_unexpected_dynamodb_error_is_a_500_that_leaks_nothing(
     text = json.dumps(answer.body)
     for leak in ("secret AWS detail", "ValidationException", "Traceback", "File "):
         assert leak not in text
-    assert stored(table) == []
+    assert table_items(table) == []
 
 
 def test_an_existing_item_is_never_overwritten(api: Api, table: Any) -> None:
@@ -186,7 +154,7 @@ def test_an_existing_item_is_never_overwritten(api: Api, table: Any) -> None:
     answer = api.submit(plan({"id": "a", "params": {"v": 2}}))
     # Then it is refused (retryable: a retry draws a new id) and the first execution is intact
     assert answer.status == 503
-    [job] = [i for i in stored(table) if i["sk"] == "JOB#a"]
+    [job] = [i for i in table_items(table) if i["sk"] == "JOB#a"]
     assert json.loads(job["params"]) == {"v": 1}
 
 
@@ -218,10 +186,10 @@ def test_a_failed_base_lookup_is_503_and_a_keyed_retry_succeeds(
     answer = api.submit(body, headers=key)
     assert answer.status == 503
     assert answer.headers["Retry-After"] == "1"
-    assert len(stored(table)) == 2  # only the base execution
+    assert len(table_items(table)) == 2  # only the base execution
     monkeypatch.undo()
     assert api.submit(body, headers=key).status == 202
-    assert len(stored(table)) == 4
+    assert len(table_items(table)) == 4
 
 
 def test_status_read_throttled_is_503(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -237,7 +205,7 @@ def test_kms_unavailable_is_503_and_stores_nothing(api: Api, table: Any, monkeyp
     body = {**chain(1), "options": {"webhookUrl": "https://example.com/h", "webhookSecret": "s3cr3t"}}
     answer = api.submit(body)
     assert answer.status == 503
-    assert stored(table) == []
+    assert table_items(table) == []
 
 
 def test_the_client_is_made_once_per_container(api: Api) -> None:
@@ -261,7 +229,7 @@ def test_large_params_split_transactions_below_dynamodbs_4_mb(api: Api, table: A
     assert api.submit(body).status == 202
     # Then it took more than one transaction although it has fewer than 100 items, and every item is stored
     assert round_trips["TransactWriteItems"] > 1
-    assert len(stored(table)) == 71
+    assert len(table_items(table)) == 71
 
 
 def test_a_99_job_plan_under_the_body_limit_is_still_one_transaction(api: Api, table: Any) -> None:
@@ -274,3 +242,44 @@ def test_a_99_job_plan_under_the_body_limit_is_still_one_transaction(api: Api, t
     # When it is accepted / Then it took one round trip
     assert api.submit(body).status == 202
     assert round_trips == Counter({"TransactWriteItems": 1})
+
+
+# ---------------------------------------------------------------------------------------------------
+# A write whose commit succeeded but whose answer was lost (found by make load against moto: 503 "nothing was
+# stored" for executions that were stored, readable by id, and that no client ever got the id of)
+
+
+LOST_ANSWERS = [
+    # Every attempt timed out on the client side; the first one had committed.
+    pytest.param(ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com"), id="timeout"),
+    # What boto3's retry of that commit gets where the ClientRequestToken is not honoured (moto): the
+    # items of the first attempt now exist.
+    pytest.param(
+        ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                "CancellationReasons": [{"Code": "ConditionalCheckFailed"}] * 6,
+            },
+            "TransactWriteItems",
+        ),
+        id="retry-after-commit",
+    ),
+]
+
+
+@pytest.mark.parametrize("error", LOST_ANSWERS)
+def test_a_commit_whose_answer_was_lost_is_either_accepted_or_leaves_nothing(
+    api: Api, table: Any, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    # Given DynamoDB applies the transaction but the function never learns it did
+    fail_call(monkeypatch, dynamodb_client(), "transact_write_items", 1, error, after_it_ran=True)
+    # When a 5-job plan is submitted
+    answer = api.submit(chain(5))
+    items = table_items(table)
+    # Then either the client gets the id of what was stored, or nothing of the execution is left
+    if answer.status == 202:
+        assert {item["executionId"] for item in items} == {answer.body["id"]}
+        assert len(items) == 6
+    else:
+        assert answer.status == 503, answer.body
+        assert items == [], f"a {answer.status} said nothing was stored, yet {len(items)} items are"

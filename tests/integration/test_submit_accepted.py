@@ -1,4 +1,4 @@
-"""POST /api/execute success: the 202 contract, aliases, and what is stored (SPEC sections 2 and 5)."""
+"""POST /api/execute success: the 202 contract, aliases, and what is stored (docs/api.md, docs/data-model.md)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.conftest import Api, event_file, plan
+from tests.support import Api, event_file, plan, table_items
 
 NANOID = re.compile(r"[A-Za-z0-9_-]{21}")
 ISO_MILLIS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 def items_of(table: Any, execution_id: str) -> list[dict[str, Any]]:
-    return [i for i in table.scan()["Items"] if i["executionId"] == execution_id]
+    return [i for i in table_items(table) if i["executionId"] == execution_id]
 
 
 def test_the_seed_smoke_test_is_accepted(api: Api, table: Any) -> None:

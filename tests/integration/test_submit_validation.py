@@ -1,4 +1,4 @@
-"""Every validation rule of SPEC section 2, through the real submit handler: status, code, pointer."""
+"""Every validation rule of POST /api/execute (docs/api.md, "The rules"), through the real submit handler: status, code, pointer."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, plan
+from tests.support import Api, plan
 
 VALID_JOB = {"id": "job1", "operation": "generateVideo"}
 

@@ -1,4 +1,4 @@
-"""Plan-wide rules (SPEC section 2, "Validation"): the graph, the roots, references in params, limits, webhook.
+"""Plan-wide rules (docs/api.md, "The rules"): the graph, the roots, references in params, limits, webhook.
 
 Each test reads Given / When / Then; every failing example asserts the exact code and JSON Pointer.
 """
@@ -79,7 +79,7 @@ def unescape(json_pointer: str) -> list[str]:
 
 
 def test_given_a_valid_plan_when_checked_then_no_violations() -> None:
-    # Given the canonical example of SPEC section 2, with explicit roots and an https webhook
+    # Given the canonical example of docs/api.md, with explicit roots and an https webhook
     valid = plan(
         ("job1", [], {"prompt": "a cat"}),
         ("job2", ["job1"], {"video": "_videoJobDependency:job1"}),
@@ -382,11 +382,9 @@ def test_given_an_http_webhook_when_checked_then_insecure_at_its_pointer(where_:
     # Then
     assert (violation.code, violation.pointer) == ("insecure_webhook_url", where_)
     # And with ALLOW_INSECURE_WEBHOOKS it passes, while a private host stays refused
-    assert check_plan(p, PlanLimits(allow_insecure_webhooks=True)) == []
+    assert check_plan(p, LIMITS, allow_insecure_webhooks=True) == []
     private = plan(("a", []), webhook=WebhookTarget("http://10.0.0.1/hook", None, where_))
-    assert where(check_plan(private, PlanLimits(allow_insecure_webhooks=True))) == [
-        ("webhook_host_not_allowed", where_)
-    ]
+    assert where(check_plan(private, LIMITS, allow_insecure_webhooks=True)) == [("webhook_host_not_allowed", where_)]
 
 
 # --- everything at once --------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Which webhook URLs the service calls back (SPEC section 2, "Validation", webhookUrl): pure, no DNS, no network."""
+"""Which webhook URLs the service calls back (docs/security.md, "Webhook URLs"): pure, no DNS, no network."""
 
 from __future__ import annotations
 
@@ -180,7 +180,7 @@ def test_given_allow_insecure_when_the_url_is_malformed_then_still_invalid(url: 
 def test_given_a_forbidden_host_in_a_unicode_or_percent_encoded_spelling_when_checked_then_refused(
     url: str, means: str
 ) -> None:
-    """SPEC: no loopback / link-local host "in any spelling". Clients normalise the host before connecting:
+    """No loopback / link-local host "in any spelling" (docs/security.md). Clients normalise the host before connecting:
     IDNA (Python's socket module, `requests`) and UTS 46 (WHATWG) map fullwidth digits and letters and U+3002
     to ASCII, so Python's own socket.getaddrinfo on the fullwidth spelling connects to 127.0.0.1; WHATWG and
     RFC 3986 normalisation decode %XX in a host."""

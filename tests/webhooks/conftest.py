@@ -11,9 +11,9 @@ from typing import Any
 import boto3
 import pytest
 
-from local.stack import FakeLambdaContext, LocalStack
+from local.stack import FakeLambdaContext, LocalDeployment
 from local.template import ACCOUNT_ID, REGION
-from tests.conftest import Api, plan
+from tests.support import Api, plan
 
 ENQUEUE = "WebhookEnqueueFunction"
 SENDER = "WebhookSenderFunction"
@@ -22,7 +22,7 @@ SENDER = "WebhookSenderFunction"
 class Delivery:
     """Drives an execution to its end and the webhook functions over it, as Lambda's event sources would."""
 
-    def __init__(self, stack: LocalStack, api: Api) -> None:
+    def __init__(self, stack: LocalDeployment, api: Api) -> None:
         self.stack = stack
         self.api = api
         self.dynamodb = boto3.client("dynamodb", region_name=REGION)
@@ -168,7 +168,7 @@ def _as_event_image(item: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def delivery(aws: LocalStack, api: Api, configure: Any) -> Iterator[Delivery]:
+def delivery(aws: LocalDeployment, api: Api, configure: Any) -> Iterator[Delivery]:
     configure("ALLOW_INSECURE_WEBHOOKS", "true")
     configure("WEBHOOK_RETRY_SCHEDULE", "0,0,0")  # no waiting in tests; the schedule has tests of its own
     return Delivery(aws, api)

@@ -11,7 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 @dataclass(frozen=True)
-class Answer:
+class ScriptedAnswer:
+    """What the receiver answers to one delivery (the last one repeats)."""
+
     status: int = 200
     body: bytes = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
@@ -28,7 +30,7 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, answers: list[Answer]) -> None:
+    def __init__(self, answers: list[ScriptedAnswer]) -> None:
         self.answers = list(answers)
         self.received: list[Received] = []
         self.stop = threading.Event()
@@ -39,13 +41,13 @@ class Receiver:
 
     port: int = 0
 
-    def next_answer(self) -> Answer:
+    def next_answer(self) -> ScriptedAnswer:
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
 
 @contextmanager
-def receiver(*answers: Answer) -> Iterator[Receiver]:
-    state = Receiver(list(answers) or [Answer()])
+def receiver(*answers: ScriptedAnswer) -> Iterator[Receiver]:
+    state = Receiver(list(answers) or [ScriptedAnswer()])
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:

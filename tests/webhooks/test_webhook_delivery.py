@@ -12,16 +12,16 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from standardwebhooks import Webhook
 
 from execution_api.webhook_delivery import DeliveryQueue, webhook_deliveries
-from tests.conftest import plan
+from tests.support import plan
 from tests.webhooks.conftest import Delivery
-from tests.webhooks.receiver import Answer, receiver
+from tests.webhooks.receiver import ScriptedAnswer, receiver
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 RESULT = {"url": "https://media.invalid/job1.mp4", "status": "completed"}
 
 
 def test_a_completed_execution_is_delivered_signed(delivery: Delivery) -> None:
-    with receiver(Answer(200)) as hook:
+    with receiver(ScriptedAnswer(200)) as hook:
         # Given an execution with a webhook that completes
         execution_id = delivery.submit(hook.url, SECRET)
         delivery.end(execution_id, "completed", result=RESULT)
@@ -102,7 +102,7 @@ def test_a_crash_between_claim_and_send_is_repaired_by_the_retried_record(
 def test_a_failure_and_a_cancel_payload(
     delivery: Delivery, status: str, fields: dict[str, Any], expected: dict[str, Any]
 ) -> None:
-    with receiver(Answer(204)) as hook:
+    with receiver(ScriptedAnswer(204)) as hook:
         execution_id = delivery.submit(hook.url, "a plain secret")
         delivery.end(execution_id, status, **fields)
         delivery.run_enqueue(delivery.stream_records())
@@ -118,7 +118,7 @@ def test_a_failure_and_a_cancel_payload(
 
 
 def test_without_a_secret_there_are_no_signature_headers(delivery: Delivery) -> None:
-    with receiver(Answer(200)) as hook:
+    with receiver(ScriptedAnswer(200)) as hook:
         execution_id = delivery.submit(hook.url)
         delivery.end(execution_id, "completed", result=RESULT)
         delivery.run_enqueue(delivery.stream_records())
@@ -130,7 +130,7 @@ def test_without_a_secret_there_are_no_signature_headers(delivery: Delivery) -> 
 
 
 def test_a_503_is_retried_with_the_same_webhook_id(delivery: Delivery) -> None:
-    with receiver(Answer(503), Answer(200)) as hook:
+    with receiver(ScriptedAnswer(503), ScriptedAnswer(200)) as hook:
         execution_id = delivery.submit(hook.url, SECRET)
         delivery.end(execution_id, "completed", result=RESULT)
         delivery.run_enqueue(delivery.stream_records())
@@ -144,7 +144,7 @@ def test_a_503_is_retried_with_the_same_webhook_id(delivery: Delivery) -> None:
 
 
 def test_410_gone_stops_at_once(delivery: Delivery, capsys: pytest.CaptureFixture[str]) -> None:
-    with receiver(Answer(410)) as hook:
+    with receiver(ScriptedAnswer(410)) as hook:
         execution_id = delivery.submit(hook.url)
         delivery.end(execution_id, "completed", result=RESULT)
         delivery.run_enqueue(delivery.stream_records())
@@ -159,7 +159,7 @@ def test_410_gone_stops_at_once(delivery: Delivery, capsys: pytest.CaptureFixtur
 def test_every_retry_failing_gives_up_and_keeps_the_record(
     delivery: Delivery, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with receiver(Answer(500)) as hook:
+    with receiver(ScriptedAnswer(500)) as hook:
         execution_id = delivery.submit(hook.url)
         delivery.end(execution_id, "completed", result=RESULT)
         delivery.run_enqueue(delivery.stream_records())
@@ -177,7 +177,7 @@ def test_every_retry_failing_gives_up_and_keeps_the_record(
 
 
 def test_a_duplicate_message_after_delivery_sends_nothing(delivery: Delivery) -> None:
-    with receiver(Answer(200)) as hook:
+    with receiver(ScriptedAnswer(200)) as hook:
         execution_id = delivery.submit(hook.url)
         delivery.end(execution_id, "completed", result=RESULT)
         delivery.run_enqueue(delivery.stream_records())
@@ -218,7 +218,7 @@ def test_records_that_are_not_an_execution_ending_queue_nothing(delivery: Delive
 def test_the_first_retry_waits_in_the_queue_a_few_seconds(delivery: Delivery, configure: Any) -> None:
     # Given the real first wait of the schedule (about 5 s) and a receiver that answers 503, then 200
     configure("WEBHOOK_RETRY_SCHEDULE", "5")
-    with receiver(Answer(503), Answer(200)) as hook:
+    with receiver(ScriptedAnswer(503), ScriptedAnswer(200)) as hook:
         execution_id = delivery.submit(hook.url)
         delivery.end(execution_id, "completed", result=RESULT)
         delivery.run_enqueue(delivery.stream_records())
@@ -237,7 +237,7 @@ def test_the_first_retry_waits_in_the_queue_a_few_seconds(delivery: Delivery, co
 
 
 def test_a_malformed_message_fails_alone_for_sqs_to_retry_and_dead_letter(delivery: Delivery) -> None:
-    with receiver(Answer(200)) as hook:
+    with receiver(ScriptedAnswer(200)) as hook:
         execution_id = delivery.submit(hook.url)
         delivery.end(execution_id, "completed", result=RESULT)
         delivery.run_enqueue(delivery.stream_records())
@@ -248,7 +248,7 @@ def test_a_malformed_message_fails_alone_for_sqs_to_retry_and_dead_letter(delive
 
 
 def test_a_secret_sealed_for_another_execution_does_not_open(delivery: Delivery) -> None:
-    with receiver(Answer(200)) as hook:
+    with receiver(ScriptedAnswer(200)) as hook:
         # Given an execution whose stored ciphertext was copied from another execution
         donor = delivery.submit(hook.url, SECRET)
         execution_id = delivery.submit(hook.url, "another secret")

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from execution_api.webhook_transport import MAX_RESPONSE_BYTES, WebhookTransport
-from tests.webhooks.receiver import Answer, receiver
+from tests.webhooks.receiver import ScriptedAnswer, receiver
 
 
 class StubResolver:
@@ -88,7 +88,7 @@ def test_an_unresolvable_name_is_a_failed_attempt() -> None:
 
 def test_the_connection_goes_to_the_checked_address_with_the_name_as_host() -> None:
     # Given a name that resolves to the receiver's loopback address, and would resolve elsewhere afterwards
-    with receiver(Answer(204)) as hook:
+    with receiver(ScriptedAnswer(204)) as hook:
         resolver = StubResolver(["127.0.0.1"], ["10.0.0.1"])
         transport = WebhookTransport(allow_insecure=True, resolver=resolver)
         # When posting
@@ -105,7 +105,7 @@ def test_the_connection_goes_to_the_checked_address_with_the_name_as_host() -> N
 
 
 def test_a_redirect_is_not_followed() -> None:
-    with receiver(Answer(302, headers={"Location": "http://127.0.0.1:9/elsewhere"})) as hook:
+    with receiver(ScriptedAnswer(302, headers={"Location": "http://127.0.0.1:9/elsewhere"})) as hook:
         result = WebhookTransport(allow_insecure=True).post(hook.url, b"{}", {})
     assert result.status == 302
     assert not result.delivered
@@ -113,7 +113,7 @@ def test_a_redirect_is_not_followed() -> None:
 
 
 def test_a_slow_receiver_times_out() -> None:
-    with receiver(Answer(200, delay=5)) as hook:
+    with receiver(ScriptedAnswer(200, delay=5)) as hook:
         result = WebhookTransport(allow_insecure=True, timeout_seconds=0.3).post(hook.url, b"{}", {})
     assert result.status is None
     assert result.error is not None
@@ -151,7 +151,7 @@ def test_a_trickling_answer_is_cut_at_the_deadline() -> None:
 
 
 def test_at_most_64_kib_of_an_answer_is_read() -> None:
-    with receiver(Answer(200, body=b"", stream_bytes=20 * 1024 * 1024)) as hook:
+    with receiver(ScriptedAnswer(200, body=b"", stream_bytes=20 * 1024 * 1024)) as hook:
         result = WebhookTransport(allow_insecure=True).post(hook.url, b"{}", {})
     assert result.delivered
     assert result.body_bytes_read == MAX_RESPONSE_BYTES
@@ -160,7 +160,7 @@ def test_at_most_64_kib_of_an_answer_is_read() -> None:
 def test_proxy_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.setenv(name, "http://127.0.0.1:9")  # the discard port: nothing would answer
-    with receiver(Answer(200)) as hook:
+    with receiver(ScriptedAnswer(200)) as hook:
         result = WebhookTransport(allow_insecure=True).post(hook.url, b"{}", {})
     assert result.delivered
     assert len(hook.received) == 1

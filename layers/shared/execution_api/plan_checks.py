@@ -33,7 +33,6 @@ class PlanLimits:
     max_jobs: int = limits.MAX_JOBS
     max_job_params_bytes: int = limits.MAX_JOB_PARAMS_BYTES
     allowed_operations: frozenset[str] = frozenset()
-    allow_insecure_webhooks: bool = False
 
     @classmethod
     def from_settings(cls, settings: SubmitSettings) -> PlanLimits:
@@ -41,11 +40,10 @@ class PlanLimits:
             max_jobs=settings.max_jobs,
             max_job_params_bytes=settings.max_job_params_bytes,
             allowed_operations=settings.allowed_operations,
-            allow_insecure_webhooks=settings.allow_insecure_webhooks,
         )
 
 
-def check_plan(plan: ExecutionPlan, limits: PlanLimits) -> list[Violation]:
+def check_plan(plan: ExecutionPlan, limits: PlanLimits, *, allow_insecure_webhooks: bool = False) -> list[Violation]:
     """Every violation of the plan-wide rules, in a stable order; empty when the plan is valid."""
     violations: list[Violation] = []
     if len(plan.jobs) > limits.max_jobs:
@@ -94,7 +92,7 @@ def check_plan(plan: ExecutionPlan, limits: PlanLimits) -> list[Violation]:
     if plan.root_job_ids is not None:
         violations.extend(_root_problems(plan, jobs_by_id))
     if plan.webhook is not None:
-        problem = webhook_url_problem(plan.webhook.url, allow_insecure=limits.allow_insecure_webhooks)
+        problem = webhook_url_problem(plan.webhook.url, allow_insecure=allow_insecure_webhooks)
         if problem is not None:
             violations.append(Violation(plan.webhook.pointer, *problem))
     return violations

@@ -26,12 +26,12 @@ from execution_api.plan_checks import PlanLimits, check_plan, pointer
 
 
 def read_submission(
-    body: str | None, is_base64_encoded: bool, limits: PlanLimits
+    body: str | None, is_base64_encoded: bool, limits: PlanLimits, *, allow_insecure_webhooks: bool = False
 ) -> tuple[dict[str, Any], ExecutionPlan]:
     """The body (`parse_body`) and its plan (`validate_submission`): what the submit route runs."""
     with _collector_paused():
         value = parse_body(body, is_base64_encoded)
-        return value, validate_submission(value, limits)
+        return value, validate_submission(value, limits, allow_insecure_webhooks=allow_insecure_webhooks)
 
 
 @contextmanager
@@ -65,8 +65,11 @@ def parse_body(body: str | None, is_base64_encoded: bool = False) -> dict[str, A
     return value
 
 
-def validate_submission(body: dict[str, Any], limits: PlanLimits) -> ExecutionPlan:
-    """The plan in one canonical shape, aliases resolved; PlanRejected with every violation otherwise."""
+def validate_submission(
+    body: dict[str, Any], limits: PlanLimits, *, allow_insecure_webhooks: bool = False
+) -> ExecutionPlan:
+    """The plan in one canonical shape, aliases resolved; PlanRejected with every violation otherwise.
+    `allow_insecure_webhooks` (ALLOW_INSECURE_WEBHOOKS) lets an http:// webhook URL to a public host pass."""
     try:
         SubmitExecutionRequest.model_validate(body)
         violations: list[Violation] = []
@@ -75,7 +78,7 @@ def validate_submission(body: dict[str, Any], limits: PlanLimits) -> ExecutionPl
     plan, conflicts = _read_plan(body)
     violations += conflicts
     if plan is not None:
-        violations += check_plan(plan, limits)
+        violations += check_plan(plan, limits, allow_insecure_webhooks=allow_insecure_webhooks)
     if violations:
         raise PlanRejected(_unique(violations))
     assert plan is not None  # a body that passed the schema always yields a plan

@@ -1,4 +1,4 @@
-"""Webhook delivery (SPEC section 12): announce a finished execution to its webhook URL, at least once.
+"""Webhook delivery (docs/webhooks.md): announce a finished execution to its webhook URL, at least once.
 
 Two steps, decoupled from the engine through the executions table (docs/webhooks.md):
 1. `enqueue`: when the execution item turns terminal (a DynamoDB stream record), claim the delivery on

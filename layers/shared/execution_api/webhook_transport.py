@@ -1,6 +1,6 @@
-"""One webhook POST, with the SSRF checks of SPEC section 12 built into how the connection is made.
+"""One webhook POST, with the send-time SSRF checks (docs/webhooks.md) built into how the connection is made.
 
-The host is resolved once; every address is checked against SPEC section 2's ranges; the socket
+The host is resolved once; every address is checked against the ranges webhook_urls refuses; the socket
 is then opened to one of those checked addresses, never to the name. So DNS rebinding between the
 check and the connection cannot happen: there is no second resolution. For https the socket is
 wrapped with the host name as SNI and the certificate is verified against that name; the Host header

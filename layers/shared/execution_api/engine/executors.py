@@ -1,5 +1,5 @@
 """Executors run one job for the worker. Real provider executors plug in by implementing `Executor`;
-this module ships `simulated`, which runs any operation without a provider (SPEC section 11)."""
+this module ships `simulated`, which runs any operation without a provider (docs/engine.md)."""
 
 from __future__ import annotations
 
