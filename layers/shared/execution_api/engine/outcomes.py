@@ -18,7 +18,7 @@ def parsed(item: Item, name: str) -> Any:
 
 
 def result_shape(result: Any) -> dict[str, Any]:
-    """A worker's result as SPEC section 3 shows it: an object with status and outputs."""
+    """A worker's result as docs/api.md shows it: an object with status and outputs."""
     if not isinstance(result, dict):
         return {"status": "completed", "outputs": [], "metadata": {"value": result}}
     return {"status": "completed", "outputs": [], **result}
