@@ -76,9 +76,13 @@ class Rig:
         from local.events import rest_api_event
 
         body = json.dumps({"executionPlan": {"jobs": [{"operation": "generateVideo", **j} for j in jobs]}})
-        event = rest_api_event("POST", "/api/execute", headers={"Content-Type": "application/json"}, body=body)
+        event = rest_api_event(
+            "POST", "/api/execute", headers={"Content-Type": "application/json"}, body=body, tenant_id="local"
+        )
         started = time.perf_counter()
         answer = self._submit(event, FakeLambdaContext(self._submit_function, "bench"))
+        if answer["statusCode"] != 202:
+            raise RuntimeError(f"the submit handler answered {answer['statusCode']}: {answer['body'][:300]}")
         execution_id: str = json.loads(answer["body"])["id"]
         pk = f"TENANT#local#EXECUTION#{execution_id}"
 

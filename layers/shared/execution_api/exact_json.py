@@ -58,7 +58,7 @@ def _refusal(text: str, reason: str) -> NotJson:
 
 def dumps(value: Any) -> str:
     """Compact JSON with every Decimal written exactly as parsed."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_marked_number)
+    text = _ENCODER.encode(value)
     return _MARKED.sub(r"\1", text) if "\\u0000" in text else text
 
 
@@ -66,6 +66,10 @@ def _marked_number(value: Any) -> str:
     if isinstance(value, Decimal):
         return _MARK + str(value)
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+# One encoder for every call: json.dumps with options builds a new one each time (per job, per request).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_marked_number)
 
 
 def _no_constant(name: str) -> Any:
