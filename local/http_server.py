@@ -117,7 +117,10 @@ class LocalHttpServer:
             return
         self._stopped = True
         socket_map = self.server._map  # type: ignore[attr-defined] # waitress keeps its connections there
-        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(socket_map))  # type: ignore[attr-defined]
+        try:
+            self.server.trigger.pull_trigger(lambda: wasyncore.close_all(socket_map))  # type: ignore[attr-defined]
+        except OSError:  # the I/O thread's wake-up pipe is already closed, so is its loop: close from here
+            wasyncore.close_all(socket_map, ignore_all=True)
         self._thread.join(timeout=10)
         self.server.task_dispatcher.shutdown()
 
