@@ -13,8 +13,8 @@ from execution_api.engine.executors import JobRequest, SimulatedExecutor
 from tests.engine.conftest import Engine
 
 
-def test_the_worker_opens_sealed_credentials_for_the_executor(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given an executor that records what it is handed
+def recording_executor(monkeypatch: pytest.MonkeyPatch) -> list[JobRequest]:
+    """The simulated executor, run instantly, recording each request the worker hands it."""
     seen: list[JobRequest] = []
 
     class Recording(SimulatedExecutor):
@@ -23,6 +23,12 @@ def test_the_worker_opens_sealed_credentials_for_the_executor(engine: Engine, mo
             return super().run(request, heartbeat)
 
     monkeypatch.setattr(worker_module, "executor_for", lambda operation, settings: Recording(default_ms=0))
+    return seen
+
+
+def test_the_worker_opens_sealed_credentials_for_the_executor(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an executor that records what it is handed
+    seen = recording_executor(monkeypatch)
     # When a job with a key in its params and provider keys in the options runs
     params = {"provider": "replicate", "auth": {"apiKey": "r8_engine_key"}, "n": 2}
     execution_id = engine.submit(
@@ -41,14 +47,7 @@ def test_the_worker_opens_sealed_credentials_for_the_executor(engine: Engine, mo
 
 def test_params_reach_the_executor_with_every_digit(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given an executor that records what it is handed
-    seen: list[JobRequest] = []
-
-    class Recording(SimulatedExecutor):
-        def run(self, request: JobRequest, heartbeat: Any) -> Any:
-            seen.append(request)
-            return super().run(request, heartbeat)
-
-    monkeypatch.setattr(worker_module, "executor_for", lambda operation, settings: Recording(default_ms=0))
+    seen = recording_executor(monkeypatch)
     # When a job's params hold numbers a double cannot keep, passing through Step Functions and SQS
     params = {
         "fps": Decimal("23.976"),

@@ -38,7 +38,7 @@ TENANT = "acme"
 NOW = datetime(2026, 11, 26, 7, 0, 0, 123_000, tzinfo=UTC)
 FIRST_ID = "V1StGXR8_Z5jdHi6B-myT"
 SECOND_ID = "Uakgb_J5m9g-0JDMbcJqL"
-BASE_ID = "baseXXXXXXXXXXXXXXXXX"
+BASE_ID = "BaseExecution_0123456"  # a 21-character nanoid, as the service makes them
 RETENTION_DAYS = 90
 # The unit tests call run_once outside a Lambda invocation: there is no remaining time to register.
 pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining time left")
