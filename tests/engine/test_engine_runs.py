@@ -95,7 +95,8 @@ def test_retryable_failures_are_retried_up_to_the_attempt_limit(engine: Engine) 
         {"id": "broken", "params": {"simulate": {"failWith": "provider unavailable", "retryable": True}}},
     )
 
-    status = engine.run(execution_id)
+    # Two retries wait 5 s then 10 s by design; the rest is moto, which a loaded machine slows several-fold.
+    status = engine.run(execution_id, timeout_s=180)
 
     items = engine_items(engine, execution_id)
     assert items["flaky"]["status"] == "completed"
