@@ -58,7 +58,8 @@ class EventSources:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="event-source")
         self._lock = threading.Lock()
         self._handlers: dict[str, Handler] = {}
-        self._stopped = threading.Event()
+        self._stopped = threading.Event()  # set by stop(): deliveries still in flight are being cut off
+        self._cut_off_told = False
         self._thread: threading.Thread | None = None
         self.errors: list[BaseException] = []
         self.paused: set[str] = set()  # functions whose events wait (tests hold a worker back this way)
@@ -137,7 +138,8 @@ class EventSources:
                     if not self.poll_once():
                         time.sleep(0.01)
                 except Exception as error:
-                    print(f"event sources: {error!r}", flush=True)
+                    if not self._stopped.is_set():
+                        print(f"event sources: {error!r}", flush=True)
                     time.sleep(1)
 
         self._thread = threading.Thread(target=loop, name="event-sources", daemon=True)
@@ -238,7 +240,7 @@ class EventSources:
             try:
                 answer = done.result()
             except Exception as error:
-                print(f"{mapping.function.logical_id} failed: {error!r}", flush=True)
+                self._report_failure(mapping, error)
                 answer = None
             try:
                 settle(answer)
@@ -248,6 +250,17 @@ class EventSources:
                 mapping.in_flight -= 1
 
         future.add_done_callback(finished)
+
+    def _report_failure(self, mapping: Mapping, error: BaseException) -> None:
+        """A failed delivery is printed; once stop() has begun, failures are expected (the backend and the
+        functions are going away): one calm line says so instead."""
+        if not self._stopped.is_set():
+            print(f"{mapping.function.logical_id} failed: {error!r}", flush=True)
+            return
+        with self._lock:
+            told, self._cut_off_told = self._cut_off_told, True
+        if not told:
+            print("event sources: stopping; deliveries in flight were cut off", flush=True)
 
     def _invoke(self, function: Function, event: dict[str, Any]) -> Any:
         with self._lock:

@@ -1,10 +1,19 @@
-"""The local event-source emulator filters records as Lambda's FilterCriteria would, and times schedules."""
+"""The local event-source emulator filters records as Lambda's FilterCriteria would, times schedules, and
+stays quiet about the deliveries its own shutdown cuts off."""
 
 from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from local.event_patterns import matches, rate_seconds
+from local.event_sources import EventSources, Mapping
+from local.template import Function
 
 ENDED = {
     "eventName": ["MODIFY"],
@@ -47,3 +56,45 @@ def test_rates(schedule: str, seconds: int) -> None:
 def test_other_schedules_are_refused_plainly() -> None:
     with pytest.raises(ValueError, match="only rate"):
         rate_seconds("cron(0 12 * * ? *)")
+
+
+class Delivery:
+    """A function that fails each delivery once let go (the backend gone, as at teardown)."""
+
+    def __init__(self) -> None:
+        self.go = threading.Event()
+        self.started = threading.Event()
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        self.started.set()
+        assert self.go.wait(10)
+        raise RuntimeError("backend gone")
+
+
+def settled(sources: EventSources, mapping: Mapping) -> None:
+    deadline = time.monotonic() + 10
+    while mapping.in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert mapping.in_flight == 0
+
+
+def test_failed_deliveries_are_reported_while_running_and_not_once_stopping(capsys: pytest.CaptureFixture[str]) -> None:
+    delivery = Delivery()
+    stack: Any = SimpleNamespace(functions=[], handler=lambda function: delivery)
+    sources = EventSources(stack, concurrency=1)
+    mapping = Mapping("Schedule", Function("Worker", Path("."), "app.handler", {}), "rate(5 minutes)", "", 1)
+
+    delivery.go.set()
+    sources._submit(mapping, {}, lambda _answer: None)
+    settled(sources, mapping)
+    assert capsys.readouterr().out == "Worker failed: RuntimeError('backend gone')\n"
+
+    delivery.go.clear()
+    delivery.started.clear()
+    sources._submit(mapping, {}, lambda _answer: None)  # running when stop() begins
+    sources._submit(mapping, {}, lambda _answer: None)  # queued: cancelled by stop()
+    assert delivery.started.wait(10)
+    sources.stop()
+    delivery.go.set()
+    settled(sources, mapping)
+    assert capsys.readouterr().out == "event sources: stopping; deliveries in flight were cut off\n"
