@@ -39,6 +39,7 @@ from moto.core.model_instances import reset_model_data
 
 from bench import cold_start_built
 from bench.growth import Growth, measure_growth, render_growth
+from bench.setup import setup_template
 from local.events import rest_api_event
 from local.stack import (
     TABLE_PROPERTIES,
@@ -48,7 +49,7 @@ from local.stack import (
     provision,
     use_local_credentials,
 )
-from local.template import REGION, ROOT, Function, Template
+from local.template import REGION, ROOT, Function
 
 OUTPUT = ROOT / "docs" / "benchmarks.md"
 SUBMIT = "SubmitExecutionFunction"
@@ -1183,15 +1184,7 @@ def main() -> int:
     started = datetime.now(UTC)
     clock = time.perf_counter()
     load = os.getloadavg()[0]
-    template = Template()
-    # Settings Powertools reads when the handler modules are imported, as the template gives them.
-    for function in template.functions():
-        for name, value in function.environment.items():
-            if isinstance(value, str):
-                os.environ.setdefault(name, value)
-    for folder in [*template.layer_dirs(), *(f.code_dir for f in template.functions())]:
-        if str(folder) not in sys.path:
-            sys.path.insert(0, str(folder))
+    template = setup_template()
     os.environ.pop("AWS_ENDPOINT_URL", None)
     use_local_credentials()
 

@@ -26,6 +26,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from bench.setup import setup_template
 from local import ministack
 from local.event_sources import EventSources, keep_task_failure_causes
 from local.stack import (
@@ -35,7 +36,7 @@ from local.stack import (
     provision,
     use_local_credentials,
 )
-from local.template import ROOT, Template
+from local.template import ROOT
 
 OUTPUT = ROOT / "docs" / "engine-benchmarks.md"
 # US East (N. Virginia) list prices.
@@ -175,14 +176,7 @@ def measure(backend: str) -> str:
 
 
 def main() -> int:
-    template = Template()
-    for function in template.functions():
-        for name, value in function.environment.items():
-            if isinstance(value, str):
-                os.environ.setdefault(name, value)
-    for folder in [*template.layer_dirs(), *(f.code_dir for f in template.functions())]:
-        if str(folder) not in sys.path:
-            sys.path.insert(0, str(folder))
+    setup_template()
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     use_local_credentials()
     keep_task_failure_causes()
