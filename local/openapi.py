@@ -61,7 +61,7 @@ def _declared_environment(template: Template) -> Iterator[None]:
 
 
 IDEMPOTENCY_DOC = (
-    "1 to 255 visible ASCII characters, unique per intended submission. A retry with the same key and body "
+    "1 to {} visible ASCII characters, unique per intended submission. A retry with the same key and body "
     "within 24 hours gets the first 202 again (with `Idempotent-Replayed: true`) and creates nothing."
 )
 
@@ -70,6 +70,7 @@ def _with_submit_request(document: dict[str, Any]) -> dict[str, Any]:
     """The submit handler reads its body itself (one parse, 413 before anything): the request body and
     the Idempotency-Key header are documented from the same models here."""
     from execution_api.idempotency import HEADER
+    from execution_api.limits import MAX_IDEMPOTENCY_KEY_LENGTH
     from execution_api.models.request import SubmitExecutionRequest
 
     schema = SubmitExecutionRequest.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
@@ -86,8 +87,8 @@ def _with_submit_request(document: dict[str, Any]) -> dict[str, Any]:
             "name": HEADER,
             "in": "header",
             "required": False,
-            "description": IDEMPOTENCY_DOC,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            "description": IDEMPOTENCY_DOC.format(MAX_IDEMPOTENCY_KEY_LENGTH),
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH},
         }
     ]
     return document

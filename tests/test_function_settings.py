@@ -1,11 +1,12 @@
 """Each function checks its settings when its handler is imported (Lambda's init phase): the template gives
 every function what it needs, a missing or malformed variable fails the import naming it, and the limits
-the template states are the code's (execution_api.limits)."""
+the template and docs/api.md state are the code's (execution_api.limits)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -110,3 +111,32 @@ def test_the_templates_limits_are_the_codes() -> None:
     assert parameters["MaxJobs"]["Default"] == limits.MAX_JOBS
     assert int(shared["MAX_JOB_PARAMS_BYTES"]) == limits.MAX_JOB_PARAMS_BYTES
     assert int(shared["MAX_BODY_BYTES"]) == limits.MAX_BODY_BYTES
+
+
+# Where docs/api.md states a length rule, in its own words; each phrase must be there with the code's number.
+API_DOC_RULES = [
+    f"| job `id` | 1 to {limits.MAX_JOB_ID_LENGTH} characters of `A-Z a-z 0-9 . _ : -`",
+    f"`rootJobIds`) that is not 1 to {limits.MAX_JOB_ID_LENGTH} characters of `A-Z a-z 0-9 . _ : -`",
+    f"| job `operation` | 1 to {limits.MAX_OPERATION_LENGTH} characters: a letter, then letters, digits",
+    f"`operation`/`type` is not 1 to {limits.MAX_OPERATION_LENGTH} characters: a letter, then letters, digits",
+    f'job `output` (e.g. `"$job1"`, at most {limits.MAX_OUTPUT_LENGTH} characters)',
+    f"`output` is longer than {limits.MAX_OUTPUT_LENGTH} characters",
+    f"`providerApiKeys` name that is not 1 to {limits.MAX_PROVIDER_NAME_LENGTH} characters of `A-Z a-z 0-9 . _ : -`",
+    f"`Idempotency-Key`: 1 to {limits.MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters",
+    f"`Idempotency-Key` is not 1 to {limits.MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters",
+]
+# Any length stated in these words; each must lie inside one of the phrases above.
+STATED_LENGTH = re.compile(r"\b(?:1 to|at most|longer than) \d+ (?:of|characters|visible)")
+
+
+def test_the_lengths_docs_api_states_are_the_codes() -> None:
+    text = (ROOT / "docs" / "api.md").read_text()
+    missing = [phrase for phrase in API_DOC_RULES if phrase not in text]
+    assert not missing, f"docs/api.md no longer says (execution_api.limits): {missing}"
+    covered = [(m.start(), m.end()) for phrase in API_DOC_RULES for m in re.finditer(re.escape(phrase), text)]
+    stray = [
+        m.group()
+        for m in STATED_LENGTH.finditer(text)
+        if not any(start <= m.start() and m.end() <= end for start, end in covered)
+    ]
+    assert not stray, f"docs/api.md states a length that is not execution_api.limits' or not in API_DOC_RULES: {stray}"

@@ -47,9 +47,17 @@ MEANINGS = {
 # The limits of execution_api/limits.py that no variable changes; tests/test_configuration_doc.py fails
 # when one has no line here.
 FIXED_LIMITS = {
+    "MAX_JOB_ID_LENGTH": "Characters of a job id, each of `A-Z a-z 0-9 . _ : -` (`invalid_job_id`)",
+    "MAX_OPERATION_LENGTH": "Characters of an operation: a letter, then letters, digits, `_ . : -` "
+    "(`invalid_operation`)",
+    "MAX_OUTPUT_LENGTH": "Characters of a job's `output` (`invalid_output`)",
+    "MAX_PROVIDER_NAME_LENGTH": "Characters of one name in `providerApiKeys`, each of `A-Z a-z 0-9 . _ : -` "
+    "(`invalid_provider_api_key`)",
+    "MAX_PROVIDER_KEY_LENGTH": "Characters of one key in `providerApiKeys` (`invalid_provider_api_key`)",
     "MAX_WEBHOOK_URL_LENGTH": "Characters of a webhook URL (`invalid_webhook_url`)",
     "MAX_WEBHOOK_SECRET_LENGTH": "Characters of a webhook secret (`invalid_webhook_secret`)",
-    "MAX_PROVIDER_KEY_LENGTH": "Characters of one key in `providerApiKeys` (`invalid_provider_api_key`)",
+    "MAX_IDEMPOTENCY_KEY_LENGTH": "Characters of an `Idempotency-Key`, each visible ASCII "
+    "(`400 invalid_idempotency_key`)",
 }
 
 # make run's own variables (read by the Makefile and local/server.py, not by the functions).

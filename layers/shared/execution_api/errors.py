@@ -28,7 +28,7 @@ class MalformedRequest(ExecutionApiError):
 
 
 class InvalidIdempotencyKey(ExecutionApiError):
-    """400: the Idempotency-Key header is not 1 to 255 visible ASCII characters."""
+    """400: the Idempotency-Key header is not 1 to MAX_IDEMPOTENCY_KEY_LENGTH visible ASCII characters."""
 
 
 class UnsupportedMediaType(ExecutionApiError):

@@ -29,12 +29,13 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from execution_api.aws_clients import dynamodb_client
 from execution_api.container import per_container
 from execution_api.errors import IdempotencyKeyInFlight, IdempotencyKeyReused, InvalidIdempotencyKey, StorageUnavailable
+from execution_api.limits import MAX_IDEMPOTENCY_KEY_LENGTH
 from execution_api.observability import logger
 from execution_api.settings import SubmitSettings, load_settings
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]{1,255}")
+_VISIBLE_ASCII = re.compile(rf"[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY_LENGTH}}}")
 _REPLAYED = "replayed"
 
 
@@ -54,7 +55,7 @@ def idempotency_key(event: Mapping[str, Any]) -> str | None:
     if len(value) >= 2 and value[0] == value[-1] == '"':
         value = value[1:-1]
     if not _VISIBLE_ASCII.fullmatch(value):
-        raise InvalidIdempotencyKey(f"{HEADER} must be 1 to 255 visible ASCII characters")
+        raise InvalidIdempotencyKey(f"{HEADER} must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} visible ASCII characters")
     return str(value)
 
 

@@ -2,7 +2,7 @@
 defaults import these.
 
 The configurable ones (MAX_*) are defaults: template.yaml sets each function's variable, and
-tests/test_template.py checks the template's values are these. docs/configuration.md lists them all.
+tests/test_function_settings.py checks the template's values are these. docs/configuration.md lists them all.
 """
 
 # Configurable: MaxJobs, MAX_JOB_PARAMS_BYTES and MAX_BODY_BYTES in template.yaml.
@@ -11,6 +11,13 @@ MAX_JOB_PARAMS_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024
 
 # Fixed by the contract.
+MAX_JOB_ID_LENGTH = 128
+MAX_OPERATION_LENGTH = 64
 MAX_WEBHOOK_URL_LENGTH = 2048
 MAX_WEBHOOK_SECRET_LENGTH = 512
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+# Fixed here: the contract accepts these fields but names no length; each bounds what one request stores.
+MAX_OUTPUT_LENGTH = 256  # the SDK's output handle, e.g. "$job1"
+MAX_PROVIDER_NAME_LENGTH = 64  # a name in providerApiKeys
 MAX_PROVIDER_KEY_LENGTH = 2048

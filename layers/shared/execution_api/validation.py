@@ -19,7 +19,13 @@ from pydantic import SecretStr, ValidationError
 
 from execution_api import exact_json
 from execution_api.errors import MalformedRequest, PlanRejected, Violation
-from execution_api.limits import MAX_PROVIDER_KEY_LENGTH, MAX_WEBHOOK_SECRET_LENGTH, MAX_WEBHOOK_URL_LENGTH
+from execution_api.limits import (
+    MAX_OUTPUT_LENGTH,
+    MAX_PROVIDER_KEY_LENGTH,
+    MAX_PROVIDER_NAME_LENGTH,
+    MAX_WEBHOOK_SECRET_LENGTH,
+    MAX_WEBHOOK_URL_LENGTH,
+)
 from execution_api.models.records import ExecutionPlan, PlannedJob, WebhookTarget
 from execution_api.models.request import FIELDS_OF, JOB_ID_RULE, OPERATION_RULE, SubmitExecutionRequest
 from execution_api.plan_checks import PlanLimits, check_plan, pointer
@@ -250,10 +256,11 @@ _FIELD_CODES = {
     "webhookSecret": ("invalid_webhook_secret", _WEBHOOK_SECRET_RULE),
     "secret": ("invalid_webhook_secret", _WEBHOOK_SECRET_RULE),
     "baseExecutionId": ("base_execution_not_found", "no execution with this id to build on"),
-    "output": ("invalid_output", "an output is at most 256 characters"),
+    "output": ("invalid_output", f"an output is at most {MAX_OUTPUT_LENGTH} characters"),
     "providerApiKeys": (
         "invalid_provider_api_key",
-        f"provider names are 1 to 64 of A-Z a-z 0-9 . _ : -, keys 1 to {MAX_PROVIDER_KEY_LENGTH}",
+        f"provider names are 1 to {MAX_PROVIDER_NAME_LENGTH} of A-Z a-z 0-9 . _ : -, "
+        f"keys 1 to {MAX_PROVIDER_KEY_LENGTH}",
     ),
 }
 _LOC_TAGS = {"webhook-object", "webhook-url", "[key]"}  # pydantic's names for union branches and dict keys

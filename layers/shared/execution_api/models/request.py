@@ -12,17 +12,25 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, InstanceOf, Se
 from pydantic.alias_generators import to_camel
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
-from execution_api.limits import MAX_PROVIDER_KEY_LENGTH, MAX_WEBHOOK_SECRET_LENGTH, MAX_WEBHOOK_URL_LENGTH
+from execution_api.limits import (
+    MAX_JOB_ID_LENGTH,
+    MAX_OPERATION_LENGTH,
+    MAX_OUTPUT_LENGTH,
+    MAX_PROVIDER_KEY_LENGTH,
+    MAX_PROVIDER_NAME_LENGTH,
+    MAX_WEBHOOK_SECRET_LENGTH,
+    MAX_WEBHOOK_URL_LENGTH,
+)
 
-JOB_ID_RULE = "job ids are 1 to 128 characters of A-Z a-z 0-9 . _ : -"
-OPERATION_RULE = "an operation is 1 to 64 characters: a letter, then letters, digits, _ . : -"
+JOB_ID_RULE = f"job ids are 1 to {MAX_JOB_ID_LENGTH} characters of A-Z a-z 0-9 . _ : -"
+OPERATION_RULE = f"an operation is 1 to {MAX_OPERATION_LENGTH} characters: a letter, then letters, digits, _ . : -"
 
-JobId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
-Operation = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_.:-]*$")]
+JobId = Annotated[str, Field(min_length=1, max_length=MAX_JOB_ID_LENGTH, pattern=r"^[A-Za-z0-9._:-]+$")]
+Operation = Annotated[str, Field(min_length=1, max_length=MAX_OPERATION_LENGTH, pattern=r"^[A-Za-z][A-Za-z0-9_.:-]*$")]
 WebhookUrl = Annotated[str, Field(min_length=1, max_length=MAX_WEBHOOK_URL_LENGTH)]
 WebhookSecret = Annotated[SecretStr, Field(min_length=1, max_length=MAX_WEBHOOK_SECRET_LENGTH)]
 ExecutionId = Annotated[str, Field(min_length=1, max_length=128)]
-ProviderName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+ProviderName = Annotated[str, Field(min_length=1, max_length=MAX_PROVIDER_NAME_LENGTH, pattern=r"^[A-Za-z0-9_.:-]+$")]
 ProviderKey = Annotated[SecretStr, Field(min_length=1, max_length=MAX_PROVIDER_KEY_LENGTH)]
 
 
@@ -60,7 +68,8 @@ class JobRequest(TypedDict):
     ]
     output: NotRequired[
         Annotated[
-            str | None, Field(default=None, max_length=256, description="The SDK's output handle, kept as given.")
+            str | None,
+            Field(default=None, max_length=MAX_OUTPUT_LENGTH, description="The SDK's output handle, kept as given."),
         ]
     ]
 
