@@ -42,7 +42,6 @@ router = Router()
     tags=["executions"],
     operation_id="cancelExecution",
 )
-@tracer.capture_method
 def cancel_execution(id: str) -> Response[str]:  # noqa: A002 - the path parameter's name
     event = router.current_event
     engine().cancel(tenant_id(event), id)

@@ -49,7 +49,6 @@ router = Router()
     tags=["executions"],
     operation_id="getExecutionStatus",
 )
-@tracer.capture_method
 def get_execution_status(id: str) -> Response[str]:  # noqa: A002 - the path parameter's name
     event = router.current_event
     execution, jobs = status_service().status(tenant_id(event), id)

@@ -49,7 +49,6 @@ router = Router()
     tags=["executions"],
     operation_id="submitExecution",
 )
-@tracer.capture_method
 def submit_execution() -> Response[str]:
     # The body is read here, in one pass (execution_api.validation), not by the resolver: 413 and 415
     # come first whatever the body holds, and the plan is parsed once with its numbers exact.

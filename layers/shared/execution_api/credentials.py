@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import SecretStr
+from pydantic_core import to_json
 
 from execution_api.webhook_secrets import SecretSealer, WebhookSecretCipher
 
 SEALED = "[sealed]"
 # Compared after lower-casing and dropping '_' and '-': apiKey, api_key, API-KEY, apiToken, token, ...
 CREDENTIAL_KEYS = frozenset({"apikey", "apitoken", "token", "secret", "password", "authorization"})
+# Any credential word inside folded text ("token" also finds "apitoken").
+_CREDENTIAL_WORD = re.compile("|".join(sorted(CREDENTIAL_KEYS)))
 MAX_SEALED_BYTES = 4096  # KMS Encrypt's plaintext limit: one call per execution holds every credential
 
 
@@ -54,6 +58,8 @@ class CredentialVault:
 
 def take_credentials(params: dict[str, Any], vault: CredentialVault) -> tuple[dict[str, Any], dict[str, int]]:
     """`params` with every credential value replaced by SEALED, and where each went in the vault."""
+    if not might_hold_credentials(params):
+        return params, {}
     places = list(_credential_places(params))
     if not places:
         return params, {}
@@ -64,6 +70,16 @@ def take_credentials(params: dict[str, Any], vault: CredentialVault) -> tuple[di
         sealed[_pointer(path)] = vault.add(parent[path[-1]])
         parent[path[-1]] = SEALED
     return redacted, sealed
+
+
+def might_hold_credentials(params: dict[str, Any]) -> bool:
+    """False only when no key inside `params` can be a credential key: the walk is skipped for most jobs.
+
+    A credential key is a credential word spelt in letters with '_' and '-' between them, all of which
+    JSON writes as they are; so, folded the same way, the params' JSON text holds the word wherever the
+    key holds it. str.lower folds the text as is_credential_key folds a key, character by character."""
+    folded = to_json(params).decode("utf-8").lower().replace("_", "").replace("-", "")
+    return _CREDENTIAL_WORD.search(folded) is not None
 
 
 def seal(cipher: SecretSealer, execution_id: str, vault: CredentialVault) -> bytes:

@@ -8,5 +8,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger()
+# Each API function serves one route: its handler's `capture_lambda_handler` traces the route, and
+# botocore's calls are subsegments of it. A `capture_method` on the route would repeat that per request.
 tracer = Tracer()
 metrics = Metrics()
