@@ -8,6 +8,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic_core import to_json
 
 from execution_api.credentials import (
     SEALED,
@@ -50,7 +51,7 @@ params_strategy = st.dictionaries(keys, values, max_size=6)
 @given(params_strategy)
 def test_params_with_a_credential_key_anywhere_are_never_skipped(params: dict[str, Any]) -> None:
     if list(_credential_places(params)):
-        assert might_hold_credentials(params)
+        assert might_hold_credentials(to_json(params))
 
 
 @settings(max_examples=200, deadline=None)
@@ -67,7 +68,7 @@ def test_a_credential_key_nested_in_a_list_is_found_in_any_spelling() -> None:
     for key in ["apiKey", "API_KEY", "api-key", "a_p_i_k_e_y", "api\u212aey", "Authorization", "pass-word"]:
         assert is_credential_key(key)
         params = {"steps": [{"model": "m", "options": {key: "sk-live-1"}}]}
-        assert might_hold_credentials(params)
+        assert might_hold_credentials(to_json(params))
         redacted, sealed = take_credentials(params, CredentialVault())
         assert redacted["steps"][0]["options"][key] == SEALED
         assert sealed == {f"/steps/0/options/{key}": 0}
@@ -75,8 +76,8 @@ def test_a_credential_key_nested_in_a_list_is_found_in_any_spelling() -> None:
 
 def test_params_without_credential_words_are_skipped_and_kept_as_they_are() -> None:
     params = {"prompt": "a cat", "duration": Decimal("2.50"), "tokens": 3, "frames": [1, 2], "apiVersion": "v1"}
-    assert not might_hold_credentials({k: v for k, v in params.items() if k != "tokens"})
-    assert might_hold_credentials(params)  # "tokens" holds the word: walked, and nothing is a credential
+    assert not might_hold_credentials(to_json({k: v for k, v in params.items() if k != "tokens"}))
+    assert might_hold_credentials(to_json(params))  # "tokens" holds the word: walked, and nothing is a credential
     redacted, sealed = take_credentials(params, CredentialVault())
     assert redacted is params
     assert sealed == {}
@@ -84,5 +85,5 @@ def test_params_without_credential_words_are_skipped_and_kept_as_they_are() -> N
 
 def test_a_credential_word_in_a_value_only_costs_the_walk() -> None:
     params = {"prompt": "draw a token and a secret door"}
-    assert might_hold_credentials(params)
+    assert might_hold_credentials(to_json(params))
     assert take_credentials(params, CredentialVault()) == (params, {})

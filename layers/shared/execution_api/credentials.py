@@ -56,9 +56,12 @@ class CredentialVault:
         return exact_json.dumps({"values": self.values, "providerApiKeys": self.provider_api_keys}).encode("utf-8")
 
 
-def take_credentials(params: dict[str, Any], vault: CredentialVault) -> tuple[dict[str, Any], dict[str, int]]:
-    """`params` with every credential value replaced by SEALED, and where each went in the vault."""
-    if not might_hold_credentials(params):
+def take_credentials(
+    params: dict[str, Any], vault: CredentialVault, params_json: bytes | None = None
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """`params` with every credential value replaced by SEALED, and where each went in the vault.
+    `params_json`: the params' pydantic-core `to_json`, when the caller has it already."""
+    if not might_hold_credentials(to_json(params) if params_json is None else params_json):
         return params, {}
     places = list(_credential_places(params))
     if not places:
@@ -72,13 +75,14 @@ def take_credentials(params: dict[str, Any], vault: CredentialVault) -> tuple[di
     return redacted, sealed
 
 
-def might_hold_credentials(params: dict[str, Any]) -> bool:
-    """False only when no key inside `params` can be a credential key: the walk is skipped for most jobs.
+def might_hold_credentials(params_json: bytes) -> bool:
+    """False only when no key inside the params (given as JSON text) can be a credential key: the walk is
+    skipped for most jobs.
 
     A credential key is a credential word spelt in letters with '_' and '-' between them, all of which
     JSON writes as they are; so, folded the same way, the params' JSON text holds the word wherever the
     key holds it. str.lower folds the text as is_credential_key folds a key, character by character."""
-    folded = to_json(params).decode("utf-8").lower().replace("_", "").replace("-", "")
+    folded = params_json.decode("utf-8").lower().replace("_", "").replace("-", "")
     return _CREDENTIAL_WORD.search(folded) is not None
 
 

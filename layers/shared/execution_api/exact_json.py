@@ -62,6 +62,16 @@ def dumps(value: Any) -> str:
     return _MARKED.sub(r"\1", text) if "\\u0000" in text else text
 
 
+def text_of(value: Any, data: bytes) -> str:
+    """`dumps(value)` for a value from `loads`, given `data`, its pydantic-core `to_json`: the same text,
+    unless a Decimal is inside (to_json writes it as a string), and then `dumps` writes it."""
+    return data.decode("utf-8") if _QUOTED_NUMBER.search(data) is None else dumps(value)
+
+
+# A string that may be a Decimal as to_json writes it: str(Decimal) is one of these, quoted.
+_QUOTED_NUMBER = re.compile(rb'"-?[0-9]+(?:\.[0-9]+)?(?:E[+-][0-9]+)?"')
+
+
 def _marked_number(value: Any) -> str:
     if isinstance(value, Decimal):
         return _MARK + str(value)

@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic_core import to_json
-
 from execution_api import exact_json, limits
 from execution_api.errors import Violation
 from execution_api.models.records import ExecutionPlan, PlannedJob
@@ -138,7 +136,7 @@ def _params_problems(
     # One serialization serves both checks: pydantic-core's compact UTF-8 JSON, byte for byte what
     # json.dumps(params, separators=(",", ":"), ensure_ascii=False) writes, at several times its speed.
     # It quotes Decimals, so this size is an upper bound: the exact size is computed only when it is over.
-    data = to_json(job.params)
+    data = job.params_json()
     if len(data) > max_params_bytes:
         size = len(exact_json.dumps(job.params).encode("utf-8"))
         if size > max_params_bytes:

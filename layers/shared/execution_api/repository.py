@@ -278,7 +278,7 @@ def _job_item(pk: str, execution: Execution, job: Job, write_id: str) -> dict[st
         "position": {"N": str(job.position)},
         "operation": {"S": job.operation},
         # JSON text, not a DynamoDB map: keeps every digit, empty strings and key order exactly as sent.
-        "params": {"S": exact_json.dumps(job.params)},
+        "params": {"S": job.params_text if job.params_text is not None else exact_json.dumps(job.params)},
         "dependsOn": _strings(job.depends_on),
         "status": {"S": job.status},
         "createdAt": {"S": execution.created_at},

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from nanoid import generate as nanoid
 
+from execution_api import exact_json
 from execution_api.aws_clients import dynamodb_client, kms_client
 from execution_api.container import per_container
 from execution_api.credentials import MAX_SEALED_BYTES, CredentialVault, seal, take_credentials
@@ -44,7 +45,7 @@ class SubmissionService:
         # Checked after the plan itself (execution_api.validation), so an invalid plan costs no read.
         base_jobs = self._base_jobs(plan, tenant_id) if base_id is not None else {}
         vault = CredentialVault(provider_api_keys={k: v.get_secret_value() for k, v in plan.provider_api_keys.items()})
-        taken = [take_credentials(job.params, vault) for job in plan.jobs]
+        taken = [take_credentials(job.params, vault, job.params_json()) for job in plan.jobs]
         if vault and len(vault.plaintext()) > MAX_SEALED_BYTES:
             message = f"the plan's credentials take more than {MAX_SEALED_BYTES} bytes; send fewer distinct keys"
             raise PlanRejected([Violation("", "credentials_too_large", message)])
@@ -79,6 +80,8 @@ class SubmissionService:
                 output=job.output,
                 base_depends_on=tuple(d for d in job.depends_on if d in base_jobs),
                 sealed_params=sealed,
+                # Serialized once already, by the checks; what was sealed changed, so it is written again.
+                params_text=None if sealed else exact_json.text_of(job.params, job.params_json()),
             )
             for job, (params, sealed) in zip(plan.jobs, taken, strict=True)
         ]

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import SecretStr
+from pydantic_core import to_json
 
 EXECUTION_ID = re.compile(r"[A-Za-z0-9_-]{21}")  # nanoid's default size and URL-safe alphabet
 
@@ -35,6 +36,14 @@ class PlannedJob:
     depends_on_field: str = "dependsOn"  # or the SDK's "dependencies": where error pointers point
     operation_field: str = "operation"  # or the SDK's "type"
     output: str | None = None
+    _params_json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    def params_json(self) -> bytes:
+        """The params as compact UTF-8 JSON, serialized once for the plan checks, the credential scan and
+        storage (pydantic-core's `to_json`: Decimals come out quoted; `exact_json.text_of` minds that)."""
+        if self._params_json is None:
+            self._params_json = to_json(self.params)
+        return self._params_json
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,8 @@ class Job:
     sealed_params: dict[str, int] = field(default_factory=dict)  # JSON Pointer in params -> sealed value
     result: Any = None
     error: Any = None
+    # At intake, `params` as exact JSON text (exact_json.dumps), already serialized; else None.
+    params_text: str | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
