@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +22,9 @@ from execution_api.webhook_secrets import SecretSealer, WebhookSecretCipher
 SEALED = "[sealed]"
 # Compared after lower-casing and dropping '_' and '-': apiKey, api_key, API-KEY, apiToken, token, ...
 CREDENTIAL_KEYS = frozenset({"apikey", "apitoken", "token", "secret", "password", "authorization"})
-# Any credential word inside folded text ("token" also finds "apitoken").
-_CREDENTIAL_WORD = re.compile("|".join(sorted(CREDENTIAL_KEYS)))
+# The words to look for in folded text ("token" also finds "apitoken"); `in` is several times faster
+# than a regex alternation here.
+_CREDENTIAL_WORDS = tuple(sorted(w for w in CREDENTIAL_KEYS if not any(o != w and o in w for o in CREDENTIAL_KEYS)))
 MAX_SEALED_BYTES = 4096  # KMS Encrypt's plaintext limit: one call per execution holds every credential
 
 
@@ -83,7 +83,10 @@ def might_hold_credentials(params_json: bytes) -> bool:
     JSON writes as they are; so, folded the same way, the params' JSON text holds the word wherever the
     key holds it. str.lower folds the text as is_credential_key folds a key, character by character."""
     folded = params_json.decode("utf-8").lower().replace("_", "").replace("-", "")
-    return _CREDENTIAL_WORD.search(folded) is not None
+    for word in _CREDENTIAL_WORDS:  # noqa: SIM110 - per job: a generator would cost more than the search
+        if word in folded:
+            return True
+    return False
 
 
 def seal(cipher: SecretSealer, execution_id: str, vault: CredentialVault) -> bytes:

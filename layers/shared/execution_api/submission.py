@@ -78,7 +78,7 @@ class SubmissionService:
                 params=params,
                 depends_on=job.depends_on,
                 output=job.output,
-                base_depends_on=tuple(d for d in job.depends_on if d in base_jobs),
+                base_depends_on=tuple(d for d in job.depends_on if d in base_jobs) if base_jobs else (),
                 sealed_params=sealed,
                 # Serialized once already, by the checks; what was sealed changed, so it is written again.
                 params_text=None if sealed else exact_json.text_of(job.params, job.params_json()),
