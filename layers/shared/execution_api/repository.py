@@ -221,9 +221,8 @@ def _transaction_batches(items: list[dict[str, Any]], max_items: int) -> Iterato
 def _approximate_size(item: dict[str, Any]) -> int:
     """An upper bound, cheap on the hot path: params (JSON text) dominate a job item; the rest is small."""
     params = item.get("params", {}).get("S", "")
-    root_ids = item.get("rootJobIds", {}).get("L", [])
     size = len(params) if params.isascii() else len(params.encode("utf-8"))  # isascii is a flag lookup
-    return size + 130 * len(root_ids) + 2048
+    return size + 130 * len(item.get("rootJobIds", {}).get("L", [])) + 2048
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:
