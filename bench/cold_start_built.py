@@ -14,6 +14,7 @@ Both runs set `PYTHONDONTWRITEBYTECODE=1`: in Lambda nothing can be written next
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -71,7 +72,9 @@ def python313() -> str | None:
     """python3.13 from PATH, or from pyenv's versions (PYENV_VERSION=3.11.7:3.13.0 puts it on PATH)."""
     found = shutil.which("python3.13")
     if found:  # a pyenv shim is a script: the real interpreter, so fresh runs measure Python alone
-        return run([found, "-c", "import sys; print(sys.executable)"]).stdout.strip()
+        # A shim of a version PYENV_VERSION does not select fails: then look in pyenv's versions.
+        with contextlib.suppress(RuntimeError):
+            return run([found, "-c", "import sys; print(sys.executable)"]).stdout.strip()
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     for candidate in sorted(pyenv.glob("3.13*/bin/python3.13"), reverse=True):
         return str(candidate)
