@@ -7,6 +7,13 @@ from typing import Any
 
 import pytest
 
+from execution_api.limits import (
+    MAX_JOB_ID_LENGTH,
+    MAX_OPERATION_LENGTH,
+    MAX_OUTPUT_LENGTH,
+    MAX_PROVIDER_KEY_LENGTH,
+    MAX_PROVIDER_NAME_LENGTH,
+)
 from tests.support import Api, plan
 
 VALID_JOB = {"id": "job1", "operation": "generateVideo"}
@@ -71,7 +78,22 @@ REJECTED: list[tuple[str, dict[str, Any], str, str]] = [
     ("base malformed", with_options(baseExecutionId="../../etc"), "/options/baseExecutionId", "base_execution_not_found"),
     ("base too long", with_options(baseExecutionId="x" * 200), "/options/baseExecutionId", "base_execution_not_found"),
     ("output too long", plan({"id": "a", "output": "$" * 257}), "/executionPlan/jobs/0/output", "invalid_output"),
+    ("provider name too long", with_options(providerApiKeys={"p" * 65: "k"}), "/options/providerApiKeys/" + "p" * 65, "invalid_provider_api_key"),
+    ("provider key too long", with_options(providerApiKeys={"replicate": "k" * 2049}), "/options/providerApiKeys/replicate", "invalid_provider_api_key"),
 ]  # fmt: skip
+
+
+def test_each_length_is_accepted_at_its_limit(api: Api) -> None:
+    # Given every bounded field exactly as long as execution_api.limits allows
+    body = {
+        **plan(
+            {"id": "j" * MAX_JOB_ID_LENGTH, "operation": "g" * MAX_OPERATION_LENGTH, "output": "$" * MAX_OUTPUT_LENGTH}
+        ),
+        "options": {"providerApiKeys": {"p" * MAX_PROVIDER_NAME_LENGTH: "k" * MAX_PROVIDER_KEY_LENGTH}},
+    }
+    # When it is submitted / Then it is accepted
+    answer = api.submit(body)
+    assert answer.status == 202, answer.body
 
 
 @pytest.mark.parametrize(("body", "pointer", "code"), [c[1:] for c in REJECTED], ids=[c[0] for c in REJECTED])

@@ -253,10 +253,10 @@ def _root_problems(plan: ExecutionPlan, jobs_by_id: dict[str, PlannedJob]) -> It
     for position, job_id in enumerate(given):
         if job_id in seen:
             message = f"'{job_id}' is listed twice in rootJobIds"
-            yield Violation(f"/executionPlan/rootJobIds/{position}", "duplicate_root_job_id", message)
+            yield Violation(pointer("executionPlan", "rootJobIds", position), "duplicate_root_job_id", message)
         elif job_id not in jobs_by_id:
             message = f"root job '{job_id}' is not in the plan"
-            yield Violation(f"/executionPlan/rootJobIds/{position}", "unknown_root_job_id", message)
+            yield Violation(pointer("executionPlan", "rootJobIds", position), "unknown_root_job_id", message)
         seen.add(job_id)
     # A job that depends only on jobs of the base execution can start at once: it is a root too.
     if plan.base_execution_id is None:

@@ -40,7 +40,8 @@ class PlannedJob:
 
     def params_json(self) -> bytes:
         """The params as compact UTF-8 JSON, serialized once for the plan checks, the credential scan and
-        storage (pydantic-core's `to_json`: Decimals come out quoted; `exact_json.text_of` minds that)."""
+        storage (pydantic-core's `to_json`: Decimals come out quoted; `exact_json.text_of` minds that).
+        Cached: params are never changed in place (credentials are taken from a copy)."""
         if self._params_json is None:
             self._params_json = to_json(self.params)
         return self._params_json
@@ -97,7 +98,8 @@ class Job:
     sealed_params: dict[str, int] = field(default_factory=dict)  # JSON Pointer in params -> sealed value
     result: Any = None
     error: Any = None
-    # At intake, `params` as exact JSON text (exact_json.dumps), already serialized; else None.
+    # At intake, `params` as exact JSON text (exact_json.dumps), already serialized; else None. Stored in
+    # place of `params`: whoever makes a Job with other params sets it to None (replace() would copy it).
     params_text: str | None = field(default=None, repr=False, compare=False)
 
 
