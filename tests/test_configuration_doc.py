@@ -27,3 +27,18 @@ def test_make_run_variables_are_the_ones_the_makefile_and_server_read() -> None:
     server = (ROOT / "local" / "server.py").read_text()
     for name in configuration_doc.MAKE_RUN:
         assert f'"{name}"' in server, name
+
+
+def test_a_parameters_allowed_values_are_described_by_the_values_not_another_rows_meaning() -> None:
+    # Given the page as generated from the template
+    rows = {
+        line.split("|")[1].strip(" `"): line
+        for line in configuration_doc.render(Template(), (ROOT / "Makefile").read_text()).splitlines()
+        if line.startswith("| `")
+    }
+    # Then JobMaxAttempts' row speaks of attempts, 1 to 10, and nothing of log retention
+    assert "| 1 to 10 |" in rows["JobMaxAttempts"]
+    assert "retention" not in rows["JobMaxAttempts"].lower()
+    assert "Attempts per job" in rows["JobMaxAttempts"]
+    # And a list that is not a range says how many values there are
+    assert "one of 22 values, 1 ... 3653" in rows["LogRetentionDays"]

@@ -188,9 +188,14 @@ def _code(value: Any) -> str:
 def _allowed(parameter: dict[str, Any]) -> str:
     if "AllowedValues" in parameter:
         values = [str(v) for v in parameter["AllowedValues"]]
-        return (
-            ", ".join(values) if len(values) <= 6 else f"{values[0]} ... {values[-1]} (CloudWatch's retention values)"
-        )
+        if len(values) <= 6:
+            return ", ".join(values)
+        # Say what the values are from the values themselves, never from another parameter's meaning.
+        if all(v.isdigit() for v in values) and [int(v) for v in values] == list(
+            range(int(values[0]), int(values[-1]) + 1)
+        ):
+            return f"{values[0]} to {values[-1]}"
+        return f"one of {len(values)} values, {values[0]} ... {values[-1]}"
     if "MinValue" in parameter:
         return f">= {parameter['MinValue']}"
     return "any"

@@ -126,17 +126,21 @@ def test_cancel_while_running(engine: Engine) -> None:
     assert answer.body == {
         "id": execution_id,
         "executionId": execution_id,
-        "status": "cancelled",
+        "status": "failed",
+        "cancelled": True,
+        "error": "Execution cancelled",
         "statusUrl": f"/api/execute/{execution_id}/status",
     }
     status = engine.run(execution_id)
-    assert status["status"] == "cancelled"
-    assert {j["status"] for j in status["jobs"]} == {"cancelled"}
+    assert (status["status"], status["cancelled"], status["error"]) == ("failed", True, "Execution cancelled")
+    assert {(j["status"], j["cancelled"], j["error"]) for j in status["jobs"]} == {
+        ("failed", True, "Execution cancelled")
+    }
     # The run ended (AWS reports ABORTED; moto lets the waits it stopped fail instead)
     assert [run["status"] for run in engine.runs()] in (["ABORTED"], ["FAILED"])
     engine.sources.run_until(lambda: not engine.sources.busy(), 10)
-    assert engine.status(execution_id)["status"] == "cancelled"
-    assert {j["status"] for j in engine.status(execution_id)["jobs"]} == {"cancelled"}
+    assert engine.status(execution_id)["cancelled"] is True
+    assert {j["cancelled"] for j in engine.status(execution_id)["jobs"]} == {True}
 
 
 def test_cancel_answers_409_when_finished_and_404_when_unknown_or_another_tenants(engine: Engine) -> None:

@@ -46,6 +46,7 @@ def test_a_fresh_execution_reads_back_whole(api: Api) -> None:
                 "dependsOn": [],
                 "result": None,
                 "error": None,
+                "cancelled": False,
             },
             {
                 "id": "job2",
@@ -54,10 +55,12 @@ def test_a_fresh_execution_reads_back_whole(api: Api) -> None:
                 "dependsOn": ["job1"],
                 "result": None,
                 "error": None,
+                "cancelled": False,
             },
         ],
         "result": None,
         "error": None,
+        "cancelled": False,
     }
     assert "a shared secret" not in json.dumps(answer.body)
 

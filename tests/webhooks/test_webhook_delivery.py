@@ -35,7 +35,9 @@ def test_a_completed_execution_is_delivered_signed(delivery: Delivery) -> None:
         "executionId": execution_id,
         "status": "completed",
         "result": RESULT,
+        "error": None,
         "completedAt": "2026-11-26T07:00:00.000Z",
+        "cancelled": False,
     }
     assert request.headers["webhook-id"] == f"msg_{execution_id}"
     assert request.headers["Content-Type"] == "application/json"
@@ -96,7 +98,7 @@ def test_a_crash_between_claim_and_send_is_repaired_by_the_retried_record(
     ("status", "fields", "expected"),
     [
         ("failed", {"error": "Job job1 failed: out of credits"}, {"error": "Job job1 failed: out of credits"}),
-        ("cancelled", {}, {"error": "Execution cancelled"}),
+        ("cancelled", {}, {"error": "Execution cancelled", "cancelled": True}),
     ],
 )
 def test_a_failure_and_a_cancel_payload(
@@ -109,10 +111,14 @@ def test_a_failure_and_a_cancel_payload(
         delivery.deliver_until_idle()
     [request] = hook.received
     payload = Webhook(b"a plain secret").verify(request.body, request.headers)
+    # The origin's keys for every end, a cancel read as a failure that says so (docs/api.md)
     assert payload == {
         "executionId": execution_id,
-        "status": status,
+        "status": "failed",
+        "result": None,
+        "cancelled": False,
         **expected,
+        "completedAt": "2026-11-26T07:00:00.000Z",
         "failedAt": "2026-11-26T07:00:00.000Z",
     }
 

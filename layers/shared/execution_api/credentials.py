@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import SecretStr
 from pydantic_core import to_json
@@ -20,16 +22,54 @@ from pydantic_core import to_json
 from execution_api.webhook_secrets import SecretSealer, WebhookSecretCipher
 
 SEALED = "[sealed]"
-# Compared after lower-casing and dropping '_' and '-': apiKey, api_key, API-KEY, apiToken, token, ...
-CREDENTIAL_KEYS = frozenset({"apikey", "apitoken", "token", "secret", "password", "authorization"})
-# The words to look for in folded text ("token" also finds "apitoken"); `in` is several times faster
-# than a regex alternation here.
-_CREDENTIAL_WORDS = tuple(sorted(w for w in CREDENTIAL_KEYS if not any(o != w and o in w for o in CREDENTIAL_KEYS)))
+REDACTED = "[redacted]"
+# The rule (docs/security.md#credentials): a key is folded (surrounding whitespace dropped, lower-cased,
+# '_', '-', '.' and spaces removed) and is a credential when it is one of these words or ends with one of
+# these suffixes: apiKey, x-api-key, access_token, client_secret, aws_secret_access_key, "Private Key", ...
+CREDENTIAL_KEYS = frozenset({"auth", "authorization", "bearer"})
+CREDENTIAL_SUFFIXES = (
+    "apikey", "credential", "credentials", "passwd", "password", "privatekey", "secret", "secretkey",
+    "secretaccesskey", "token",
+)  # fmt: skip
+# Every folded credential key holds one of these (the fast path's words); "basic" and "digest" are there
+# for credentials inside values ("Basic dXNlcg==").
+_CREDENTIAL_WORDS = (
+    "apikey",
+    "auth",
+    "basic",
+    "bearer",
+    "credential",
+    "digest",
+    "passw",
+    "privatekey",
+    "secret",
+    "token",
+)
+_FOLDED_AWAY = str.maketrans("", "", "_-. ")
+# Credentials inside a string value: an Authorization header's value, a URL with user:pass@, a query or
+# fragment parameter named like a credential (?api_key=...). Such a value is sealed whole.
+_AUTH_HEADER_VALUE = re.compile(
+    r"\s*(?:(?:bearer|basic|token)\s+[\w.~+/=-]+\s*|digest\s+\w+=.*)", re.IGNORECASE | re.DOTALL
+)
+_URL_USERINFO = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/?#@]+@", re.IGNORECASE)
+_URL_PARAMETER = re.compile(r"[?&;#]([^=&;#\s]+)=[^&;#\s]")
 MAX_SEALED_BYTES = 4096  # KMS Encrypt's plaintext limit: one call per execution holds every credential
 
 
+def fold(key: str) -> str:
+    return key.strip().lower().translate(_FOLDED_AWAY)
+
+
 def is_credential_key(key: str) -> bool:
-    return key.lower().replace("_", "").replace("-", "") in CREDENTIAL_KEYS
+    folded = fold(key)
+    return folded in CREDENTIAL_KEYS or folded.endswith(CREDENTIAL_SUFFIXES)
+
+
+def is_credential_value(value: str) -> bool:
+    """A string that carries a credential whatever its key is called."""
+    if _AUTH_HEADER_VALUE.fullmatch(value) or _URL_USERINFO.search(value):
+        return True
+    return any(is_credential_key(unquote(name)) for name in _URL_PARAMETER.findall(value))
 
 
 @dataclass
@@ -76,13 +116,17 @@ def take_credentials(
 
 
 def might_hold_credentials(params_json: bytes) -> bool:
-    """False only when no key inside the params (given as JSON text) can be a credential key: the walk is
+    """False only when nothing inside the params (given as JSON text) can be a credential: the walk is
     skipped for most jobs.
 
-    A credential key is a credential word spelt in letters with '_' and '-' between them, all of which
-    JSON writes as they are; so, folded the same way, the params' JSON text holds the word wherever the
-    key holds it. str.lower folds the text as is_credential_key folds a key, character by character."""
-    folded = params_json.decode("utf-8").lower().replace("_", "").replace("-", "")
+    A credential key holds a credential word spelt in letters with '_', '-', '.' or spaces between them,
+    all of which JSON writes as they are; so, folded the same way, the params' JSON text holds the word
+    wherever the key holds it (str.lower folds character by character). A credential value holds a word
+    too ("Bearer", "api_key="), or a URL's '@'."""
+    text = params_json.decode("utf-8")
+    if "@" in text:
+        return True
+    folded = text.lower().translate(_FOLDED_AWAY)
     for word in _CREDENTIAL_WORDS:  # noqa: SIM110 - per job: a generator would cost more than the search
         if word in folded:
             return True
@@ -108,9 +152,14 @@ def open_credentials(cipher: WebhookSecretCipher, execution_id: str, ciphertext:
 
 
 def open_job_params(
-    params: dict[str, Any], sealed_params: Mapping[str, int], credentials: OpenedCredentials | None
+    params: dict[str, Any],
+    sealed_params: Mapping[str, int],
+    credentials: OpenedCredentials | None,
+    resolve: Callable[[Any], Any] = lambda value: value,
 ) -> dict[str, Any]:
-    """A job's params as the client sent them, credentials back in place."""
+    """A job's params as the client sent them, credentials back in place. `resolve` is what resolved the
+    params' dependency references: a sealed place under a reference key is found under the key it became,
+    and the credential value is resolved too (a credential may itself be a reference)."""
     if not sealed_params:
         return params
     if credentials is None:
@@ -118,9 +167,44 @@ def open_job_params(
     restored = copy.deepcopy(params)
     for pointer, index in sealed_params.items():
         path = _path(pointer)
-        parent = _walk(restored, path[:-1])
-        parent[int(path[-1]) if isinstance(parent, list) else path[-1]] = credentials.values[index]
+        parent: Any = restored
+        for part in path[:-1]:
+            parent = parent[int(part)] if isinstance(parent, list) else parent[_resolved_key(part, resolve)]
+        place = int(path[-1]) if isinstance(parent, list) else _resolved_key(path[-1], resolve)
+        parent[place] = resolve(credentials.values[index])
     return restored
+
+
+def _resolved_key(key: str, resolve: Callable[[Any], Any]) -> str:
+    resolved = resolve(key)
+    return resolved if isinstance(resolved, str) else key  # as params.resolve_references keeps a key
+
+
+def scrub(text: str, opened: list[Any]) -> str:
+    """`text` with every credential value opened for a job replaced by REDACTED: as written, as JSON and
+    as Python would quote it, longest first (so no part of a longer value is left behind)."""
+    forms = {form for value in opened for leaf in _leaves(value) for form in _spellings(leaf)}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, REDACTED)
+    return text
+
+
+def _leaves(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    elif isinstance(value, str):
+        yield value
+    elif value is not None and not isinstance(value, bool):
+        yield str(value)  # a number's digits
+
+
+def _spellings(leaf: str) -> set[str]:
+    forms = {leaf, json.dumps(leaf)[1:-1], json.dumps(leaf, ensure_ascii=False)[1:-1], repr(leaf)[1:-1]}
+    return {form for form in forms if form}
 
 
 def _credential_places(value: Any) -> Iterator[tuple[str | int, ...]]:
@@ -129,12 +213,16 @@ def _credential_places(value: Any) -> Iterator[tuple[str | int, ...]]:
         path, current = stack.pop()
         if isinstance(current, dict):
             for key, item in current.items():
-                if is_credential_key(key):
+                if is_credential_key(key) or (isinstance(item, str) and is_credential_value(item)):
                     yield (*path, key)  # the whole value is sealed; nothing inside it is looked at
                 elif isinstance(item, dict | list):
                     stack.append(((*path, key), item))
         elif isinstance(current, list):
-            stack.extend(((*path, i), item) for i, item in enumerate(current) if isinstance(item, dict | list))
+            for i, item in enumerate(current):
+                if isinstance(item, str) and is_credential_value(item):
+                    yield (*path, i)
+                elif isinstance(item, dict | list):
+                    stack.append(((*path, i), item))
 
 
 def _walk(value: Any, path: tuple[str | int, ...]) -> Any:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+EXECUTION_ID = re.compile(r"[A-Za-z0-9_-]{21}")  # nanoid's default size and URL-safe alphabet
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,23 @@ class PlanRejected(ExecutionApiError):
 
 
 class ExecutionNotFound(ExecutionApiError):
-    """404: no such execution for this tenant."""
+    """404: no such execution for this tenant. The message says so in words (the SDK shows only `error`);
+    an id that cannot be an execution id is not echoed back."""
+
+    def __init__(self, execution_id: str) -> None:
+        if EXECUTION_ID.fullmatch(execution_id):
+            super().__init__(f"no execution '{execution_id}' was found")
+        else:
+            super().__init__("no execution was found: an execution id is 21 characters of A-Z a-z 0-9 _ -")
+        self.execution_id = execution_id
+
+
+def check_execution_id(execution_id: str) -> str:
+    """Every route's first check of the id in its path: one that cannot exist is a 404 before any read
+    (DynamoDB refuses a key over its size limit with an error, which would be a 500)."""
+    if not EXECUTION_ID.fullmatch(execution_id):
+        raise ExecutionNotFound(execution_id)
+    return execution_id
 
 
 class ExecutionAlreadyFinished(ExecutionApiError):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from execution_api.aws_clients import dynamodb_client
 from execution_api.container import per_container
-from execution_api.errors import ExecutionNotFound
-from execution_api.models.records import EXECUTION_ID, Execution, Job
+from execution_api.errors import ExecutionNotFound, check_execution_id
+from execution_api.models.records import Execution, Job
 from execution_api.repository import ExecutionRepository, ExecutionStore
 from execution_api.settings import StatusSettings, load_settings
 
@@ -17,9 +17,7 @@ class StatusService:
     def status(self, tenant_id: str, execution_id: str) -> tuple[Execution, list[Job]]:
         """The execution and its jobs in plan order, in one Query where the items fit its 1 MB page; the
         jobs' params are not decoded (no status shows them). ExecutionNotFound for an unknown or foreign id."""
-        # A malformed id cannot exist: answer 404 without a read.
-        valid = EXECUTION_ID.fullmatch(execution_id)
-        found = self._repository.get(tenant_id, execution_id, with_params=False) if valid else None
+        found = self._repository.get(tenant_id, check_execution_id(execution_id), with_params=False)
         if found is None:
             raise ExecutionNotFound(execution_id)
         return found

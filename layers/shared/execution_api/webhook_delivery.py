@@ -26,6 +26,7 @@ from execution_api.aws_clients import dynamodb_client, kms_client, sqs_client
 from execution_api.aws_errors import call
 from execution_api.container import per_container
 from execution_api.models.records import Execution
+from execution_api.models.response import client_view
 from execution_api.observability import logger, metrics
 from execution_api.settings import WebhookSettings, load_settings
 from execution_api.webhook_repository import WebhookDeliveryRepository
@@ -50,23 +51,25 @@ def _iso(moment: datetime) -> str:
 
 
 def webhook_payload(execution: Execution) -> dict[str, Any]:
-    """The origin's payload: `result` and `completedAt` for a completion, `error` and `failedAt` otherwise."""
+    """The origin's payload, the same keys for every end: `{executionId, status, result, error, completedAt}`,
+    plus `cancelled` (a cancel reads `failed`, docs/api.md) and, for a failure, `failedAt` (earlier form)."""
     ended_at = execution.completed_at or execution.updated_at
-    if execution.status == "completed":
+    status, error, cancelled = client_view(execution.status, execution.error)
+    payload: dict[str, Any] = {"executionId": execution.id, "status": status, "result": None, "error": None}
+    if status == "completed":
         result = execution.result if isinstance(execution.result, dict) else {}
-        return {
-            "executionId": execution.id,
-            "status": "completed",
-            "result": {"url": result.get("url"), "status": result.get("status", "completed")},
-            "completedAt": ended_at,
-        }
-    status: str = execution.status  # "failed" or "cancelled"
-    error = execution.error
-    if error is None:
-        error = "Execution cancelled" if status == "cancelled" else "Execution failed"
-    elif not isinstance(error, str):
-        error = json.dumps(error, separators=(",", ":"), ensure_ascii=False)
-    return {"executionId": execution.id, "status": status, "error": error, "failedAt": ended_at}
+        payload["result"] = {"url": result.get("url"), "status": result.get("status", "completed")}
+    else:
+        payload["error"] = error_text(error) if error is not None else "Execution failed"
+    payload.update(completedAt=ended_at, cancelled=cancelled)
+    if status == "failed":
+        payload["failedAt"] = ended_at
+    return payload
+
+
+def error_text(error: Any) -> str:
+    """An error in words: a string as it is, anything else as compact JSON (never Python's repr)."""
+    return error if isinstance(error, str) else json.dumps(error, separators=(",", ":"), ensure_ascii=False)
 
 
 def payload_body(payload: dict[str, Any]) -> bytes:

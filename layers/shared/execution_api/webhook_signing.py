@@ -43,10 +43,12 @@ def body_signature(key: bytes, body: bytes) -> str:
 
 
 def delivery_headers(message_id: str, timestamp: int, body: bytes, secret: str | None) -> dict[str, str]:
-    """The identifying and signature headers of one attempt; without a secret, no signature headers."""
+    """The identifying and signature headers of one attempt; without a secret, no signature headers.
+
+    Each header keeps its own rule: Standard Webhooks decodes a `whsec_` secret, while the origin keys
+    `X-Webhook-Signature` with the secret string exactly as the client gave it, whatever its prefix."""
     headers = {"webhook-id": message_id, "webhook-timestamp": str(timestamp)}
     if secret:
-        key = signing_key(secret)
-        headers["webhook-signature"] = standard_webhooks_signature(key, message_id, timestamp, body)
-        headers["X-Webhook-Signature"] = body_signature(key, body)
+        headers["webhook-signature"] = standard_webhooks_signature(signing_key(secret), message_id, timestamp, body)
+        headers["X-Webhook-Signature"] = body_signature(secret.encode("utf-8"), body)
     return headers

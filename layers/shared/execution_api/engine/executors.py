@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from execution_api import exact_json
+
 OUTPUT_BASE_URL = "https://outputs.execution-api.invalid"  # .invalid is reserved (RFC 2606): never resolves
+MAX_SIMULATED_MS = 900_000  # simulate.ms at most 15 minutes, Lambda's longest run: a worker could not wait longer
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,9 @@ def output_kind(operation: str) -> tuple[str, str, str]:
 @dataclass
 class SimulatedExecutor:
     """Completes every job after `default_ms` (SIMULATED_JOB_MS) with a deterministic url on the .invalid
-    domain. params.simulate steers one job: {"ms": 50}, {"failWith": "message"} (add "retryable": true to
-    let Step Functions retry it), {"failAttempts": 2} (retryable failures on the first two attempts)."""
+    domain. params.simulate steers one job: {"ms": 50} (at most MAX_SIMULATED_MS), {"failWith": "message"}
+    (add "retryable": true to let Step Functions retry it; a reason that is not a string is written as
+    JSON), {"failAttempts": 2} (retryable failures on the first two attempts; a whole number, not true)."""
 
     default_ms: int = 500
     slice_s: float = 0.25  # the heartbeat callback is offered this often; the worker decides when to send
@@ -71,13 +75,19 @@ class SimulatedExecutor:
         simulate = job.params.get("simulate")
         steer: dict[str, Any] = simulate if isinstance(simulate, dict) else {}
         ms = steer.get("ms", self.default_ms)
-        ms = ms if isinstance(ms, int) and not isinstance(ms, bool) and ms >= 0 else self.default_ms
+        ms = ms if _whole(ms) and ms >= 0 else self.default_ms
+        if ms > MAX_SIMULATED_MS:  # would outlive any worker: fail in words at once, never retried
+            raise JobFailed(f"simulate.ms is {ms}; at most {MAX_SIMULATED_MS} (15 minutes) can be simulated")
         self._wait(ms / 1000, heartbeat)
         fail_attempts = steer.get("failAttempts")
-        if isinstance(fail_attempts, int) and job.attempt <= fail_attempts:
+        if isinstance(fail_attempts, int) and _whole(fail_attempts) and job.attempt <= fail_attempts:
             raise JobFailed(f"simulated failure on attempt {job.attempt}", retryable=True)
         if "failWith" in steer:
-            raise JobFailed(str(steer["failWith"]), retryable=steer.get("retryable") is True)
+            reason = steer["failWith"]
+            raise JobFailed(
+                reason if isinstance(reason, str) else exact_json.dumps(reason),
+                retryable=steer.get("retryable") is True,
+            )
         kind, extension, mime_type = output_kind(job.operation)
         url = f"{OUTPUT_BASE_URL}/{quote(job.execution_id, safe='')}/{quote(job.job_id, safe='')}.{extension}"
         return {
@@ -94,3 +104,8 @@ class SimulatedExecutor:
             seconds -= step
             if seconds > 0:
                 heartbeat()
+
+
+def _whole(value: Any) -> bool:
+    """A JSON whole number: `true` is not 1 here, though Python's bool is an int."""
+    return isinstance(value, int) and not isinstance(value, bool)

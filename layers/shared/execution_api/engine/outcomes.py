@@ -25,12 +25,16 @@ def result_shape(result: Any) -> dict[str, Any]:
 
 
 def execution_result(jobs: list[Item]) -> dict[str, Any] | None:
-    """{url, status} of the last leaf job (no job depends on it) in plan order; None for an empty plan."""
+    """{url, status} of the leaf job (no job depends on it) that completed last, as in the origin; of two
+    that completed in the same millisecond, the later in plan order. None for an empty plan."""
     depended_on = {d for job in jobs for d in strings(job, "dependsOn")}
-    leaves = [job for job in jobs if job["jobId"]["S"] not in depended_on]
+    leaves = [
+        (text(job, "completedAt") or "", i, job) for i, job in enumerate(jobs) if job["jobId"]["S"] not in depended_on
+    ]
     if not leaves:
         return None
-    return {"url": output_url(parsed(leaves[-1], "result")), "status": "completed"}
+    last = max(leaves, key=lambda leaf: leaf[:2])[2]
+    return {"url": output_url(parsed(last, "result")), "status": "completed"}
 
 
 def execution_error(failed: list[Item]) -> str:

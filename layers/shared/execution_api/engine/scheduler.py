@@ -22,7 +22,7 @@ from execution_api.engine.outcomes import DEPENDENCY_FAILED
 from execution_api.engine.params import job_params, output_url, params_text, resolve_references
 from execution_api.engine.step_functions import StepFunctions, state_machine_execution_arn, state_machine_execution_name
 from execution_api.engine.store import UNFINISHED, Item, JobStore, in_plan_dependencies, strings, text
-from execution_api.errors import ExecutionAlreadyFinished, ExecutionNotFound
+from execution_api.errors import ExecutionAlreadyFinished, ExecutionNotFound, check_execution_id
 from execution_api.observability import logger
 from execution_api.repository import JOB_SK_PREFIX, execution_pk
 
@@ -296,7 +296,7 @@ class Engine:
     def cancel(self, tenant_id: str, execution_id: str) -> None:
         """Cancel an unfinished execution: it and its unfinished jobs become cancelled, the state machine run
         stops (running jobs are abandoned; their late reports find a stale token)."""
-        pk = execution_pk(tenant_id, execution_id)
+        pk = execution_pk(tenant_id, check_execution_id(execution_id))  # a malformed id: 404 before any read
         execution = self._store.execution(pk)
         if execution is None:
             raise ExecutionNotFound(execution_id)

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from execution_api.credentials import SEALED, open_credentials, open_job_params
+from execution_api.aws_errors import is_retryable
+from execution_api.credentials import SEALED, open_credentials, open_job_params, scrub
 from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import Executor, JobFailed, JobRequest, SimulatedExecutor
-from execution_api.engine.params import message_params
+from execution_api.engine.params import message_params, resolve_references
 from execution_api.engine.step_functions import StepFunctions
 from execution_api.engine.store import JobStore
 from execution_api.observability import logger
@@ -22,6 +23,8 @@ from execution_api.webhook_secrets import WebhookSecretCipher
 
 RETRYABLE = "Job.Retryable"  # Step Functions retries these, up to JOB_MAX_ATTEMPTS in all
 FAILED = "Job.Failed"
+UNEXPECTED = "the worker failed unexpectedly"
+TRANSIENT = "the worker could not reach an AWS service"
 
 
 class JobAbandoned(Exception):
@@ -64,24 +67,31 @@ class Worker:
             logger.info("attempt already claimed: a redelivered message", extra={"attempt": attempt})
             return "skipped"
         heartbeat = self._heartbeat(token, float(message.get("heartbeatSeconds") or 300))
+        opened: list[Any] = []  # every credential value opened for this job: no failure text may carry one
         try:
-            request = self._request(pk, job, attempt)
+            request = self._request(pk, job, attempt, opened)
             executor = (self._executors or executor_for)(request.operation, self._settings)
             result = executor.run(request, heartbeat)
         except JobAbandoned:
             return "abandoned"
         except JobFailed as failure:
-            self._sfn.fail(token, RETRYABLE if failure.retryable else FAILED, failure.message[:32_000])
+            reason = scrub(failure.message, opened)[:32_000]
+            self._sfn.fail(token, RETRYABLE if failure.retryable else FAILED, reason)
             return "failed"
-        except Exception:
-            logger.exception("executor failed unexpectedly")  # details stay in the log, not in the status
-            self._sfn.fail(token, RETRYABLE, "the worker failed unexpectedly")
+        except Exception as error:
+            # Only what is known to pass is retried (AWS throttling, a lost connection); anything else would
+            # fail the same way again: one failed attempt, in plain words. Details stay in the log.
+            logger.exception("executor failed unexpectedly")
+            transient = is_retryable(error)
+            self._sfn.fail(token, RETRYABLE if transient else FAILED, TRANSIENT if transient else UNEXPECTED)
             return "failed"
         self._sfn.succeed(token, result)
         return "completed"
 
-    def _request(self, pk: str, job: dict[str, Any], attempt: int) -> JobRequest:
-        """The job as the executor needs it: credentials sealed at intake opened here, by the worker alone."""
+    def _request(self, pk: str, job: dict[str, Any], attempt: int, opened_values: list[Any]) -> JobRequest:
+        """The job as the executor needs it: credentials sealed at intake opened here, by the worker alone,
+        in the places the client put them (a place under a dependency reference key is found under its url,
+        and a credential that is itself a reference is resolved like any other)."""
         params = message_params(job)
         keys: dict[str, str] = {}
         execution = self._store.execution(pk) if SEALED in job.get("paramsJson", "") else None
@@ -91,7 +101,10 @@ class Worker:
             item = self._store.job(pk, job["id"]) or {}
             sealed = json.loads(item["sealedParams"]["S"]) if "sealedParams" in item else {}
             opened = open_credentials(self._cipher, job["executionId"], execution["sealedCredentials"]["B"])
-            params, keys = open_job_params(params, sealed, opened), opened.provider_api_keys
+            opened_values.extend([*opened.values, *opened.provider_api_keys.values()])
+            urls = job.get("dependencies") or {}
+            params = open_job_params(params, sealed, opened, lambda value: resolve_references(value, urls))
+            keys = opened.provider_api_keys
         return JobRequest(job["executionId"], job["id"], job["operation"], params, attempt, keys)
 
     def _heartbeat(self, token: str, heartbeat_seconds: float) -> Callable[[], None]:

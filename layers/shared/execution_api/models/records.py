@@ -5,15 +5,12 @@ These never go to a client as they are; `execution_api.models.response` shapes w
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import SecretStr
 from pydantic_core import to_json
-
-EXECUTION_ID = re.compile(r"[A-Za-z0-9_-]{21}")  # nanoid's default size and URL-safe alphabet
 
 
 def iso_millis(moment: datetime) -> str:

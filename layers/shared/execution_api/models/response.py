@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from execution_api.models.records import Execution, ExecutionState, Job
+from execution_api.models.records import Execution, Job
+
+# What clients read: the origin's four statuses. A cancel is stored as `cancelled` but read as `failed`
+# with `cancelled: true` and an error in words, so a client that knows only these four (the SDK polls
+# until completed or failed) settles, and a client of this API still tells a cancel from a failure.
+ClientState = Literal["pending", "processing", "completed", "failed"]
+CANCELLED_ERROR = "Execution cancelled"
+CANCELLED_DOC = "True when the execution was cancelled: `status` then reads `failed` and `error` says so."
+
+
+def client_view(status: str, error: Any) -> tuple[ClientState, Any, bool]:
+    """(status, error, cancelled) as a client reads a stored status and error."""
+    if status == "cancelled":
+        return "failed", error or CANCELLED_ERROR, True
+    return cast(ClientState, status), error, False  # the other four stored words are the client's
 
 
 class _Response(BaseModel):
@@ -58,10 +72,24 @@ class ExecutionResult(_Response):
 class JobStatus(_Response):
     id: str
     operation: str
-    status: ExecutionState
+    status: ClientState
     depends_on: list[str]
     result: JobResult | None = None
     error: str | None = Field(default=None, examples=["Dependency job failed: job1"])
+    cancelled: bool = Field(default=False, description="True when the job was cancelled with its execution.")
+
+    @classmethod
+    def of(cls, job: Job) -> JobStatus:
+        status, error, cancelled = client_view(job.status, job.error)
+        return cls(
+            id=job.id,
+            operation=job.operation,
+            status=status,
+            depends_on=list(job.depends_on),
+            result=job.result,
+            error=error,
+            cancelled=cancelled,
+        )
 
 
 class Webhook(_Response):
@@ -92,7 +120,7 @@ class Webhook(_Response):
 class ExecutionStatus(_Response):
     id: str
     execution_id: str
-    status: ExecutionState
+    status: ClientState
     created_at: str
     updated_at: str
     completed_at: str | None
@@ -106,15 +134,17 @@ class ExecutionStatus(_Response):
     jobs: list[JobStatus]
     result: ExecutionResult | None = None
     error: str | None = Field(default=None, description="The failed jobs' errors, in words.")
+    cancelled: bool = Field(default=False, description=CANCELLED_DOC)
 
     @classmethod
     def of(cls, execution: Execution, jobs: list[Job]) -> ExecutionStatus:
         completed = sum(1 for job in jobs if job.status == "completed")
         total = len(jobs)
+        status, error, cancelled = client_view(execution.status, execution.error)
         return cls(
             id=execution.id,
             execution_id=execution.id,
-            status=execution.status,
+            status=status,
             created_at=execution.created_at,
             updated_at=execution.updated_at,
             completed_at=execution.completed_at,
@@ -122,22 +152,13 @@ class ExecutionStatus(_Response):
             webhook=Webhook.of(execution),
             total_jobs=total,
             completed_jobs=completed,
-            failed_jobs=sum(1 for job in jobs if job.status == "failed"),
+            failed_jobs=sum(1 for job in jobs if job.status in ("failed", "cancelled")),  # both read failed
             progress=completed * 100 // total if total else (100 if execution.status == "completed" else 0),
             current_job=next((job.id for job in jobs if job.status == "processing"), None),
-            jobs=[
-                JobStatus(
-                    id=job.id,
-                    operation=job.operation,
-                    status=job.status,
-                    depends_on=list(job.depends_on),
-                    result=job.result,
-                    error=job.error,
-                )
-                for job in jobs
-            ],
+            jobs=[JobStatus.of(job) for job in jobs],
             result=execution.result,
-            error=execution.error,
+            error=error,
+            cancelled=cancelled,
         )
 
 
@@ -167,9 +188,13 @@ class Problem(BaseModel):
 
 
 class ExecutionCancelled(_Response):
+    """The cancel answer, in the status route's form of a cancel."""
+
     id: str
     execution_id: str
-    status: Literal["cancelled"] = "cancelled"
+    status: Literal["failed"] = "failed"
+    cancelled: Literal[True] = Field(default=True, description=CANCELLED_DOC)
+    error: str = CANCELLED_ERROR
     status_url: str
 
     @classmethod
