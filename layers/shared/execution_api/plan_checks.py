@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from execution_api import exact_json, limits
 from execution_api.errors import Violation
 from execution_api.models.records import ExecutionPlan, PlannedJob
+from execution_api.webhook_signing import whsec_problem
 from execution_api.webhook_urls import webhook_url_problem
 
 if TYPE_CHECKING:
@@ -93,6 +94,12 @@ def check_plan(plan: ExecutionPlan, limits: PlanLimits, *, allow_insecure_webhoo
         problem = webhook_url_problem(plan.webhook.url, allow_insecure=allow_insecure_webhooks)
         if problem is not None:
             violations.append(Violation(plan.webhook.pointer, *problem))
+        secret = plan.webhook.secret.get_secret_value() if plan.webhook.secret else ""
+        secret_problem = whsec_problem(secret)
+        if secret_problem is not None:
+            where = plan.webhook.pointer
+            where = where.removesuffix("/url") + "/secret" if where.endswith("/url") else "/options/webhookSecret"
+            violations.append(Violation(where, "invalid_webhook_secret", secret_problem))
     return violations
 
 
@@ -149,8 +156,11 @@ def _params_problems(
             )
     # Most params wire no output in, or only outputs of declared dependencies: then no string can be an
     # undeclared reference, and the walk that finds each string's pointer is skipped.
-    if b"JobDependency:" in data and not _references_only_declared(data, job.depends_on):
-        violations.extend(_reference_problems(job, jobs_by_id))
+    if b"JobDependency:" in data:
+        if not _references_only_declared(data, job.depends_on):
+            violations.extend(_reference_problems(job, jobs_by_id))
+        if data.count(b"JobDependency:") > 1:  # a collision takes two references
+            violations.extend(_reference_key_collisions(job))
 
 
 def _references_only_declared(data: bytes, depends_on: tuple[str, ...]) -> bool:
@@ -195,6 +205,36 @@ def _reference_problems(job: PlannedJob, jobs_by_id: dict[str, PlannedJob]) -> I
         else:
             reason = f"job '{job.id}' uses the output of '{referenced}', which is not in the plan"
         yield Violation(_job_pointer(job, "params", *path), "undeclared_dependency_reference", reason)
+
+
+def _reference_key_collisions(job: PlannedJob) -> Iterator[Violation]:
+    """Two keys of one object that are references to the same job would become the same url, and one
+    value would be lost: each is pointed at, naming the other."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), job.params)]
+    while stack:
+        path, current = stack.pop()
+        if isinstance(current, list):
+            stack.extend(((*path, i), item) for i, item in enumerate(current) if isinstance(item, dict | list))
+            continue
+        first_key: dict[str, str] = {}
+        for key, item in current.items():
+            match = DEPENDENCY_REFERENCE.fullmatch(key)
+            other = first_key.setdefault(match["job_id"], key) if match else key
+            if other != key:
+                yield from _collision(job, path, other, key, match["job_id"] if match else "")
+            if isinstance(item, dict | list):
+                stack.append(((*path, key), item))
+
+
+def _collision(
+    job: PlannedJob, path: tuple[str | int, ...], first: str, second: str, job_id: str
+) -> Iterator[Violation]:
+    message = (
+        f"keys '{first}' and '{second}' of one object both become the output url of '{job_id}', "
+        "so one value would be lost; merge them under one key"
+    )
+    for key in (first, second):
+        yield Violation(_job_pointer(job, "params", *path, key), "duplicate_reference_key", message)
 
 
 def _strings_in(value: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:

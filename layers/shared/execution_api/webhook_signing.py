@@ -31,6 +31,30 @@ def signing_key(secret: str) -> bytes:
     return secret.encode("utf-8")
 
 
+def whsec_problem(secret: str) -> str | None:
+    """Why a `whsec_` secret is one no Standard Webhooks library can use (they base64-decode the rest,
+    standard alphabet, padded); None for a usable one, or a secret without the prefix (used as text)."""
+    if not secret.startswith(SECRET_PREFIX):
+        return None
+    encoded = secret[len(SECRET_PREFIX) :]
+    if not encoded:
+        reason = "has nothing after the prefix"
+    elif any(c.isspace() for c in encoded):
+        reason = "holds spaces"
+    elif "-" in encoded or "_" in encoded:
+        reason = "uses the URL-safe base64 alphabet ('-' or '_') where the libraries read A-Z a-z 0-9 + /"
+    else:
+        try:
+            base64.b64decode(encoded, validate=True)
+            return None
+        except (binascii.Error, ValueError):
+            reason = "is not base64 after the prefix (A-Z a-z 0-9 + /, '=' padded to a multiple of 4 characters)"
+    return (
+        f"a whsec_ webhook secret {reason}, so no Standard Webhooks library can verify with it; send the "
+        "secret as such a library made it, or a secret without the whsec_ prefix (used as plain text)"
+    )
+
+
 def standard_webhooks_signature(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
     """`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`: the `webhook-signature` header's value."""
     signed = f"{message_id}.{timestamp}.".encode() + body

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -81,7 +82,8 @@ class Worker:
         except Exception as error:
             # Only what is known to pass is retried (AWS throttling, a lost connection); anything else would
             # fail the same way again: one failed attempt, in plain words. Details stay in the log.
-            logger.exception("executor failed unexpectedly")
+            trace = "".join(traceback.format_exception(error))  # scrubbed too: logs hold no credential either
+            logger.error("executor failed unexpectedly", extra={"exception": scrub(trace, opened)})
             transient = is_retryable(error)
             self._sfn.fail(token, RETRYABLE if transient else FAILED, TRANSIENT if transient else UNEXPECTED)
             return "failed"

@@ -1,0 +1,157 @@
+"""The credential rule of docs/security.md#credentials, property-tested: every spelling of every common
+form is sealed and opens back exactly; the fast path never skips a credential; opened values are scrubbed
+from failure texts in every form they can take there."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic_core import to_json
+
+from execution_api.credentials import (
+    REDACTED,
+    SEALED,
+    CredentialVault,
+    OpenedCredentials,
+    _credential_places,
+    is_credential_key,
+    is_credential_value,
+    might_hold_credentials,
+    open_job_params,
+    scrub,
+    take_credentials,
+)
+
+# The forms the issue names, and today's six words.
+FORMS = [
+    "api_key", "apiToken", "token", "secret", "password", "authorization", "access_token", "accessToken",
+    "refresh_token", "sessionToken", "client_secret", "x-api-key", "secretKey", "aws_secret_access_key",
+    "privateKey", "bearer", "auth", "passwd", "credentials",
+]  # fmt: skip
+NOT_CREDENTIALS = ["tokens", "maxTokens", "keyframes", "prompt", "author", "secretary", "passage", "authors", "key"]
+
+
+def words(name: str) -> list[str]:
+    """A name split into its words: access_token -> [access, token]; secretKey -> [secret, key]."""
+    spaced = "".join(" " + c.lower() if c.isupper() else c for c in name).replace("_", " ").replace("-", " ")
+    return spaced.split()
+
+
+@st.composite
+def spelling(draw: st.DrawFn) -> str:
+    """A form in any case, its words joined by any separator, with whitespace around it."""
+    parts = words(draw(st.sampled_from(FORMS)))
+    cased = [
+        "".join(
+            c.upper() if up else c
+            for c, up in zip(part, draw(st.lists(st.booleans(), min_size=len(part), max_size=len(part))), strict=True)
+        )
+        for part in parts
+    ]
+    separators = draw(st.lists(st.sampled_from(["", "_", "-", ".", " "]), min_size=len(parts), max_size=len(parts)))
+    joined = "".join(p + s for p, s in zip(cased, [*separators[1:], ""], strict=True))
+    return draw(st.sampled_from(["", " ", "\t"])) + joined + draw(st.sampled_from(["", " ", "\n"]))
+
+
+secret_values = st.one_of(
+    st.text(min_size=6, max_size=20).filter(lambda s: s.strip() and s != SEALED),
+    st.integers(min_value=10**6, max_value=10**12),
+    st.dictionaries(st.sampled_from(["user", "pass"]), st.text(min_size=6, max_size=12), min_size=1),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(spelling())
+def test_every_spelling_of_every_form_is_a_credential_name(key: str) -> None:
+    assert is_credential_key(key), key
+
+
+def test_ordinary_names_are_not_credentials() -> None:
+    assert [name for name in NOT_CREDENTIALS if is_credential_key(name)] == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(spelling(), secret_values, st.sampled_from(["top", "nested", "list"]))
+def test_a_credential_is_sealed_wherever_it_is_and_opens_back_exactly(key: str, value: Any, where: str) -> None:
+    # Given params with a credential somewhere
+    params: dict[str, Any] = {"prompt": "a cat", "n": 2}
+    if where == "top":
+        params[key] = value
+    elif where == "nested":
+        params["provider"] = {"options": {key: value}}
+    else:
+        params["steps"] = [{"model": "m"}, {key: value}]
+    # When it is taken
+    vault = CredentialVault()
+    assert might_hold_credentials(to_json(params))
+    redacted, sealed = take_credentials(params, vault)
+    # Then the stored params hold no trace of it, and the worker gets the params back exactly
+    assert SEALED in json.dumps(redacted)
+    assert json.dumps(value) not in json.dumps(redacted)
+    assert len(sealed) == 1
+    assert open_job_params(redacted, sealed, OpenedCredentials(vault.values, {})) == params
+
+
+VALUE_TEMPLATES = [
+    "https://{v}@cdn.example.com/a.mp4",
+    "https://u:{v}@cdn.example.com/a.mp4",
+    "https://x/a?api_key={v}",
+    "https://x/a?w=1&Access-Token={v}",
+    "https://x/a#token={v}",
+    "Bearer {v}",
+    "bearer {v}",
+    "Basic {v}",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(VALUE_TEMPLATES),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=6, max_size=16),
+    st.sampled_from(["url", "source", "headers"]),
+)
+def test_a_credential_inside_a_value_seals_the_value_whatever_its_key(template: str, secret: str, key: str) -> None:
+    value = template.format(v=secret)
+    params = {"inputs": [{key: value}], "prompt": "a cat"}
+    assert is_credential_value(value)
+    assert might_hold_credentials(to_json(params))
+    vault = CredentialVault()
+    redacted, sealed = take_credentials(params, vault)
+    assert secret not in json.dumps(redacted)
+    assert open_job_params(redacted, sealed, OpenedCredentials(vault.values, {})) == params
+
+
+def test_ordinary_values_are_not_credentials() -> None:
+    for value in ["a cat at sunset", "https://cdn.example.com/a.mp4?w=1&tokens=3", "mail bob@example.com", "Bearer"]:
+        assert not is_credential_value(value), value
+
+
+keys = st.one_of(spelling(), st.sampled_from(NOT_CREDENTIALS), st.text(max_size=10))
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=24))
+values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3), max_leaves=12
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(keys, values, max_size=5))
+def test_the_fast_path_never_skips_params_that_hold_a_credential(params: dict[str, Any]) -> None:
+    if list(_credential_places(params)):
+        assert might_hold_credentials(to_json(params))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(secret_values, min_size=1, max_size=3), st.sampled_from(["{}", "failed: {}", "<{}>"]))
+def test_a_failure_text_keeps_no_opened_value_in_any_form(opened: list[Any], frame: str) -> None:
+    # Given a failure text that quotes the opened values as text, as JSON and as Python does
+    text = frame.format(" | ".join(f"{v} {json.dumps(v)} {v!r}" for v in opened))
+    # When it is scrubbed
+    scrubbed = scrub(text, opened)
+    # Then no leaf of any value is left in it
+    leaves = [str(v) for o in opened for v in (o.values() if isinstance(o, dict) else [o])]
+    for leaf in leaves:
+        assert leaf not in scrubbed
+    assert REDACTED in scrubbed
