@@ -113,7 +113,7 @@ def test_the_table_streams_both_images() -> None:
 
 
 def matches(pattern: Any, value: Any) -> bool:
-    """The subset of Lambda's event filtering the template uses: value lists, exists, anything-but."""
+    """The subset of Lambda's event filtering the template uses: value lists, exists, anything-but, prefix."""
     if isinstance(pattern, dict):
         return isinstance(value, dict) and all(matches(sub, value.get(key, _MISSING)) for key, sub in pattern.items())
     for option in pattern:
@@ -123,6 +123,9 @@ def matches(pattern: Any, value: Any) -> bool:
         elif isinstance(option, dict) and "anything-but" in option:
             if value is not _MISSING and value not in option["anything-but"]:
                 return True
+        elif isinstance(option, dict) and "prefix" in option:
+            if isinstance(value, str) and value.startswith(option["prefix"]):
+                return True
         elif value == option:
             return True
     return False
@@ -131,16 +134,14 @@ def matches(pattern: Any, value: Any) -> bool:
 _MISSING = object()
 
 
-def stream_filter() -> dict[str, Any]:
+def stream_filters() -> list[dict[str, Any]]:
     [event] = TEMPLATE.resources[ENQUEUE]["Properties"]["Events"].values()
-    [only] = event["Properties"]["FilterCriteria"]["Filters"]
-    pattern: dict[str, Any] = json.loads(only["Pattern"])
-    return pattern
+    return [json.loads(f["Pattern"]) for f in event["Properties"]["FilterCriteria"]["Filters"]]
 
 
-def record(event_name: str, old: dict[str, str] | None, new: dict[str, str]) -> dict[str, Any]:
-    def image(values: dict[str, str]) -> dict[str, Any]:
-        return {name: {"S": value} for name, value in values.items()}
+def record(event_name: str, old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    def image(values: dict[str, Any]) -> dict[str, Any]:
+        return {name: {"BOOL": value} if isinstance(value, bool) else {"S": value} for name, value in values.items()}
 
     change: dict[str, Any] = {"Keys": image({"pk": new["pk"], "sk": new["sk"]}), "NewImage": image(new)}
     if old is not None:
@@ -149,6 +150,7 @@ def record(event_name: str, old: dict[str, str] | None, new: dict[str, str]) -> 
 
 
 EXECUTION = {"pk": "TENANT#t#EXECUTION#e", "sk": "EXECUTION", "webhookUrl": "https://example.com/h"}
+JOB = {"pk": "TENANT#t#EXECUTION#e", "sk": "JOB#a", "jobWebhook": True}
 
 
 @pytest.mark.parametrize(
@@ -168,18 +170,24 @@ EXECUTION = {"pk": "TENANT#t#EXECUTION#e", "sk": "EXECUTION", "webhookUrl": "htt
             {"pk": "p", "sk": "EXECUTION", "status": "completed"},
             False,
         ),
-        # a job item
+        # a job item that asked for no webhook of its own
         (
             "MODIFY",
             {**EXECUTION, "sk": "JOB#a", "status": "processing"},
             {**EXECUTION, "sk": "JOB#a", "status": "failed"},
             False,
         ),
+        # a job item that asked for its own (params.sendJobWebhook): when it ends, and only then
+        ("MODIFY", {**JOB, "status": "processing"}, {**JOB, "status": "completed"}, True),
+        ("MODIFY", {**JOB, "status": "pending"}, {**JOB, "status": "cancelled"}, True),
+        ("MODIFY", {**JOB, "status": "pending"}, {**JOB, "status": "processing"}, False),
+        ("MODIFY", {**JOB, "status": "failed"}, {**JOB, "status": "failed"}, False),
+        ("MODIFY", {**JOB, "status": "processing"}, {**JOB, "status": "completed", "jobWebhook": False}, False),
     ],
 )
-def test_the_stream_filter_passes_exactly_an_execution_ending_with_a_webhook(
-    event_name: str, old: dict[str, str] | None, new: dict[str, str], expected: bool
+def test_the_stream_filter_passes_exactly_an_execution_or_a_job_ending_with_a_webhook(
+    event_name: str, old: dict[str, Any] | None, new: dict[str, Any], expected: bool
 ) -> None:
-    assert matches(stream_filter(), record(event_name, old, new)) is expected
+    assert any(matches(pattern, record(event_name, old, new)) for pattern in stream_filters()) is expected
     handler_says = event_name == "MODIFY" and is_terminal_transition(new, old or {})
     assert handler_says is expected

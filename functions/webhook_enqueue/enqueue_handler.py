@@ -1,4 +1,5 @@
-"""DynamoDB stream consumer: an execution item that has just ended with a webhook URL gets its delivery queued.
+"""DynamoDB stream consumer: an execution item that has just ended with a webhook URL gets its delivery queued;
+so does a job item that has just ended and asked for its own webhook (params.sendJobWebhook).
 
 The template's FilterCriteria passes only such records; the same test runs here for runtimes that do
 not filter. A redelivered record queues nothing new (the claim on the item, see webhook_delivery).
@@ -28,8 +29,16 @@ def record_handler(record: DynamoDBRecord) -> None:
     new_image = change.new_image or {}
     if not is_terminal_transition(new_image, change.old_image or {}):
         return
-    outcome = webhook_deliveries().enqueue(str(new_image["tenantId"]), str(new_image["executionId"]))
-    logger.info("webhook delivery", extra={"executionId": new_image["executionId"], "outcome": outcome.value})
+    job_id = str(new_image["jobId"]) if str(new_image.get("sk")).startswith("JOB#") else None  # a job's own webhook
+    execution_id = str(new_image["executionId"])
+    # A job item carries no tenantId: its key says it (TENANT#<tenant>#EXECUTION#<id>).
+    tenant_id = str(new_image.get("tenantId") or "") or str(new_image["pk"]).removeprefix("TENANT#").removesuffix(
+        f"#EXECUTION#{execution_id}"
+    )
+    outcome = webhook_deliveries().enqueue(tenant_id, execution_id, job_id)
+    logger.info(
+        "webhook delivery", extra={"executionId": new_image["executionId"], "jobId": job_id, "outcome": outcome.value}
+    )
 
 
 @logger.inject_lambda_context

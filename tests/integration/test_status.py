@@ -47,6 +47,7 @@ def test_a_fresh_execution_reads_back_whole(api: Api) -> None:
                 "result": None,
                 "error": None,
                 "cancelled": False,
+                "webhook": None,
             },
             {
                 "id": "job2",
@@ -56,6 +57,7 @@ def test_a_fresh_execution_reads_back_whole(api: Api) -> None:
                 "result": None,
                 "error": None,
                 "cancelled": False,
+                "webhook": None,
             },
         ],
         "result": None,

@@ -19,8 +19,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from execution_api import exact_json
 from execution_api.aws_errors import call, is_retryable
 from execution_api.errors import StorageUnavailable
-from execution_api.models.records import Execution, Job, WebhookDelivery
+from execution_api.models.records import Execution, Job
 from execution_api.observability import logger
+from execution_api.webhook_state import webhook_delivery_from_item
 
 EXECUTION_SK = "EXECUTION"
 PENDING_PK = "PENDING_SUBMISSION"  # markers of multi-transaction submissions still being written
@@ -291,6 +292,8 @@ def _job_item(pk: str, execution: Execution, job: Job, write_id: str) -> dict[st
         item["baseDependsOn"] = _strings(job.base_depends_on)
     if job.sealed_params:
         item["sealedParams"] = {"S": json.dumps(job.sealed_params, separators=(",", ":"))}
+    if job.send_webhook:  # the stream filter of per-job webhooks (docs/webhooks.md) reads this flag
+        item["jobWebhook"] = {"BOOL": True}
     return item
 
 
@@ -319,21 +322,6 @@ def _execution_from_item(item: dict[str, Any]) -> Execution:
     )
 
 
-def webhook_delivery_from_item(item: dict[str, Any]) -> WebhookDelivery | None:
-    """The `webhook` map that webhook delivery keeps on the execution item (docs/webhooks.md)."""
-    state = item.get("webhook", {}).get("M")
-    if state is None:
-        return None
-    return WebhookDelivery(
-        message_id=state["messageId"]["S"],
-        attempts=int(state["attempts"]["N"]) if "attempts" in state else 0,
-        last_status=int(state["lastStatus"]["N"]) if "N" in state.get("lastStatus", {}) else None,
-        delivered_at=state["deliveredAt"]["S"] if "deliveredAt" in state else None,
-        given_up_at=state["givenUpAt"]["S"] if "givenUpAt" in state else None,
-        enqueued="enqueuedAt" in state,
-    )
-
-
 def _job_from_item(item: dict[str, Any], with_params: bool = True) -> Job:
     return Job(
         id=item["jobId"]["S"],
@@ -347,4 +335,7 @@ def _job_from_item(item: dict[str, Any], with_params: bool = True) -> Job:
         sealed_params=json.loads(item["sealedParams"]["S"]) if "sealedParams" in item else {},
         result=_optional_json(item, "result"),
         error=_optional_json(item, "error"),
+        completed_at=item["completedAt"]["S"] if "completedAt" in item else None,
+        send_webhook="jobWebhook" in item,
+        webhook_delivery=webhook_delivery_from_item(item),
     )

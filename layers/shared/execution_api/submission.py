@@ -82,6 +82,7 @@ class SubmissionService:
                 sealed_params=sealed,
                 # Serialized once already, by the checks; what was sealed changed, so it is written again.
                 params_text=None if sealed else exact_json.text_of(job.params, job.params_json()),
+                send_webhook=plan.webhook is not None and job.params.get("sendJobWebhook") is True,
             )
             for job, (params, sealed) in zip(plan.jobs, taken, strict=True)
         ]

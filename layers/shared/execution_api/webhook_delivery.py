@@ -25,7 +25,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from execution_api.aws_clients import dynamodb_client, kms_client, sqs_client
 from execution_api.aws_errors import call
 from execution_api.container import per_container
-from execution_api.models.records import Execution
+from execution_api.models.records import Execution, Job, WebhookDelivery
 from execution_api.models.response import client_view
 from execution_api.observability import logger, metrics
 from execution_api.settings import WebhookSettings, load_settings
@@ -41,9 +41,10 @@ JITTER = 0.2  # each wait is drawn from +-20% of the schedule's value
 EARLY_TOLERANCE_SECONDS = 1.0  # a message this close to its due time is attempted at once
 
 
-def message_id(execution_id: str) -> str:
-    """The `webhook-id` of every attempt: derived from the execution, so it can never differ."""
-    return f"msg_{execution_id}"
+def message_id(execution_id: str, job_id: str | None = None) -> str:
+    """The `webhook-id` of every attempt: derived from the execution (and the job, for a per-job webhook),
+    so it can never differ. An execution id is 21 characters: `msg_<executionId>_<jobId>` is unambiguous."""
+    return f"msg_{execution_id}" if job_id is None else f"msg_{execution_id}_{job_id}"
 
 
 def _iso(moment: datetime) -> str:
@@ -67,6 +68,22 @@ def webhook_payload(execution: Execution) -> dict[str, Any]:
     return payload
 
 
+def job_webhook_payload(execution_id: str, job: Job) -> dict[str, Any]:
+    """A per-job webhook's payload: `{executionId, jobId, operation, status, result, error, completedAt}`,
+    plus `cancelled`, read as the status route reads the job."""
+    status, error, cancelled = client_view(job.status, job.error)
+    return {
+        "executionId": execution_id,
+        "jobId": job.id,
+        "operation": job.operation,
+        "status": status,
+        "result": job.result if status == "completed" else None,
+        "error": None if error is None else error_text(error),
+        "completedAt": job.completed_at,
+        "cancelled": cancelled,
+    }
+
+
 def error_text(error: Any) -> str:
     """An error in words: a string as it is, anything else as compact JSON (never Python's repr)."""
     return error if isinstance(error, str) else json.dumps(error, separators=(",", ":"), ensure_ascii=False)
@@ -86,12 +103,15 @@ def retry_wait(failed_attempt: int, schedule: tuple[float, ...], rng: random.Ran
 
 def is_terminal_transition(new_image: dict[str, Any], old_image: dict[str, Any]) -> bool:
     """The same test as the template's FilterCriteria, for runtimes that do not filter: an execution
-    item with a webhook URL that has just become terminal (our own later updates never match)."""
+    item with a webhook URL, or a job item that asked for its own webhook (`jobWebhook`), that has just
+    become terminal (our own later updates never match)."""
+    sk = str(new_image.get("sk") or "")
+    wants_one = bool(new_image.get("webhookUrl")) if sk == "EXECUTION" else new_image.get("jobWebhook") is True
     return (
-        new_image.get("sk") == "EXECUTION"
+        (sk == "EXECUTION" or sk.startswith("JOB#"))
+        and wants_one
         and new_image.get("status") in TERMINAL_STATES
         and old_image.get("status") not in TERMINAL_STATES
-        and bool(new_image.get("webhookUrl"))
     )
 
 
@@ -104,22 +124,29 @@ class DeliveryTask:
     message_id: str
     attempt: int
     due_at: float
+    job_id: str | None = None  # a per-job webhook's job
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "tenantId": self.tenant_id,
-                "executionId": self.execution_id,
-                "messageId": self.message_id,
-                "attempt": self.attempt,
-                "dueAt": self.due_at,
-            }
-        )
+        task = {
+            "tenantId": self.tenant_id,
+            "executionId": self.execution_id,
+            "messageId": self.message_id,
+            "attempt": self.attempt,
+            "dueAt": self.due_at,
+        }
+        return json.dumps(task if self.job_id is None else {**task, "jobId": self.job_id})
 
     @classmethod
     def from_json(cls, text: str) -> DeliveryTask:
         data = json.loads(text)
-        return cls(data["tenantId"], data["executionId"], data["messageId"], int(data["attempt"]), float(data["dueAt"]))
+        return cls(
+            data["tenantId"],
+            data["executionId"],
+            data["messageId"],
+            int(data["attempt"]),
+            float(data["dueAt"]),
+            data.get("jobId"),
+        )
 
 
 class DeliveryQueue:
@@ -170,17 +197,19 @@ class WebhookDeliveries:
     def max_attempts(self) -> int:
         return 1 + len(self._schedule)
 
-    def enqueue(self, tenant_id: str, execution_id: str) -> Outcome:
+    def enqueue(self, tenant_id: str, execution_id: str, job_id: str | None = None) -> Outcome:
         """Queue the first attempt, once. A crash between the claim and the send is repaired by the
-        stream's retry: the claim is found without `enqueuedAt` and the same message id is sent."""
+        stream's retry: the claim is found without `enqueuedAt` and the same message id is sent.
+        With a job id, the job's own webhook, its state kept on the job item."""
         now = self._clock()
-        delivery = self._repository.claim(tenant_id, execution_id, message_id(execution_id), _iso(now))
+        delivery = self._repository.claim(tenant_id, execution_id, message_id(execution_id, job_id), _iso(now), job_id)
         if delivery is None:
             return Outcome.NOTHING_TO_DO
         if delivery.enqueued:
             return Outcome.ALREADY_QUEUED
-        self._queue.send(DeliveryTask(tenant_id, execution_id, delivery.message_id, 1, now.timestamp()), 0)
-        self._repository.mark_enqueued(tenant_id, execution_id, _iso(now))
+        task = DeliveryTask(tenant_id, execution_id, delivery.message_id, 1, now.timestamp(), job_id)
+        self._queue.send(task, 0)
+        self._repository.mark_enqueued(tenant_id, execution_id, _iso(now), job_id)
         return Outcome.QUEUED
 
     def attempt(self, task: DeliveryTask) -> Outcome:
@@ -190,13 +219,14 @@ class WebhookDeliveries:
             self._queue.send(task, math.ceil(wait))  # the next hop of a wait longer than SQS's 15 minutes
             return Outcome.NOT_DUE
         execution = self._repository.get(task.tenant_id, task.execution_id)
-        delivery = execution.webhook_delivery if execution else None
-        if execution is None or not execution.webhook_url or delivery is None:
+        target = self._target(task, execution)
+        if execution is None or execution.webhook_url is None or target is None:
             return Outcome.NOTHING_TO_DO
+        delivery, payload = target
         if delivery.delivered_at or delivery.given_up_at:
             return Outcome.NOTHING_TO_DO  # a duplicate message of a delivery that has ended
 
-        body = payload_body(webhook_payload(execution))
+        body = payload_body(payload)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
@@ -215,9 +245,11 @@ class WebhookDeliveries:
             now=_iso(self._clock()),
             delivered=result.delivered,
             given_up=given_up,
+            job_id=task.job_id,
         )
         log = {
             "executionId": task.execution_id,
+            "jobId": task.job_id,
             "webhookId": task.message_id,
             "attempt": task.attempt,
             "host": urlsplit(execution.webhook_url).hostname,
@@ -237,6 +269,18 @@ class WebhookDeliveries:
         self._queue.send(next_task, math.ceil(wait_next))
         logger.info("webhook attempt failed; retry scheduled", extra={**log, "retryInSeconds": round(wait_next)})
         return Outcome.RETRY_SCHEDULED
+
+    def _target(self, task: DeliveryTask, execution: Execution | None) -> tuple[WebhookDelivery, dict[str, Any]] | None:
+        """The delivery's state and its payload: the execution's, or its job's; None when there is none."""
+        if execution is None:
+            return None
+        if task.job_id is None:
+            delivery = execution.webhook_delivery
+            return (delivery, webhook_payload(execution)) if delivery is not None else None
+        job = self._repository.get_job(task.tenant_id, task.execution_id, task.job_id)
+        if job is None or job.webhook_delivery is None:
+            return None
+        return job.webhook_delivery, job_webhook_payload(execution.id, job)
 
     def _secret(self, execution: Execution) -> str | None:
         if execution.webhook_secret_ciphertext is None:

@@ -95,6 +95,9 @@ class Job:
     sealed_params: dict[str, int] = field(default_factory=dict)  # JSON Pointer in params -> sealed value
     result: Any = None
     error: Any = None
+    completed_at: str | None = None  # when it ended, whatever the outcome (the engine writes it)
+    send_webhook: bool = False  # params.sendJobWebhook is true and the execution has a webhook URL
+    webhook_delivery: WebhookDelivery | None = None  # that job webhook's delivery, once the job ended
     # At intake, `params` as exact JSON text (exact_json.dumps), already serialized; else None. Stored in
     # place of `params`: whoever makes a Job with other params sets it to None (replace() would copy it).
     params_text: str | None = field(default=None, repr=False, compare=False)

@@ -7,7 +7,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from execution_api.models.records import Execution, Job
+from execution_api.models.records import Execution, Job, WebhookDelivery
 
 # What clients read: the origin's four statuses. A cancel is stored as `cancelled` but read as `failed`
 # with `cancelled: true` and an error in words, so a client that knows only these four (the SDK polls
@@ -69,29 +69,6 @@ class ExecutionResult(_Response):
     status: Literal["completed"] = "completed"
 
 
-class JobStatus(_Response):
-    id: str
-    operation: str
-    status: ClientState
-    depends_on: list[str]
-    result: JobResult | None = None
-    error: str | None = Field(default=None, examples=["Dependency job failed: job1"])
-    cancelled: bool = Field(default=False, description="True when the job was cancelled with its execution.")
-
-    @classmethod
-    def of(cls, job: Job) -> JobStatus:
-        status, error, cancelled = client_view(job.status, job.error)
-        return cls(
-            id=job.id,
-            operation=job.operation,
-            status=status,
-            depends_on=list(job.depends_on),
-            result=job.result,
-            error=error,
-            cancelled=cancelled,
-        )
-
-
 class Webhook(_Response):
     """Where the execution's end is announced and how that went; the secret is never returned."""
 
@@ -104,16 +81,43 @@ class Webhook(_Response):
 
     @classmethod
     def of(cls, execution: Execution) -> Webhook | None:
-        if not execution.webhook_url:
-            return None
-        delivery = execution.webhook_delivery
+        return cls.of_delivery(execution.webhook_url, execution.webhook_delivery) if execution.webhook_url else None
+
+    @classmethod
+    def of_delivery(cls, url: str, delivery: WebhookDelivery | None) -> Webhook:
         if delivery is None:
-            return cls(url=execution.webhook_url)
+            return cls(url=url)
         return cls(
-            url=execution.webhook_url,
-            delivered_at=delivery.delivered_at,
-            attempts=delivery.attempts,
-            last_status=delivery.last_status,
+            url=url, delivered_at=delivery.delivered_at, attempts=delivery.attempts, last_status=delivery.last_status
+        )
+
+
+class JobStatus(_Response):
+    id: str
+    operation: str
+    status: ClientState
+    depends_on: list[str]
+    result: JobResult | None = None
+    error: str | None = Field(default=None, examples=["Dependency job failed: job1"])
+    cancelled: bool = Field(default=False, description="True when the job was cancelled with its execution.")
+    webhook: Webhook | None = Field(
+        default=None, description="The job's own webhook (params.sendJobWebhook) and its delivery; else null."
+    )
+
+    @classmethod
+    def of(cls, job: Job, webhook_url: str | None) -> JobStatus:
+        status, error, cancelled = client_view(job.status, job.error)
+        return cls(
+            id=job.id,
+            operation=job.operation,
+            status=status,
+            depends_on=list(job.depends_on),
+            result=job.result,
+            error=error,
+            cancelled=cancelled,
+            webhook=Webhook.of_delivery(webhook_url, job.webhook_delivery)
+            if job.send_webhook and webhook_url
+            else None,
         )
 
 
@@ -155,7 +159,7 @@ class ExecutionStatus(_Response):
             failed_jobs=sum(1 for job in jobs if job.status in ("failed", "cancelled")),  # both read failed
             progress=completed * 100 // total if total else (100 if execution.status == "completed" else 0),
             current_job=next((job.id for job in jobs if job.status == "processing"), None),
-            jobs=[JobStatus.of(job) for job in jobs],
+            jobs=[JobStatus.of(job, execution.webhook_url) for job in jobs],
             result=execution.result,
             error=error,
             cancelled=cancelled,
