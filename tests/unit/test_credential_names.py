@@ -155,3 +155,11 @@ def test_a_failure_text_keeps_no_opened_value_in_any_form(opened: list[Any], fra
     for leaf in leaves:
         assert leaf not in scrubbed
     assert REDACTED in scrubbed
+
+
+def test_a_short_value_is_scrubbed_where_it_stands_alone_and_ordinary_words_stay_readable() -> None:
+    text = 'attempt 7 failed: {"token":7,"pin":"ab1"} after 17 tries with ab12'
+    assert (
+        scrub(text, [7, "ab1"])
+        == 'attempt [redacted] failed: {"token":[redacted],"pin":"[redacted]"} after 17 tries with ab12'
+    )

@@ -23,6 +23,7 @@ from execution_api.webhook_secrets import SecretSealer, WebhookSecretCipher
 
 SEALED = "[sealed]"
 REDACTED = "[redacted]"
+SHORT_VALUE = 4  # see scrub
 # The rule (docs/security.md#credentials): a key is folded (surrounding whitespace dropped, lower-cased,
 # '_', '-', '.' and spaces removed) and is a credential when it is one of these words or ends with one of
 # these suffixes: apiKey, x-api-key, access_token, client_secret, aws_secret_access_key, "Private Key", ...
@@ -182,10 +183,15 @@ def _resolved_key(key: str, resolve: Callable[[Any], Any]) -> str:
 
 def scrub(text: str, opened: list[Any]) -> str:
     """`text` with every credential value opened for a job replaced by REDACTED: as written, as JSON and
-    as Python would quote it, longest first (so no part of a longer value is left behind)."""
+    as Python would quote it, longest first (so no part of a longer value is left behind). A value of
+    fewer than SHORT_VALUE characters (a `{"token": 7}`) is replaced where it stands as a whole word only,
+    so the digits and letters of ordinary words stay readable."""
     forms = {form for value in opened for leaf in _leaves(value) for form in _spellings(leaf)}
     for form in sorted(forms, key=len, reverse=True):
-        text = text.replace(form, REDACTED)
+        if len(form) >= SHORT_VALUE:
+            text = text.replace(form, REDACTED)
+        else:
+            text = re.sub(rf"(?<!\w){re.escape(form)}(?!\w)", REDACTED, text)
     return text
 
 

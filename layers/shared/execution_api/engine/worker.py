@@ -83,7 +83,7 @@ class Worker:
             # Only what is known to pass is retried (AWS throttling, a lost connection); anything else would
             # fail the same way again: one failed attempt, in plain words. Details stay in the log.
             trace = "".join(traceback.format_exception(error))  # scrubbed too: logs hold no credential either
-            logger.error("executor failed unexpectedly", extra={"exception": scrub(trace, opened)})
+            logger.error("executor failed unexpectedly", extra={"trace": scrub(trace, opened)})
             transient = is_retryable(error)
             self._sfn.fail(token, RETRYABLE if transient else FAILED, TRANSIENT if transient else UNEXPECTED)
             return "failed"
