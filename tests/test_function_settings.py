@@ -140,3 +140,17 @@ def test_the_lengths_docs_api_states_are_the_codes() -> None:
         if not any(start <= m.start() and m.end() <= end for start, end in covered)
     ]
     assert not stray, f"docs/api.md states a length that is not execution_api.limits' or not in API_DOC_RULES: {stray}"
+
+
+def test_the_worker_refuses_a_simulated_job_time_over_the_simulate_ms_bound() -> None:
+    # SIMULATED_JOB_MS is at most simulate.ms' bound (15 minutes): a worker could not wait longer
+    environment = TEMPLATE.offline_environment(TEMPLATE_FUNCTIONS["WorkerFunction"])
+    over, at = import_handlers(
+        [
+            ("WorkerFunction", {**environment, "SIMULATED_JOB_MS": "900001"}),
+            ("WorkerFunction", {**environment, "SIMULATED_JOB_MS": "900000"}),
+        ]
+    )
+    assert over is not None
+    assert "SIMULATED_JOB_MS" in over
+    assert at is None

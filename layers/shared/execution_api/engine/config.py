@@ -10,6 +10,7 @@ from botocore.config import Config
 from pydantic import Field
 
 from execution_api.container import per_container
+from execution_api.engine.executors import MAX_SIMULATED_MS
 from execution_api.settings import ApiSettings, FunctionSettings, load_settings
 
 
@@ -30,7 +31,8 @@ class EngineSettings(FunctionSettings):
     job_timeout_seconds: int = Field(default=900, alias="JOB_TIMEOUT_SECONDS", ge=1)
     job_heartbeat_seconds: int = Field(default=300, alias="JOB_HEARTBEAT_SECONDS", ge=1)
     execution_timeout_seconds: int = Field(default=21_600, alias="EXECUTION_TIMEOUT_SECONDS", ge=1)
-    simulated_job_ms: int = Field(default=500, alias="SIMULATED_JOB_MS", ge=0)
+    # At most the simulated executor's bound on simulate.ms (15 minutes): a worker could not wait longer.
+    simulated_job_ms: int = Field(default=500, alias="SIMULATED_JOB_MS", ge=0, le=MAX_SIMULATED_MS)
 
     def state_machine_input_config(self) -> dict[str, int]:
         """What the definition reads with its *Path fields."""
