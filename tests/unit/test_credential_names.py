@@ -101,6 +101,7 @@ VALUE_TEMPLATES = [
     "https://x/a?api_key={v}",
     "https://x/a?w=1&Access-Token={v}",
     "https://x/a#token={v}",
+    "https://x/a?api%5Fkey={v}",
     "Bearer {v}",
     "bearer {v}",
     "Basic {v}",

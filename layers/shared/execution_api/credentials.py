@@ -46,19 +46,24 @@ _CREDENTIAL_WORDS = (
     "secret",
     "token",
 )
-_FOLDED_AWAY = str.maketrans("", "", "_-. ")
 # Credentials inside a string value: an Authorization header's value, a URL with user:pass@, a query or
 # fragment parameter named like a credential (?api_key=...). Such a value is sealed whole.
 _AUTH_HEADER_VALUE = re.compile(
     r"\s*(?:(?:bearer|basic|token)\s+[\w.~+/=-]+\s*|digest\s+\w+=.*)", re.IGNORECASE | re.DOTALL
 )
+_AUTH_SCHEMES = ("bearer", "basic", "token")
 _URL_USERINFO = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/?#@]+@", re.IGNORECASE)
 _URL_PARAMETER = re.compile(r"[?&;#]([^=&;#\s]+)=[^&;#\s]")
 MAX_SEALED_BYTES = 4096  # KMS Encrypt's plaintext limit: one call per execution holds every credential
 
 
 def fold(key: str) -> str:
-    return key.strip().lower().translate(_FOLDED_AWAY)
+    return _folded(key.strip().lower())
+
+
+def _folded(text: str) -> str:
+    # Four str.replace calls: several times faster than str.translate on the params' text.
+    return text.replace("_", "").replace("-", "").replace(".", "").replace(" ", "")
 
 
 def is_credential_key(key: str) -> bool:
@@ -68,9 +73,12 @@ def is_credential_key(key: str) -> bool:
 
 def is_credential_value(value: str) -> bool:
     """A string that carries a credential whatever its key is called."""
-    if _AUTH_HEADER_VALUE.fullmatch(value) or _URL_USERINFO.search(value):
-        return True
-    return any(is_credential_key(unquote(name)) for name in _URL_PARAMETER.findall(value))
+    if "@" in value or "=" in value:  # a URL's user information, a parameter, a Digest's fields
+        if _URL_USERINFO.search(value) or _AUTH_HEADER_VALUE.fullmatch(value):
+            return True
+        return any(is_credential_key(unquote(name)) for name in _URL_PARAMETER.findall(value))
+    # Most strings end here: an Authorization header's value starts with its scheme.
+    return value.lstrip()[:7].lower().startswith(_AUTH_SCHEMES) and _AUTH_HEADER_VALUE.fullmatch(value) is not None
 
 
 @dataclass
@@ -123,11 +131,11 @@ def might_hold_credentials(params_json: bytes) -> bool:
     A credential key holds a credential word spelt in letters with '_', '-', '.' or spaces between them,
     all of which JSON writes as they are; so, folded the same way, the params' JSON text holds the word
     wherever the key holds it (str.lower folds character by character). A credential value holds a word
-    too ("Bearer", "api_key="), or a URL's '@'."""
+    too ("Bearer", "api_key="), or a URL's '@' or '%' (an encoded "api%5Fkey=")."""
     text = params_json.decode("utf-8")
-    if "@" in text:
+    if "@" in text or "%" in text:  # a URL's user information; a parameter name written percent-encoded
         return True
-    folded = text.lower().translate(_FOLDED_AWAY)
+    folded = _folded(text.lower())
     for word in _CREDENTIAL_WORDS:  # noqa: SIM110 - per job: a generator would cost more than the search
         if word in folded:
             return True
