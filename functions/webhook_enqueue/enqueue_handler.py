@@ -29,16 +29,12 @@ def record_handler(record: DynamoDBRecord) -> None:
     new_image = change.new_image or {}
     if not is_terminal_transition(new_image, change.old_image or {}):
         return
-    job_id = str(new_image["jobId"]) if str(new_image.get("sk")).startswith("JOB#") else None  # a job's own webhook
     execution_id = str(new_image["executionId"])
-    # A job item carries no tenantId: its key says it (TENANT#<tenant>#EXECUTION#<id>).
-    tenant_id = str(new_image.get("tenantId") or "") or str(new_image["pk"]).removeprefix("TENANT#").removesuffix(
-        f"#EXECUTION#{execution_id}"
-    )
+    job_id = str(new_image["jobId"]) if str(new_image["sk"]).startswith("JOB#") else None  # a job's own webhook
+    # The key says the tenant (TENANT#<tenant>#EXECUTION#<id>): a job item carries no tenantId.
+    tenant_id = str(new_image["pk"]).removeprefix("TENANT#").removesuffix(f"#EXECUTION#{execution_id}")
     outcome = webhook_deliveries().enqueue(tenant_id, execution_id, job_id)
-    logger.info(
-        "webhook delivery", extra={"executionId": new_image["executionId"], "jobId": job_id, "outcome": outcome.value}
-    )
+    logger.info("webhook delivery", extra={"executionId": execution_id, "jobId": job_id, "outcome": outcome.value})
 
 
 @logger.inject_lambda_context
