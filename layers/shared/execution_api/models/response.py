@@ -70,7 +70,8 @@ class ExecutionResult(_Response):
 
 
 class Webhook(_Response):
-    """Where the execution's end is announced and how that went; the secret is never returned."""
+    """Where the execution's end (or a job's, for its own webhook) is announced and how that went; the secret
+    is never returned."""
 
     url: str
     delivered_at: str | None = Field(default=None, description="When a receiver answered 2xx.")
