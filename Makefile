@@ -26,7 +26,8 @@ help:
 	@echo "make docs                     regenerate docs/configuration.md from template.yaml and this Makefile"
 	@echo "make api-key TENANT=acme [TIER=premium]  an API key (printed once), deployed: linked to the tier's usage plan; revoke-api-key KEY=...; ENV=prod"
 	@echo "make lock                     re-lock the layer's dependencies (hashes, cp313/aarch64) after editing its requirements.txt"
-	@echo "make build | deploy [ENV=prod] sam build / sam deploy (SAM CLI in its own venv)"
+	@echo "make build | deploy [ENV=prod] [REGION=eu-west-1] [CONFIRM=1] [PARAMETERS='AlarmEmail=ops@example.com']"
+	@echo "                              sam build / sam deploy, unattended unless CONFIRM=1 (SAM CLI in its own venv)"
 	@echo "make fuzz [FUZZ_EXAMPLES=100] schemathesis against make run from docs/openapi.json (own venv)"
 	@echo "make load [CLIENTS=16 REQUESTS=200] [BACKEND=ministack]  concurrent clients against make run, then a lost/extra check"
 	@echo "make bench                    benchmarks (round trips, warm latency, validation, cold start) into docs/benchmarks.md,"
@@ -149,13 +150,19 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.benchmarks
 	$(PY) -m bench.engine
 
+# A pyenv shim named python3.13 exists even when no 3.13 is selected: run it to know.
 build: $(SAM_VENV)/.installed
-	@command -v python3.13 >/dev/null || { echo "sam build needs python3.13 on PATH (Lambda runtime); with pyenv: PYENV_VERSION=3.11.7:3.13.0 make build"; exit 1; }
+	@python3.13 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 || { \
+	  echo "make build: sam build needs a working python3.13 on PATH (the functions' Lambda runtime); found none."; \
+	  echo "  with pyenv: PYENV_VERSION=$$(pyenv global 2>/dev/null | head -1):3.13.0 make build (pyenv install 3.13 first)"; exit 1; }
 	$(SAM) validate --lint
 	$(SAM) build
 
+# Unattended (CONFIRM=1 shows the change set and asks); REGION=... or the AWS configuration's region.
+# tools/deploy.py prints the target, clears a failed first create and settles CreateApiGatewayAccountRole.
 deploy: build
-	$(SAM) deploy $(if $(ENV),--config-env $(ENV))
+	$(SAM_VENV)/bin/python -m tools.deploy --sam $(SAM) $(if $(ENV),--env $(ENV)) $(if $(REGION),--region $(REGION)) \
+		$(if $(CONFIRM),--confirm) $(foreach p,$(PARAMETERS),--parameter $(p))
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
