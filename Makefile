@@ -24,7 +24,8 @@ help:
 	@echo "make sam-api [SAM_PORT=3001]  sam local start-api (Docker) against make run's backend; make sam-env rewrites local/sam-env.json"
 	@echo "make openapi                  regenerate docs/openapi.json from the code's models"
 	@echo "make docs                     regenerate docs/configuration.md from template.yaml and this Makefile"
-	@echo "make api-key TENANT=acme [TIER=premium]  an API key (printed once), deployed: linked to the tier's usage plan; revoke-api-key KEY=...; ENV=prod"
+	@echo "make api-key TENANT=acme [TIER=premium] [ENV=prod] [REGION=..] [LOCAL=1]  an API key (printed once) for the deployed"
+	@echo "                              stack (linked to the tier's usage plan) or make run's backend; revoke-api-key KEY=..."
 	@echo "make lock                     re-lock the layer's dependencies (hashes, cp313/aarch64) after editing its requirements.txt"
 	@echo "make build | deploy [ENV=prod] [REGION=eu-west-1] [CONFIRM=1] [PARAMETERS='AlarmEmail=ops@example.com']"
 	@echo "                              sam build / sam deploy, unattended unless CONFIRM=1 (SAM CLI in its own venv)"
@@ -100,14 +101,22 @@ openapi: $(VENV)/.installed
 docs: $(VENV)/.installed
 	PYTHONPATH=layers/shared $(PY) -m tools.configuration_doc
 
-# API keys: against AWS_ENDPOINT_URL (e.g. make run's http://127.0.0.1:5005) or the deployed stack.
-api-key: $(VENV)/.installed
-	@test -n "$(TENANT)" || { echo "usage: make api-key TENANT=<tenant> [TIER=standard|premium] [ENV=prod]"; exit 2; }
-	@PYTHONPATH=layers/shared $(PY) -m tools.api_keys $(if $(ENV),--env $(ENV)) create --tenant "$(TENANT)" $(if $(TIER),--tier "$(TIER)")
+# API keys, with nothing but boto3 (PYTHON=... names an interpreter that has it). The target is explicit and
+# printed: the deployed stack of ENV (REGION=..., or the AWS configuration's; ENDPOINT=... for an emulator),
+# or LOCAL=1 for make run's backend. An AWS_ENDPOINT_URL that ENDPOINT does not repeat is refused.
+API_KEY_TARGET = $(if $(ENV),--env $(ENV)) $(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION)) \
+	$(if $(ENDPOINT),--endpoint $(ENDPOINT)) $(if $(LOCAL),--local)
+API_KEY_PYTHON_CHECK = @$(PYTHON) -c 'import boto3' 2>/dev/null || { echo "make api-key needs boto3 for $(PYTHON): pip install boto3, or PYTHON=<a python that has it>"; exit 2; }
 
-revoke-api-key: $(VENV)/.installed
-	@test -n "$(KEY)" || { echo "usage: make revoke-api-key KEY=<key> [ENV=prod]"; exit 2; }
-	@PYTHONPATH=layers/shared $(PY) -m tools.api_keys $(if $(ENV),--env $(ENV)) revoke --key "$(KEY)"
+api-key:
+	@test -n "$(TENANT)" || { echo "usage: make api-key TENANT=<tenant> [TIER=standard|premium] [ENV=prod] [REGION=...] [ENDPOINT=...] [LOCAL=1]"; exit 2; }
+	$(API_KEY_PYTHON_CHECK)
+	@PYTHONPATH=layers/shared:. $(PYTHON) -m tools.api_keys $(API_KEY_TARGET) create --tenant "$(TENANT)" $(if $(TIER),--tier "$(TIER)")
+
+revoke-api-key:
+	@test -n "$(KEY)" || { echo "usage: make revoke-api-key KEY=<key> [ENV=prod] [REGION=...] [ENDPOINT=...] [LOCAL=1]"; exit 2; }
+	$(API_KEY_PYTHON_CHECK)
+	@PYTHONPATH=layers/shared:. $(PYTHON) -m tools.api_keys $(API_KEY_TARGET) revoke --key "$(KEY)"
 
 # The layer's dependencies, transitive ones included, locked with hashes for Lambda (python3.13, arm64);
 # layers/shared/Makefile installs exactly these, and the dev environment the same versions.
