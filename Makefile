@@ -23,7 +23,7 @@ help:
 	@echo "make sam-invoke EVENT=events/x.json [FUNCTION=LogicalId]   the same with Docker: sam local invoke against make run's backend"
 	@echo "make sam-api [SAM_PORT=3001]  sam local start-api (Docker) against make run's backend; make sam-env rewrites local/sam-env.json"
 	@echo "make openapi                  regenerate docs/openapi.json from the code's models"
-	@echo "make docs                     regenerate docs/configuration.md from template.yaml and this Makefile"
+	@echo "make docs                     regenerate docs/configuration.md and docs/deployment.md's counts from template.yaml"
 	@echo "make api-key TENANT=acme [TIER=premium] [ENV=prod] [REGION=..] [LOCAL=1]  an API key (printed once) for the deployed"
 	@echo "                              stack (linked to the tier's usage plan) or make run's backend; revoke-api-key KEY=..."
 	@echo "make lock                     re-lock the layer's dependencies (hashes, cp313/aarch64) after editing its requirements.txt"
@@ -98,8 +98,10 @@ test-ministack: $(VENV)/.installed $(MINISTACK_VENV)/.installed
 openapi: $(VENV)/.installed
 	$(PY) -m local.openapi
 
-docs: $(VENV)/.installed
+# configuration.md in the dev venv; deployment.md's counts on the SAM CLI's venv (samtranslator is there).
+docs: $(VENV)/.installed $(SAM_VENV)/.installed
 	PYTHONPATH=layers/shared $(PY) -m tools.configuration_doc
+	$(SAM_VENV)/bin/python -m tools.deployment_doc
 
 # API keys, with nothing but boto3 (PYTHON=... names an interpreter that has it). The target is explicit and
 # printed: the deployed stack of ENV (REGION=..., or the AWS configuration's; ENDPOINT=... for an emulator),
