@@ -103,22 +103,24 @@ docs: $(VENV)/.installed $(SAM_VENV)/.installed
 	PYTHONPATH=layers/shared $(PY) -m tools.configuration_doc
 	$(SAM_VENV)/bin/python -m tools.deployment_doc
 
-# API keys, with nothing but boto3 (PYTHON=... names an interpreter that has it). The target is explicit and
+# API keys, with nothing but boto3. The target is explicit and
 # printed: the deployed stack of ENV (REGION=..., or the AWS configuration's; ENDPOINT=... for an emulator),
 # or LOCAL=1 for make run's backend. An AWS_ENDPOINT_URL that ENDPOINT does not repeat is refused.
 API_KEY_TARGET = $(if $(ENV),--env $(ENV)) $(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION)) \
 	$(if $(ENDPOINT),--endpoint $(ENDPOINT)) $(if $(LOCAL),--local)
-API_KEY_PYTHON_CHECK = @$(PYTHON) -c 'import boto3' 2>/dev/null || { echo "make api-key needs boto3 for $(PYTHON): pip install boto3, or PYTHON=<a python that has it>"; exit 2; }
+# The dev venv's Python when there is one (it has boto3), else PYTHON; KEY_PYTHON=... chooses another.
+KEY_PYTHON ?= $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+API_KEY_PYTHON_CHECK = @$(KEY_PYTHON) -c 'import boto3' 2>/dev/null || { echo "make api-key needs boto3 for $(KEY_PYTHON): pip install boto3, or KEY_PYTHON=<a python that has it>"; exit 2; }
 
 api-key:
 	@test -n "$(TENANT)" || { echo "usage: make api-key TENANT=<tenant> [TIER=standard|premium] [ENV=prod] [REGION=...] [ENDPOINT=...] [LOCAL=1]"; exit 2; }
 	$(API_KEY_PYTHON_CHECK)
-	@PYTHONPATH=layers/shared:. $(PYTHON) -m tools.api_keys $(API_KEY_TARGET) create --tenant "$(TENANT)" $(if $(TIER),--tier "$(TIER)")
+	@PYTHONPATH=layers/shared:. $(KEY_PYTHON) -m tools.api_keys $(API_KEY_TARGET) create --tenant "$(TENANT)" $(if $(TIER),--tier "$(TIER)")
 
 revoke-api-key:
 	@test -n "$(KEY)" || { echo "usage: make revoke-api-key KEY=<key> [ENV=prod] [REGION=...] [ENDPOINT=...] [LOCAL=1]"; exit 2; }
 	$(API_KEY_PYTHON_CHECK)
-	@PYTHONPATH=layers/shared:. $(PYTHON) -m tools.api_keys $(API_KEY_TARGET) revoke --key "$(KEY)"
+	@PYTHONPATH=layers/shared:. $(KEY_PYTHON) -m tools.api_keys $(API_KEY_TARGET) revoke --key "$(KEY)"
 
 # The layer's dependencies, transitive ones included, locked with hashes for Lambda (python3.13, arm64);
 # layers/shared/Makefile installs exactly these, and the dev environment the same versions.
