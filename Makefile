@@ -10,7 +10,7 @@ PORT ?= 3000
 MOTO_PORT ?= 5005
 BACKEND ?= moto
 
-.PHONY: lock help install run invoke sam-env sam-invoke sam-api test pytest unit test-ministack lint typecheck template-lint openapi docs api-key revoke-api-key build deploy fuzz load bench clean
+.PHONY: lock help install run invoke sam-env sam-invoke sam-api test pytest unit test-ministack lint typecheck template-lint openapi docs api-key revoke-api-key build deploy rehearse fuzz load bench clean
 
 help:
 	@echo "make run                      the API on http://localhost:$(PORT) against an embedded moto (MOTO_PORT=$(MOTO_PORT))"
@@ -29,6 +29,7 @@ help:
 	@echo "make lock                     re-lock the layer's dependencies (hashes, cp313/aarch64) after editing its requirements.txt"
 	@echo "make build | deploy [ENV=prod] [REGION=eu-west-1] [CONFIRM=1] [PARAMETERS='AlarmEmail=ops@example.com']"
 	@echo "                              sam build / sam deploy, unattended unless CONFIRM=1 (SAM CLI in its own venv)"
+	@echo "make rehearse                 build, deploy on ministack's CloudFormation, run one execution end to end, tear down"
 	@echo "make fuzz [FUZZ_EXAMPLES=100] schemathesis against make run from docs/openapi.json (own venv)"
 	@echo "make load [CLIENTS=16 REQUESTS=200] [BACKEND=ministack]  concurrent clients against make run, then a lost/extra check"
 	@echo "make bench                    benchmarks (round trips, warm latency, validation, cold start) into docs/benchmarks.md,"
@@ -176,6 +177,11 @@ build: $(SAM_VENV)/.installed
 deploy: build
 	$(SAM_VENV)/bin/python -m tools.deploy --sam $(SAM) $(if $(ENV),--env $(ENV)) $(if $(REGION),--region $(REGION)) \
 		$(if $(CONFIRM),--confirm) $(foreach p,$(PARAMETERS),--parameter $(p))
+
+# The deploy rehearsal (docs/deployment.md): the built template on ministack's CloudFormation, one execution
+# through the deployed API Gateway and Lambdas, then the stack torn down (tools/rehearse.py, SAM CLI's venv).
+rehearse: build $(MINISTACK_VENV)/.installed
+	PYTHONPATH=layers/shared:. $(SAM_VENV)/bin/python -m tools.rehearse
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
