@@ -10,7 +10,7 @@ PORT ?= 3000
 MOTO_PORT ?= 5005
 BACKEND ?= moto
 
-.PHONY: lock help install run invoke sam-env sam-invoke sam-api test pytest unit test-ministack lint typecheck template-lint openapi docs api-key revoke-api-key build deploy fuzz load bench clean
+.PHONY: lock help install run invoke sam-env sam-invoke sam-api test pytest unit test-ministack lint typecheck template-lint openapi docs api-key revoke-api-key build deploy rehearse fuzz load bench clean
 
 help:
 	@echo "make run                      the API on http://localhost:$(PORT) against an embedded moto (MOTO_PORT=$(MOTO_PORT))"
@@ -23,10 +23,13 @@ help:
 	@echo "make sam-invoke EVENT=events/x.json [FUNCTION=LogicalId]   the same with Docker: sam local invoke against make run's backend"
 	@echo "make sam-api [SAM_PORT=3001]  sam local start-api (Docker) against make run's backend; make sam-env rewrites local/sam-env.json"
 	@echo "make openapi                  regenerate docs/openapi.json from the code's models"
-	@echo "make docs                     regenerate docs/configuration.md from template.yaml and this Makefile"
-	@echo "make api-key TENANT=acme [TIER=premium]  an API key (printed once), deployed: linked to the tier's usage plan; revoke-api-key KEY=...; ENV=prod"
+	@echo "make docs                     regenerate docs/configuration.md and docs/deployment.md's counts from template.yaml"
+	@echo "make api-key TENANT=acme [TIER=premium] [ENV=prod] [REGION=..] [LOCAL=1]  an API key (printed once) for the deployed"
+	@echo "                              stack (linked to the tier's usage plan) or make run's backend; revoke-api-key KEY=..."
 	@echo "make lock                     re-lock the layer's dependencies (hashes, cp313/aarch64) after editing its requirements.txt"
-	@echo "make build | deploy [ENV=prod] sam build / sam deploy (SAM CLI in its own venv)"
+	@echo "make build | deploy [ENV=prod] [REGION=eu-west-1] [CONFIRM=1] [PARAMETERS='AlarmEmail=ops@example.com']"
+	@echo "                              sam build / sam deploy, unattended unless CONFIRM=1 (SAM CLI in its own venv)"
+	@echo "make rehearse                 build, deploy on ministack's CloudFormation, run one execution end to end, tear down"
 	@echo "make fuzz [FUZZ_EXAMPLES=100] schemathesis against make run from docs/openapi.json (own venv)"
 	@echo "make load [CLIENTS=16 REQUESTS=200] [BACKEND=ministack]  concurrent clients against make run, then a lost/extra check"
 	@echo "make bench                    benchmarks (round trips, warm latency, validation, cold start) into docs/benchmarks.md,"
@@ -96,17 +99,29 @@ test-ministack: $(VENV)/.installed $(MINISTACK_VENV)/.installed
 openapi: $(VENV)/.installed
 	$(PY) -m local.openapi
 
-docs: $(VENV)/.installed
+# configuration.md in the dev venv; deployment.md's counts on the SAM CLI's venv (samtranslator is there).
+docs: $(VENV)/.installed $(SAM_VENV)/.installed
 	PYTHONPATH=layers/shared $(PY) -m tools.configuration_doc
+	$(SAM_VENV)/bin/python -m tools.deployment_doc
 
-# API keys: against AWS_ENDPOINT_URL (e.g. make run's http://127.0.0.1:5005) or the deployed stack.
-api-key: $(VENV)/.installed
-	@test -n "$(TENANT)" || { echo "usage: make api-key TENANT=<tenant> [TIER=standard|premium] [ENV=prod]"; exit 2; }
-	@PYTHONPATH=layers/shared $(PY) -m tools.api_keys $(if $(ENV),--env $(ENV)) create --tenant "$(TENANT)" $(if $(TIER),--tier "$(TIER)")
+# API keys, with nothing but boto3. The target is explicit and
+# printed: the deployed stack of ENV (REGION=..., or the AWS configuration's; ENDPOINT=... for an emulator),
+# or LOCAL=1 for make run's backend. An AWS_ENDPOINT_URL that ENDPOINT does not repeat is refused.
+API_KEY_TARGET = $(if $(ENV),--env $(ENV)) $(if $(STACK),--stack $(STACK)) $(if $(REGION),--region $(REGION)) \
+	$(if $(ENDPOINT),--endpoint $(ENDPOINT)) $(if $(LOCAL),--local)
+# The dev venv's Python when there is one (it has boto3), else PYTHON; KEY_PYTHON=... chooses another.
+KEY_PYTHON ?= $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+API_KEY_PYTHON_CHECK = @$(KEY_PYTHON) -c 'import boto3' 2>/dev/null || { echo "make api-key needs boto3 for $(KEY_PYTHON): pip install boto3, or KEY_PYTHON=<a python that has it>"; exit 2; }
 
-revoke-api-key: $(VENV)/.installed
-	@test -n "$(KEY)" || { echo "usage: make revoke-api-key KEY=<key> [ENV=prod]"; exit 2; }
-	@PYTHONPATH=layers/shared $(PY) -m tools.api_keys $(if $(ENV),--env $(ENV)) revoke --key "$(KEY)"
+api-key:
+	@test -n "$(TENANT)" || { echo "usage: make api-key TENANT=<tenant> [TIER=standard|premium] [ENV=prod] [REGION=...] [ENDPOINT=...] [LOCAL=1]"; exit 2; }
+	$(API_KEY_PYTHON_CHECK)
+	@PYTHONPATH=layers/shared:. $(KEY_PYTHON) -m tools.api_keys $(API_KEY_TARGET) create --tenant "$(TENANT)" $(if $(TIER),--tier "$(TIER)")
+
+revoke-api-key:
+	@test -n "$(KEY)" || { echo "usage: make revoke-api-key KEY=<key> [ENV=prod] [REGION=...] [ENDPOINT=...] [LOCAL=1]"; exit 2; }
+	$(API_KEY_PYTHON_CHECK)
+	@PYTHONPATH=layers/shared:. $(KEY_PYTHON) -m tools.api_keys $(API_KEY_TARGET) revoke --key "$(KEY)"
 
 # The layer's dependencies, transitive ones included, locked with hashes for Lambda (python3.13, arm64);
 # layers/shared/Makefile installs exactly these, and the dev environment the same versions.
@@ -149,13 +164,24 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.benchmarks
 	$(PY) -m bench.engine
 
+# A pyenv shim named python3.13 exists even when no 3.13 is selected: run it to know.
 build: $(SAM_VENV)/.installed
-	@command -v python3.13 >/dev/null || { echo "sam build needs python3.13 on PATH (Lambda runtime); with pyenv: PYENV_VERSION=3.11.7:3.13.0 make build"; exit 1; }
+	@python3.13 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 || { \
+	  echo "make build: sam build needs a working python3.13 on PATH (the functions' Lambda runtime); found none."; \
+	  echo "  with pyenv: PYENV_VERSION=$$(pyenv global 2>/dev/null | head -1):3.13.0 make build (pyenv install 3.13 first)"; exit 1; }
 	$(SAM) validate --lint
 	$(SAM) build
 
+# Unattended (CONFIRM=1 shows the change set and asks); REGION=... or the AWS configuration's region.
+# tools/deploy.py prints the target, clears a failed first create and settles CreateApiGatewayAccountRole.
 deploy: build
-	$(SAM) deploy $(if $(ENV),--config-env $(ENV))
+	$(SAM_VENV)/bin/python -m tools.deploy --sam $(SAM) $(if $(ENV),--env $(ENV)) $(if $(REGION),--region $(REGION)) \
+		$(if $(CONFIRM),--confirm) $(foreach p,$(PARAMETERS),--parameter $(p))
+
+# The deploy rehearsal (docs/deployment.md): the built template on ministack's CloudFormation, one execution
+# through the deployed API Gateway and Lambdas, then the stack torn down (tools/rehearse.py, SAM CLI's venv).
+rehearse: build $(MINISTACK_VENV)/.installed
+	PYTHONPATH=layers/shared:. $(SAM_VENV)/bin/python -m tools.rehearse
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,15 +10,22 @@ imported in fresh interpreters with the built function folder and that layer on 
 - *without bytecode*: the same tree, but `PYTHONPYCACHEPREFIX` points at an empty folder, so every module
   is compiled from source, as Lambda did with the old layer (no .pyc, read-only /opt).
 Both runs set `PYTHONDONTWRITEBYTECODE=1`: in Lambda nothing can be written next to the code either.
+
+Issue 26 (cold starts of the API path): the authorizer and status functions are also imported as they were
+at BASELINE (the revision before the X-Ray SDK became optional), from `git archive` of that revision's
+execution_api and function folders, with the same layer packages, compiled the same way. Today's and the
+baseline's imports alternate in one run, so both see the same machine load; the target is at most half.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import zipfile
@@ -34,6 +41,10 @@ BUILD = ROOT / ".aws-sam" / "build"
 LOCK = ROOT / "layers" / "shared" / "requirements-lock.txt"
 LAYER = "SharedLayer"
 RUNS = 5
+# The revision before issue 26 made the X-Ray SDK optional (and cut boto3 and the data classes from the API path).
+BASELINE = "4b8261f"
+BASELINE_FUNCTIONS = ("AuthorizerFunction", "ExecutionStatusFunction")
+BASELINE_RUNS = 9  # each way: the load of a shared machine only adds time, so the best of more runs is steadier
 # The packages the layer would not need if it used the Lambda runtime's boto3.
 BOTO_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
 # Timed inside the interpreter: the import and the first client (which loads botocore's service model).
@@ -66,6 +77,8 @@ class BuiltReport:
     pycs: int
     unchecked_pycs: int
     skipped: str = ""
+    # (function, baseline's times, today's times), alternated in one run; empty without git history
+    against_baseline: list[tuple[str, list[float], list[float]]] | None = None
 
 
 def python313() -> str | None:
@@ -143,6 +156,46 @@ def native_twin(python: str) -> Iterator[Path]:
         yield target
 
 
+@contextmanager
+def baseline_tree(python: str) -> Iterator[Path | None]:
+    """BASELINE's execution_api (compiled like the layer) and function folders, or None without that revision."""
+    try:
+        archive = subprocess.run(  # noqa: S603
+            ["git", "-C", str(ROOT), "archive", "--format=tar", BASELINE, "layers/shared/execution_api", "functions"],  # noqa: S607
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="baseline-") as folder:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(folder, filter="data")
+        layer = Path(folder) / "layers" / "shared"
+        run([python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(layer)])
+        yield Path(folder)
+
+
+def against_baseline(
+    python: str, template: Template, layer: Path, baseline: Path
+) -> list[tuple[str, list[float], list[float]]]:
+    """Each of BASELINE_FUNCTIONS imported RUNS times as at BASELINE and as built today, alternately."""
+    results = []
+    for function in (f for f in template.functions() if f.logical_id in BASELINE_FUNCTIONS):
+        module = function.handler.rsplit(".", 1)[0]
+        environment = template.offline_environment(function)
+        # The baseline's execution_api comes first on the path; the layer's packages are the same.
+        then = [baseline / "layers" / "shared", layer, baseline / function.code_dir.relative_to(ROOT)]
+        now = [layer, BUILD / function.logical_id]
+        before: list[float] = []
+        after: list[float] = []
+        for _ in range(BASELINE_RUNS):
+            before += import_times(python, f"import {module}", module, then, True, environment, runs=1)
+            after += import_times(python, f"import {module}", module, now, True, environment, runs=1)
+        results.append((function.logical_id, before, after))
+    return results
+
+
 def import_times(
     python: str,
     statement: str,
@@ -150,6 +203,7 @@ def import_times(
     path: Sequence[Path],
     bytecode: bool,
     environment: Mapping[str, str] | None = None,
+    runs: int = RUNS,
 ) -> list[float]:
     """`module`'s cumulative import time (seconds) in RUNS fresh interpreters running `statement`, with
     `environment` added (a handler checks its function's settings when imported)."""
@@ -174,7 +228,7 @@ def import_times(
         if not bytecode:
             env["PYTHONPYCACHEPREFIX"] = empty  # no .pyc found there: every module compiles from source
         times = []
-        for _ in range(RUNS):
+        for _ in range(runs):
             if module == "boto3":  # the statement prints its own time
                 times.append(float(run([python, "-c", statement], env).stdout))
                 continue
@@ -221,6 +275,8 @@ def measure() -> BuiltReport | str:
             import_times(python, BOTO3_AND_A_CLIENT, "boto3", [layer], bytecode=True),
             import_times(python, BOTO3_AND_A_CLIENT, "boto3", [layer], bytecode=False),
         )
+        with baseline_tree(python) as baseline:
+            compared = against_baseline(python, template, layer, baseline) if baseline else None
     return BuiltReport(
         python=version.strip(),
         rows=rows,
@@ -231,6 +287,7 @@ def measure() -> BuiltReport | str:
         boto_unzipped_bytes=boto_unzipped,
         pycs=pycs,
         unchecked_pycs=unchecked,
+        against_baseline=compared,
     )
 
 
@@ -271,6 +328,31 @@ def render(report: BuiltReport | str) -> list[str]:
         f" {mb(report.boto_zip_bytes)} of it zipped ({mb(report.boto_unzipped_bytes)} unzipped).",
         "",
     ]
+    return out + render_against_baseline(report.against_baseline)
+
+
+def render_against_baseline(compared: list[tuple[str, list[float], list[float]]] | None) -> list[str]:
+    out = ["### The API path's cold import against the revision before issue 26", ""]
+    if compared is None:
+        return [*out, f"skipped: revision {BASELINE} is not in this clone's history.", ""]
+    out += [
+        f"Each handler imported {BASELINE_RUNS} times as built today (the template's environment: the X-Ray SDK not"
+        f" loaded by default) and {BASELINE_RUNS} times as at `{BASELINE}` (Tracer created at import, boto3,",
+        "Powertools' data classes), alternately in one run, with bytecode. Median and best import time; machine",
+        "load only adds time, so on a busy machine the best is the steadier figure.",
+        "",
+        f"| Function | At `{BASELINE}`, median | Today, median | Today / then | At `{BASELINE}`, best | Today, best"
+        " | Today / then, best |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, before, after in compared:
+        out.append(
+            f"| {name} | {ms(median(before))} ms | {ms(median(after))} ms | {median(after) / median(before):.2f}"
+            f" | {ms(min(before))} ms | {ms(min(after))} ms | {min(after) / min(before):.2f} |"
+        )
+    met = all(median(after) / median(before) <= 0.5 for _, before, after in compared)
+    verdict = "**met**" if met else "**not met**"
+    out += ["", f"- Target, at most half of the import at `{BASELINE}` (medians): {verdict}.", ""]
     return out
 
 

@@ -105,9 +105,12 @@ class Ministack:
         atexit.unregister(self.stop)
 
 
-def start(port: int | None = None, *, executable: Path = EXECUTABLE, timeout: float = 30) -> Ministack:
+def start(
+    port: int | None = None, *, executable: Path = EXECUTABLE, timeout: float = 30, services: str | None = None
+) -> Ministack:
     """Start ministack on 127.0.0.1:`port` (a free one if None) and wait until it answers.
 
+    `services` replaces ENVIRONMENT's SERVICES (the deploy rehearsal needs CloudFormation, Lambda, API Gateway...).
     Its output goes to a log file in the temporary directory (`log_path`)."""
     if not executable.exists():
         raise RuntimeError(f"{executable} is missing: `make .venv-ministack/.installed` creates it")
@@ -117,6 +120,8 @@ def start(port: int | None = None, *, executable: Path = EXECUTABLE, timeout: fl
     log_path = Path(tempfile.gettempdir()) / f"execution-api-ministack-{port}.log"
     log = log_path.open("wb")
     environment = {**os.environ, **ENVIRONMENT, "GATEWAY_PORT": str(port)}
+    if services is not None:
+        environment["SERVICES"] = services
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
         environment.pop(name, None)
     process = subprocess.Popen(  # noqa: S603 - our own venv's interpreter and entry point, fixed arguments

@@ -130,8 +130,11 @@ class LocalApi:
     def gateway_response(self, response_type: str, request_id: str) -> tuple[int, dict[str, str], bytes]:
         """Render a GatewayResponses entry of template.yaml as API Gateway would ($context.requestId only)."""
         spec = self.stack.template.gateway_response(response_type)
+        # Static values only: the CORS headers are conditional (!If OneCorsOrigin), which only AWS resolves.
         headers = {
-            name: value.strip("'") for name, value in spec.get("ResponseParameters", {}).get("Headers", {}).items()
+            name: value.strip("'")
+            for name, value in spec.get("ResponseParameters", {}).get("Headers", {}).items()
+            if isinstance(value, str)
         }
         body = spec["ResponseTemplates"]["application/json"].replace("$context.requestId", request_id)
         return int(spec["StatusCode"]), headers, body.encode("utf-8")

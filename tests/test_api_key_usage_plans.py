@@ -53,7 +53,7 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
                 name=f"{STACK}-premium", throttle={"rateLimit": 50, "burstLimit": 100}
             )["id"],
         }
-        monkeypatch.setattr(api_keys, "stack_outputs", lambda environment: outputs)
+        monkeypatch.setattr(api_keys, "stack_outputs", lambda target: outputs)
         yield outputs
     os.environ.clear()
     os.environ.update(saved)
@@ -140,14 +140,15 @@ def test_a_key_without_usage_plan_key_authorizes_without_one(deployed: dict[str,
     assert stored(deployed, "exk_" + "a" * 43) == KeyGrant("local", None)
 
 
-def test_against_a_local_endpoint_the_usage_plan_step_is_skipped_and_says_so(
+def test_against_make_runs_backend_the_usage_plan_step_is_skipped_and_says_so(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     created: list[tuple[str, str, str | None]] = []
 
     class Store:
         def __init__(self, client: Any, table: str) -> None:
-            pass
+            assert client.meta.endpoint_url == "http://127.0.0.1:5005"
+            assert table == "ApiKeysTable"
 
         def create(self, tenant: str, key: str, usage_key: str | None = None) -> None:
             created.append((tenant, key, usage_key))
@@ -155,12 +156,42 @@ def test_against_a_local_endpoint_the_usage_plan_step_is_skipped_and_says_so(
     def no_api_gateway(*_: Any) -> str:
         raise AssertionError("no API Gateway behind a local endpoint")
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5005")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setattr(api_keys, "ApiKeyStore", Store)
     monkeypatch.setattr(api_keys, "link_tenant_usage_key", no_api_gateway)
-    key, output = make_key(capsys, "--tenant", "acme")
-    assert created == [("acme", key, None)]
-    assert any(line.startswith("Usage plan: skipped (http://127.0.0.1:5005") for line in output)
+    assert api_keys.main(["--local", "create", "--tenant", "acme"]) == 0
+    output = capsys.readouterr().out.splitlines()
+    assert (
+        output[0] == "Target: make run's local backend at http://127.0.0.1:5005 (table ApiKeysTable; no usage plans)."
+    )
+    assert created == [("acme", output[-1], None)]
+    assert any(line.startswith("Usage plan: skipped (make run's backend") for line in output)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [[], ["--endpoint", "http://127.0.0.1:4566"], ["--local"]],
+    ids=["deployed-stack", "another-endpoint", "local-default-port"],
+)
+def test_an_aws_endpoint_url_the_target_does_not_name_is_refused_and_nothing_is_written(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], target: list[str]
+) -> None:
+    def no_write(*_: Any) -> None:
+        raise AssertionError("nothing may be written")
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5999")
+    monkeypatch.setattr(api_keys, "ApiKeyStore", no_write)
+    assert api_keys.main([*target, "create", "--tenant", "acme"]) == 2
+    error = capsys.readouterr().err
+    assert "AWS_ENDPOINT_URL is set (http://127.0.0.1:5999)" in error
+    assert "ENDPOINT=http://127.0.0.1:5999" in error
+
+
+def test_the_deployed_target_is_printed_before_the_key(
+    deployed: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, output = make_key(capsys, "--tenant", "acme")
+    assert output[0] == f"Target: stack {STACK} in region {REGION} at AWS."
 
 
 def test_the_template_meters_each_tenant_by_the_authorizers_key() -> None:

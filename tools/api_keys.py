@@ -1,15 +1,20 @@
-"""`make api-key TENANT=<tenant>` and `make revoke-api-key KEY=<key>`.
+"""`make api-key TENANT=<tenant>` and `make revoke-api-key KEY=<key>`: needs only boto3.
 
-Talks to the AWS endpoint and tables of the environment it runs in: with AWS_ENDPOINT_URL (e.g.
-http://127.0.0.1:5005, a running `make run`) the local table; otherwise the deployed stack's table,
-found in its CloudFormation outputs (stack from samconfig.toml, `ENV=prod` for the prod one), or
-named directly with API_KEYS_TABLE_NAME. A new key is printed once, alone on the last line.
+The target is explicit and printed before anything is written:
+- by default the deployed stack of a samconfig.toml environment (`--env`, `ENV=prod`; or `--stack`), in the
+  region given (`--region`, `REGION=`) or the AWS configuration's; its key table and usage plans are found
+  in the stack's outputs. `--endpoint` (`ENDPOINT=`) reaches that stack somewhere else than AWS, e.g. the
+  deploy rehearsal's emulator (`make rehearse`);
+- `--local` (`LOCAL=1`): `make run`'s backend (`--endpoint`, default http://127.0.0.1:5005), whose key table
+  is named after its logical id and which has no API Gateway: no usage plan.
+AWS_ENDPOINT_URL in the environment is never followed silently: unless `--endpoint` says the same URL, the
+command refuses, so a shell left pointing at a local backend cannot send a production key there (or back).
 
-Deployed, `create` also gives the tenant its API Gateway key (one per tenant, named
-<stack>-tenant-<tenant>, made on the tenant's first key) and links it to the usage plan of its tier
-(`--tier`, standard by default; moving a tenant to another tier moves the key). The authorizer hands that
-key to API Gateway (usageIdentifierKey), so the tier's rate, burst and quota apply to each tenant apart.
-Against a local endpoint there is no API Gateway: that step is skipped, and says so.
+Deployed, `create` also gives the tenant its API Gateway key (one per tenant, named <stack>-tenant-<tenant>,
+made on the tenant's first key) and links it to the usage plan of its tier (`--tier`, standard by default;
+moving a tenant to another tier moves the key). The authorizer hands that key to API Gateway
+(usageIdentifierKey), so the tier's rate, burst and quota apply to each tenant apart.
+A new key is printed once, alone on the last line.
 """
 
 from __future__ import annotations
@@ -19,16 +24,38 @@ import contextlib
 import os
 import sys
 import tomllib
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 
-from execution_api.api_keys import TENANT_ID, ApiKeyStore, new_api_key
-from local.template import ROOT
+from execution_api.api_key_store import TENANT_ID, ApiKeyStore, new_api_key
 
+ROOT = Path(__file__).resolve().parent.parent
 LOCAL_TABLE = "ApiKeysTable"  # `make run` names tables by their logical id in template.yaml
+LOCAL_ENDPOINT = "http://127.0.0.1:5005"  # make run's MOTO_PORT
 TIERS = ("standard", "premium")  # each with a usage plan in template.yaml (output <Tier>UsagePlanId)
+
+
+class TargetError(RuntimeError):
+    """The target is ambiguous or cannot be reached; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class Target:
+    session: Any  # boto3 Session in the target's region
+    endpoint: str | None  # None: AWS itself
+    stack: str | None  # None: make run's local backend
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, endpoint_url=self.endpoint)
+
+    def describe(self) -> str:
+        where = f"endpoint {self.endpoint}" if self.endpoint else "AWS"
+        if self.stack is None:
+            return f"make run's local backend at {self.endpoint} (table {LOCAL_TABLE}; no usage plans)"
+        return f"stack {self.stack} in region {self.session.region_name} at {where}"
 
 
 def stack_name(environment: str) -> str:
@@ -37,27 +64,27 @@ def stack_name(environment: str) -> str:
     return name
 
 
-def use_samconfig_region(environment: str) -> None:
-    """Without AWS_REGION, use the region the stack was deployed to (samconfig.toml), not the profile's."""
-    if os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"):
-        return
-    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
-    region = config.get(environment, {}).get("deploy", {}).get("parameters", {}).get("region")
-    if region:
-        os.environ["AWS_DEFAULT_REGION"] = region
+def choose_target(args: argparse.Namespace) -> Target:
+    """The target the arguments name; refuses an AWS_ENDPOINT_URL they do not name too."""
+    endpoint = args.endpoint or (LOCAL_ENDPOINT if args.local else None)
+    ambient = os.environ.get("AWS_ENDPOINT_URL")
+    if ambient and ambient != endpoint:
+        raise TargetError(
+            f"AWS_ENDPOINT_URL is set ({ambient}) but the target is {endpoint or 'AWS'}: say ENDPOINT={ambient}"
+            " (LOCAL=1 for make run's backend) to write there, or unset AWS_ENDPOINT_URL"
+        )
+    if args.local:  # moto accepts any credentials; a developer's shell may have none
+        for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+            os.environ.setdefault(name, value)
+    session = boto3.session.Session(region_name=args.region or ("us-east-1" if args.local else None))
+    if not session.region_name:
+        raise TargetError("no region: say REGION=<region> (or set AWS_REGION / the profile's region)")
+    return Target(session, endpoint, None if args.local else (args.stack or stack_name(args.env)))
 
 
-def stack_outputs(environment: str) -> dict[str, str]:
-    stack = boto3.client("cloudformation").describe_stacks(StackName=stack_name(environment))["Stacks"][0]
+def stack_outputs(target: Target) -> dict[str, str]:
+    stack = target.client("cloudformation").describe_stacks(StackName=target.stack)["Stacks"][0]
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-
-
-def table_name(environment: str) -> str:
-    if os.environ.get("API_KEYS_TABLE_NAME"):
-        return os.environ["API_KEYS_TABLE_NAME"]
-    if os.environ.get("AWS_ENDPOINT_URL"):
-        return LOCAL_TABLE
-    return stack_outputs(environment)["ApiKeysTableName"]
 
 
 def usage_plan_ids(outputs: dict[str, str]) -> dict[str, str]:
@@ -96,55 +123,64 @@ def link_tenant_usage_key(apigateway: Any, stack: str, tenant: str, tier: str, p
     return value
 
 
-def use_fake_credentials_for_loopback() -> None:
-    """moto accepts any credentials; a developer's shell may have none."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
-    if urlsplit(endpoint).hostname in {"127.0.0.1", "localhost", "::1"}:
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+def create(target: Target, tenant: str, tier: str) -> int:
+    if not TENANT_ID.fullmatch(tenant):
+        print("error: a tenant id is 1 to 64 characters of A-Z a-z 0-9 _ -", file=sys.stderr)
+        return 2
+    usage_key = None
+    if target.stack is None:
+        table = LOCAL_TABLE
+        print("Usage plan: skipped (make run's backend has no API Gateway; no per-tenant limits).")
+    else:
+        outputs = stack_outputs(target)
+        table = outputs["ApiKeysTableName"]
+        plans = usage_plan_ids(outputs)
+        usage_key = link_tenant_usage_key(target.client("apigateway"), target.stack, tenant, tier, plans)
+        print(f"Usage plan: tenant '{tenant}' is on the {tier} tier of stack {target.stack}.")
+    key = new_api_key()
+    ApiKeyStore(target.client("dynamodb"), table).create(tenant, key, usage_key)
+    print(f"API key for tenant '{tenant}' in table {table}.")
+    print("It is shown once and only its SHA-256 hash is stored: keep it somewhere safe now.")
+    print(key)
+    return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default=os.environ.get("ENV") or "default", help="samconfig.toml environment")
-    commands = parser.add_subparsers(dest="command", required=True)
-    create = commands.add_parser("create", help="make a key for a tenant and print it once")
-    create.add_argument("--tenant", required=True)
-    create.add_argument("--tier", choices=TIERS, default=os.environ.get("TIER") or "standard")
-    revoke = commands.add_parser("revoke", help="revoke a key")
-    revoke.add_argument("--key", required=True)
-    args = parser.parse_args(argv)
-
-    use_fake_credentials_for_loopback()
-    use_samconfig_region(args.env)
-    table = table_name(args.env)
-    store = ApiKeyStore(boto3.client("dynamodb"), table)
-    if args.command == "create":
-        if not TENANT_ID.fullmatch(args.tenant):
-            print("error: a tenant id is 1 to 64 characters of A-Z a-z 0-9 _ -", file=sys.stderr)
-            return 2
-        usage_key = None
-        endpoint = os.environ.get("AWS_ENDPOINT_URL")
-        if endpoint:
-            print(f"Usage plan: skipped ({endpoint} is a local endpoint without API Gateway; no per-tenant limits).")
-        else:
-            stack = stack_name(args.env)
-            usage_key = link_tenant_usage_key(
-                boto3.client("apigateway"), stack, args.tenant, args.tier, usage_plan_ids(stack_outputs(args.env))
-            )
-            print(f"Usage plan: tenant '{args.tenant}' is on the {args.tier} tier of stack {stack}.")
-        key = new_api_key()
-        store.create(args.tenant, key, usage_key)
-        print(f"API key for tenant '{args.tenant}' in table {table}.")
-        print("It is shown once and only its SHA-256 hash is stored: keep it somewhere safe now.")
-        print(key)
-        return 0
-    if store.revoke(args.key):
+def revoke(target: Target, key: str) -> int:
+    table = LOCAL_TABLE if target.stack is None else stack_outputs(target)["ApiKeysTableName"]
+    if ApiKeyStore(target.client("dynamodb"), table).revoke(key):
         print(f"Revoked (deployed: API Gateway may accept it for up to 5 more minutes from its cache). Table {table}.")
         return 0
     print(f"error: no such key in table {table}", file=sys.stderr)
     return 1
+
+
+def parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parse.add_argument("--env", default="default", help="samconfig.toml environment of the stack (default: dev)")
+    parse.add_argument("--stack", default="", help="the stack's name, instead of samconfig.toml's")
+    parse.add_argument("--region", default="", help="the stack's region (default: the AWS configuration's)")
+    parse.add_argument("--endpoint", default="", help="AWS endpoint URL other than AWS (an emulator)")
+    parse.add_argument("--local", action="store_true", help="make run's backend instead of a deployed stack")
+    commands = parse.add_subparsers(dest="command", required=True)
+    made = commands.add_parser("create", help="make a key for a tenant and print it once")
+    made.add_argument("--tenant", required=True)
+    made.add_argument("--tier", choices=TIERS, default="standard")
+    revoked = commands.add_parser("revoke", help="revoke a key")
+    revoked.add_argument("--key", required=True)
+    return parse
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        target = choose_target(args)
+    except TargetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"Target: {target.describe()}.")
+    if args.command == "create":
+        return create(target, args.tenant, args.tier)
+    return revoke(target, args.key)
 
 
 if __name__ == "__main__":

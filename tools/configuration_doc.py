@@ -42,6 +42,8 @@ MEANINGS = {
     "WEBHOOK_SECRET_KEY_ID": "The KMS key that seals webhook secrets and credentials",
     "IDEMPOTENCY_TABLE_NAME": "Powertools' idempotency records",
     "API_KEYS_TABLE_NAME": "API key hashes and their tenants",
+    "POWERTOOLS_TRACE_DISABLED": "`true` never loads the X-Ray SDK (the API functions' default, parameter "
+    "`ApiFunctionsTraceDisabled`): Lambda's own segments only, a faster cold start",
 }
 
 # The limits of execution_api/limits.py that no variable changes; tests/test_configuration_doc.py fails

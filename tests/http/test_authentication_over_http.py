@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 
@@ -16,6 +17,11 @@ pytestmark = pytest.mark.http
 LOCAL_KEY = "local-dev-key-123"
 
 
+def local_target() -> list[str]:
+    """make run's backend, named explicitly (make api-key never follows AWS_ENDPOINT_URL on its own)."""
+    return ["--local", "--endpoint", os.environ["AWS_ENDPOINT_URL"]]
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
     with running_server(api_key=LOCAL_KEY) as (server, _):
@@ -23,8 +29,8 @@ def server() -> Iterator[Server]:
 
 
 def make_key(tenant: str, capsys: pytest.CaptureFixture[str]) -> str:
-    """`make api-key TENANT=...` against the server's moto endpoint (AWS_ENDPOINT_URL is set by serve)."""
-    assert api_keys.main(["create", "--tenant", tenant]) == 0
+    """`make api-key TENANT=... LOCAL=1 ENDPOINT=...` against the server's moto (serve sets AWS_ENDPOINT_URL)."""
+    assert api_keys.main([*local_target(), "create", "--tenant", tenant]) == 0
     output = capsys.readouterr().out.splitlines()
     assert re.fullmatch(r"exk_[A-Za-z0-9_-]{43}", output[-1]), "the key, alone, on the last line"
     return output[-1]
@@ -84,12 +90,12 @@ def test_nor_build_on_it_nor_replay_its_idempotency_key(server: Server, capsys: 
 def test_a_revoked_key_stops_working(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
     key = make_key("umbrella", capsys)
     assert server.post(SEED, **bearer(key)).status == 202
-    assert api_keys.main(["revoke", "--key", key]) == 0
+    assert api_keys.main([*local_target(), "revoke", "--key", key]) == 0
     assert "Revoked" in capsys.readouterr().out
     assert server.post(SEED, **bearer(key)).status == 401
-    assert api_keys.main(["revoke", "--key", "exk_no-such-key"]) == 1
+    assert api_keys.main([*local_target(), "revoke", "--key", "exk_no-such-key"]) == 1
 
 
 def test_the_key_command_refuses_a_bad_tenant(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
-    assert api_keys.main(["create", "--tenant", "bad tenant"]) == 2
+    assert api_keys.main([*local_target(), "create", "--tenant", "bad tenant"]) == 2
     assert "tenant id" in capsys.readouterr().err

@@ -136,3 +136,31 @@ def test_another_tenants_execution_is_no_base(api: Api) -> None:
     body = {**plan({"id": "b"}), "options": {"baseExecutionId": acme}}
     assert as_tenant(api, "globex", body).body["errors"][0]["code"] == "base_execution_not_found"
     assert as_tenant(api, "acme", body).status == 202
+
+
+@pytest.mark.parametrize(
+    ("method_arn", "allowed"),
+    [
+        (METHOD_ARN, "arn:aws:execute-api:us-east-1:123456789012:abc123defg/dev/*/*"),
+        (
+            "arn:aws-cn:execute-api:cn-north-1:123456789012:abc123defg/prod/GET/api/execute/x1/status",
+            "arn:aws-cn:execute-api:cn-north-1:123456789012:abc123defg/prod/*/*",
+        ),
+        ("arn:aws:execute-api:us-east-1:123456789012:abc123defg/dev", None),  # no method: not a request's ARN
+        ("arn:aws:lambda:us-east-1:123456789012:function:x/dev/GET/a", None),
+        ("", None),
+    ],
+    ids=["rest-api", "other-partition-deep-path", "stage-only", "not-execute-api", "none"],
+)
+def test_the_allow_names_the_requests_stage_and_a_method_arn_of_no_stage_is_refused(
+    aws: LocalDeployment, keys: ApiKeyStore, method_arn: str, allowed: str | None
+) -> None:
+    keys.create("acme", "exk_acme-key")
+    function = aws.function("AuthorizerFunction")
+    event = {"type": "TOKEN", "authorizationToken": "Bearer exk_acme-key", "methodArn": method_arn}
+    if allowed is None:
+        with pytest.raises(PermissionError, match=r"^Unauthorized$"):
+            aws.handler(function)(event, FakeLambdaContext(function, "auth"))
+        return
+    policy = aws.handler(function)(event, FakeLambdaContext(function, "auth"))
+    assert policy["policyDocument"]["Statement"][0]["Resource"] == [allowed]

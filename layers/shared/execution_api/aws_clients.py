@@ -1,14 +1,23 @@
-"""boto3 clients, made once per Lambda container on first use (creating one costs milliseconds)."""
+"""AWS clients, made once per Lambda container on first use (creating one costs milliseconds).
+
+botocore's own session makes them: the same clients boto3.client returns, without importing boto3 and the
+s3transfer it loads (about 100 ms of the API functions' cold start; docs/benchmarks.md)."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 from execution_api.container import per_container
+
+
+@per_container
+def session() -> botocore.session.Session:
+    """One botocore session per container (it caches the service models the clients load)."""
+    return botocore.session.get_session()
 
 
 @per_container
@@ -27,14 +36,14 @@ def client_config() -> Config:
 
 @per_container
 def dynamodb_client() -> Any:
-    return boto3.client("dynamodb", config=client_config())
+    return session().create_client("dynamodb", config=client_config())
 
 
 @per_container
 def kms_client() -> Any:
-    return boto3.client("kms", config=client_config())
+    return session().create_client("kms", config=client_config())
 
 
 @per_container
 def sqs_client() -> Any:
-    return boto3.client("sqs", config=client_config())
+    return session().create_client("sqs", config=client_config())

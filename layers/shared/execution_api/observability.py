@@ -1,14 +1,56 @@
-"""Powertools Logger, Tracer and Metrics, one of each per container; configured by POWERTOOLS_* variables."""
+"""Powertools Logger, Metrics and Tracer, one of each per container; configured by POWERTOOLS_* variables.
 
+The Tracer exists only where tracing is on: Powertools' Tracer imports the X-Ray SDK even when disabled,
+about 300 ms of a cold start (docs/benchmarks.md). Where POWERTOOLS_TRACE_DISABLED is true (the API
+functions by default, template parameter ApiFunctionsTraceDisabled) `tracer` is `Untraced`, whose decorator
+returns the handler as it is; Lambda still records its own segments of a traced request."""
+
+from __future__ import annotations
+
+import os
 import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar, cast, overload
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 # A request refused before the plan is read (415, 413, 400) publishes no metric; that is expected.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+class Untraced:
+    """Tracer's `capture_lambda_handler` where tracing is off: the handler unchanged, nothing imported."""
+
+    @overload
+    def capture_lambda_handler(self, lambda_handler: Handler) -> Handler: ...
+
+    @overload
+    def capture_lambda_handler(
+        self, lambda_handler: None = None, *, capture_response: bool | None = None, capture_error: bool | None = None
+    ) -> Callable[[Handler], Handler]: ...
+
+    def capture_lambda_handler(
+        self,
+        lambda_handler: Handler | None = None,
+        *,
+        capture_response: bool | None = None,
+        capture_error: bool | None = None,
+    ) -> Handler | Callable[[Handler], Handler]:
+        if lambda_handler is None:
+            return lambda handler: handler
+        return lambda_handler
+
+
+def tracing_on() -> bool:
+    """Powertools' own reading of POWERTOOLS_TRACE_DISABLED: tracing is off for "true" or "1"."""
+    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() not in {"true", "1"}
+
+
 logger = Logger()
 # Each API function serves one route: its handler's `capture_lambda_handler` traces the route, and
 # botocore's calls are subsegments of it. A `capture_method` on the route would repeat that per request.
-tracer = Tracer()
+# Typed as Untraced: the two decorator forms the handlers use, which Tracer's has too (and types loosely).
+tracer: Untraced = cast(Untraced, Tracer()) if tracing_on() else Untraced()
 metrics = Metrics()
