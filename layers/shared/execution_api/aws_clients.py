@@ -38,3 +38,16 @@ def kms_client() -> Any:
 @per_container
 def sqs_client() -> Any:
     return boto3.client("sqs", config=client_config())
+
+
+@per_container
+def s3_client() -> Any:
+    """Presigns output URLs (no call is made for that) and moves media: uploads of large objects need a
+    longer socket timeout than the table's calls. SigV4 always: presigned URLs need it in every region."""
+    config = Config(
+        signature_version="s3v4",
+        retries={"mode": "standard", "total_max_attempts": 5},
+        connect_timeout=2,
+        read_timeout=60,
+    )
+    return boto3.client("s3", config=config)

@@ -27,6 +27,7 @@ from execution_api.aws_errors import call
 from execution_api.container import per_container
 from execution_api.models.records import Execution
 from execution_api.observability import logger, metrics
+from execution_api.outputs import OutputLinks, output_links
 from execution_api.settings import WebhookSettings, load_settings
 from execution_api.webhook_repository import WebhookDeliveryRepository
 from execution_api.webhook_secrets import WebhookSecretCipher
@@ -49,15 +50,16 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def webhook_payload(execution: Execution) -> dict[str, Any]:
-    """The origin's payload: `result` and `completedAt` for a completion, `error` and `failedAt` otherwise."""
+def webhook_payload(execution: Execution, present: Callable[[Any], Any] = lambda url: url) -> dict[str, Any]:
+    """The origin's payload: `result` and `completedAt` for a completion, `error` and `failedAt` otherwise.
+    `present` turns a stored output reference into the URL a receiver downloads (a presigned GET)."""
     ended_at = execution.completed_at or execution.updated_at
     if execution.status == "completed":
         result = execution.result if isinstance(execution.result, dict) else {}
         return {
             "executionId": execution.id,
             "status": "completed",
-            "result": {"url": result.get("url"), "status": result.get("status", "completed")},
+            "result": {"url": present(result.get("url")), "status": result.get("status", "completed")},
             "completedAt": ended_at,
         }
     status: str = execution.status  # "failed" or "cancelled"
@@ -154,7 +156,9 @@ class WebhookDeliveries:
         schedule: tuple[float, ...],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
+        links: OutputLinks | None = None,
     ) -> None:
+        self._links = links
         self._repository = repository
         self._queue = queue
         self._cipher = cipher
@@ -193,7 +197,7 @@ class WebhookDeliveries:
         if delivery.delivered_at or delivery.given_up_at:
             return Outcome.NOTHING_TO_DO  # a duplicate message of a delivery that has ended
 
-        body = payload_body(webhook_payload(execution))
+        body = payload_body(webhook_payload(execution, lambda url: self._present(url, task.tenant_id)))
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
@@ -235,6 +239,10 @@ class WebhookDeliveries:
         logger.info("webhook attempt failed; retry scheduled", extra={**log, "retryInSeconds": round(wait_next)})
         return Outcome.RETRY_SCHEDULED
 
+    def _present(self, url: Any, tenant_id: str) -> Any:
+        """An output reference as a presigned GET, signed per attempt (a retry hours later gets a fresh one)."""
+        return self._links.url(url, tenant_id) if self._links is not None and isinstance(url, str) else url
+
     def _secret(self, execution: Execution) -> str | None:
         if execution.webhook_secret_ciphertext is None:
             return None
@@ -258,4 +266,5 @@ def webhook_deliveries() -> WebhookDeliveries:
             allow_insecure=settings.allow_insecure_webhooks, timeout_seconds=settings.webhook_timeout_seconds
         ),
         schedule=settings.webhook_retry_schedule,
+        links=output_links() if settings.outputs_bucket_name else None,
     )

@@ -10,6 +10,7 @@ from botocore.config import Config
 from pydantic import Field
 
 from execution_api.container import per_container
+from execution_api.operations import runs_on_media_worker
 from execution_api.settings import ApiSettings, FunctionSettings, load_settings
 
 
@@ -31,6 +32,21 @@ class EngineSettings(FunctionSettings):
     job_heartbeat_seconds: int = Field(default=300, alias="JOB_HEARTBEAT_SECONDS", ge=1)
     execution_timeout_seconds: int = Field(default=21_600, alias="EXECUTION_TIMEOUT_SECONDS", ge=1)
     simulated_job_ms: int = Field(default=500, alias="SIMULATED_JOB_MS", ge=0)
+    # Routing (execution_api.operations): the engine names each job's queue in its gate answer.
+    work_queue_url: str | None = Field(default=None, alias="WORK_QUEUE_URL")
+    media_queue_url: str | None = Field(default=None, alias="MEDIA_QUEUE_URL")
+    simulated_executor: bool = Field(default=False, alias="SIMULATED_EXECUTOR")
+    local_providers: bool = Field(default=False, alias="LOCAL_PROVIDERS")
+
+    def queue_url(self, operation: str, params: dict[str, Any]) -> str:
+        """The queue whose workers run this job (docs/engine.md, "Routing")."""
+        media = runs_on_media_worker(
+            operation, params, simulated_executor=self.simulated_executor, local_providers=self.local_providers
+        )
+        url = self.media_queue_url if media else self.work_queue_url
+        if not url:
+            raise RuntimeError(f"{'MEDIA' if media else 'WORK'}_QUEUE_URL is not configured")
+        return url
 
     def state_machine_input_config(self) -> dict[str, int]:
         """What the definition reads with its *Path fields."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 from pydantic.alias_generators import to_camel
 
 from execution_api.models.records import Execution, ExecutionState, Job
@@ -40,8 +40,23 @@ class ExecutionAccepted(_Response):
 
 class JobOutput(_Response):
     type: str = Field(examples=["video"])
-    url: str = Field(examples=["https://outputs.execution-api.invalid/V1StGXR8_Z5jdHi6B-myT/job1.mp4"])
+    url: str = Field(
+        description="A presigned GET for an output in the service's bucket (no API key needed, valid for a "
+        "bounded time: docs/api.md), or the URL a custom worker gave.",
+        examples=["https://outputs.example-bucket.s3.amazonaws.com/3f2a.../V1StGXR8_Z5jdHi6B-myT/9c1e.../a41f.mp4"],
+    )
     mime_type: str | None = Field(default=None, examples=["video/mp4"])
+    bytes: int | None = Field(default=None, description="The object's size; absent when unknown.", examples=[1048576])
+    duration_seconds: float | None = Field(default=None, description="Video and audio only.", examples=[10.0])
+    width: int | None = Field(default=None, description="Video and image only.", examples=[1080])
+    height: int | None = Field(default=None, description="Video and image only.", examples=[1920])
+
+    @model_serializer(mode="wrap")
+    def _without_unknowns(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """What is not known (a simulated output's size, an image's duration) is left out, not null."""
+        dumped: dict[str, Any] = handler(self)
+        optional = ("bytes", "durationSeconds", "duration_seconds", "width", "height")
+        return {k: v for k, v in dumped.items() if not (k in optional and v is None)}
 
 
 class JobResult(_Response):
