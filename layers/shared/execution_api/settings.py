@@ -133,6 +133,7 @@ class WebhookSenderSettings(WebhookSettings):
     """The sender opens each execution's webhook secret with this key."""
 
     webhook_secret_key_id: str = Field(alias="WEBHOOK_SECRET_KEY_ID", min_length=1)
+    outputs_bucket_name: str = Field(alias="OUTPUTS_BUCKET_NAME", min_length=3)
 
 
 Kind = TypeVar("Kind", bound=EnvironmentSettings)

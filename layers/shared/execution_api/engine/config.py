@@ -58,6 +58,13 @@ class EngineSettings(FunctionSettings):
         }
 
 
+class GateSettings(EngineSettings):
+    """The engine function answers gates with each job's queue: both queues must be known."""
+
+    work_queue_url: str = Field(alias="WORK_QUEUE_URL", min_length=1)
+    media_queue_url: str = Field(alias="MEDIA_QUEUE_URL", min_length=1)
+
+
 class StarterSettings(EngineSettings):
     """The starter starts one run of this state machine per execution."""
 
