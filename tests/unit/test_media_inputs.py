@@ -1,0 +1,229 @@
+"""Media inputs (execution_api.media_inputs): a loopback fake server plays every bad input of issue 21
+point 4; the rules are the webhook sender's (https, resolved once, refused ranges, checked redirects)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from execution_api.media_inputs import InputFetcher, InputLimits, InputRefused, InputUnavailable
+from execution_api.outputs import output_key, reference
+
+VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
+BUCKET = "outputs"
+
+
+class FakeMedia(BaseHTTPRequestHandler):
+    """What a client's media host may do."""
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+    def _answer(self, status: int, body: bytes, content_type: str = "video/mp4", **headers: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", headers.pop("length", str(len(body))))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        path = self.path.split("?", 1)[0]
+        if path == "/clip.mp4":
+            self._answer(200, VIDEO)
+        elif path == "/missing.mp4":
+            self._answer(404, b"not found", "text/plain")
+        elif path == "/page.mp4":
+            self._answer(200, b"<html><body>Sign in</body></html>", "text/html; charset=utf-8")
+        elif path == "/empty.mp4":
+            self._answer(200, b"")
+        elif path == "/huge.mp4":
+            self._answer(200, b"x" * 10, length=str(10**12))
+        elif path == "/unannounced.mp4":  # no Content-Length: the body runs until the connection closes
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(VIDEO * 4)
+        elif path == "/slow.mp4":
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(1000))
+            self.end_headers()
+            for _ in range(100):  # 10 bytes every 50 ms: each read in time, the whole far too slow
+                self.wfile.write(b"x" * 10)
+                self.wfile.flush()
+                time.sleep(0.05)
+        elif path == "/busy.mp4":
+            self._answer(503, b"try later", "text/plain")
+        elif path == "/moved.mp4":
+            self._answer(302, b"", Location="/clip.mp4")
+        elif path == "/to-private.mp4":
+            self._answer(302, b"", Location="http://10.0.0.7/clip.mp4")
+        elif path == "/to-metadata.mp4":
+            self._answer(302, b"", Location="http://169.254.169.254/latest/meta-data/")
+        elif path == "/loop.mp4":
+            self._answer(302, b"", Location="/loop.mp4")
+        else:
+            self._answer(500, b"", "text/plain")
+
+
+@pytest.fixture(scope="module")
+def media_host() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeMedia)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def fetcher(s3: Any = None, **limits: Any) -> InputFetcher:
+    settings = {"allow_insecure": True, "timeout_seconds": 5.0, "max_bytes": 1024 * 1024, **limits}
+    return InputFetcher(s3, BUCKET, "acme", InputLimits(**settings))
+
+
+def test_a_media_file_is_downloaded_into_the_directory(media_host: str, tmp_path: Path) -> None:
+    path = fetcher()(f"{media_host}/clip.mp4", tmp_path)
+    assert path.parent == tmp_path
+    assert path.suffix == ".mp4"
+    assert path.read_bytes() == VIDEO
+
+
+def test_a_redirect_is_followed_under_the_same_rules(media_host: str, tmp_path: Path) -> None:
+    assert fetcher()(f"{media_host}/moved.mp4", tmp_path).read_bytes() == VIDEO
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("/missing.mp4", "the server answered 404"),
+        ("/page.mp4", "is a web page (text/html), not a media file"),
+        ("/empty.mp4", "is empty (zero bytes)"),
+        ("/huge.mp4", "is larger than the 1,048,576 bytes a media input may have"),
+        ("/unannounced.mp4", "is larger than the 10,000 bytes"),
+        ("/to-private.mp4", "a private address"),
+        ("/to-metadata.mp4", "link-local"),
+        ("/loop.mp4", "redirects more than 5 times"),
+    ],
+)
+def test_a_bad_input_is_refused_in_words_and_leaves_no_file(
+    media_host: str, tmp_path: Path, path: str, words: str
+) -> None:
+    limits = {"max_bytes": 10_000} if path == "/unannounced.mp4" else {}
+    with pytest.raises(InputRefused) as refused:
+        fetcher(**limits)(f"{media_host}{path}", tmp_path)
+    assert words in str(refused.value)
+    assert str(refused.value).startswith(f"the input {media_host}")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "words", "limits"),
+    [
+        ("/busy.mp4", "unavailable for now (the server answered 503)", {}),
+        ("/slow.mp4", "did not arrive within 1 s", {"timeout_seconds": 1.0}),
+    ],
+)
+def test_a_transient_failure_is_retryable_and_leaves_no_file(
+    media_host: str, tmp_path: Path, path: str, words: str, limits: dict[str, Any]
+) -> None:
+    with pytest.raises(InputUnavailable) as unavailable:
+        fetcher(**limits)(f"{media_host}{path}", tmp_path)
+    assert words in str(unavailable.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreachable_host_is_refused(tmp_path: Path) -> None:
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with pytest.raises(InputRefused, match="unreachable"):
+        fetcher()(f"http://127.0.0.1:{port}/clip.mp4", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://10.1.2.3/clip.mp4", "a private address"),
+        ("http://[::ffff:192.168.0.1]/clip.mp4", "a private address"),
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("ftp://example.com/clip.mp4", "absolute https URL"),
+        ("https://user:pw@example.com/clip.mp4", "must not contain credentials"),
+    ],
+)
+def test_a_refused_address_is_never_connected_to(tmp_path: Path, url: str, words: str) -> None:
+    with pytest.raises(InputRefused) as refused:
+        fetcher()(url, tmp_path)
+    assert words in str(refused.value)
+    assert "webhook" not in str(refused.value)
+    assert "pw" not in str(refused.value)
+
+
+def test_without_the_local_switch_http_and_loopback_are_refused(media_host: str, tmp_path: Path) -> None:
+    with pytest.raises(InputRefused, match="must use https"):
+        fetcher(allow_insecure=False)(f"{media_host}/clip.mp4", tmp_path)
+
+
+def test_a_name_is_resolved_once_and_refused_if_any_address_is_private(tmp_path: Path) -> None:
+    def resolver(host: str, port: int) -> list[str]:
+        return ["93.184.216.34", "10.0.0.1"]  # a public and a private address: rebinding bait
+
+    limits = InputLimits(allow_insecure=False, timeout_seconds=2.0)
+    with pytest.raises(InputRefused, match="a private address"):
+        InputFetcher(None, BUCKET, "acme", limits, resolver=resolver)("https://media.example/clip.mp4", tmp_path)
+
+
+def test_the_query_of_a_url_never_shows_in_an_error(media_host: str, tmp_path: Path) -> None:
+    with pytest.raises(InputRefused) as refused:
+        fetcher()(f"{media_host}/missing.mp4?X-Amz-Signature=secret", tmp_path)
+    assert "secret" not in str(refused.value)
+
+
+# ---- this service's own outputs, read from the bucket ----
+@pytest.fixture
+def bucket() -> Iterator[Any]:
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        yield s3
+
+
+def test_an_own_output_is_read_from_the_bucket(bucket: Any, tmp_path: Path) -> None:
+    key = output_key("acme", "e1", "clip", "mp4")
+    bucket.put_object(Bucket=BUCKET, Key=key, Body=VIDEO)
+    path = fetcher(bucket)(reference(BUCKET, key), tmp_path)
+    assert path.read_bytes() == VIDEO
+    assert path.suffix == ".mp4"
+
+
+def test_another_tenants_output_or_another_bucket_is_refused(bucket: Any, tmp_path: Path) -> None:
+    key = output_key("globex", "e1", "clip", "mp4")
+    bucket.put_object(Bucket=BUCKET, Key=key, Body=VIDEO)
+    for url in (reference(BUCKET, key), reference("someone-elses-bucket", output_key("acme", "e", "j", "mp4"))):
+        with pytest.raises(InputRefused, match="is not an output of this service for this client"):
+            fetcher(bucket)(url, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_expired_output_is_refused_in_words(bucket: Any, tmp_path: Path) -> None:
+    with pytest.raises(InputRefused, match="no longer exists"):
+        fetcher(bucket)(reference(BUCKET, output_key("acme", "e1", "gone", "mp4")), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_own_output_over_the_size_limit_is_refused(bucket: Any, tmp_path: Path) -> None:
+    key = output_key("acme", "e1", "clip", "mp4")
+    bucket.put_object(Bucket=BUCKET, Key=key, Body=VIDEO)
+    with pytest.raises(InputRefused, match="is larger than the 100 bytes"):
+        fetcher(bucket, max_bytes=100)(reference(BUCKET, key), tmp_path)
+    assert list(tmp_path.iterdir()) == []
