@@ -37,7 +37,7 @@ class FakeMedia(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/clip.mp4":
             self._answer(200, VIDEO)

@@ -67,7 +67,7 @@ def links(clock: Clock, expiry: int = 3600) -> OutputLinks:
         "s3",
         region_name="us-east-1",
         aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="secret",  # noqa: S106 - a made-up credential: signing makes no call
+        aws_secret_access_key="secret",  # a made-up credential: signing makes no call
         config=Config(signature_version="s3v4"),  # as execution_api.aws_clients.s3_client
     )
     return OutputLinks(s3, BUCKET, expiry, clock)
