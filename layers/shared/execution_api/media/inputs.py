@@ -13,6 +13,10 @@ from execution_api.media.contract import Fetch, MediaError, MediaOutput
 from execution_api.media.probe import Kind, MediaInfo, ProbeFailed, probe
 
 _ARTICLE = {"video": "a video", "image": "an image", "audio": "audio"}
+VIDEO: tuple[Kind, ...] = ("video",)
+PICTURE: tuple[Kind, ...] = ("video", "image")
+IMAGE: tuple[Kind, ...] = ("image",)
+AUDIO: tuple[Kind, ...] = ("audio", "video")  # sound is taken from a video's audio track too
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 from execution_api.media.contract import Fetch, Heartbeat, MediaError, MediaOutput
 from execution_api.media.ffmpeg import AAC_ARGS, MP4_ARGS, run_ffmpeg, x264_args
-from execution_api.media.inputs import Inputs, choice, described, even, input_url, video_output
+from execution_api.media.inputs import PICTURE, Inputs, choice, described, even, input_url, video_output
 
 ASPECT_RATIOS = ("16:9", "9:16", "4:3", "3:4", "1:1", "21:9", "9:21")
 FITS = ("crop", "pad")
@@ -46,7 +46,7 @@ def run_reframe(
     ratio = ratio_of(params.get("aspectRatio"))
     fit = choice(params, "fit", FITS, "crop")
     url, pointer = input_url(params, INPUT_KEYS, dependency_urls, "reframe")
-    source = Inputs(workdir, fetch).media(url, pointer, ("video", "image"), "reframe")
+    source = Inputs(workdir, fetch).media(url, pointer, PICTURE, "reframe")
     info = source.info
     size = reframed_size(info.width, info.height, ratio, fit)
     picture = reframe_filter(size, fit)
