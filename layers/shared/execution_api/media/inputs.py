@@ -48,6 +48,13 @@ class Inputs:
     def media(self, url: str, pointer: str, needs: Collection[Kind], operation: str) -> MediaInput:
         """Fetch and probe one input; refuse it unless its kind is one of `needs`."""
         path = self.download(url, pointer)
+        return self.checked(path, pointer, needs, operation)
+
+    def media_of(self, path: pathlib.Path, pointer: str) -> MediaInput:
+        """A file this job made (an intermediate), probed like an input."""
+        return self.checked(path, pointer, ("video", "image", "audio"), "this job")
+
+    def checked(self, path: pathlib.Path, pointer: str, needs: Collection[Kind], operation: str) -> MediaInput:
         try:
             info = probe(path)
         except ProbeFailed as failure:
