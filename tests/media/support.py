@@ -23,6 +23,17 @@ class Frame:
         at = (y * self.width + x) * 3
         return self.data[at], self.data[at + 1], self.data[at + 2]
 
+    def changed_pixels(self, other: Frame, threshold: int = 24) -> int:
+        """How many pixels differ by more than `threshold` in some channel (text, not encoding noise)."""
+        a, b = self.data, other.data
+        return sum(
+            1
+            for at in range(0, len(a), 3)
+            if abs(a[at] - b[at]) > threshold
+            or abs(a[at + 1] - b[at + 1]) > threshold
+            or abs(a[at + 2] - b[at + 2]) > threshold
+        )
+
     def region_difference(self, other: Frame, box: tuple[int, int, int, int]) -> float:
         """Mean absolute difference per channel over the box (x, y, width, height)."""
         x0, y0, w, h = box

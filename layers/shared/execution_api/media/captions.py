@@ -80,6 +80,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 DEFAULT_PRESET = "tiktok"
+COLOUR_KEYS = {"color", "primaryColor", "outlineColor", "backgroundColor", "activeWordColor", "inactiveWordColor"}
 LEGACY_STYLES = {"default": "tiktok", "bold": "tiktok", "minimal": "minimal"}  # the SDK's addSubtitles() strings
 BASE = {
     "fontSize": 20,
@@ -116,7 +117,10 @@ def resolve_style(style: Any) -> dict[str, Any]:
     preset = style.get("preset", DEFAULT_PRESET)
     if preset not in PRESETS:
         raise MediaError(f"/params/style/preset must be one of {', '.join(PRESETS)}")
-    return {**BASE, **PRESETS[preset], **{k: v for k, v in style.items() if v is not None}, "preset": preset}
+    resolved = {**BASE, **PRESETS[preset], **{k: v for k, v in style.items() if v is not None}, "preset": preset}
+    for key in COLOUR_KEYS & resolved.keys():  # every colour is checked, used or not
+        ass_colour(resolved[key], key)
+    return resolved
 
 
 def ass_colour(value: Any, key: str) -> str:
