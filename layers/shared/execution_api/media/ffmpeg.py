@@ -48,26 +48,34 @@ def run_ffmpeg(
     limit = timeout if timeout is not None else timeout_s()
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-v", "error", *args]
     errors = workdir / ERROR_FILE
-    with errors.open("wb") as stderr:
-        process = subprocess.Popen(  # noqa: S603 - our own ffmpeg, arguments we built, no shell
-            command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
-        )
-        waited = 0.0
-        while True:
+    try:
+        with errors.open("wb") as stderr:
+            process = subprocess.Popen(  # noqa: S603 - our own ffmpeg, arguments we built, no shell
+                command, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+            )
             try:
-                code = process.wait(timeout=HEARTBEAT_EVERY_S)
-                break
-            except subprocess.TimeoutExpired:
-                waited += HEARTBEAT_EVERY_S
-                if waited >= limit:
+                code = _wait(process, limit, heartbeat, what)
+            finally:  # a time limit, or a heartbeat that says the job was abandoned: ffmpeg stops too
+                if process.poll() is None:
                     process.kill()
                     process.wait()
-                    raise MediaError(f"{what} took longer than {limit:g} seconds and was stopped") from None
-                heartbeat()
-    text = errors.read_text(errors="replace")
-    errors.unlink(missing_ok=True)
+        text = errors.read_text(errors="replace")
+    finally:
+        errors.unlink(missing_ok=True)
     if code != 0:
         raise MediaError(f"{what} failed: {short_reason(text, workdir)}")
+
+
+def _wait(process: subprocess.Popen[bytes], limit: float, heartbeat: Heartbeat, what: str) -> int:
+    waited = 0.0
+    while True:
+        try:
+            return process.wait(timeout=HEARTBEAT_EVERY_S)
+        except subprocess.TimeoutExpired:
+            waited += HEARTBEAT_EVERY_S
+            if waited >= limit:
+                raise MediaError(f"{what} took longer than {limit:g} seconds and was stopped") from None
+            heartbeat()
 
 
 _NOISE = re.compile(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import pathlib
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,10 +41,12 @@ class Inputs:
         self._count += 1
         folder = self._workdir / "inputs" / str(self._count)
         folder.mkdir(parents=True)
-        path = self._fetch(url, folder)
-        if not path.is_file() or path.stat().st_size == 0:
+        fetched = self._fetch(url, folder)
+        if not fetched.is_file() or fetched.stat().st_size == 0:
             raise MediaError(f"the input at {pointer} is empty (zero bytes)")
-        return path
+        # a name of ours: ffmpeg reads "%d" in a file name as a sequence pattern, and paths land in filters
+        suffix = fetched.suffix.lower() if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", fetched.suffix) else ""
+        return fetched.rename(folder / f"input{suffix}")
 
     def media(self, url: str, pointer: str, needs: Collection[Kind], operation: str) -> MediaInput:
         """Fetch and probe one input; refuse it unless its kind is one of `needs`."""

@@ -14,6 +14,12 @@ from execution_api.media.ffmpeg import ffmpeg_exe
 Kind = Literal["video", "image", "audio"]
 PROBE_TIMEOUT_S = 60.0
 IMAGE_FORMATS = re.compile(r"^(image2|\w+_pipe|png|apng|webp)$")
+# The demuxers an input may use: media containers and still images. Not playlists (hls, concat: they make
+# ffmpeg open other files or URLs), nor text ffmpeg would draw as video (tty).
+DEMUXERS = (
+    "mov,matroska,webm,avi,flv,mpegts,mpeg,ogg,wav,mp3,aac,flac,asf,gif,apng,image2,png_pipe,jpeg_pipe,"
+    "webp_pipe,bmp_pipe,tiff_pipe,gif_pipe"
+)
 
 _INPUT = re.compile(r"^Input #0, ([^,]+(?:,[^ ]+)*), from", re.M)
 _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
@@ -46,6 +52,9 @@ class MediaInfo:
         return self.audio_codec is not None
 
 
+INPUT_GUARD = ("-protocol_whitelist", "file", "-format_whitelist", DEMUXERS)
+
+
 class ProbeFailed(Exception):
     """ffmpeg cannot read the file; the reason is a short phrase for a sentence."""
 
@@ -55,7 +64,7 @@ def probe(path: pathlib.Path) -> MediaInfo:
         raise ProbeFailed("is empty (zero bytes)")
     try:
         done = subprocess.run(  # noqa: S603 - our own ffmpeg with a path we wrote
-            [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path.name],
+            [ffmpeg_exe(), "-hide_banner", "-nostdin", *INPUT_GUARD, "-i", path.name],
             cwd=path.parent,
             capture_output=True,
             text=True,
