@@ -33,7 +33,7 @@ help:
 	@echo "                              the engine's (dispatch latency, chain, fan-out/in, cost) into docs/engine-benchmarks.md"
 
 # The application's environment; reinstalled when a requirements file changes.
-$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/shared/constraints.txt
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/shared/constraints.txt layers/media/requirements.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -108,8 +108,8 @@ revoke-api-key: $(VENV)/.installed
 	@test -n "$(KEY)" || { echo "usage: make revoke-api-key KEY=<key> [ENV=prod]"; exit 2; }
 	@PYTHONPATH=layers/shared $(PY) -m tools.api_keys $(if $(ENV),--env $(ENV)) revoke --key "$(KEY)"
 
-# The layer's dependencies, transitive ones included, locked with hashes for Lambda (python3.13, arm64);
-# layers/shared/Makefile installs exactly these, and the dev environment the same versions.
+# The layers' dependencies, transitive ones included, locked with hashes for Lambda (python3.13, arm64);
+# layers/shared/Makefile and layers/media/Makefile install exactly these, and the dev environment the same versions.
 lock: $(VENV)/.installed
 	$(VENV)/bin/uv pip compile layers/shared/requirements.txt --quiet --generate-hashes \
 		--python-platform aarch64-manylinux_2_28 --python-version 3.13 --annotation-style line \
@@ -117,6 +117,9 @@ lock: $(VENV)/.installed
 	{ echo "# The lock's versions without hashes, for the dev venv (hashes in a constraints file would demand hashes of"; \
 	  echo "# every package of requirements-dev.txt). Written by make lock from requirements-lock.txt."; \
 	  sed -n 's/^\([A-Za-z0-9_.-]*==[^ ]*\) .*/\1/p' layers/shared/requirements-lock.txt; } > layers/shared/constraints.txt
+	$(VENV)/bin/uv pip compile layers/media/requirements.txt --quiet --generate-hashes \
+		--python-platform aarch64-manylinux_2_28 --python-version 3.13 --annotation-style line \
+		--custom-compile-command "make lock" -o layers/media/requirements-lock.txt
 
 # The SAM CLI pins boto3 and pydantic versions that clash with the application's: its own venv.
 $(SAM_VENV)/.installed: requirements-sam.txt
