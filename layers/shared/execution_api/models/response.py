@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from execution_api.models.records import Execution, ExecutionState, Job
@@ -38,6 +38,10 @@ class ExecutionAccepted(_Response):
         )
 
 
+def _unknown(value: Any) -> bool:
+    return value is None
+
+
 class JobOutput(_Response):
     type: str = Field(examples=["video"])
     url: str = Field(
@@ -46,17 +50,15 @@ class JobOutput(_Response):
         examples=["https://outputs.example-bucket.s3.amazonaws.com/3f2a.../V1StGXR8_Z5jdHi6B-myT/9c1e.../a41f.mp4"],
     )
     mime_type: str | None = Field(default=None, examples=["video/mp4"])
-    bytes: int | None = Field(default=None, description="The object's size; absent when unknown.", examples=[1048576])
-    duration_seconds: float | None = Field(default=None, description="Video and audio only.", examples=[10.0])
-    width: int | None = Field(default=None, description="Video and image only.", examples=[1080])
-    height: int | None = Field(default=None, description="Video and image only.", examples=[1920])
-
-    @model_serializer(mode="wrap")
-    def _without_unknowns(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """What is not known (a simulated output's size, an image's duration) is left out, not null."""
-        dumped: dict[str, Any] = handler(self)
-        optional = ("bytes", "durationSeconds", "duration_seconds", "width", "height")
-        return {k: v for k, v in dumped.items() if not (k in optional and v is None)}
+    # What is not known (a simulated output's size, an image's duration) is left out, not null.
+    bytes: int | None = Field(
+        default=None, exclude_if=_unknown, description="The object's size; absent when unknown.", examples=[1048576]
+    )
+    duration_seconds: float | None = Field(
+        default=None, exclude_if=_unknown, description="Video and audio only.", examples=[10.0]
+    )
+    width: int | None = Field(default=None, exclude_if=_unknown, description="Video and image only.", examples=[1080])
+    height: int | None = Field(default=None, exclude_if=_unknown, description="Video and image only.", examples=[1920])
 
 
 class JobResult(_Response):
