@@ -10,7 +10,7 @@ PORT ?= 3000
 MOTO_PORT ?= 5005
 BACKEND ?= moto
 
-.PHONY: lock help install run invoke sam-env sam-invoke sam-api test pytest unit test-ministack lint typecheck template-lint openapi docs api-key revoke-api-key build deploy fuzz load bench clean
+.PHONY: lock help install run invoke sam-env sam-invoke sam-api test pytest unit test-ministack lint typecheck template-lint openapi docs api-key revoke-api-key build deploy fuzz load bench bench-media clean
 
 help:
 	@echo "make run                      the API on http://localhost:$(PORT) against an embedded moto (MOTO_PORT=$(MOTO_PORT))"
@@ -30,7 +30,8 @@ help:
 	@echo "make fuzz [FUZZ_EXAMPLES=100] schemathesis against make run from docs/openapi.json (own venv)"
 	@echo "make load [CLIENTS=16 REQUESTS=200] [BACKEND=ministack]  concurrent clients against make run, then a lost/extra check"
 	@echo "make bench                    benchmarks (round trips, warm latency, validation, cold start) into docs/benchmarks.md,"
-	@echo "                              the engine's (dispatch latency, chain, fan-out/in, cost) into docs/engine-benchmarks.md"
+	@echo "                              the engine's (dispatch latency, chain, fan-out/in, cost) into docs/engine-benchmarks.md,"
+	@echo "                              the media operations' (make bench-media) into docs/media-benchmarks.md"
 
 # The application's environment; reinstalled when a requirements file changes.
 $(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/shared/constraints.txt layers/media/requirements.txt
@@ -151,6 +152,12 @@ load: $(VENV)/.installed $(if $(filter ministack,$(BACKEND)),$(MINISTACK_VENV)/.
 bench: $(VENV)/.installed
 	$(PY) -m bench.benchmarks
 	$(PY) -m bench.engine
+	$(MAKE) --no-print-directory bench-media
+
+# The media worker's operations on 10 s 720p inputs (60 s for merge) with the real ffmpeg: time, peak memory,
+# ffmpeg's own time, cost per minute of output (docs/media-benchmarks.md). A few minutes of CPU.
+bench-media: $(VENV)/.installed
+	$(PY) -m bench.media
 
 build: $(SAM_VENV)/.installed
 	@command -v python3.13 >/dev/null || { echo "sam build needs python3.13 on PATH (Lambda runtime); with pyenv: PYENV_VERSION=3.11.7:3.13.0 make build"; exit 1; }

@@ -53,6 +53,10 @@ MEANINGS = {
     "WEBHOOK_SECRET_KEY_ID": "The KMS key that seals webhook secrets and credentials",
     "IDEMPOTENCY_TABLE_NAME": "Powertools' idempotency records",
     "API_KEYS_TABLE_NAME": "API key hashes and their tenants",
+    "MEDIA_FFMPEG_TIMEOUT_SECONDS": "The time all ffmpeg runs of one media job may take (default 780); over it "
+    "the job fails ([operations.md](operations.md))",
+    "MEDIA_X264_PRESET": "x264 preset of the media worker's encodes (`veryfast`; slower presets give smaller files)",
+    "IMAGEIO_FFMPEG_EXE": "An ffmpeg to use instead of imageio-ffmpeg's own (empty: its own)",
 }
 
 # The limits of execution_api/limits.py that no variable changes; tests/test_configuration_doc.py fails

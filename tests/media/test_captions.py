@@ -148,3 +148,18 @@ def test_grouping_keeps_every_word_in_order_within_the_limits(raw: list, per: in
 def test_transcripts_are_read_sorted_and_may_be_wrapped_in_an_object() -> None:
     words = parse_words({"words": [{"word": " b ", "start": 1, "end": 2}, {"text": "a", "start": 0, "end": 1}]}, "/x")
     assert words == [Word("a", 0.0, 1.0), Word("b", 1.0, 2.0)]
+
+
+def test_given_the_tiktok_preset_when_a_word_is_spoken_then_it_is_drawn_in_the_active_colour(run: Run) -> None:
+    # Given a gray video, and tiktok's yellow for the active word
+    [output], _ = run("addSubtitles", {"videoUrl": url("gray.mp4"), "transcript": WORDS})
+    picture = frame(output.path, 0.7)
+    yellow = [
+        (x, y)
+        for y in range(0, picture.height, 2)
+        for x in range(0, picture.width, 2)
+        if (lambda r, g, b: r > 190 and g > 190 and b < 90)(*picture.pixel(x, y))
+    ]
+    # Then yellow pixels are there, in the lower half (bottom-aligned, 250 of 1080 up)
+    assert len(yellow) > 5
+    assert all(y > picture.height // 2 for _, y in yellow)

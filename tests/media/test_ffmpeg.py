@@ -19,7 +19,7 @@ def test_given_long_work_when_run_then_heartbeats_are_sent_and_it_is_stopped_at_
 ) -> None:
     monkeypatch.setattr(ffmpeg, "HEARTBEAT_EVERY_S", 0.05)
     beats: list[int] = []
-    with pytest.raises(MediaError, match=r"^encoding took longer than 0.3 seconds and was stopped$"):
+    with pytest.raises(MediaError, match=r"^encoding went over the job's time for ffmpeg work and was stopped$"):
         run_ffmpeg(LONG_WORK, tmp_path, lambda: beats.append(1), "encoding", timeout=0.3)
     assert len(beats) >= 2
     assert list(tmp_path.iterdir()) == []  # no error log left behind
@@ -128,3 +128,18 @@ def test_given_a_heartbeat_that_abandons_the_job_then_ffmpeg_is_stopped(
     # Then the ffmpeg process has ended and nothing is left in the workdir
     assert started[0].poll() is not None  # type: ignore[attr-defined]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_given_a_job_budget_then_its_ffmpeg_runs_share_it(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a job's budget of 0.3 s, of which a first run has used everything
+    monkeypatch.setattr(ffmpeg, "HEARTBEAT_EVERY_S", 0.05)
+    monkeypatch.setenv("MEDIA_FFMPEG_TIMEOUT_SECONDS", "0.3")
+    with ffmpeg.job_budget():
+        with pytest.raises(MediaError):
+            run_ffmpeg(LONG_WORK, tmp_path, lambda: None, "the first part")
+        # When a second run starts, Then it gets only what is left (at least a tenth of a second)
+        with pytest.raises(MediaError, match="the second part went over the job's time"):
+            run_ffmpeg(LONG_WORK, tmp_path, lambda: None, "the second part")
+    assert ffmpeg._DEADLINE.get() is None

@@ -3,6 +3,7 @@ two generated clips, merged, transcribed, captioned, reframed to 9:16: a playabl
 
 from __future__ import annotations
 
+import json
 import pathlib
 import shutil
 
@@ -35,13 +36,16 @@ def test_given_the_sdk_pipeline_when_each_job_runs_on_the_last_ones_output_then_
     merged = job(
         "job3", "merge", {"items": [{"url": "https://outputs.test/job1"}, {"url": "https://outputs.test/job2"}]}
     )
-    job("job4", "transcribe", {"videoUrl": "https://outputs.test/job3"})
+    transcript = job("job4", "transcribe", {"videoUrl": "https://outputs.test/job3"})
     captioned = job(
         "job5", "addSubtitles", {"videoUrl": "https://outputs.test/job3", "transcript": "https://outputs.test/job4"}
     )
     final = job("job6", "reframe", {"aspectRatio": "9:16"}, ["https://outputs.test/job5"])
 
     assert merged.duration_seconds == pytest.approx(2.0, abs=FRAME)
+    # the local transcript reads both prompts, which the merge kept in its comment tag
+    words = [w["word"] for w in json.loads(transcript.path.read_text())]
+    assert words == ["a", "cat", "on", "a", "skateboard", "a", "dog", "catching", "a", "frisbee"]
     video = info(final.path)
     assert video.kind == "video"
     assert video.video_codec == "h264"

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from execution_api.media.contract import Fetch, Heartbeat, MediaError, MediaOutput
+from execution_api.media.ffmpeg import job_budget
 
 __all__ = ["GENERATION_OPERATIONS", "MEDIA_OPERATIONS", "Fetch", "MediaError", "MediaOutput", "run_operation"]
 
@@ -65,5 +66,6 @@ def run_operation(
         raise MediaError(f"the operation {operation!r} is not a media operation; these are: {known}")
     if not isinstance(params, Mapping):
         raise MediaError("the job's params must be an object")
-    outputs, metadata = runner(params, list(dependency_urls), workdir, fetch, heartbeat)
+    with job_budget():
+        outputs, metadata = runner(params, list(dependency_urls), workdir, fetch, heartbeat)
     return outputs, {"operation": operation, **metadata}

@@ -3,17 +3,20 @@ failures turned into short sentences (never its whole stderr, never a path of th
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import os
 import pathlib
 import re
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 
 from execution_api.media.contract import Heartbeat, MediaError
 
 HEARTBEAT_EVERY_S = 2.0
-DEFAULT_TIMEOUT_S = 600.0  # MEDIA_FFMPEG_TIMEOUT_SECONDS; below the media worker's Lambda timeout
+DEFAULT_TIMEOUT_S = 780.0  # MEDIA_FFMPEG_TIMEOUT_SECONDS: under the media worker's 900 s, with time to fetch and store
 ERROR_FILE = "ffmpeg-errors.log"
 
 
@@ -28,6 +31,27 @@ def ffmpeg_exe() -> str:
 def timeout_s() -> float:
     value = os.environ.get("MEDIA_FFMPEG_TIMEOUT_SECONDS", "")
     return float(value) if value.replace(".", "", 1).isdigit() and float(value) > 0 else DEFAULT_TIMEOUT_S
+
+
+# When the current job's ffmpeg work must end (time.monotonic()); set by job_budget around one job.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("ffmpeg_deadline", default=None)
+
+
+@contextlib.contextmanager
+def job_budget() -> Iterator[None]:
+    """All ffmpeg runs of one job share one time limit (a job may run ffmpeg several times)."""
+    token = _DEADLINE.set(time.monotonic() + timeout_s())
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def _limit(timeout: float | None) -> float:
+    if timeout is not None:
+        return timeout
+    deadline = _DEADLINE.get()
+    return max(0.1, deadline - time.monotonic()) if deadline is not None else timeout_s()
 
 
 def x264_args(crf: int = 23) -> list[str]:
@@ -45,7 +69,7 @@ def run_ffmpeg(
 ) -> None:
     """Run `ffmpeg <args>` in workdir (relative paths are the workdir's), calling heartbeat every couple of
     seconds. Raises MediaError naming `what` with a short reason when ffmpeg fails or runs too long."""
-    limit = timeout if timeout is not None else timeout_s()
+    limit = _limit(timeout)
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-v", "error", *args]
     errors = workdir / ERROR_FILE
     try:
@@ -74,7 +98,7 @@ def _wait(process: subprocess.Popen[bytes], limit: float, heartbeat: Heartbeat, 
         except subprocess.TimeoutExpired:
             waited += HEARTBEAT_EVERY_S
             if waited >= limit:
-                raise MediaError(f"{what} took longer than {limit:g} seconds and was stopped") from None
+                raise MediaError(f"{what} went over the job's time for ffmpeg work and was stopped") from None
             heartbeat()
 
 

@@ -42,11 +42,14 @@ def run_merge(
     if not clips:
         raise MediaError("merge needs at least one video or image item; audio items are mixed over them")
     output = workdir / "merged.mp4"
+    # the items' comment tags, joined: what a local generation wrote there stays readable by transcribe
+    comments = " ".join(c.media.info.comment for c in clips if c.media.info.comment)
+    tags = ["-metadata", f"comment={comments}"] if comments else []
     if _copyable(clips, overlays):
-        _concat_copy(clips, workdir, heartbeat, output)
+        _concat_copy(clips, workdir, heartbeat, output, tags)
         method = "copy"
     else:
-        run_ffmpeg(_encode_args(clips, overlays, output), workdir, heartbeat, "merging the items")
+        run_ffmpeg(_encode_args(clips, overlays, output, tags), workdir, heartbeat, "merging the items")
         method = "re-encode"
     result = video_output(output)
     metadata = {"method": method, "itemCount": len(clips), "audioCount": len(overlays)}
@@ -102,15 +105,17 @@ def _copyable(clips: list[Item], overlays: list[Item]) -> bool:
     return first.video_codec in COPYABLE_VIDEO and first.audio_codec in (COPYABLE_AUDIO | {None})
 
 
-def _concat_copy(clips: list[Item], workdir: pathlib.Path, heartbeat: Heartbeat, output: pathlib.Path) -> None:
+def _concat_copy(
+    clips: list[Item], workdir: pathlib.Path, heartbeat: Heartbeat, output: pathlib.Path, tags: list[str]
+) -> None:
     listing = workdir / "concat.txt"
     quoted = (c.media.path.relative_to(workdir).as_posix().replace("'", "'\\''") for c in clips)
     listing.write_text("".join(f"file '{path}'\n" for path in quoted))
-    args = ["-f", "concat", "-safe", "0", "-i", listing.name, "-map", "0", "-c", "copy", *MP4_ARGS, output.name]
+    args = ["-f", "concat", "-safe", "0", "-i", listing.name, "-map", "0", "-c", "copy", *tags, *MP4_ARGS, output.name]
     run_ffmpeg(args, workdir, heartbeat, "joining the videos")
 
 
-def _encode_args(clips: list[Item], overlays: list[Item], output: pathlib.Path) -> list[str]:
+def _encode_args(clips: list[Item], overlays: list[Item], output: pathlib.Path, tags: list[str]) -> list[str]:
     first = clips[0].media.info
     width, height = even(first.width), even(first.height)
     args: list[str] = []
