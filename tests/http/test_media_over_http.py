@@ -5,7 +5,6 @@ gives downloads a playable file from the local backend's S3, with no API key, as
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import time
 import urllib.request
@@ -81,8 +80,10 @@ def final_status(server: Server, execution_id: str, timeout_s: float = 240) -> d
     raise AssertionError(f"still {status['status']} after {timeout_s} s")
 
 
-def test_an_sdk_pipeline_under_make_run_ends_in_a_playable_file_a_browser_can_open(tmp_path: pathlib.Path) -> None:
-    os.environ["MEDIA_X264_PRESET"] = "ultrafast"  # running_server restores the environment afterwards
+def test_an_sdk_pipeline_under_make_run_ends_in_a_playable_file_a_browser_can_open(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDIA_X264_PRESET", "ultrafast")  # quick encodes; the test is about the plumbing
     with running_server() as (server, _):
         # Given the SDK's plan, submitted as execute() does
         answer = server.post(json.dumps(SDK_PLAN).encode())

@@ -162,3 +162,22 @@ def test_an_own_output_over_the_size_limit_is_refused(bucket: Any, tmp_path: Pat
     with pytest.raises(InputRefused, match="is larger than the 100 bytes"):
         fetcher(bucket, max_bytes=100)(reference(BUCKET, key), tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_long_download_offers_heartbeats_and_a_cancelled_job_stops_it_leaving_no_file(
+    media_host: str, tmp_path: Path
+) -> None:
+    class Abandoned(Exception):
+        pass
+
+    beats: list[int] = []
+
+    def heartbeat() -> None:
+        beats.append(1)
+        raise Abandoned  # the worker's heartbeat raises when Step Functions no longer waits for the job
+
+    limits = InputLimits(allow_insecure=True, timeout_seconds=5.0, max_bytes=1024 * 1024)
+    with pytest.raises(Abandoned):
+        InputFetcher(None, BUCKET, "acme", limits, heartbeat=heartbeat)(f"{media_host}/clip.mp4", tmp_path)
+    assert beats == [1]
+    assert list(tmp_path.iterdir()) == []

@@ -55,8 +55,10 @@ class InputFetcher:
         tenant_id: str,
         limits: InputLimits,
         resolver: Callable[[str, int], Any] = resolve_host,
+        heartbeat: Callable[[], None] = lambda: None,
     ) -> None:
         self._s3, self._bucket, self._tenant_id, self._limits = s3, bucket, tenant_id, limits
+        self._heartbeat = heartbeat  # offered between chunks: a long download must not look like a dead worker
         self._transport = WebhookTransport(
             allow_insecure=limits.allow_insecure, timeout_seconds=limits.timeout_seconds, resolver=resolver
         )
@@ -87,7 +89,7 @@ class InputFetcher:
         except BotoCoreError:
             raise InputUnavailable("the outputs bucket could not be read; the job will be retried") from None
         self._check_length(answer.get("ContentLength"), shown)
-        _copy(answer["Body"], file, self._limits.max_bytes, shown)
+        _copy(answer["Body"], file, self._limits.max_bytes, shown, self._heartbeat)
 
     # ---- a client's URL ----
     def _over_http(self, url: str, shown: str, file: IO[bytes]) -> None:
@@ -131,7 +133,7 @@ class InputFetcher:
             if content_type in _NOT_MEDIA:
                 raise InputRefused(f"the input {shown} is a web page (text/html), not a media file")
             self._check_length(response.getheader("Content-Length"), shown)
-            _copy(response, file, self._limits.max_bytes, shown)
+            _copy(response, file, self._limits.max_bytes, shown, self._heartbeat)
             if deadline.expired:
                 raise TimeoutError("deadline")
             return None
@@ -144,12 +146,13 @@ class InputFetcher:
                 raise InputRefused(_too_large(shown, self._limits.max_bytes))
 
 
-def _copy(source: Any, file: IO[bytes], max_bytes: int, shown: str) -> None:
+def _copy(source: Any, file: IO[bytes], max_bytes: int, shown: str, heartbeat: Callable[[], None]) -> None:
     """Copy at most max_bytes; one byte more refuses the input (a Content-Length may lie or be absent)."""
     while chunk := source.read(CHUNK):
         if file.tell() + len(chunk) > max_bytes:
             raise InputRefused(_too_large(shown, max_bytes))
         file.write(chunk)
+        heartbeat()
 
 
 def _too_large(shown: str, max_bytes: int) -> str:

@@ -57,6 +57,7 @@ class MediaExecutor:
             self.settings.outputs_bucket_name,
             job.tenant_id,
             self.settings.input_limits(),
+            heartbeat=heartbeat,
             **({"resolver": self.resolver} if self.resolver else {}),
         )
 
