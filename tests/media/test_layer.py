@@ -108,7 +108,8 @@ def test_given_a_timeline_layer_when_layered_then_its_items_follow_each_other(ru
 @pytest.mark.parametrize(
     ("placement", "size", "expected"),
     [
-        (None, (100, 50), Box(100, 50, 110, 95)),
+        (None, (100, 50), Box(W, H, 0, 0)),  # the origin's layer job defaults to full
+        ("center", (100, 50), Box(100, 50, 110, 95)),
         ("full", (100, 50), Box(W, H, 0, 0)),
         ("pip", (320, 240), Box(80, 60, 220, 160)),
         ("picture-in-picture", (320, 240), Box(80, 60, 220, 160)),

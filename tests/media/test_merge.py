@@ -43,6 +43,13 @@ def test_given_mixed_items_when_merged_then_all_are_normalised_to_the_first_pict
     assert merged.has_audio
 
 
+def test_given_an_animated_gif_called_an_image_when_merged_then_it_plays_as_a_video(run: Run) -> None:
+    # Given what the SDK sends for a .gif: type image
+    [output], _ = run("merge", {"items": [{"url": url("clip2.mp4")}, {"url": url("anim.gif"), "type": "image"}]})
+    # Then it plays for its own length (0.5 s), not an image's default 1 s
+    assert info(output.path).duration == pytest.approx(1.5, abs=FRAME)
+
+
 def test_given_a_duration_when_merged_then_the_video_is_trimmed(run: Run) -> None:
     # Given a 2 s video trimmed to 0.5 s, then a 1 s video
     params = {"items": [{"url": url("clip.mp4"), "duration": 0.5}, {"url": url("clip2.mp4")}]}

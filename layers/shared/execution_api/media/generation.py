@@ -32,7 +32,7 @@ def run_generate(
     short = RESOLUTIONS[choice(params, "resolution", tuple(RESOLUTIONS), "720p")]
     size = _size(ratio, short)
     inputs = Inputs(workdir, fetch)
-    image = _optional(inputs, params, "image", IMAGE, "generate")
+    image = _optional(inputs, params, "image" if params.get("image") is not None else "startImage", IMAGE, "generate")
     audio = _optional(inputs, params, "audio", AUDIO, "generate")
     duration = number(params, "duration", 5, 1, 60) or 5.0
     if audio is not None and audio.info.duration:  # a talking head lasts as long as its speech
