@@ -125,6 +125,16 @@ def test_given_speech_and_a_short_clip_when_lip_synced_then_the_clip_loops_for_t
         ("generateAudio", {"text": 7}, "/params/text must be text"),
         ("removeBackground", {"video": url("blue.mp4"), "outputType": "blur"}, "/params/outputType must be one of"),
         ("lipSync", {"videoUrl": url("blue.mp4")}, "lipSync needs params.audioUrl"),
+        (
+            "lipSync",
+            {"audioUrl": url("silent.mp4"), "videoUrl": url("blue.mp4")},
+            "is a video without sound; lipSync needs its sound",
+        ),
+        (
+            "generate",
+            {"prompt": "x", "audio": url("silent.mp4")},
+            "the input at /params/audio is a video without sound",
+        ),
         ("transcribe", {"videoUrl": url("red.png")}, "is an image; transcribe needs audio or a video"),
     ],
 )

@@ -14,7 +14,7 @@ from execution_api.media.captions import FONT_FAMILY
 from execution_api.media.contract import Fetch, Heartbeat, MediaError, MediaOutput
 from execution_api.media.ffmpeg import AAC_ARGS, MP4_ARGS, run_ffmpeg, x264_args
 from execution_api.media.fonts import install_fonts
-from execution_api.media.inputs import AUDIO, IMAGE, Inputs, MediaInput, choice, described, even, number, video_output
+from execution_api.media.inputs import IMAGE, Inputs, MediaInput, choice, described, even, number, video_output
 from execution_api.media.reframe import ratio_of
 
 FPS = 30
@@ -33,7 +33,7 @@ def run_generate(
     size = _size(ratio, short)
     inputs = Inputs(workdir, fetch)
     image = _optional(inputs, params, "image" if params.get("image") is not None else "startImage", IMAGE, "generate")
-    audio = _optional(inputs, params, "audio", AUDIO, "generate")
+    audio = inputs.sound(params["audio"], "/params/audio", "generate") if params.get("audio") else None
     duration = number(params, "duration", 5, 1, 60) or 5.0
     if audio is not None and audio.info.duration:  # a talking head lasts as long as its speech
         duration = audio.info.duration

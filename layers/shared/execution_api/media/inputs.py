@@ -53,6 +53,13 @@ class Inputs:
         path = self.download(url, pointer)
         return self.checked(path, pointer, needs, operation)
 
+    def sound(self, url: str, pointer: str, operation: str) -> MediaInput:
+        """An input whose sound is used: an audio file, or a video that has an audio track."""
+        media = self.media(url, pointer, AUDIO, operation)
+        if not media.info.has_audio:
+            raise MediaError(f"the input at {pointer} is a video without sound; {operation} needs its sound")
+        return media
+
     def media_of(self, path: pathlib.Path, pointer: str) -> MediaInput:
         """A file this job made (an intermediate), probed like an input."""
         return self.checked(path, pointer, ("video", "image", "audio"), "this job")
