@@ -31,6 +31,14 @@ def test_given_each_aspect_ratio_when_reframed_by_crop_then_the_picture_has_that
     assert (output.width, output.height) == (reframed.width, reframed.height)
 
 
+def test_given_a_phone_video_stored_turned_when_reframed_then_its_upright_size_is_used(run: Run) -> None:
+    # Given a 320x240 picture with a display matrix turning it a quarter: it plays as 240x320
+    assert (info(run.library / "portrait.mp4").width, info(run.library / "portrait.mp4").height) == (240, 320)
+    # When cropped to 1:1, Then the square is 240 wide, from the upright picture
+    [output], _ = run("reframe", {"aspectRatio": "1:1", "videoUrl": url("portrait.mp4")})
+    assert (info(output.path).width, info(output.path).height) == (240, 240)
+
+
 def test_given_pad_when_reframed_then_the_whole_picture_sits_on_black_bars(run: Run) -> None:
     # Given a blue 320x240 video padded to 9:16
     [output], _ = run("reframe", {"aspectRatio": "9:16", "fit": "pad", "videoUrl": url("blue.mp4")})
