@@ -45,7 +45,8 @@ def run_generate(
     output = workdir / "generated.mp4"
     args += ["-vf", f"{fill}ass=filename=prompt.ass:fontsdir={fonts},format=yuv420p", "-map", "0:v"]
     args += ["-map", "1:a:0", *AAC_ARGS] if audio is not None else []
-    args += ["-t", f"{duration:.3f}", "-metadata", f"comment={prompt}", *x264_args(), *MP4_ARGS, output.name]
+    said = audio.info.comment if audio is not None and audio.info.comment else prompt  # what transcribe reads
+    args += ["-t", f"{duration:.3f}", "-metadata", f"comment={said}", *x264_args(), *MP4_ARGS, output.name]
     run_ffmpeg(args, workdir, heartbeat, "generating the video")
     return [video_output(output)], {"provider": "local", "aspectRatio": params.get("aspectRatio", "16:9")}
 
