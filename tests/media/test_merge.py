@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from execution_api.media import MediaError
+from execution_api.media import MediaError, ffmpeg
 from tests.media.conftest import Run, url
 from tests.media.support import FRAME, info
 
@@ -111,3 +111,14 @@ def test_given_items_that_cannot_merge_when_run_then_a_sentence_says_why(run: Ru
     with pytest.raises(MediaError) as failure:
         run("merge", params)
     assert message in str(failure.value)
+
+
+def test_given_work_that_lasts_when_merged_then_heartbeats_are_sent_while_ffmpeg_runs(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given heartbeats offered every 10 ms (2 s in production)
+    monkeypatch.setattr(ffmpeg, "HEARTBEAT_EVERY_S", 0.01)
+    # When a re-encoding merge runs
+    run("merge", {"items": [{"url": url("clip.mp4")}, {"url": url("small.mp4")}]})
+    # Then the job's heartbeat was called during the work
+    assert run.heartbeats > 0
