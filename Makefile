@@ -10,7 +10,7 @@ PORT ?= 3000
 MOTO_PORT ?= 5005
 BACKEND ?= moto
 
-.PHONY: lock help install run invoke sam-env sam-invoke sam-api test pytest unit test-ministack lint typecheck template-lint openapi docs api-key revoke-api-key build deploy rehearse fuzz load bench clean
+.PHONY: lock help install run invoke sam-env sam-invoke sam-api test pytest unit test-ministack lint typecheck template-lint openapi docs api-key revoke-api-key build deploy rehearse fuzz load bench bench-media clean
 
 help:
 	@echo "make run                      the API on http://localhost:$(PORT) against an embedded moto (MOTO_PORT=$(MOTO_PORT))"
@@ -33,10 +33,11 @@ help:
 	@echo "make fuzz [FUZZ_EXAMPLES=100] schemathesis against make run from docs/openapi.json (own venv)"
 	@echo "make load [CLIENTS=16 REQUESTS=200] [BACKEND=ministack]  concurrent clients against make run, then a lost/extra check"
 	@echo "make bench                    benchmarks (round trips, warm latency, validation, cold start) into docs/benchmarks.md,"
-	@echo "                              the engine's (dispatch latency, chain, fan-out/in, cost) into docs/engine-benchmarks.md"
+	@echo "                              the engine's (dispatch latency, chain, fan-out/in, cost) into docs/engine-benchmarks.md,"
+	@echo "                              the media operations' (make bench-media) into docs/media-benchmarks.md"
 
 # The application's environment; reinstalled when a requirements file changes.
-$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/shared/constraints.txt
+$(VENV)/.installed: requirements-dev.txt layers/shared/requirements.txt layers/shared/constraints.txt layers/media/requirements.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -123,8 +124,8 @@ revoke-api-key:
 	$(API_KEY_PYTHON_CHECK)
 	@PYTHONPATH=layers/shared:. $(KEY_PYTHON) -m tools.api_keys $(API_KEY_TARGET) revoke --key "$(KEY)"
 
-# The layer's dependencies, transitive ones included, locked with hashes for Lambda (python3.13, arm64);
-# layers/shared/Makefile installs exactly these, and the dev environment the same versions.
+# The layers' dependencies, transitive ones included, locked with hashes for Lambda (python3.13, arm64);
+# layers/shared/Makefile and layers/media/Makefile install exactly these, and the dev environment the same versions.
 lock: $(VENV)/.installed
 	$(VENV)/bin/uv pip compile layers/shared/requirements.txt --quiet --generate-hashes \
 		--python-platform aarch64-manylinux_2_28 --python-version 3.13 --annotation-style line \
@@ -132,6 +133,9 @@ lock: $(VENV)/.installed
 	{ echo "# The lock's versions without hashes, for the dev venv (hashes in a constraints file would demand hashes of"; \
 	  echo "# every package of requirements-dev.txt). Written by make lock from requirements-lock.txt."; \
 	  sed -n 's/^\([A-Za-z0-9_.-]*==[^ ]*\) .*/\1/p' layers/shared/requirements-lock.txt; } > layers/shared/constraints.txt
+	$(VENV)/bin/uv pip compile layers/media/requirements.txt --quiet --generate-hashes \
+		--python-platform aarch64-manylinux_2_28 --python-version 3.13 --annotation-style line \
+		--custom-compile-command "make lock" -o layers/media/requirements-lock.txt
 
 # The SAM CLI pins boto3 and pydantic versions that clash with the application's: its own venv.
 $(SAM_VENV)/.installed: requirements-sam.txt
@@ -163,6 +167,12 @@ load: $(VENV)/.installed $(if $(filter ministack,$(BACKEND)),$(MINISTACK_VENV)/.
 bench: $(VENV)/.installed
 	$(PY) -m bench.benchmarks
 	$(PY) -m bench.engine
+	$(MAKE) --no-print-directory bench-media
+
+# The media worker's operations on 10 s 720p inputs (60 s for merge) with the real ffmpeg: time, peak memory,
+# ffmpeg's own time, cost per minute of output (docs/media-benchmarks.md). A few minutes of CPU.
+bench-media: $(VENV)/.installed
+	$(PY) -m bench.media
 
 # A pyenv shim named python3.13 exists even when no 3.13 is selected: run it to know.
 build: $(SAM_VENV)/.installed

@@ -13,7 +13,17 @@ from typing import Any
 
 import boto3
 
-from local.template import ACCOUNT_ID, REGION, Function, Route, Template, pseudo_parameters, resolve
+from local.template import (
+    ACCOUNT_ID,
+    LOCAL_PARAMETERS,
+    REGION,
+    Function,
+    Route,
+    Template,
+    local_bucket_name,
+    pseudo_parameters,
+    resolve,
+)
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 TABLE_PROPERTIES = (
@@ -99,7 +109,7 @@ def provision(
     template = template or Template()
     dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint_url)
     kms = boto3.client("kms", region_name=REGION, endpoint_url=endpoint_url)
-    names = {**template.parameter_defaults(), **(parameters or {}), **pseudo_parameters()}
+    names = {**template.parameter_defaults(), **LOCAL_PARAMETERS, **(parameters or {}), **pseudo_parameters()}
     stack = LocalDeployment(template, names)
 
     for logical_id, resource in template.of_type("AWS::DynamoDB::Table").items():
@@ -139,6 +149,7 @@ def provision(
         stack.attributes[(logical_id, "Arn")] = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key_id}"
 
     provision_queues(template, stack, endpoint_url)
+    provision_buckets(template, stack, endpoint_url)
     provision_state_machines(template, stack, endpoint_url)
     for logical_id in template.resources:
         names.setdefault(logical_id, f"execution-api-local-{logical_id}")
@@ -167,6 +178,23 @@ def provision_queues(template: Template, stack: LocalDeployment, endpoint_url: s
         stack.names[logical_id] = url
         stack.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{logical_id}"
         stack.attributes[(logical_id, "QueueName")] = logical_id
+
+
+def provision_buckets(template: Template, stack: LocalDeployment, endpoint_url: str | None) -> None:
+    """S3 buckets named after their logical id (lower case, as S3 wants), private as the template says."""
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint_url)
+    for logical_id in template.of_type("AWS::S3::Bucket"):
+        name = local_bucket_name(logical_id)
+        if name not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+            s3.create_bucket(Bucket=name)
+        s3.put_public_access_block(
+            Bucket=name,
+            PublicAccessBlockConfiguration=template.resources[logical_id]["Properties"][
+                "PublicAccessBlockConfiguration"
+            ],
+        )
+        stack.names[logical_id] = name
+        stack.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
 
 
 def provision_state_machines(template: Template, stack: LocalDeployment, endpoint_url: str | None) -> None:
@@ -232,6 +260,12 @@ SHELL_SETTINGS = frozenset(
         "JOB_TIMEOUT_SECONDS",
         "JOB_HEARTBEAT_SECONDS",
         "SIMULATED_JOB_MS",
+        "SIMULATED_EXECUTOR",
+        "LOCAL_PROVIDERS",
+        "ALLOW_INSECURE_INPUTS",
+        "MAX_INPUT_BYTES",
+        "INPUT_TIMEOUT_SECONDS",
+        "OUTPUT_URL_EXPIRY_SECONDS",
     }
 )
 

@@ -26,7 +26,13 @@ def test_importing_the_status_handler_loads_nothing_of_the_submit_path() -> None
     template = Template()
     function = next(f for f in template.functions() if f.logical_id == "ExecutionStatusFunction")
     path = os.pathsep.join(str(folder) for folder in [*template.layer_dirs(), function.code_dir])
-    env = {**os.environ, "PYTHONPATH": path, "EXECUTIONS_TABLE_NAME": "t", "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": path,
+        "EXECUTIONS_TABLE_NAME": "t",
+        "OUTPUTS_BUCKET_NAME": "outputs",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     code = "import json, sys, status_handler; print(json.dumps(sorted(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)  # noqa: S603
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -7,6 +7,8 @@ import json
 import re
 from typing import Any
 
+import pytest
+
 from local.template import ROOT, Template
 from tests.test_template import statements
 
@@ -58,16 +60,21 @@ def test_job_attempts_become_retries() -> None:
     assert TEMPLATE.document["Parameters"]["JobMaxAttempts"]["Default"] == "3"
 
 
-def test_the_state_machine_may_only_send_to_its_two_queues() -> None:
+def test_the_state_machine_may_only_send_to_its_three_queues() -> None:
     policies = RESOURCES["ExecutionStateMachine"]["Properties"]["Policies"]
     assert policies == [
         {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["EngineQueue", "QueueName"]}}},
         {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["WorkQueue", "QueueName"]}}},
+        {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["MediaQueue", "QueueName"]}}},
     ]
 
 
 def test_every_engine_queue_has_a_dead_letter_queue_and_encryption() -> None:
-    for queue, dead_letter in (("EngineQueue", "EngineDeadLetterQueue"), ("WorkQueue", "WorkDeadLetterQueue")):
+    for queue, dead_letter in (
+        ("EngineQueue", "EngineDeadLetterQueue"),
+        ("WorkQueue", "WorkDeadLetterQueue"),
+        ("MediaQueue", "MediaDeadLetterQueue"),
+    ):
         props = RESOURCES[queue]["Properties"]
         assert props["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dead_letter, "Arn"]}
         assert props["SqsManagedSseEnabled"] is True
@@ -89,12 +96,17 @@ def test_new_execution_items_start_the_engine_through_the_stream() -> None:
 
 
 def test_queue_consumers_report_partial_batch_failures() -> None:
-    for function, queue in (("EngineFunction", "EngineQueue"), ("WorkerFunction", "WorkQueue")):
+    for function, queue in (
+        ("EngineFunction", "EngineQueue"),
+        ("WorkerFunction", "WorkQueue"),
+        ("MediaWorkerFunction", "MediaQueue"),
+    ):
         [event] = [e for e in RESOURCES[function]["Properties"]["Events"].values() if e["Type"] == "SQS"]
         assert event["Properties"]["Queue"] == {"Fn::GetAtt": [queue, "Arn"]}
         assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     # one job per worker invocation, so jobs never wait for each other inside a batch
     assert RESOURCES["WorkerFunction"]["Properties"]["Events"]["Jobs"]["Properties"]["BatchSize"] == 1
+    assert RESOURCES["MediaWorkerFunction"]["Properties"]["Events"]["Jobs"]["Properties"]["BatchSize"] == 1
 
 
 def test_the_starter_reads_jobs_starts_runs_and_stops_only_its_own() -> None:
@@ -114,13 +126,15 @@ def test_the_engine_function_answers_tokens_of_its_state_machine_only() -> None:
     }
 
 
-def test_the_worker_claims_reports_and_decrypts_only_with_an_execution_context() -> None:
-    assert inline("WorkerFunction") == {
+@pytest.mark.parametrize("worker", ["WorkerFunction", "MediaWorkerFunction"])
+def test_the_workers_claim_report_store_outputs_and_decrypt_only_with_an_execution_context(worker: str) -> None:
+    assert inline(worker) == {
         "ExecutionsTable": {"dynamodb:UpdateItem", "dynamodb:GetItem"},
         "ExecutionStateMachine": {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"},
         "WebhookSecretKey": {"kms:Decrypt"},
+        "${OutputsBucket.Arn}/*": {"s3:PutObject", "s3:GetObject"},
     }
-    [kms] = [s for s in statements("WorkerFunction") if s["Action"] == "kms:Decrypt"]
+    [kms] = [s for s in statements(worker) if s["Action"] == "kms:Decrypt"]
     assert kms["Condition"] == {
         "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["executionId"]},
         "Null": {"kms:EncryptionContext:executionId": "false"},

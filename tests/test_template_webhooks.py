@@ -27,6 +27,7 @@ def test_the_sender_reads_and_records_on_the_table_queues_and_decrypts() -> None
         "ExecutionsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         "WebhookDeliveryQueue": {"sqs:SendMessage"},
         "WebhookSecretKey": {"kms:Decrypt"},
+        "${OutputsBucket.Arn}/*": {"s3:GetObject"},  # presigns the result's output in the payload
     }
 
 
@@ -37,7 +38,7 @@ def test_the_sender_decrypts_only_under_an_execution_id_context() -> None:
 
 
 # The sender opens webhook secrets; the engine's worker opens the job credentials sealed at intake.
-DECRYPTERS = {SENDER, "WorkerFunction"}
+DECRYPTERS = {SENDER, "WorkerFunction", "MediaWorkerFunction"}
 
 
 def test_only_the_sender_and_the_worker_can_decrypt_and_only_under_an_execution_id() -> None:
@@ -57,7 +58,9 @@ def test_only_the_sender_and_the_worker_can_decrypt_and_only_under_an_execution_
 def test_every_webhook_statement_is_scoped_to_one_resource() -> None:
     for function in (ENQUEUE, SENDER):
         for statement in statements(function):
-            assert set(statement["Resource"]) == {"Fn::GetAtt"}, statement
+            # One resource each: a table, queue or key, or the objects of the outputs bucket.
+            resource = statement["Resource"]
+            assert set(resource) == {"Fn::GetAtt"} or resource == {"Fn::Sub": "${OutputsBucket.Arn}/*"}, statement
             assert statement["Effect"] == "Allow"
 
 

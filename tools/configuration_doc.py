@@ -31,7 +31,18 @@ MEANINGS = {
     "POWERTOOLS_LOG_LEVEL": "Log level",
     "EXECUTIONS_TABLE_NAME": "The executions table",
     "MAX_JOBS": "Most jobs per plan (`too_many_jobs` above it)",
-    "ALLOWED_OPERATIONS": "Comma-separated operations to accept; empty accepts any (`operation_not_allowed`)",
+    "ALLOWED_OPERATIONS": "Comma-separated operations custom workers run, accepted besides the built-in ones "
+    "(`operation_not_allowed` for any other)",
+    "SIMULATED_EXECUTOR": "`true` runs params.simulate and unknown operations on the simulated executor, and intake "
+    "accepts any operation name (`make run`, tests)",
+    "LOCAL_PROVIDERS": "`true` runs the generation operations on the media worker's local provider (`make run`)",
+    "WORK_QUEUE_URL": "The work queue: generation and custom operations ([engine.md](engine.md))",
+    "MEDIA_QUEUE_URL": "The media worker's queue ([engine.md](engine.md))",
+    "OUTPUTS_BUCKET_NAME": "The bucket of job outputs ([api.md](api.md))",
+    "OUTPUT_URL_EXPIRY_SECONDS": "Lifetime of the presigned GET URLs of outputs",
+    "MAX_INPUT_BYTES": "Largest media input a job may download",
+    "INPUT_TIMEOUT_SECONDS": "Longest a media input's download may take, redirects included",
+    "ALLOW_INSECURE_INPUTS": "`true` lets `http` and loopback input hosts through (local fakes only)",
     "MAX_JOB_PARAMS_BYTES": "Most bytes of one job's `params`, serialized (`params_too_large`)",
     "MAX_BODY_BYTES": "Most bytes of a request body (`413 payload_too_large`)",
     "EXECUTION_RETENTION_DAYS": "Days until an execution's items expire (DynamoDB TTL)",
@@ -44,6 +55,10 @@ MEANINGS = {
     "API_KEYS_TABLE_NAME": "API key hashes and their tenants",
     "POWERTOOLS_TRACE_DISABLED": "`true` never loads the X-Ray SDK (the API functions' default, parameter "
     "`ApiFunctionsTraceDisabled`): Lambda's own segments only, a faster cold start",
+    "MEDIA_FFMPEG_TIMEOUT_SECONDS": "The time all ffmpeg runs of one media job may take (default 780); over it "
+    "the job fails ([operations.md](operations.md))",
+    "MEDIA_X264_PRESET": "x264 preset of the media worker's encodes (`veryfast`; slower presets give smaller files)",
+    "IMAGEIO_FFMPEG_EXE": "An ffmpeg to use instead of imageio-ffmpeg's own (empty: its own)",
 }
 
 # The limits of execution_api/limits.py that no variable changes; tests/test_configuration_doc.py fails

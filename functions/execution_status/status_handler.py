@@ -3,6 +3,7 @@
 The answer carries a strong ETag; a poll that sends it back in If-None-Match gets 304 with no body.
 This module loads only the read side (execution_api.status_reader), never the submit path."""
 
+from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
 
@@ -11,10 +12,11 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_api.etags import none_match, strong_etag
+from execution_api.etags import none_match, strong_etag, windowed_etag
 from execution_api.http import create_app, tenant_id
 from execution_api.models.response import ExecutionStatus
 from execution_api.observability import logger, tracer
+from execution_api.outputs import output_links
 from execution_api.problem_json import PROBLEM_RESPONSES
 from execution_api.settings import StatusSettings, load_settings
 from execution_api.status import status_service
@@ -23,7 +25,10 @@ from execution_api.status import status_service
 load_settings(StatusSettings)
 
 PATH = "/api/execute/<id>/status"
-ETAG_DOC = "A strong validator of this body: send it back in If-None-Match to get 304 while nothing changed."
+ETAG_DOC = (
+    "A validator of this body (weak while it holds presigned output URLs): send it back in If-None-Match "
+    "to get 304 while nothing changed."
+)
 router = Router()
 
 
@@ -31,8 +36,9 @@ router = Router()
     PATH,
     summary="Read an execution's status",
     description=(
-        "The answer carries a strong `ETag`. A request whose `If-None-Match` lists it (or is `*`) gets "
-        "`304 Not Modified` with no body while the execution is unchanged: poll with it."
+        "The answer carries an `ETag`. A request whose `If-None-Match` lists it (or is `*`) gets "
+        "`304 Not Modified` with no body while the execution is unchanged: poll with it. Output URLs are "
+        "presigned GETs, valid for at least half of their expiry after any answer, 304 included."
     ),
     responses={
         200: {
@@ -51,11 +57,20 @@ router = Router()
 )
 def get_execution_status(id: str) -> Response[str]:  # noqa: A002 - the path parameter's name
     event = router.current_event
-    execution, jobs = status_service().status(tenant_id(event), id)
+    tenant = tenant_id(event)
+    execution, jobs = status_service().status(tenant, id)
     body = ExecutionStatus.of(execution, jobs).model_dump_json(by_alias=True)
-    etag = strong_etag(body.encode("utf-8"))
+    links = output_links()
+    # With outputs in the bucket, the body holds presigned URLs that change with time: the tag covers the
+    # stored state and the signing window instead (docs/api.md, "ETag and presigned URLs").
+    presigned = links.refers_to_outputs(body)
+    etag = windowed_etag(body.encode("utf-8"), links.window()) if presigned else strong_etag(body.encode("utf-8"))
     if none_match(_field_values(event.raw_event, "if-none-match"), etag):
         return Response(status_code=HTTPStatus.NOT_MODIFIED.value, content_type=None, body="", headers={"ETag": etag})
+    if presigned:
+        execution = replace(execution, result=links.execution_result(execution.result, tenant))
+        jobs = [replace(job, result=links.job_result(job.result, tenant)) for job in jobs]
+        body = ExecutionStatus.of(execution, jobs).model_dump_json(by_alias=True)
     return Response(status_code=HTTPStatus.OK.value, content_type="application/json", body=body, headers={"ETag": etag})
 
 

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from execution_api.aws_clients import kms_client
 from execution_api.container import per_container
 from execution_api.engine.config import WorkerSettings, engine_dynamodb_client, stepfunctions_client
+from execution_api.engine.media_executor import MediaSettings
 from execution_api.engine.store import JobStore
 from execution_api.engine.worker import Worker
 from execution_api.observability import logger, tracer
@@ -18,6 +19,7 @@ from execution_api.webhook_secrets import WebhookSecretCipher
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(WorkerSettings)
+load_settings(MediaSettings)  # outputs and inputs: both workers store outputs in the bucket
 
 
 @per_container

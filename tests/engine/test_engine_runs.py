@@ -13,11 +13,21 @@ OUTPUTS = "https://outputs.execution-api.invalid"
 
 
 def test_a_chain_runs_in_order_and_feeds_each_output_to_the_next(engine: Engine) -> None:
-    # Given a chain of three jobs, each using the previous one's output
+    # Given a chain of three jobs, each using the previous one's output (simulated: this tests the engine)
     execution_id = engine.submit(
         {"id": "a", "operation": "generateVideo"},
-        {"id": "b", "operation": "addSubtitles", "params": {"video": "_videoJobDependency:a"}, "dependsOn": ["a"]},
-        {"id": "c", "operation": "merge", "params": {"items": [{"url": "_videoJobDependency:b"}]}, "dependsOn": ["b"]},
+        {
+            "id": "b",
+            "operation": "addSubtitles",
+            "params": {"video": "_videoJobDependency:a", "simulate": {}},
+            "dependsOn": ["a"],
+        },
+        {
+            "id": "c",
+            "operation": "merge",
+            "params": {"items": [{"url": "_videoJobDependency:b"}], "simulate": {}},
+            "dependsOn": ["b"],
+        },
     )
     assert engine.status(execution_id)["status"] == "pending"
 

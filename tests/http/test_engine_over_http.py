@@ -31,7 +31,10 @@ PIPELINE = {
             {
                 "id": "job1",
                 "type": "merge",
-                "params": {"items": [{"url": "_videoJobDependency:job2"}, {"url": "_videoJobDependency:job3"}]},
+                "params": {
+                    "items": [{"url": "_videoJobDependency:job2"}, {"url": "_videoJobDependency:job3"}],
+                    "simulate": {"ms": 300},
+                },
                 "dependsOn": ["job2", "job3"],
                 "output": "$job1",
             },

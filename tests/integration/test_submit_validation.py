@@ -172,14 +172,41 @@ def test_max_jobs_plan_is_accepted(api: Api, configure: Any) -> None:
     assert api.submit(plan({"id": "a"}, {"id": "b"}, {"id": "c"})).status == 202
 
 
-def test_allowed_operations(api: Api, configure: Any) -> None:
-    configure("ALLOWED_OPERATIONS", "generateVideo, merge")
-    assert api.submit(plan({"id": "a", "operation": "merge"})).status == 202
+def test_a_deployment_accepts_the_built_in_operations_and_its_custom_workers_and_refuses_the_rest(
+    api: Api, configure: Any
+) -> None:
+    # Given a deployed stack (no simulated executor) whose custom workers run generateVideo and upscale
+    configure("SIMULATED_EXECUTOR", "false")
+    configure("ALLOWED_OPERATIONS", "generateVideo, upscale")
+    # Then the built-in operations and the custom ones are accepted
+    for operation in ("merge", "layer", "addSubtitles", "reframe", "generate", "transcribe", "upscale"):
+        assert api.submit(plan({"id": "a", "operation": operation})).status == 202, operation
+    # And an operation no worker runs is refused, naming it and every operation that exists
     answer = api.submit({"executionPlan": {"jobs": [{"id": "a", "type": "explode"}]}})
     assert answer.status == 422
     violation = answer.violation("operation_not_allowed")
     assert violation["pointer"] == "/executionPlan/jobs/0/type"
-    assert "generateVideo, merge" in violation["message"]
+    assert "'explode'" in violation["message"]
+    assert (
+        "addSubtitles, generate, generateAudio, generateImage, generateVideo, layer, lipSync, merge"
+        in (violation["message"])
+    )
+    assert "upscale" in violation["message"]
+
+
+def test_with_no_custom_workers_only_the_built_in_operations_are_accepted(api: Api, configure: Any) -> None:
+    configure("SIMULATED_EXECUTOR", "false")
+    configure("ALLOWED_OPERATIONS", "")
+    assert api.submit(plan({"id": "a", "operation": "lipSync"})).status == 202
+    answer = api.submit(plan({"id": "a", "operation": "generateVideo"}))
+    assert answer.status == 422
+    assert "'generateVideo'" in answer.violation("operation_not_allowed")["message"]
+
+
+def test_where_the_simulated_executor_runs_any_operation_name_is_accepted(api: Api, configure: Any) -> None:
+    configure("SIMULATED_EXECUTOR", "true")
+    configure("ALLOWED_OPERATIONS", "")
+    assert api.submit(plan({"id": "a", "operation": "anything.made-up"})).status == 202
 
 
 def test_params_size_limit(api: Api, configure: Any) -> None:

@@ -275,3 +275,26 @@ def test_a_secret_sealed_for_another_execution_does_not_open(delivery: Delivery)
             delivery.run_sender([message])
     # And nothing was sent
     assert hook.received == []
+
+
+def test_a_result_in_the_outputs_bucket_is_delivered_as_a_presigned_get(delivery: Delivery) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from execution_api.outputs import output_key, reference
+
+    with receiver(ScriptedAnswer(200)) as hook:
+        # Given an execution whose result is an output in the bucket (stored as a reference)
+        execution_id = delivery.submit(hook.url, SECRET)
+        bucket = delivery.stack.names["OutputsBucket"]
+        stored = reference(bucket, output_key("local", execution_id, "job1", "mp4"))
+        delivery.end(execution_id, "completed", result={"url": stored, "status": "completed"})
+        # When it is delivered
+        delivery.run_enqueue(delivery.stream_records())
+        assert delivery.deliver_until_idle() == 1
+    # Then the receiver gets a presigned GET of that object, never the internal reference
+    [request] = hook.received
+    url = Webhook(SECRET).verify(request.body, request.headers)["result"]["url"]
+    parts = urlsplit(url)
+    assert parts.path.endswith(stored.split("/", 3)[3])
+    assert "X-Amz-Signature" in parse_qs(parts.query)
+    assert "s3://" not in request.body.decode()

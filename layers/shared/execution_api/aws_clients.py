@@ -47,3 +47,28 @@ def kms_client() -> Any:
 @per_container
 def sqs_client() -> Any:
     return session().create_client("sqs", config=client_config())
+
+
+def s3_config() -> Config:
+    """Uploads of large objects need a longer socket timeout than the table's calls. SigV4 always:
+    presigned URLs need it in every region."""
+    return Config(
+        signature_version="s3v4",
+        retries={"mode": "standard", "total_max_attempts": 5},
+        connect_timeout=2,
+        read_timeout=60,
+    )
+
+
+@per_container
+def s3_client() -> Any:
+    """Presigns output URLs (no call is made for that) and reads objects; botocore alone, like the others."""
+    return session().create_client("s3", config=s3_config())
+
+
+@per_container
+def s3_transfer_client() -> Any:
+    """The media worker's uploads: boto3's client, whose upload_file splits large files into parts."""
+    import boto3  # only the workers that move media pay for boto3 and s3transfer
+
+    return boto3.client("s3", config=s3_config())

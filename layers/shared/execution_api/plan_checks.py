@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from execution_api import exact_json, limits
 from execution_api.errors import Violation
 from execution_api.models.records import ExecutionPlan, PlannedJob
+from execution_api.operations import accepted_operations
 from execution_api.webhook_signing import whsec_problem
 from execution_api.webhook_urls import webhook_url_problem
 
@@ -38,7 +39,9 @@ class PlanLimits:
         return cls(
             max_jobs=settings.max_jobs,
             max_job_params_bytes=settings.max_job_params_bytes,
-            allowed_operations=settings.allowed_operations,
+            allowed_operations=accepted_operations(
+                settings.allowed_operations, simulated_executor=settings.simulated_executor
+            ),
         )
 
 

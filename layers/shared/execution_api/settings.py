@@ -69,7 +69,9 @@ class ApiSettings(FunctionSettings):
 
 
 class StatusSettings(ApiSettings):
-    """GET /api/execute/{id}/status reads the executions table only."""
+    """GET /api/execute/{id}/status reads the executions table, and presents outputs as presigned GETs."""
+
+    outputs_bucket_name: str = Field(alias="OUTPUTS_BUCKET_NAME", min_length=3)
 
 
 class SubmitSettings(ApiSettings):
@@ -81,7 +83,10 @@ class SubmitSettings(ApiSettings):
     max_jobs: int = Field(default=limits.MAX_JOBS, alias="MAX_JOBS", ge=0)
     max_job_params_bytes: int = Field(default=limits.MAX_JOB_PARAMS_BYTES, alias="MAX_JOB_PARAMS_BYTES", ge=2)
     max_body_bytes: int = Field(default=limits.MAX_BODY_BYTES, alias="MAX_BODY_BYTES", ge=1)
+    # Operations custom workers run on the work queue, besides the built-in ones (execution_api.operations).
     allowed_operations: frozenset[str] = Field(default=frozenset(), alias="ALLOWED_OPERATIONS")
+    # Where the simulated executor runs (make run, tests), any operation name is accepted.
+    simulated_executor: bool = Field(default=False, alias="SIMULATED_EXECUTOR")
     allow_insecure_webhooks: bool = Field(default=False, alias="ALLOW_INSECURE_WEBHOOKS")
     execution_retention_days: int = Field(default=90, alias="EXECUTION_RETENTION_DAYS", ge=1)
 
@@ -105,6 +110,8 @@ class WebhookSettings(FunctionSettings):
         default=(5, 300, 1800, 7200, 18000, 36000, 36000), alias="WEBHOOK_RETRY_SCHEDULE"
     )
     webhook_timeout_seconds: float = Field(default=10, alias="WEBHOOK_TIMEOUT_SECONDS", gt=0, le=60)
+    # The sender presents output references as presigned GETs (execution_api.outputs); enqueue needs none.
+    outputs_bucket_name: str | None = Field(default=None, alias="OUTPUTS_BUCKET_NAME")
 
     @field_validator("webhook_retry_schedule", mode="before")
     @classmethod
@@ -126,6 +133,7 @@ class WebhookSenderSettings(WebhookSettings):
     """The sender opens each execution's webhook secret with this key."""
 
     webhook_secret_key_id: str = Field(alias="WEBHOOK_SECRET_KEY_ID", min_length=1)
+    outputs_bucket_name: str = Field(alias="OUTPUTS_BUCKET_NAME", min_length=3)
 
 
 Kind = TypeVar("Kind", bound=EnvironmentSettings)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,6 +29,7 @@ from execution_api.container import per_container
 from execution_api.models.records import Execution, Job, WebhookDelivery
 from execution_api.models.response import client_view
 from execution_api.observability import logger, metrics
+from execution_api.outputs import OutputLinks, output_links
 from execution_api.settings import WebhookSettings, load_settings
 from execution_api.webhook_repository import WebhookDeliveryRepository
 from execution_api.webhook_secrets import WebhookSecretCipher
@@ -51,15 +53,16 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def webhook_payload(execution: Execution) -> dict[str, Any]:
+def webhook_payload(execution: Execution, present: Callable[[Any], Any] = lambda url: url) -> dict[str, Any]:
     """The origin's payload, the same keys for every end: `{executionId, status, result, error, completedAt}`,
-    plus `cancelled` (a cancel reads `failed`, docs/api.md) and, for a failure, `failedAt` (earlier form)."""
+    plus `cancelled` (a cancel reads `failed`, docs/api.md) and, for a failure, `failedAt` (earlier form).
+    `present` turns a stored output reference into the URL a receiver downloads (a presigned GET)."""
     ended_at = execution.completed_at or execution.updated_at
     status, error, cancelled = client_view(execution.status, execution.error)
     payload: dict[str, Any] = {"executionId": execution.id, "status": status, "result": None, "error": None}
     if status == "completed":
         result = execution.result if isinstance(execution.result, dict) else {}
-        payload["result"] = {"url": result.get("url"), "status": result.get("status", "completed")}
+        payload["result"] = {"url": present(result.get("url")), "status": result.get("status", "completed")}
     else:
         payload["error"] = error_text(error) if error is not None else "Execution failed"
     payload.update(completedAt=ended_at, cancelled=cancelled)
@@ -68,16 +71,18 @@ def webhook_payload(execution: Execution) -> dict[str, Any]:
     return payload
 
 
-def job_webhook_payload(execution_id: str, job: Job) -> dict[str, Any]:
+def job_webhook_payload(
+    execution_id: str, job: Job, present: Callable[[Any], Any] = lambda result: result
+) -> dict[str, Any]:
     """A per-job webhook's payload: `{executionId, jobId, operation, status, result, error, completedAt}`,
-    plus `cancelled`, read as the status route reads the job."""
+    plus `cancelled`, read as the status route reads the job; `present` presigns the result's outputs."""
     status, error, cancelled = client_view(job.status, job.error)
     return {
         "executionId": execution_id,
         "jobId": job.id,
         "operation": job.operation,
         "status": status,
-        "result": job.result if status == "completed" else None,
+        "result": present(job.result) if status == "completed" else None,
         "error": None if error is None else error_text(error),
         "completedAt": job.completed_at,
         "cancelled": cancelled,
@@ -184,7 +189,9 @@ class WebhookDeliveries:
         schedule: tuple[float, ...],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
+        links: OutputLinks | None = None,
     ) -> None:
+        self._links = links
         self._repository = repository
         self._queue = queue
         self._cipher = cipher
@@ -276,11 +283,20 @@ class WebhookDeliveries:
             return None
         if task.job_id is None:
             delivery = execution.webhook_delivery
-            return (delivery, webhook_payload(execution)) if delivery is not None else None
+            present = partial(self._present, tenant_id=task.tenant_id)
+            return (delivery, webhook_payload(execution, present)) if delivery is not None else None
         job = self._repository.get_job(task.tenant_id, task.execution_id, task.job_id)
         if job is None or job.webhook_delivery is None:
             return None
-        return job.webhook_delivery, job_webhook_payload(execution.id, job)
+        present_job = partial(self._present_job_result, tenant_id=task.tenant_id)
+        return job.webhook_delivery, job_webhook_payload(execution.id, job, present_job)
+
+    def _present(self, url: Any, tenant_id: str) -> Any:
+        """An output reference as a presigned GET, signed per attempt (a retry hours later gets a fresh one)."""
+        return self._links.url(url, tenant_id) if self._links is not None and isinstance(url, str) else url
+
+    def _present_job_result(self, result: Any, tenant_id: str) -> Any:
+        return self._links.job_result(result, tenant_id) if self._links is not None else result
 
     def _secret(self, execution: Execution) -> str | None:
         if execution.webhook_secret_ciphertext is None:
@@ -305,4 +321,5 @@ def webhook_deliveries() -> WebhookDeliveries:
             allow_insecure=settings.allow_insecure_webhooks, timeout_seconds=settings.webhook_timeout_seconds
         ),
         schedule=settings.webhook_retry_schedule,
+        links=output_links() if settings.outputs_bucket_name else None,
     )

@@ -76,21 +76,10 @@ class WebhookTransport:
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> PostResult:
         """POST `body` to `url`; never raises for what the receiver or the network does."""
-        deadline = _Deadline(self._timeout)
+        deadline = Deadline(self._timeout)
         connection: http.client.HTTPConnection | None = None
         try:
-            scheme, host, port, path = self._checked_target(url)
-            addresses = self._checked_addresses(host, port)
-            sock = deadline.watch(self._open_socket(addresses, port, deadline))
-            if scheme == "https":
-                # SNI and the certificate check use the name; the handshake runs under the deadline too.
-                tls = self._tls.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
-                sock = deadline.watch(tls)
-                tls.do_handshake()
-            default_port = 443 if scheme == "https" else 80
-            host_header = _bracketed(host) if port == default_port else f"{_bracketed(host)}:{port}"
-            connection = http.client.HTTPConnection(host_header)
-            connection.sock = sock  # already connected to the checked address: http.client does no lookup
+            connection, host_header, path = self.connect(url, deadline)
             connection.request("POST", path, body=body, headers={"Host": host_header, **headers})
             response = connection.getresponse()
             read = len(response.read(self._max_response_bytes))  # the rest of a long answer is never read
@@ -108,6 +97,24 @@ class WebhookTransport:
             if connection is not None:
                 connection.close()
             deadline.close_socket()
+
+    def connect(self, url: str, deadline: Deadline) -> tuple[http.client.HTTPConnection, str, str]:
+        """(connection, Host header, path with query) for `url`, its socket connected to a checked address of
+        the host (TLS done for https) under `deadline`; raises RefusedAddress, OSError. Media inputs GET
+        through this too (execution_api.media_inputs)."""
+        scheme, host, port, path = self._checked_target(url)
+        addresses = self._checked_addresses(host, port)
+        sock = deadline.watch(self._open_socket(addresses, port, deadline))
+        if scheme == "https":
+            # SNI and the certificate check use the name; the handshake runs under the deadline too.
+            tls = self._tls.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+            sock = deadline.watch(tls)
+            tls.do_handshake()
+        default_port = 443 if scheme == "https" else 80
+        host_header = _bracketed(host) if port == default_port else f"{_bracketed(host)}:{port}"
+        connection = http.client.HTTPConnection(host_header)
+        connection.sock = sock  # already connected to the checked address: http.client does no lookup
+        return connection, host_header, path
 
     def _checked_target(self, url: str) -> tuple[str, str, int, str]:
         """(scheme, ASCII host, port, path with query) of a URL the service may call."""
@@ -134,7 +141,7 @@ class WebhookTransport:
                 raise RefusedAddress(f"{host} resolves to {address}: {problem}")
         return addresses
 
-    def _open_socket(self, addresses: list[IPAddress], port: int, deadline: _Deadline) -> socket.socket:
+    def _open_socket(self, addresses: list[IPAddress], port: int, deadline: Deadline) -> socket.socket:
         last_error: OSError = OSError("no address to connect to")
         for address in addresses:
             remaining = deadline.remaining()
@@ -156,7 +163,7 @@ def _bracketed(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-class _Deadline:
+class Deadline:
     """A hard limit for a whole attempt: at the deadline the socket is shut down, which wakes a blocked
     read, so a receiver that trickles bytes (each within the socket timeout) is cut off too."""
 

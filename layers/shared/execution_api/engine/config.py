@@ -11,6 +11,7 @@ from pydantic import Field
 
 from execution_api.container import per_container
 from execution_api.engine.executors import MAX_SIMULATED_MS
+from execution_api.operations import runs_on_media_worker
 from execution_api.settings import ApiSettings, FunctionSettings, load_settings
 
 
@@ -33,6 +34,21 @@ class EngineSettings(FunctionSettings):
     execution_timeout_seconds: int = Field(default=21_600, alias="EXECUTION_TIMEOUT_SECONDS", ge=1)
     # At most the simulated executor's bound on simulate.ms (15 minutes): a worker could not wait longer.
     simulated_job_ms: int = Field(default=500, alias="SIMULATED_JOB_MS", ge=0, le=MAX_SIMULATED_MS)
+    # Routing (execution_api.operations): the engine names each job's queue in its gate answer.
+    work_queue_url: str | None = Field(default=None, alias="WORK_QUEUE_URL")
+    media_queue_url: str | None = Field(default=None, alias="MEDIA_QUEUE_URL")
+    simulated_executor: bool = Field(default=False, alias="SIMULATED_EXECUTOR")
+    local_providers: bool = Field(default=False, alias="LOCAL_PROVIDERS")
+
+    def queue_url(self, operation: str, params: dict[str, Any]) -> str:
+        """The queue whose workers run this job (docs/engine.md, "Routing")."""
+        media = runs_on_media_worker(
+            operation, params, simulated_executor=self.simulated_executor, local_providers=self.local_providers
+        )
+        url = self.media_queue_url if media else self.work_queue_url
+        if not url:
+            raise RuntimeError(f"{'MEDIA' if media else 'WORK'}_QUEUE_URL is not configured")
+        return url
 
     def state_machine_input_config(self) -> dict[str, int]:
         """What the definition reads with its *Path fields."""
@@ -42,6 +58,13 @@ class EngineSettings(FunctionSettings):
             # Step Functions wants the heartbeat below the timeout.
             "heartbeatSeconds": max(1, min(self.job_heartbeat_seconds, self.job_timeout_seconds - 1)),
         }
+
+
+class GateSettings(EngineSettings):
+    """The engine function answers gates with each job's queue: both queues must be known."""
+
+    work_queue_url: str = Field(alias="WORK_QUEUE_URL", min_length=1)
+    media_queue_url: str = Field(alias="MEDIA_QUEUE_URL", min_length=1)
 
 
 class StarterSettings(EngineSettings):

@@ -23,6 +23,8 @@ class JobRequest:
     params: dict[str, Any]  # dependency references already resolved to urls, sealed credentials opened
     attempt: int = 1
     provider_api_keys: dict[str, str] = field(default_factory=dict)  # options.providerApiKeys, opened
+    tenant_id: str = ""  # outputs are stored under the tenant (execution_api.outputs)
+    dependency_urls: tuple[str, ...] = ()  # each dependency's main output, in dependsOn order
 
 
 class JobFailed(Exception):

@@ -165,13 +165,17 @@ class Engine:
                 base_pk = execution_pk(tenant_id, base_id)
                 for job_id, dependency in self._store.jobs(base_pk, base_ids).items():
                     urls[job_id] = output_url(outcomes.parsed(dependency, "result"))
+        params = job_params(item)
+        operation = item["operation"]["S"]
         message: dict[str, Any] = {
             "tenantId": pk.split("#")[1],
             "executionId": item["executionId"]["S"],
             "id": item["jobId"]["S"],
-            "operation": item["operation"]["S"],
-            "paramsJson": params_text(resolve_references(job_params(item), urls)),
-            "dependencies": urls,
+            "operation": operation,
+            "paramsJson": params_text(resolve_references(params, urls)),
+            # In dependsOn order: a media operation whose params name no input works on the first one.
+            "dependencies": {d: urls[d] for d in strings(item, "dependsOn") if d in urls},
+            "queueUrl": self._settings.queue_url(operation, params),  # RunJob sends the job there
         }
         if "output" in item:
             message["output"] = item["output"]["S"]

@@ -14,7 +14,8 @@ from typing import Any
 from execution_api.aws_errors import is_retryable
 from execution_api.credentials import SEALED, open_credentials, open_job_params, scrub
 from execution_api.engine.config import EngineSettings
-from execution_api.engine.executors import Executor, JobFailed, JobRequest, SimulatedExecutor
+from execution_api.engine.executors import Executor, JobFailed, JobRequest
+from execution_api.engine.media_executor import SelectedExecutor
 from execution_api.engine.params import message_params, resolve_references
 from execution_api.engine.step_functions import StepFunctions
 from execution_api.engine.store import JobStore
@@ -33,8 +34,9 @@ class JobAbandoned(Exception):
 
 
 def executor_for(operation: str, settings: EngineSettings) -> Executor:
-    """The executor of an operation family. Only `simulated` exists today; providers plug in here."""
-    return SimulatedExecutor(default_ms=settings.simulated_job_ms)
+    """The executor of an operation family, chosen per job (params.simulate counts): simulated, media
+    (ffmpeg and the local provider), or a failure naming what no worker runs; providers plug in here."""
+    return SelectedExecutor(settings)
 
 
 class Worker:
@@ -107,7 +109,10 @@ class Worker:
             urls = job.get("dependencies") or {}
             params = open_job_params(params, sealed, opened, lambda value: resolve_references(value, urls))
             keys = opened.provider_api_keys
-        return JobRequest(job["executionId"], job["id"], job["operation"], params, attempt, keys)
+        dependencies = tuple(url for url in (job.get("dependencies") or {}).values() if isinstance(url, str))
+        return JobRequest(
+            job["executionId"], job["id"], job["operation"], params, attempt, keys, job["tenantId"], dependencies
+        )
 
     def _heartbeat(self, token: str, heartbeat_seconds: float) -> Callable[[], None]:
         """A heartbeat for the executor to call as often as it likes; sent at most every third of the

@@ -52,10 +52,27 @@ class ExecutionAccepted(_Response):
         )
 
 
+def _unknown(value: Any) -> bool:
+    return value is None
+
+
 class JobOutput(_Response):
     type: str = Field(examples=["video"])
-    url: str = Field(examples=["https://outputs.execution-api.invalid/V1StGXR8_Z5jdHi6B-myT/job1.mp4"])
+    url: str = Field(
+        description="A presigned GET for an output in the service's bucket (no API key needed, valid for a "
+        "bounded time: docs/api.md), or the URL a custom worker gave.",
+        examples=["https://outputs.example-bucket.s3.amazonaws.com/3f2a.../V1StGXR8_Z5jdHi6B-myT/9c1e.../a41f.mp4"],
+    )
     mime_type: str | None = Field(default=None, examples=["video/mp4"])
+    # What is not known (a simulated output's size, an image's duration) is left out, not null.
+    bytes: int | None = Field(
+        default=None, exclude_if=_unknown, description="The object's size; absent when unknown.", examples=[1048576]
+    )
+    duration_seconds: float | None = Field(
+        default=None, exclude_if=_unknown, description="Video and audio only.", examples=[10.0]
+    )
+    width: int | None = Field(default=None, exclude_if=_unknown, description="Video and image only.", examples=[1080])
+    height: int | None = Field(default=None, exclude_if=_unknown, description="Video and image only.", examples=[1920])
 
 
 class JobResult(_Response):

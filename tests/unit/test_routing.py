@@ -1,0 +1,104 @@
+"""Which worker runs a job (docs/engine.md, "Routing"): the queue the engine names at the gate and the
+executor a worker chooses, with and without the simulated executor and the local provider."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from execution_api import media
+from execution_api.engine.config import EngineSettings
+from execution_api.engine.executors import JobFailed, JobRequest
+from execution_api.engine.media_executor import SelectedExecutor
+from execution_api.operations import GENERATION_OPERATIONS, MEDIA_OPERATIONS, accepted_operations
+
+WORK, MEDIA = "https://sqs/work", "https://sqs/media"
+
+
+def settings(**fields: Any) -> EngineSettings:
+    values = {"EXECUTIONS_TABLE_NAME": "t", "WORK_QUEUE_URL": WORK, "MEDIA_QUEUE_URL": MEDIA, **fields}
+    return EngineSettings.model_validate(values)
+
+
+def test_the_routing_sets_are_the_media_packages() -> None:
+    # The engine and intake must not import ffmpeg's package, so they hold their own copy: kept equal here.
+    assert MEDIA_OPERATIONS == media.MEDIA_OPERATIONS
+    assert GENERATION_OPERATIONS == media.GENERATION_OPERATIONS
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "simulated", "local", "queue"),
+    [
+        ("merge", {}, "false", "false", MEDIA),
+        ("reframe", {}, "true", "true", MEDIA),
+        ("reframe", {"simulate": {"ms": 1}}, "true", "true", WORK),  # simulated where enabled
+        ("reframe", {"simulate": {"ms": 1}}, "false", "false", MEDIA),  # ignored in a deployed stack
+        ("generate", {}, "false", "false", WORK),  # real providers run on the work queue
+        ("generate", {}, "true", "true", MEDIA),  # the local provider needs ffmpeg
+        ("upscale", {}, "false", "false", WORK),  # a custom worker's operation
+        ("madeUp", {}, "true", "true", WORK),  # the simulated executor, on the work queue
+    ],
+)
+def test_the_gate_names_the_queue_of_the_jobs_worker(
+    operation: str, params: dict[str, Any], simulated: str, local: str, queue: str
+) -> None:
+    chosen = settings(SIMULATED_EXECUTOR=simulated, LOCAL_PROVIDERS=local).queue_url(operation, params)
+    assert chosen == queue
+
+
+def test_a_missing_queue_is_named() -> None:
+    with pytest.raises(RuntimeError, match="MEDIA_QUEUE_URL is not configured"):
+        EngineSettings.model_validate({"EXECUTIONS_TABLE_NAME": "t"}).queue_url("merge", {})
+
+
+def test_intake_accepts_any_name_only_where_the_simulated_executor_runs() -> None:
+    assert accepted_operations(frozenset({"upscale"}), simulated_executor=True) == frozenset()  # empty: any
+    assert accepted_operations(frozenset({"upscale"}), simulated_executor=False) == (
+        MEDIA_OPERATIONS | GENERATION_OPERATIONS | {"upscale"}
+    )
+
+
+class Recording:
+    def __init__(self) -> None:
+        self.jobs: list[JobRequest] = []
+
+    def run(self, job: JobRequest, heartbeat: Any) -> dict[str, Any]:
+        self.jobs.append(job)
+        return {"status": "completed", "outputs": [], "metadata": {"executor": "media"}}
+
+
+def run(operation: str, params: dict[str, Any], **fields: Any) -> tuple[dict[str, Any], Recording]:
+    recording = Recording()
+    chosen = SelectedExecutor(settings(SIMULATED_JOB_MS="0", **fields), media=lambda: recording)
+    return chosen.run(JobRequest("e", "j", operation, params), lambda: None), recording
+
+
+def test_a_worker_runs_simulate_and_unknown_names_simulated_only_where_enabled() -> None:
+    result, media_executor = run("reframe", {"simulate": {}}, SIMULATED_EXECUTOR="true")
+    assert result["metadata"]["executor"] == "simulated"
+    result, _ = run("madeUp", {}, SIMULATED_EXECUTOR="true")
+    assert result["metadata"]["executor"] == "simulated"
+    result, media_executor = run("reframe", {"simulate": {}}, SIMULATED_EXECUTOR="false")
+    assert result["metadata"]["executor"] == "media"
+    assert [job.operation for job in media_executor.jobs] == ["reframe"]
+
+
+def test_generation_runs_on_the_local_provider_only_where_it_stands_in() -> None:
+    result, _ = run("generate", {"prompt": "a cat"}, LOCAL_PROVIDERS="true")
+    assert result["metadata"]["executor"] == "media"
+    with pytest.raises(JobFailed) as failed:
+        run("generate", {"prompt": "a cat"}, LOCAL_PROVIDERS="false")
+    assert (failed.value.message, failed.value.retryable) == (
+        "no provider is configured for operation 'generate'",
+        False,
+    )
+
+
+def test_an_operation_no_worker_runs_fails_for_good_naming_it() -> None:
+    with pytest.raises(JobFailed) as failed:
+        run("upscale", {}, SIMULATED_EXECUTOR="false")
+    assert (failed.value.message, failed.value.retryable) == (
+        "no worker of this deployment runs operation 'upscale'",
+        False,
+    )
