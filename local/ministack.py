@@ -34,7 +34,7 @@ HOST = "127.0.0.1"
 # Only what the product uses, on loopback, and nothing that reaches outside the process.
 ENVIRONMENT = {
     "BIND_HOST": HOST,
-    "SERVICES": "dynamodb,dynamodbstreams,kms,sqs,stepfunctions",  # sqs and stepfunctions: the engine (docs/engine.md)
+    "SERVICES": "dynamodb,dynamodbstreams,kms,sqs,stepfunctions,s3",  # sqs and stepfunctions: the engine (docs/engine.md); s3: outputs
     "DOCKER_HOST": "unix:///nonexistent",
     "IOT_MTLS_ENABLED": "0",
     "SFTP_ENABLED": "0",
