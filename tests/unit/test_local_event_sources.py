@@ -80,7 +80,8 @@ def settled(sources: EventSources, mapping: Mapping) -> None:
 
 def test_failed_deliveries_are_reported_while_running_and_not_once_stopping(capsys: pytest.CaptureFixture[str]) -> None:
     delivery = Delivery()
-    stack: Any = SimpleNamespace(functions=[], handler=lambda function: delivery)
+    template = SimpleNamespace(resources={})
+    stack: Any = SimpleNamespace(functions=[], handler=lambda function: delivery, template=template)
     sources = EventSources(stack, concurrency=1)
     mapping = Mapping("Schedule", Function("Worker", Path("."), "app.handler", {}), "rate(5 minutes)", "", 1)
 

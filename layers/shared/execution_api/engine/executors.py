@@ -57,6 +57,10 @@ def output_kind(operation: str) -> tuple[str, str, str]:
     return _VIDEO
 
 
+# The longest a simulated job runs: a Lambda invocation's limit (the worker's Timeout, 900 s).
+MAX_SIMULATED_MS = 900_000
+
+
 @dataclass
 class SimulatedExecutor:
     """Completes every job after `default_ms` (SIMULATED_JOB_MS) with a deterministic url on the .invalid
@@ -72,6 +76,7 @@ class SimulatedExecutor:
         steer: dict[str, Any] = simulate if isinstance(simulate, dict) else {}
         ms = steer.get("ms", self.default_ms)
         ms = ms if isinstance(ms, int) and not isinstance(ms, bool) and ms >= 0 else self.default_ms
+        ms = min(ms, MAX_SIMULATED_MS)
         self._wait(ms / 1000, heartbeat)
         fail_attempts = steer.get("failAttempts")
         if isinstance(fail_attempts, int) and job.attempt <= fail_attempts:
