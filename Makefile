@@ -82,16 +82,18 @@ typecheck: $(VENV)/.installed
 template-lint: $(VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml
 
-# Every test: unit, integration (handlers against moto), HTTP (make run's server), template and docs.
+# Every test: unit, integration (handlers against moto), HTTP (make run's server), template and docs;
+# one worker per CPU (PYTEST_WORKERS=0: in this process), each test module on one worker.
+PYTEST_WORKERS ?= auto
 pytest: $(VENV)/.installed
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest tests/unit
 
 # The same handlers, storage and HTTP tests against ministack (tests marked moto_only are deselected).
 test-ministack: $(VENV)/.installed $(MINISTACK_VENV)/.installed
-	TEST_BACKEND=ministack $(VENV)/bin/pytest tests/integration tests/http tests/test_events.py tests/engine
+	TEST_BACKEND=ministack $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile tests/integration tests/http tests/test_events.py tests/engine
 
 openapi: $(VENV)/.installed
 	$(PY) -m local.openapi
