@@ -34,7 +34,8 @@ HOST = "127.0.0.1"
 # Only what the product uses, on loopback, and nothing that reaches outside the process.
 ENVIRONMENT = {
     "BIND_HOST": HOST,
-    "SERVICES": "dynamodb,dynamodbstreams,kms,sqs,stepfunctions,s3",  # sqs and stepfunctions: the engine (docs/engine.md); s3: outputs
+    # sqs and stepfunctions: the engine (docs/engine.md); s3: the outputs bucket (docs/api.md)
+    "SERVICES": "dynamodb,dynamodbstreams,kms,sqs,stepfunctions,s3",
     "DOCKER_HOST": "unix:///nonexistent",
     "IOT_MTLS_ENABLED": "0",
     "SFTP_ENABLED": "0",

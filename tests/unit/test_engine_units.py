@@ -12,7 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from execution_api.engine.config import EngineSettings
-from execution_api.engine.executors import JobFailed, JobRequest, SimulatedExecutor, output_kind
+from execution_api.engine.executors import (
+    MAX_SIMULATED_MS,
+    JobFailed,
+    JobRequest,
+    SimulatedExecutor,
+    output_kind,
+)
 from execution_api.engine.outcomes import execution_error, execution_result
 from execution_api.engine.params import job_params, message_params, output_url, params_text, resolve_references
 from execution_api.engine.scheduler import topological_order
@@ -127,6 +133,14 @@ def test_the_simulated_executor_is_deterministic_and_steerable() -> None:
         executor.run(JobRequest("e", "j", "merge", {"simulate": {"ms": 0, "failAttempts": 1}}), lambda: None)
     assert flaky.value.retryable
     assert executor.run(JobRequest("e", "j", "merge", {"simulate": {"ms": 0, "failAttempts": 1}}, 2), lambda: None)
+
+
+def test_a_simulated_job_runs_at_most_a_lambda_invocations_limit() -> None:
+    slept: list[float] = []
+    executor = SimulatedExecutor(sleep=slept.append)
+    result = executor.run(JobRequest("e", "j", "merge", {"simulate": {"ms": 10**12}}), lambda: None)
+    assert sum(slept) == pytest.approx(MAX_SIMULATED_MS / 1000) == pytest.approx(900)
+    assert result["metadata"]["ms"] == MAX_SIMULATED_MS
 
 
 def test_output_kinds_follow_the_operation() -> None:
