@@ -96,7 +96,7 @@ class EventSources:
                 batch = int(props.get("BatchSize", 10))
                 limit = props.get("ScalingConfig", {}).get("MaximumConcurrency")
                 found.append(
-                    Mapping(kind, function, self.stack.names[queue], arn, batch, concurrency=limit and int(limit))
+                    Mapping(kind, function, self.stack.names[queue], arn, batch, concurrency=self._number(limit))
                 )
             elif kind == "DynamoDB":
                 arn = resolve(props["Stream"], self.stack.names, self.stack.attributes)
@@ -115,14 +115,21 @@ class EventSources:
                     found.append(Mapping(kind, function, arn, arn, 1, [pattern]))
         return found
 
+    def _number(self, value: Any) -> int | None:
+        """A concurrency figure of the template: a number or a parameter's (!Ref); a condition's (!If, as the
+        API functions' optional reservation) counts as none, as it does with the default parameters."""
+        if isinstance(value, dict):
+            value = self.stack.names.get(value["Ref"]) if "Ref" in value else None
+        return int(value) if value not in (None, "") and int(value) > 0 else None
+
     def pool(self, mapping: Mapping) -> FunctionPool:
         """The function's concurrency, shared by its mappings (the template's limit, else the default)."""
         name = mapping.function.logical_id
         with self._lock:
             if name not in self._pools:
                 reserved = self.stack.template.resources.get(name, {}).get("Properties", {})
-                limit = reserved.get("ReservedConcurrentExecutions") or mapping.concurrency or self._concurrency
-                self._pools[name] = FunctionPool(name, int(limit))
+                limit = self._number(reserved.get("ReservedConcurrentExecutions"))
+                self._pools[name] = FunctionPool(name, limit or mapping.concurrency or self._concurrency)
             return self._pools[name]
 
     # ---- driving ----
