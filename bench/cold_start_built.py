@@ -44,7 +44,7 @@ RUNS = 5
 # The revision before issue 26 made the X-Ray SDK optional (and cut boto3 and the data classes from the API path).
 BASELINE = "4b8261f"
 BASELINE_FUNCTIONS = ("AuthorizerFunction", "ExecutionStatusFunction")
-BASELINE_RUNS = 9  # each way: the load of a shared machine only adds time, so the best of more runs is steadier
+BASELINE_RUNS = 15  # each way: the load of a shared machine only adds time, so the best of more runs is steadier
 # The packages the layer would not need if it used the Lambda runtime's boto3.
 BOTO_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
 # Timed inside the interpreter: the import and the first client (which loads botocore's service model).

@@ -107,7 +107,10 @@ def packaged(document: dict[str, Any], s3: Any) -> dict[str, Any]:
             s3.put_object(Bucket=BUCKET, Key=f"{name}.zip", Body=zipped(BUILD / properties["CodeUri"]))
             properties["CodeUri"] = f"s3://{BUCKET}/{name}.zip"
         elif resource["Type"] == "AWS::Serverless::LayerVersion":
-            s3.put_object(Bucket=BUCKET, Key=f"{name}.zip", Body=emulator_layer())
+            # The shared layer's wheels are for Lambda's platform: reinstalled for the emulator (a gap); any
+            # other layer is zipped as built (pure Python; a layer with binary wheels needs the same as this one).
+            built = emulator_layer() if name == "SharedLayer" else zipped(BUILD / properties["ContentUri"])
+            s3.put_object(Bucket=BUCKET, Key=f"{name}.zip", Body=built)
             properties["ContentUri"] = f"s3://{BUCKET}/{name}.zip"
         elif resource["Type"] == "AWS::Serverless::StateMachine":
             definitions[name] = (BUILD / properties["DefinitionUri"]).read_text()

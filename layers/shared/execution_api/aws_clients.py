@@ -1,7 +1,7 @@
 """AWS clients, made once per Lambda container on first use (creating one costs milliseconds).
 
 botocore's own session makes them: the same clients boto3.client returns, without importing boto3 and the
-s3transfer it loads (about 100 ms of the API functions' cold start; docs/benchmarks.md)."""
+s3transfer it loads (tens of milliseconds of the API functions' cold import; docs/deployment.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Powertools Logger, Metrics and Tracer, one of each per container; configured by POWERTOOLS_* variables.
 
-The Tracer exists only where tracing is on: Powertools' Tracer imports the X-Ray SDK even when disabled,
-about 300 ms of a cold start (docs/benchmarks.md). Where POWERTOOLS_TRACE_DISABLED is true (the API
+The Tracer exists only where tracing is on: Powertools' Tracer imports the X-Ray SDK even when disabled
+(about 40 ms of a cold import where LAMBDA_TASK_ROOT is set, as in Lambda; 300 ms outside Lambda, where its
+recorder also builds a sampler; docs/deployment.md). Where POWERTOOLS_TRACE_DISABLED is true (the API
 functions by default, template parameter ApiFunctionsTraceDisabled) `tracer` is `Untraced`, whose decorator
 returns the handler as it is; Lambda still records its own segments of a traced request."""
 
