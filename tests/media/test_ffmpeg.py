@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pathlib
+import time
 
 import pytest
 
@@ -143,3 +144,31 @@ def test_given_a_job_budget_then_its_ffmpeg_runs_share_it(
         with pytest.raises(MediaError, match="the second part went over the job's time"):
             run_ffmpeg(LONG_WORK, tmp_path, lambda: None, "the second part")
     assert ffmpeg._DEADLINE.get() is None
+
+
+@pytest.mark.parametrize(
+    ("signal_number", "words"),
+    [
+        (9, "ffmpeg stopped unexpectedly (SIGKILL); the worker may have run out of memory for this input"),
+        (11, "ffmpeg stopped unexpectedly (SIGSEGV)"),
+    ],
+)
+def test_given_ffmpeg_killed_by_a_signal_then_the_job_fails_with_words_not_a_stale_stderr_line(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, signal_number: int, words: str
+) -> None:
+    # Given an ffmpeg that warns (the last stderr line) and then dies, as the OOM killer or a crash ends it
+    real_popen = ffmpeg.subprocess.Popen
+
+    def popen(*args: object, **kwargs: object) -> object:
+        process = real_popen(*args, **kwargs)  # type: ignore[call-overload]
+        time.sleep(0.3)
+        process.send_signal(signal_number)
+        return process
+
+    monkeypatch.setattr(ffmpeg.subprocess, "Popen", popen)
+    # When
+    with pytest.raises(MediaError) as failure:
+        run_ffmpeg(LONG_WORK, tmp_path, lambda: None, "encoding", timeout=60)
+    # Then the reason says what happened, and nothing is left behind
+    assert str(failure.value) == f"encoding failed: {words}"
+    assert list(tmp_path.iterdir()) == []

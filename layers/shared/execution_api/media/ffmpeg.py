@@ -9,6 +9,7 @@ import functools
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -86,8 +87,19 @@ def run_ffmpeg(
         text = errors.read_text(errors="replace")
     finally:
         errors.unlink(missing_ok=True)
+    if code < 0:  # killed by a signal: no stderr line tells why, and the last one may mislead
+        raise MediaError(f"{what} failed: ffmpeg stopped unexpectedly ({_signal_name(-code)}){_HINTS.get(-code, '')}")
     if code != 0:
         raise MediaError(f"{what} failed: {short_reason(text, workdir)}")
+
+
+_HINTS = {int(signal.SIGKILL): "; the worker may have run out of memory for this input"}
+
+
+def _signal_name(number: int) -> str:
+    with contextlib.suppress(ValueError):
+        return signal.Signals(number).name
+    return f"signal {number}"
 
 
 def _wait(process: subprocess.Popen[bytes], limit: float, heartbeat: Heartbeat, what: str) -> int:
