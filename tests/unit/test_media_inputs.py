@@ -199,3 +199,17 @@ def test_a_certificate_that_does_not_verify_is_refused_not_retried(
         fetch(f"https://media.example.test:{port}/clip.mp4", tmp_path)
     assert requests == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_download_never_outlasts_what_is_left_of_the_jobs_time(media_host: str, tmp_path: Path) -> None:
+    # Given a job with half a second left, and an input that takes five (within INPUT_TIMEOUT_SECONDS alone)
+    limits = InputLimits(allow_insecure=True, timeout_seconds=30.0, max_bytes=1024 * 1024)
+    fetch = InputFetcher(None, BUCKET, "acme", limits, time_left=lambda: 0.5)
+    # When it is fetched, then it stops when the job's time does, retryable, in words, leaving no file
+    with pytest.raises(InputUnavailable) as unavailable:
+        fetch(f"{media_host}/slow.mp4", tmp_path)
+    assert (
+        str(unavailable.value)
+        == f"the input {media_host}/slow.mp4 did not arrive within the 0.5 s left of the job's time"
+    )
+    assert list(tmp_path.iterdir()) == []

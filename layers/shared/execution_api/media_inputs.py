@@ -57,8 +57,12 @@ class InputFetcher:
         limits: InputLimits,
         resolver: Callable[[str, int], Any] = resolve_host,
         heartbeat: Callable[[], None] = lambda: None,
+        time_left: Callable[[], float | None] = lambda: None,
     ) -> None:
         self._s3, self._bucket, self._tenant_id, self._limits = s3, bucket, tenant_id, limits
+        # seconds left of the job's own time (None: unbounded): a download never outlasts it, so a job of
+        # several slow inputs fails in words instead of running into the worker's timeout
+        self._time_left = time_left
         self._heartbeat = heartbeat  # offered between chunks: a long download must not look like a dead worker
         self._transport = WebhookTransport(
             allow_insecure=limits.allow_insecure, timeout_seconds=limits.timeout_seconds, resolver=resolver
@@ -94,7 +98,9 @@ class InputFetcher:
 
     # ---- a client's URL ----
     def _over_http(self, url: str, shown: str, file: IO[bytes]) -> None:
-        deadline = Deadline(self._limits.timeout_seconds)
+        left = self._time_left()
+        limit = self._limits.timeout_seconds if left is None else max(0.1, min(left, self._limits.timeout_seconds))
+        deadline = Deadline(limit)
         try:
             for _ in range(MAX_REDIRECTS + 1):
                 location = self._get(url, shown, file, deadline)
@@ -108,6 +114,9 @@ class InputFetcher:
             raise
         except (OSError, http.client.HTTPException) as error:
             if deadline.expired or isinstance(error, TimeoutError):
+                if limit < self._limits.timeout_seconds:
+                    spent = f"the input {shown} did not arrive within the {round(limit, 1):g} s left of the job's time"
+                    raise InputUnavailable(spent) from None
                 seconds = f"{self._limits.timeout_seconds:g}"
                 raise InputUnavailable(f"the input {shown} did not arrive within {seconds} s") from None
             if isinstance(error, ssl.SSLCertVerificationError):

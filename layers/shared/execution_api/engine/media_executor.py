@@ -51,13 +51,14 @@ class MediaExecutor:
     temp_root: pathlib.Path | None = None  # where work directories go (the temp dir unless a test gives one)
 
     def run(self, job: JobRequest, heartbeat: Callable[[], None]) -> dict[str, Any]:
-        run_operation, media_error = self._media()
+        run_operation, media_error, time_left = self._media()
         fetcher = InputFetcher(
             self.s3,
             self.settings.outputs_bucket_name,
             job.tenant_id,
             self.settings.input_limits(),
             heartbeat=heartbeat,
+            time_left=time_left,
             **({"resolver": self.resolver} if self.resolver else {}),
         )
 
@@ -103,9 +104,9 @@ class MediaExecutor:
                 stored[name] = value
         return stored
 
-    def _media(self) -> tuple[RunOperation, type[Exception]]:
+    def _media(self) -> tuple[RunOperation, type[Exception], Callable[[], float | None]]:
         media = importlib.import_module("execution_api.media")  # the media layer: only a media worker gets here
-        return self.run_operation or media.run_operation, media.MediaError
+        return self.run_operation or media.run_operation, media.MediaError, media.job_time_left
 
 
 @per_container

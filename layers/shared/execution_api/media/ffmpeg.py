@@ -48,6 +48,12 @@ def job_budget() -> Iterator[None]:
         _DEADLINE.reset(token)
 
 
+def job_time_left() -> float | None:
+    """Seconds left of the current job's time (None outside job_budget): input downloads are bounded by it too."""
+    deadline = _DEADLINE.get()
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
 def _limit(timeout: float | None) -> float:
     if timeout is not None:
         return timeout
