@@ -4,6 +4,8 @@ point 4; the rules are the webhook sender's (https, resolved once, refused range
 from __future__ import annotations
 
 import socket
+import struct
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -212,4 +214,30 @@ def test_a_download_never_outlasts_what_is_left_of_the_jobs_time(media_host: str
         str(unavailable.value)
         == f"the input {media_host}/slow.mp4 did not arrive within the 0.5 s left of the job's time"
     )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_connection_reset_mid_download_is_retried_not_failed_for_good(tmp_path: Path) -> None:
+    # Given a server that starts the body, then resets the connection (a CDN or proxy dropping it)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+
+        def serve() -> None:
+            connection, _ = server.accept()
+            connection.recv(65536)
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: 100000\r\n\r\n" + b"x" * 1000
+            )
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close sends RST
+            connection.close()
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        # When it is fetched
+        with pytest.raises(InputUnavailable) as unavailable:
+            fetcher()(f"http://127.0.0.1:{server.getsockname()[1]}/clip.mp4", tmp_path)
+        thread.join()
+    # Then the job is retried (the next attempt may well succeed), and no partial file stays
+    assert "could not be downloaded" in str(unavailable.value)
     assert list(tmp_path.iterdir()) == []

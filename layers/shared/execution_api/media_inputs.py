@@ -121,7 +121,7 @@ class InputFetcher:
                 raise InputUnavailable(f"the input {shown} did not arrive within {seconds} s") from None
             if isinstance(error, ssl.SSLCertVerificationError):
                 raise InputRefused(f"the input {shown} has a TLS certificate that does not verify") from None
-            if isinstance(error, ConnectionRefusedError | ConnectionResetError):
+            if isinstance(error, ConnectionRefusedError):  # a reset (mid-body, by a proxy) may pass: retried
                 raise InputRefused(f"the input {shown} is unreachable (the server refused the connection)") from None
             raise InputUnavailable(f"the input {shown} could not be downloaded ({type(error).__name__})") from None
         finally:
