@@ -241,3 +241,24 @@ def test_a_connection_reset_mid_download_is_retried_not_failed_for_good(tmp_path
     # Then the job is retried (the next attempt may well succeed), and no partial file stays
     assert "could not be downloaded" in str(unavailable.value)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "words"),
+    [
+        (socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"), InputUnavailable, "for now (DNS)"),
+        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), InputRefused, "could not be resolved"),
+    ],
+    ids=["dns-server-busy", "no-such-name"],
+)
+def test_a_dns_failure_for_now_is_retried_and_a_name_that_does_not_exist_is_not(
+    tmp_path: Path, error: OSError, kind: type[Exception], words: str
+) -> None:
+    def resolver(host: str, port: int) -> list[str]:
+        raise error
+
+    limits = InputLimits(allow_insecure=False, timeout_seconds=2.0)
+    with pytest.raises(kind) as failed:
+        InputFetcher(None, BUCKET, "acme", limits, resolver=resolver)("https://media.example/clip.mp4", tmp_path)
+    assert words in str(failed.value)
+    assert list(tmp_path.iterdir()) == []

@@ -13,6 +13,7 @@ import http.client
 import os
 import pathlib
 import re
+import socket
 import ssl
 import tempfile
 from collections.abc import Callable, Iterator
@@ -109,6 +110,8 @@ class InputFetcher:
                 url = urljoin(url, location)  # checked like the first URL on the next turn
             raise InputRefused(f"the input {shown} redirects more than {MAX_REDIRECTS} times")
         except RefusedAddress as refused:
+            if _resolver_busy(refused):
+                raise InputUnavailable(f"the input {shown} could not be resolved for now (DNS)") from None
             raise InputRefused(f"the input {shown} cannot be fetched: {_reason(str(refused))}") from None
         except InputRefused:
             raise
@@ -191,6 +194,13 @@ def _shown(url: str) -> str:
     parts = urlsplit(url)
     path = parts.path if len(parts.path) <= 80 else parts.path[:77] + "..."
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{path}" if parts.netloc else url[:80]
+
+
+def _resolver_busy(refused: RefusedAddress) -> bool:
+    """The name could not be resolved for now (EAI_AGAIN: the DNS server failed or timed out), which a later
+    attempt may pass; a name that does not exist (EAI_NONAME) stays a bad input."""
+    cause = refused.__cause__
+    return isinstance(cause, socket.gaierror) and cause.errno == socket.EAI_AGAIN
 
 
 def _reason(refused: str) -> str:
