@@ -262,3 +262,23 @@ def test_a_dns_failure_for_now_is_retried_and_a_name_that_does_not_exist_is_not(
         InputFetcher(None, BUCKET, "acme", limits, resolver=resolver)("https://media.example/clip.mp4", tmp_path)
     assert words in str(failed.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_request_timeout_answer_is_retried(tmp_path: Path) -> None:
+    # Given a server that answers 408 Request Timeout (it gave up waiting: a later attempt may pass)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+
+        def serve() -> None:
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        with pytest.raises(InputUnavailable, match=r"unavailable for now \(the server answered 408\)"):
+            fetcher()(f"http://127.0.0.1:{server.getsockname()[1]}/clip.mp4", tmp_path)
+        thread.join()
+    assert list(tmp_path.iterdir()) == []

@@ -140,7 +140,7 @@ class InputFetcher:
             status = response.status
             if status in (301, 302, 303, 307, 308) and response.getheader("Location"):
                 return response.getheader("Location")
-            if status == 429 or status >= 500:
+            if status in (408, 429) or status >= 500:  # the server's time-out, too busy, its own failure
                 raise InputUnavailable(f"the input {shown} is unavailable for now (the server answered {status})")
             if status != 200:
                 raise InputRefused(f"the input {shown} cannot be downloaded (the server answered {status})")
