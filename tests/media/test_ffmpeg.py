@@ -201,3 +201,21 @@ def test_a_display_matrix_turns_the_size_but_a_tag_that_says_so_does_not(tmp_pat
     assert (parse_probe(text).width, parse_probe(text).height) == (64, 32)
     turned = text + "    Side data:\n      Display Matrix: rotation of -90.00 degrees\n"
     assert (parse_probe(turned).width, parse_probe(turned).height) == (32, 64)
+
+
+def test_given_slow_heartbeats_then_their_time_counts_against_the_limit(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given heartbeats every 0.05 s that each take 0.2 s (an AWS call on a slow day), and a 0.5 s limit
+    monkeypatch.setattr(ffmpeg, "HEARTBEAT_EVERY_S", 0.05)
+    beats: list[int] = []
+
+    def slow_heartbeat() -> None:
+        beats.append(1)
+        time.sleep(0.2)
+
+    # When long work runs, then it is stopped when the limit has passed by the clock: two or three beats fit
+    # (counted by loops of 0.05 s, ignoring the beats' own time, nine would)
+    with pytest.raises(MediaError, match="went over the job's time"):
+        run_ffmpeg(LONG_WORK, tmp_path, slow_heartbeat, "encoding", timeout=0.5)
+    assert len(beats) <= 3

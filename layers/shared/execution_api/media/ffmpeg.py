@@ -109,13 +109,12 @@ def _signal_name(number: int) -> str:
 
 
 def _wait(process: subprocess.Popen[bytes], limit: float, heartbeat: Heartbeat, what: str) -> int:
-    waited = 0.0
+    ends = time.monotonic() + limit  # by the clock: the heartbeats' own time (an AWS call each) counts too
     while True:
         try:
-            return process.wait(timeout=HEARTBEAT_EVERY_S)
+            return process.wait(timeout=max(0.0, min(HEARTBEAT_EVERY_S, ends - time.monotonic())))
         except subprocess.TimeoutExpired:
-            waited += HEARTBEAT_EVERY_S
-            if waited >= limit:
+            if time.monotonic() >= ends:
                 raise MediaError(f"{what} went over the job's time for ffmpeg work and was stopped") from None
             heartbeat()
 
