@@ -282,3 +282,27 @@ def test_a_request_timeout_answer_is_retried(tmp_path: Path) -> None:
             fetcher()(f"http://127.0.0.1:{server.getsockname()[1]}/clip.mp4", tmp_path)
         thread.join()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_download_names_itself_as_hosts_require(tmp_path: Path) -> None:
+    # Given a host that, like Wikimedia's, refuses a request without a User-Agent
+    seen: list[bytes] = []
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+
+        def serve() -> None:
+            connection, _ = server.accept()
+            with connection:
+                request = connection.recv(65536)
+                seen.append(request)
+                answer = b"200 OK" if b"\r\nUser-Agent: ExecutionAPI-Media/" in request else b"403 Forbidden"
+                body = VIDEO if answer.startswith(b"200") else b""
+                head = f"Content-Type: video/mp4\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                connection.sendall(b"HTTP/1.1 " + answer + b"\r\n" + head.encode() + body)
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        path = fetcher()(f"http://127.0.0.1:{server.getsockname()[1]}/clip.mp4", tmp_path)
+        thread.join()
+    assert path.read_bytes() == VIDEO

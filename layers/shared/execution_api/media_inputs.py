@@ -27,6 +27,7 @@ from execution_api.outputs import parse_reference, tenant_key
 from execution_api.webhook_transport import Deadline, RefusedAddress, WebhookTransport, resolve_host
 
 MAX_REDIRECTS = 5
+USER_AGENT = "ExecutionAPI-Media/1.0"  # some hosts (Wikimedia's among them) answer 403 to a request without one
 CHUNK = 1024 * 1024
 _EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}$")
 _NOT_MEDIA = ("text/html", "application/xhtml+xml")
@@ -135,7 +136,7 @@ class InputFetcher:
         """One GET: the body into `file`, or the Location of a redirect (None when the body was read)."""
         connection, host_header, path = self._transport.connect(url, deadline)
         try:
-            connection.request("GET", path, headers={"Host": host_header, "Accept": "*/*"})
+            connection.request("GET", path, headers={"Host": host_header, "Accept": "*/*", "User-Agent": USER_AGENT})
             response = connection.getresponse()
             status = response.status
             if status in (301, 302, 303, 307, 308) and response.getheader("Location"):
