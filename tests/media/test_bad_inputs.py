@@ -8,7 +8,7 @@ import pathlib
 import pytest
 
 from execution_api.media import MediaError, run_operation
-from tests.media.conftest import Run, url
+from tests.media.conftest import Run, make, url
 
 BAD_FILES = [
     ("empty.mp4", "is empty (zero bytes)"),
@@ -106,3 +106,23 @@ def test_given_an_unknown_operation_then_the_sentence_lists_the_ones_that_exist(
 def test_given_params_that_are_not_an_object_then_the_job_fails(tmp_path: pathlib.Path) -> None:
     with pytest.raises(MediaError, match="params must be an object"):
         run_operation("merge", [], [], tmp_path, lambda u, d: d, lambda: None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "pointer"),
+    [
+        ("reframe", {"aspectRatio": "9:16", "image": url("wide.png")}, "/params/image"),
+        ("generate", {"prompt": "x", "image": url("wide.png")}, "/params/image"),
+        ("layer", {"layers": [{"media": [url("wide.png")]}]}, "/params/layers/0/media/0"),
+    ],
+)
+def test_given_a_picture_too_large_to_decode_then_the_job_fails_before_ffmpeg_works_on_it(
+    run: Run, operation: str, params: dict, pointer: str
+) -> None:
+    # Given a small PNG that declares a picture wider than a worker may decode (a decompression bomb's shape)
+    make(run.library, "wide.png", "-f", "lavfi", "-i", "color=c=red:s=9000x16", "-frames:v", "1")
+    assert (run.library / "wide.png").stat().st_size < 100_000
+    # When it is the input, then the job fails in words, naming its place
+    with pytest.raises(MediaError) as failure:
+        run(operation, params)
+    assert str(failure.value) == f"the input at {pointer} is 9000x16 pixels; a picture may be at most 8192 on a side"

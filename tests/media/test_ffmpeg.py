@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import pathlib
+import subprocess
+import time
 
 import pytest
 
@@ -143,3 +145,77 @@ def test_given_a_job_budget_then_its_ffmpeg_runs_share_it(
         with pytest.raises(MediaError, match="the second part went over the job's time"):
             run_ffmpeg(LONG_WORK, tmp_path, lambda: None, "the second part")
     assert ffmpeg._DEADLINE.get() is None
+
+
+@pytest.mark.parametrize(
+    ("signal_number", "words"),
+    [
+        (9, "ffmpeg stopped unexpectedly (SIGKILL); the worker may have run out of memory for this input"),
+        (11, "ffmpeg stopped unexpectedly (SIGSEGV)"),
+    ],
+)
+def test_given_ffmpeg_killed_by_a_signal_then_the_job_fails_with_words_not_a_stale_stderr_line(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, signal_number: int, words: str
+) -> None:
+    # Given an ffmpeg that warns (the last stderr line) and then dies, as the OOM killer or a crash ends it
+    real_popen = ffmpeg.subprocess.Popen
+
+    def popen(*args: object, **kwargs: object) -> object:
+        process = real_popen(*args, **kwargs)  # type: ignore[call-overload]
+        time.sleep(0.3)
+        process.send_signal(signal_number)
+        return process
+
+    monkeypatch.setattr(ffmpeg.subprocess, "Popen", popen)
+    # When
+    with pytest.raises(MediaError) as failure:
+        run_ffmpeg(LONG_WORK, tmp_path, lambda: None, "encoding", timeout=60)
+    # Then the reason says what happened, and nothing is left behind
+    assert str(failure.value) == f"encoding failed: {words}"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "comment",
+    [
+        "hi Stream #0:1: Video: h264, yuv420p, 64x64, 30 fps Duration: 00:00:00.50",
+        "hi\n  Stream #0:1: Video: h264, yuv420p, 64x64, 30 fps\n  Duration: 00:00:00.50",
+    ],
+    ids=["inline", "on-lines-of-their-own"],
+)
+def test_a_tag_that_reads_like_a_stream_never_changes_what_the_probe_sees(tmp_path: pathlib.Path, comment: str) -> None:
+    # Given 2 s of audio whose comment tag (a client's text: generateAudio writes it) imitates ffmpeg's own lines
+    command = [ffmpeg.ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "sine=d=2", "-metadata", f"comment={comment}"]
+    subprocess.run([*command, str(tmp_path / "spoof.mp3")], check=True, timeout=60)  # noqa: S603
+    # When probed, then it is what it is: audio, 2 s, no picture
+    info = probe(tmp_path / "spoof.mp3")
+    assert (info.kind, info.duration, info.video_codec, info.width, info.height) == ("audio", 2.0, None, 0, 0)
+
+
+def test_a_display_matrix_turns_the_size_but_a_tag_that_says_so_does_not(tmp_path: pathlib.Path) -> None:
+    text = (
+        "Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'a.mp4':\n  Duration: 00:00:01.00, start: 0.000000, bitrate: 36 kb/s\n"
+        "  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuv420p(progressive), 64x32, 25 fps\n"
+        "    Metadata:\n      comment         : rotation of 90.00 degrees\n"
+    )
+    assert (parse_probe(text).width, parse_probe(text).height) == (64, 32)
+    turned = text + "    Side data:\n      Display Matrix: rotation of -90.00 degrees\n"
+    assert (parse_probe(turned).width, parse_probe(turned).height) == (32, 64)
+
+
+def test_given_slow_heartbeats_then_their_time_counts_against_the_limit(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given heartbeats every 0.05 s that each take 0.2 s (an AWS call on a slow day), and a 0.5 s limit
+    monkeypatch.setattr(ffmpeg, "HEARTBEAT_EVERY_S", 0.05)
+    beats: list[int] = []
+
+    def slow_heartbeat() -> None:
+        beats.append(1)
+        time.sleep(0.2)
+
+    # When long work runs, then it is stopped when the limit has passed by the clock: two or three beats fit
+    # (counted by loops of 0.05 s, ignoring the beats' own time, nine would)
+    with pytest.raises(MediaError, match="went over the job's time"):
+        run_ffmpeg(LONG_WORK, tmp_path, slow_heartbeat, "encoding", timeout=0.5)
+    assert len(beats) <= 3

@@ -148,3 +148,15 @@ def test_given_params_generation_cannot_use_when_run_then_a_sentence_says_why(
     with pytest.raises(MediaError) as failure:
         run(operation, params)
     assert message in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    ("ratio", "size"), [("3:2", (1536, 1024)), ("2:3", (1024, 1536)), ("5:4", (1280, 1024)), ("4:5", (1024, 1280))]
+)
+def test_given_an_image_providers_ratio_when_an_image_is_generated_locally_then_it_has_that_shape(
+    run: Run, ratio: str, size: tuple[int, int]
+) -> None:
+    # Given a ratio the image providers take but video does not (a plan written for fal's nano-banana)
+    [output], _ = run("generateImage", {"prompt": "a red fox", "aspectRatio": ratio})
+    # Then the local provider makes it rather than failing the job
+    assert (info(output.path).width, info(output.path).height) == size

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from execution_api.media import MediaError
 from execution_api.media.placement import POSITIONS, Box, place
-from tests.media.conftest import Run, url
+from tests.media.conftest import Run, make, url
 from tests.media.support import FRAME, frame, info
 
 W, H = 320, 240
@@ -201,3 +201,16 @@ def test_a_fractional_placement_stays_on_the_canvas_with_even_sizes(
     if axis == "w" and box.width <= cw and box.height <= ch:
         assert 0 <= box.x <= cw - box.width
         assert 0 <= box.y <= ch - box.height
+
+
+def test_given_one_side_that_makes_the_other_too_large_then_the_job_fails_before_ffmpeg(run: Run) -> None:
+    # Given a tall, narrow base (16x4000) and only outputWidth: the height would follow at 1,920,000 pixels
+    make(run.library, "tall.png", "-f", "lavfi", "-i", "color=c=blue:s=16x4000", "-frames:v", "1")
+    params = {"layers": [{"media": [url("tall.png")]}], "outputWidth": 7680}
+    # When layered, then a sentence says why, and which params would work
+    with pytest.raises(MediaError) as failure:
+        run("layer", params)
+    assert str(failure.value) == (
+        "/params/outputWidth with the base layer's shape makes a 7680x1920000 canvas; "
+        "at most 7680 on a side (give both outputWidth and outputHeight)"
+    )

@@ -16,6 +16,9 @@ from execution_api.engine.executors import JobFailed, JobRequest
 from execution_api.engine.media_executor import MediaExecutor, MediaSettings
 from execution_api.media import MediaError, MediaOutput
 from execution_api.outputs import parse_reference, tenant_prefix
+from tests.fake_media import media_host
+
+__all__ = ["media_host"]  # fixture
 
 BUCKET = "outputs"
 JOB = JobRequest("exec1", "job/1", "reframe", {"aspectRatio": "9:16"}, tenant_id="acme", dependency_urls=("s3://x/y",))
@@ -133,3 +136,18 @@ def test_the_fetch_it_hands_over_turns_input_problems_into_their_kinds(s3: Any) 
     assert [type(error) for error in seen] == [MediaError, MediaError]
     assert "is not an output of this service for this client" in str(seen[0])
     assert "a private address" in str(seen[1])
+
+
+def test_the_inputs_of_a_job_share_its_time_with_ffmpeg(
+    s3: Any, media_host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a job whose time (MEDIA_FFMPEG_TIMEOUT_SECONDS) is shorter than its input takes to arrive
+    monkeypatch.setenv("MEDIA_FFMPEG_TIMEOUT_SECONDS", "0.5")
+    settings = MediaSettings.model_validate({"OUTPUTS_BUCKET_NAME": BUCKET, "ALLOW_INSECURE_INPUTS": True})
+    params = {"url": f"{media_host}/slow.mp4", "aspectRatio": "9:16"}
+    job = JobRequest("exec1", "job1", "reframe", params, tenant_id="acme")
+    # When the real operation runs, then the download stops with the job's time: retried, never a worker timeout
+    with pytest.raises(JobFailed) as failed:
+        MediaExecutor(s3, settings).run(job, lambda: None)
+    assert failed.value.retryable
+    assert "left of the job's time" in failed.value.message

@@ -4,6 +4,8 @@ point 4; the rules are the webhook sender's (https, resolved once, refused range
 from __future__ import annotations
 
 import socket
+import struct
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -199,3 +201,108 @@ def test_a_certificate_that_does_not_verify_is_refused_not_retried(
         fetch(f"https://media.example.test:{port}/clip.mp4", tmp_path)
     assert requests == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_download_never_outlasts_what_is_left_of_the_jobs_time(media_host: str, tmp_path: Path) -> None:
+    # Given a job with half a second left, and an input that takes five (within INPUT_TIMEOUT_SECONDS alone)
+    limits = InputLimits(allow_insecure=True, timeout_seconds=30.0, max_bytes=1024 * 1024)
+    fetch = InputFetcher(None, BUCKET, "acme", limits, time_left=lambda: 0.5)
+    # When it is fetched, then it stops when the job's time does, retryable, in words, leaving no file
+    with pytest.raises(InputUnavailable) as unavailable:
+        fetch(f"{media_host}/slow.mp4", tmp_path)
+    assert (
+        str(unavailable.value)
+        == f"the input {media_host}/slow.mp4 did not arrive within the 0.5 s left of the job's time"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_connection_reset_mid_download_is_retried_not_failed_for_good(tmp_path: Path) -> None:
+    # Given a server that starts the body, then resets the connection (a CDN or proxy dropping it)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+
+        def serve() -> None:
+            connection, _ = server.accept()
+            connection.recv(65536)
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: 100000\r\n\r\n" + b"x" * 1000
+            )
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close sends RST
+            connection.close()
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        # When it is fetched
+        with pytest.raises(InputUnavailable) as unavailable:
+            fetcher()(f"http://127.0.0.1:{server.getsockname()[1]}/clip.mp4", tmp_path)
+        thread.join()
+    # Then the job is retried (the next attempt may well succeed), and no partial file stays
+    assert "could not be downloaded" in str(unavailable.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "words"),
+    [
+        (socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"), InputUnavailable, "for now (DNS)"),
+        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), InputRefused, "could not be resolved"),
+    ],
+    ids=["dns-server-busy", "no-such-name"],
+)
+def test_a_dns_failure_for_now_is_retried_and_a_name_that_does_not_exist_is_not(
+    tmp_path: Path, error: OSError, kind: type[Exception], words: str
+) -> None:
+    def resolver(host: str, port: int) -> list[str]:
+        raise error
+
+    limits = InputLimits(allow_insecure=False, timeout_seconds=2.0)
+    with pytest.raises(kind) as failed:
+        InputFetcher(None, BUCKET, "acme", limits, resolver=resolver)("https://media.example/clip.mp4", tmp_path)
+    assert words in str(failed.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_request_timeout_answer_is_retried(tmp_path: Path) -> None:
+    # Given a server that answers 408 Request Timeout (it gave up waiting: a later attempt may pass)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+
+        def serve() -> None:
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        with pytest.raises(InputUnavailable, match=r"unavailable for now \(the server answered 408\)"):
+            fetcher()(f"http://127.0.0.1:{server.getsockname()[1]}/clip.mp4", tmp_path)
+        thread.join()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_download_names_itself_as_hosts_require(tmp_path: Path) -> None:
+    # Given a host that, like Wikimedia's, refuses a request without a User-Agent
+    seen: list[bytes] = []
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+
+        def serve() -> None:
+            connection, _ = server.accept()
+            with connection:
+                request = connection.recv(65536)
+                seen.append(request)
+                answer = b"200 OK" if b"\r\nUser-Agent: ExecutionAPI-Media/" in request else b"403 Forbidden"
+                body = VIDEO if answer.startswith(b"200") else b""
+                head = f"Content-Type: video/mp4\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                connection.sendall(b"HTTP/1.1 " + answer + b"\r\n" + head.encode() + body)
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        path = fetcher()(f"http://127.0.0.1:{server.getsockname()[1]}/clip.mp4", tmp_path)
+        thread.join()
+    assert path.read_bytes() == VIDEO

@@ -13,6 +13,7 @@ import http.client
 import os
 import pathlib
 import re
+import socket
 import ssl
 import tempfile
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from execution_api.outputs import parse_reference, tenant_key
 from execution_api.webhook_transport import Deadline, RefusedAddress, WebhookTransport, resolve_host
 
 MAX_REDIRECTS = 5
+USER_AGENT = "ExecutionAPI-Media/1.0"  # some hosts (Wikimedia's among them) answer 403 to a request without one
 CHUNK = 1024 * 1024
 _EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}$")
 _NOT_MEDIA = ("text/html", "application/xhtml+xml")
@@ -57,8 +59,12 @@ class InputFetcher:
         limits: InputLimits,
         resolver: Callable[[str, int], Any] = resolve_host,
         heartbeat: Callable[[], None] = lambda: None,
+        time_left: Callable[[], float | None] = lambda: None,
     ) -> None:
         self._s3, self._bucket, self._tenant_id, self._limits = s3, bucket, tenant_id, limits
+        # seconds left of the job's own time (None: unbounded): a download never outlasts it, so a job of
+        # several slow inputs fails in words instead of running into the worker's timeout
+        self._time_left = time_left
         self._heartbeat = heartbeat  # offered between chunks: a long download must not look like a dead worker
         self._transport = WebhookTransport(
             allow_insecure=limits.allow_insecure, timeout_seconds=limits.timeout_seconds, resolver=resolver
@@ -94,7 +100,9 @@ class InputFetcher:
 
     # ---- a client's URL ----
     def _over_http(self, url: str, shown: str, file: IO[bytes]) -> None:
-        deadline = Deadline(self._limits.timeout_seconds)
+        left = self._time_left()
+        limit = self._limits.timeout_seconds if left is None else max(0.1, min(left, self._limits.timeout_seconds))
+        deadline = Deadline(limit)
         try:
             for _ in range(MAX_REDIRECTS + 1):
                 location = self._get(url, shown, file, deadline)
@@ -103,16 +111,21 @@ class InputFetcher:
                 url = urljoin(url, location)  # checked like the first URL on the next turn
             raise InputRefused(f"the input {shown} redirects more than {MAX_REDIRECTS} times")
         except RefusedAddress as refused:
+            if _resolver_busy(refused):
+                raise InputUnavailable(f"the input {shown} could not be resolved for now (DNS)") from None
             raise InputRefused(f"the input {shown} cannot be fetched: {_reason(str(refused))}") from None
         except InputRefused:
             raise
         except (OSError, http.client.HTTPException) as error:
             if deadline.expired or isinstance(error, TimeoutError):
+                if limit < self._limits.timeout_seconds:
+                    spent = f"the input {shown} did not arrive within the {round(limit, 1):g} s left of the job's time"
+                    raise InputUnavailable(spent) from None
                 seconds = f"{self._limits.timeout_seconds:g}"
                 raise InputUnavailable(f"the input {shown} did not arrive within {seconds} s") from None
             if isinstance(error, ssl.SSLCertVerificationError):
                 raise InputRefused(f"the input {shown} has a TLS certificate that does not verify") from None
-            if isinstance(error, ConnectionRefusedError | ConnectionResetError):
+            if isinstance(error, ConnectionRefusedError):  # a reset (mid-body, by a proxy) may pass: retried
                 raise InputRefused(f"the input {shown} is unreachable (the server refused the connection)") from None
             raise InputUnavailable(f"the input {shown} could not be downloaded ({type(error).__name__})") from None
         finally:
@@ -123,12 +136,12 @@ class InputFetcher:
         """One GET: the body into `file`, or the Location of a redirect (None when the body was read)."""
         connection, host_header, path = self._transport.connect(url, deadline)
         try:
-            connection.request("GET", path, headers={"Host": host_header, "Accept": "*/*"})
+            connection.request("GET", path, headers={"Host": host_header, "Accept": "*/*", "User-Agent": USER_AGENT})
             response = connection.getresponse()
             status = response.status
             if status in (301, 302, 303, 307, 308) and response.getheader("Location"):
                 return response.getheader("Location")
-            if status == 429 or status >= 500:
+            if status in (408, 429) or status >= 500:  # the server's time-out, too busy, its own failure
                 raise InputUnavailable(f"the input {shown} is unavailable for now (the server answered {status})")
             if status != 200:
                 raise InputRefused(f"the input {shown} cannot be downloaded (the server answered {status})")
@@ -182,6 +195,13 @@ def _shown(url: str) -> str:
     parts = urlsplit(url)
     path = parts.path if len(parts.path) <= 80 else parts.path[:77] + "..."
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{path}" if parts.netloc else url[:80]
+
+
+def _resolver_busy(refused: RefusedAddress) -> bool:
+    """The name could not be resolved for now (EAI_AGAIN: the DNS server failed or timed out), which a later
+    attempt may pass; a name that does not exist (EAI_NONAME) stays a bad input."""
+    cause = refused.__cause__
+    return isinstance(cause, socket.gaierror) and cause.errno == socket.EAI_AGAIN
 
 
 def _reason(refused: str) -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import importlib
 import mimetypes
 import pathlib
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +18,7 @@ from pydantic import Field
 from execution_api.container import per_container
 from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import JobFailed, JobRequest, SimulatedExecutor
+from execution_api.engine.workdirs import job_workdir
 from execution_api.media_inputs import InputFetcher, InputLimits, InputRefused, InputUnavailable
 from execution_api.operations import GENERATION_OPERATIONS, MEDIA_OPERATIONS, runs_simulated
 from execution_api.outputs import OutputSettings, output_key, reference
@@ -49,15 +48,17 @@ class MediaExecutor:
     settings: MediaSettings
     run_operation: RunOperation | None = None  # execution_api.media.run_operation unless a test gives one
     resolver: Callable[[str, int], Any] | None = None  # DNS, for tests of the address rules
+    temp_root: pathlib.Path | None = None  # where work directories go (the temp dir unless a test gives one)
 
     def run(self, job: JobRequest, heartbeat: Callable[[], None]) -> dict[str, Any]:
-        run_operation, media_error = self._media()
+        run_operation, media_error, time_left = self._media()
         fetcher = InputFetcher(
             self.s3,
             self.settings.outputs_bucket_name,
             job.tenant_id,
             self.settings.input_limits(),
             heartbeat=heartbeat,
+            time_left=time_left,
             **({"resolver": self.resolver} if self.resolver else {}),
         )
 
@@ -69,16 +70,14 @@ class MediaExecutor:
             except InputUnavailable as unavailable:
                 raise JobFailed(str(unavailable), retryable=True) from None
 
-        workdir = pathlib.Path(tempfile.mkdtemp(prefix="media-job-"))
         try:
-            outputs, metadata = run_operation(
-                job.operation, job.params, list(job.dependency_urls), workdir, fetch, heartbeat
-            )
-            stored = [self._store(job, output, workdir) for output in outputs]
+            with job_workdir(self.temp_root) as workdir:
+                outputs, metadata = run_operation(
+                    job.operation, job.params, list(job.dependency_urls), workdir, fetch, heartbeat
+                )
+                stored = [self._store(job, output, workdir) for output in outputs]
         except media_error as error:
             raise JobFailed(str(error)) from None
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
         return {"status": "completed", "outputs": stored, "metadata": dict(metadata)}
 
     def _store(self, job: JobRequest, output: Any, workdir: pathlib.Path) -> dict[str, Any]:
@@ -105,9 +104,9 @@ class MediaExecutor:
                 stored[name] = value
         return stored
 
-    def _media(self) -> tuple[RunOperation, type[Exception]]:
+    def _media(self) -> tuple[RunOperation, type[Exception], Callable[[], float | None]]:
         media = importlib.import_module("execution_api.media")  # the media layer: only a media worker gets here
-        return self.run_operation or media.run_operation, media.MediaError
+        return self.run_operation or media.run_operation, media.MediaError, media.job_time_left
 
 
 @per_container

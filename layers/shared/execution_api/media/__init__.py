@@ -10,9 +10,17 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from execution_api.media.contract import Fetch, Heartbeat, MediaError, MediaOutput
-from execution_api.media.ffmpeg import job_budget
+from execution_api.media.ffmpeg import job_budget, job_time_left
 
-__all__ = ["GENERATION_OPERATIONS", "MEDIA_OPERATIONS", "Fetch", "MediaError", "MediaOutput", "run_operation"]
+__all__ = [
+    "GENERATION_OPERATIONS",
+    "MEDIA_OPERATIONS",
+    "Fetch",
+    "MediaError",
+    "MediaOutput",
+    "job_time_left",
+    "run_operation",
+]
 
 MEDIA_OPERATIONS: frozenset[str] = frozenset({"merge", "layer", "addSubtitles", "reframe"})
 GENERATION_OPERATIONS: frozenset[str] = frozenset(

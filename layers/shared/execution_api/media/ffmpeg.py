@@ -9,6 +9,7 @@ import functools
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -45,6 +46,12 @@ def job_budget() -> Iterator[None]:
         yield
     finally:
         _DEADLINE.reset(token)
+
+
+def job_time_left() -> float | None:
+    """Seconds left of the current job's time (None outside job_budget): input downloads are bounded by it too."""
+    deadline = _DEADLINE.get()
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 def _limit(timeout: float | None) -> float:
@@ -86,18 +93,28 @@ def run_ffmpeg(
         text = errors.read_text(errors="replace")
     finally:
         errors.unlink(missing_ok=True)
+    if code < 0:  # killed by a signal: no stderr line tells why, and the last one may mislead
+        raise MediaError(f"{what} failed: ffmpeg stopped unexpectedly ({_signal_name(-code)}){_HINTS.get(-code, '')}")
     if code != 0:
         raise MediaError(f"{what} failed: {short_reason(text, workdir)}")
 
 
+_HINTS = {int(signal.SIGKILL): "; the worker may have run out of memory for this input"}
+
+
+def _signal_name(number: int) -> str:
+    with contextlib.suppress(ValueError):
+        return signal.Signals(number).name
+    return f"signal {number}"
+
+
 def _wait(process: subprocess.Popen[bytes], limit: float, heartbeat: Heartbeat, what: str) -> int:
-    waited = 0.0
+    ends = time.monotonic() + limit  # by the clock: the heartbeats' own time (an AWS call each) counts too
     while True:
         try:
-            return process.wait(timeout=HEARTBEAT_EVERY_S)
+            return process.wait(timeout=max(0.0, min(HEARTBEAT_EVERY_S, ends - time.monotonic())))
         except subprocess.TimeoutExpired:
-            waited += HEARTBEAT_EVERY_S
-            if waited >= limit:
+            if time.monotonic() >= ends:
                 raise MediaError(f"{what} went over the job's time for ffmpeg work and was stopped") from None
             heartbeat()
 

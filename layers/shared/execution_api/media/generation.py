@@ -15,13 +15,15 @@ from execution_api.media.contract import Fetch, Heartbeat, MediaError, MediaOutp
 from execution_api.media.ffmpeg import AAC_ARGS, MP4_ARGS, run_ffmpeg, x264_args
 from execution_api.media.fonts import install_fonts
 from execution_api.media.inputs import IMAGE, Inputs, MediaInput, choice, described, even, number, video_output
-from execution_api.media.reframe import ratio_of
+from execution_api.media.reframe import ASPECT_RATIOS, ratio_of
 
 FPS = 30
 WORD_SECONDS = 0.4  # one word every 0.4 s (150 words a minute), the pace of ordinary speech
 MAX_TEXT = 5000
 RESOLUTIONS = {"480p": 480, "720p": 720, "1080p": 1080}
 IMAGE_SHORT_SIDE = 1024
+# the image providers' ratios (fal's nano-banana lists these), so a plan made for one runs locally too
+IMAGE_ASPECT_RATIOS = (*ASPECT_RATIOS, "3:2", "2:3", "5:4", "4:5")
 
 
 def run_generate(
@@ -59,7 +61,7 @@ def run_generate_image(
     image = _optional(inputs, params, "image", IMAGE, "generateImage")
     if not prompt and image is None:
         raise MediaError("generateImage needs params.prompt or params.image")
-    ratio = ratio_of(params.get("aspectRatio", "1:1"))
+    ratio = ratio_of(params.get("aspectRatio", "1:1"), allowed=IMAGE_ASPECT_RATIOS)
     size = _size(ratio, IMAGE_SHORT_SIDE)
     fmt = choice(params, "outputFormat", ("png", "jpg", "jpeg", "webp"), "png")
     extension, mime = ("jpg", "image/jpeg") if fmt in ("jpg", "jpeg") else ("png", "image/png")

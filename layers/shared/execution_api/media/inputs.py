@@ -19,6 +19,9 @@ VIDEO: tuple[Kind, ...] = ("video",)
 PICTURE: tuple[Kind, ...] = ("video", "image")
 IMAGE: tuple[Kind, ...] = ("image",)
 AUDIO: tuple[Kind, ...] = ("audio", "video")  # sound is taken from a video's audio track too
+# 8K (7680x4320) fits. A few KB of PNG can declare a picture of gigapixels: decoding and scaling it would
+# take more memory than the worker has, and its ffmpeg would be killed after a long wait.
+MAX_SIDE = 8192
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,9 @@ class Inputs:
         if info.kind not in needs:
             wanted = " or ".join(_ARTICLE[kind] for kind in needs)
             raise MediaError(f"the input at {pointer} is {_ARTICLE[info.kind]}; {operation} needs {wanted}")
+        if max(info.width, info.height) > MAX_SIDE:
+            size = f"{info.width}x{info.height}"
+            raise MediaError(f"the input at {pointer} is {size} pixels; a picture may be at most {MAX_SIDE} on a side")
         return MediaInput(path, info, pointer)
 
 

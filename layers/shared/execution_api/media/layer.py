@@ -21,6 +21,7 @@ MAX_LAYERS = 16
 FPS = 30
 DEFAULT_STILL_SECONDS = 5.0  # only images and no outputDuration: a short clip rather than an endless one
 MAX_SECONDS = 3600
+MAX_CANVAS_SIDE = 7680  # 8K UHD wide; a canvas past it would take more memory than the worker has
 
 
 @dataclass(frozen=True)
@@ -98,13 +99,20 @@ def _duration(params: Mapping[str, Any], regular: Mapping[int, Layer], main: int
 
 
 def _canvas(params: Mapping[str, Any], base: MediaInput) -> tuple[int, int]:
-    width = number(params, "outputWidth", None, 16, 7680)
-    height = number(params, "outputHeight", None, 16, 7680)
+    width = number(params, "outputWidth", None, 16, MAX_CANVAS_SIDE)
+    height = number(params, "outputHeight", None, 16, MAX_CANVAS_SIDE)
     if width and height:
         return even(width), even(height)
-    if width or height:  # one side given: the other follows the base's aspect ratio
+    if width or height:  # one side given: the other follows the base's aspect ratio, within the same bound
         scale = (width or 0) / base.info.width if width else (height or 0) / base.info.height
-        return even(base.info.width * scale), even(base.info.height * scale)
+        canvas = even(base.info.width * scale), even(base.info.height * scale)
+        if max(canvas) > MAX_CANVAS_SIDE:
+            given = "outputWidth" if width else "outputHeight"
+            raise MediaError(
+                f"/params/{given} with the base layer's shape makes a {canvas[0]}x{canvas[1]} canvas; "
+                f"at most {MAX_CANVAS_SIDE} on a side (give both outputWidth and outputHeight)"
+            )
+        return canvas
     return even(base.info.width), even(base.info.height)
 
 

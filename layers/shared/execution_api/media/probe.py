@@ -21,16 +21,18 @@ DEMUXERS = (
     "webp_pipe,bmp_pipe,tiff_pipe,gif_pipe"
 )
 
+# Anchored at their own indentation (two spaces): a file's tags are printed too, indented further, and a
+# client writes them (a comment "Stream #0:1: Video: h264, 64x64" must not make audio a tiny video).
 _INPUT = re.compile(r"^Input #0, ([^,]+(?:,[^ ]+)*), from", re.M)
-_DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
-_VIDEO = re.compile(r"Stream #0:\d+[^:]*: Video: (\w+)(.*)$", re.M)
-_AUDIO = re.compile(r"Stream #0:\d+[^:]*: Audio: (\w+)(.*)$", re.M)
+_DURATION = re.compile(r"^  Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", re.M)
+_VIDEO = re.compile(r"^  Stream #0:\d+[^:]*: Video: (\w+)(.*)$", re.M)
+_AUDIO = re.compile(r"^  Stream #0:\d+[^:]*: Audio: (\w+)(.*)$", re.M)
 _SIZE = re.compile(r"\b(\d{2,5})x(\d{2,5})\b")
 _FPS = re.compile(r"([\d.]+)(k?) (?:fps|tbr)")
 _RATE = re.compile(r"(\d+) Hz, ([\w.() ]+?),")
 _PIX = re.compile(r",\s*([a-z0-9]+)(?:\(|,)")
 _COMMENT = re.compile(r"^\s{4}comment\s*: (.*)$", re.M)
-_ROTATION = re.compile(r"rotation of (-?[\d.]+) degrees", re.I)
+_ROTATION = re.compile(r"^\s+(?:Display Matrix|displaymatrix): rotation of (-?[\d.]+) degrees", re.I | re.M)
 
 
 @dataclass(frozen=True)

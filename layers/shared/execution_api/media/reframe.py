@@ -17,9 +17,11 @@ FITS = ("crop", "pad")
 INPUT_KEYS = ("videoUrl", "video", "url", "image")
 
 
-def ratio_of(text: Any, pointer: str = "/params/aspectRatio") -> tuple[int, int]:
-    if text not in ASPECT_RATIOS:
-        raise MediaError(f"{pointer} must be one of {', '.join(ASPECT_RATIOS)}")
+def ratio_of(
+    text: Any, pointer: str = "/params/aspectRatio", allowed: tuple[str, ...] = ASPECT_RATIOS
+) -> tuple[int, int]:
+    if text not in allowed:
+        raise MediaError(f"{pointer} must be one of {', '.join(allowed)}")
     width, height = str(text).split(":")
     return int(width), int(height)
 
