@@ -136,9 +136,15 @@ def test_the_simulated_executor_is_deterministic_and_steerable() -> None:
 
 
 def test_a_simulated_job_runs_at_most_a_lambda_invocations_limit() -> None:
+    # Given a job asking for more than Lambda's 15 minutes, and one asking for exactly that
     slept: list[float] = []
     executor = SimulatedExecutor(sleep=slept.append)
-    result = executor.run(JobRequest("e", "j", "merge", {"simulate": {"ms": 10**12}}), lambda: None)
+    # Then the first fails at once, in words, without waiting (docs/engine.md)
+    with pytest.raises(JobFailed, match="at most 900000") as failure:
+        executor.run(JobRequest("e", "j", "merge", {"simulate": {"ms": MAX_SIMULATED_MS + 1}}), lambda: None)
+    assert not failure.value.retryable and slept == []
+    # And the second runs its whole time
+    result = executor.run(JobRequest("e", "j", "merge", {"simulate": {"ms": MAX_SIMULATED_MS}}), lambda: None)
     assert sum(slept) == pytest.approx(MAX_SIMULATED_MS / 1000) == pytest.approx(900)
     assert result["metadata"]["ms"] == MAX_SIMULATED_MS
 
