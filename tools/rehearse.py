@@ -47,6 +47,10 @@ SERVICES = (
 )
 STACK_TIMEOUT_SECONDS = 300
 EXECUTION_TIMEOUT_SECONDS = 180
+# SimulatedExecutor on: the rehearsal's execution proves the deployed engine (stream, state machine, queues,
+# engine and worker Lambdas), not ffmpeg, which the emulator could not run anyway (its Lambdas run on its own
+# x86_64 interpreter; the media layer's ffmpeg is aarch64). A real stack keeps the parameter's default, false.
+PARAMETERS = {"Stage": STAGE, "SimulatedExecutor": "true"}
 PLAN = {
     "executionPlan": {
         "jobs": [
@@ -162,7 +166,7 @@ def deploy(session: Any, endpoint: str) -> dict[str, str]:
     cloudformation.create_stack(
         StackName=STACK,
         TemplateURL=f"{endpoint}/{BUCKET}/template.json",
-        Parameters=[{"ParameterKey": "Stage", "ParameterValue": STAGE}],
+        Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in PARAMETERS.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
     status = await_stack(cloudformation, "CREATE_COMPLETE")

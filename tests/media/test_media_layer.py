@@ -34,7 +34,7 @@ def test_the_media_layer_is_built_from_its_hashed_lock_for_lambdas_platform() ->
     for flag in (
         "--platform manylinux_2_28_aarch64",
         "--python-version 3.13",
-        "--only-binary=:all:",
+        "--prefer-binary",  # font-roboto is published as an sdist only
         "--require-hashes",
         "-r requirements-lock.txt",
         "--invalidation-mode unchecked-hash",
