@@ -1,10 +1,9 @@
 """What Lambda's event source mappings (and EventBridge rules) do, for `make run` and tests: the functions'
 `Events:` of type SQS, DynamoDB, Schedule and EventBridgeRule in template.yaml are read, and messages,
 stream records and Step Functions status changes are delivered to the in-process handlers. Generic: a
-function added to the template with such an event gets its events the same way.
-
-As on Lambda, each function has its own concurrency (local/function_pool.py), so one function's slow
-invocations never hold back another's; under `make run` each mapping has its own poller (SQS long-polled,
+function added to the template with such an event gets its events the same way. As on Lambda, each
+function has its own concurrency (local/function_pool.py): one function's slow invocations never hold
+back another's; under `make run` each mapping has its own poller (SQS long-polled,
 a stream read four times a second and one batch at a time); ReportBatchItemFailures is honoured (failed
 messages come back after a second, failed stream records go first in the next batch)."""
 
@@ -116,8 +115,7 @@ class EventSources:
         return found
 
     def _number(self, value: Any) -> int | None:
-        """A concurrency figure of the template: a number or a parameter's (!Ref); a condition's (!If, as the
-        API functions' optional reservation) counts as none, as it does with the default parameters."""
+        """A concurrency figure: a number or a parameter (!Ref); a condition (!If) counts as none, as by default."""
         if isinstance(value, dict):
             value = self.stack.names.get(value["Ref"]) if "Ref" in value else None
         return int(value) if value not in (None, "") and int(value) > 0 else None

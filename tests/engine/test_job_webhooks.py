@@ -48,7 +48,7 @@ def test_a_job_that_asks_for_its_webhook_sends_one_when_it_ends(engine: Engine) 
             {
                 "id": "subs",
                 "operation": "addSubtitles",
-                "params": {"v": "_videoJobDependency:clip"},
+                "params": {"v": "_videoJobDependency:clip", "simulate": {"ms": 0}},  # the engine, not ffmpeg
                 "dependsOn": ["clip"],
             },
         )
