@@ -177,7 +177,7 @@ def test_the_last_attempt_gives_up() -> None:
         "now": "2026-11-26T07:00:00.000Z",
         "delivered": False,
         "given_up": True,
-        "job_id": None,  # the execution's own webhook, not a job's
+        "job_id": None,  # the execution's webhook, not a job's
     }
 
 
