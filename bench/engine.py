@@ -28,8 +28,7 @@ from moto import mock_aws
 
 from bench.setup import setup_template
 from local import ministack
-from local.event_sources import EventSources
-from local.moto_stepfunctions import keep_task_failure_causes
+from local.event_sources import EventSources, keep_task_failure_causes
 from local.stack import (
     FakeLambdaContext,
     apply_environment,

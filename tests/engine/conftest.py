@@ -15,8 +15,7 @@ import pytest
 from moto import mock_aws
 
 from local import ministack
-from local.event_sources import EventSources
-from local.moto_stepfunctions import keep_task_failure_causes
+from local.event_sources import EventSources, keep_task_failure_causes
 from local.stack import (
     LocalDeployment,
     apply_environment,
