@@ -28,7 +28,8 @@ from moto import mock_aws
 
 from bench.setup import setup_template
 from local import ministack
-from local.event_sources import EventSources, keep_task_failure_causes
+from local.event_sources import EventSources
+from local.moto_step_functions import patch_step_functions
 from local.stack import (
     FakeLambdaContext,
     apply_environment,
@@ -179,7 +180,7 @@ def main() -> int:
     setup_template()
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     use_local_credentials()
-    keep_task_failure_causes()
+    patch_step_functions()
     backends = ["moto"] + (["ministack"] if ministack.EXECUTABLE.exists() else [])
     sections = []
     for backend in backends:

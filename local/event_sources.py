@@ -25,6 +25,7 @@ import boto3
 
 from local.event_patterns import matches, rate_seconds
 from local.lambda_events import failed_ids, json_safe, scheduled_event, sqs_record, status_change_event
+from local.moto_step_functions import patch_step_functions
 from local.stack import FakeLambdaContext, Handler, LocalDeployment
 from local.template import REGION, Function, resolve
 
@@ -295,21 +296,7 @@ def enable_state_machine_execution() -> None:
     from moto.core.config import default_user_config
 
     default_user_config["stepfunctions"]["execute_state_machine"] = True
-    keep_task_failure_causes()
-
-
-def keep_task_failure_causes() -> None:
-    """moto 5.2.5's SendTaskFailure drops `cause` (the worker's error message); AWS keeps it. Idempotent."""
-    from moto.core.responses import EmptyResult
-    from moto.stepfunctions.responses import StepFunctionResponse
-
-    def send_task_failure(self: Any) -> Any:
-        self.stepfunction_backend.send_task_failure(
-            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
-        )
-        return EmptyResult()
-
-    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+    patch_step_functions()
 
 
 class BackendWithEventSources:

@@ -15,7 +15,8 @@ import pytest
 from moto import mock_aws
 
 from local import ministack
-from local.event_sources import EventSources, keep_task_failure_causes
+from local.event_sources import EventSources
+from local.moto_step_functions import patch_step_functions
 from local.stack import (
     LocalDeployment,
     apply_environment,
@@ -104,7 +105,7 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
     """moto executing the definition (or ministack under TEST_BACKEND=ministack), provisioned from
     template.yaml, with the functions fed by the template's event sources."""
     logging.getLogger("moto").setLevel(logging.CRITICAL)  # its interpreter logs every caught error
-    keep_task_failure_causes()
+    patch_step_functions()
     saved = dict(os.environ)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     use_local_credentials()

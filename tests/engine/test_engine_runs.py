@@ -105,7 +105,7 @@ def test_retryable_failures_are_retried_up_to_the_attempt_limit(engine: Engine) 
         {"id": "broken", "params": {"simulate": {"failWith": "provider unavailable", "retryable": True}}},
     )
 
-    # Two retries wait 5 s then 10 s by design; the rest is moto, which a loaded machine slows several-fold.
+    # Two retries wait 1 s then 2 s (the fixture sets JobRetryIntervalSeconds 1); moto is slower on a loaded machine.
     status = engine.run(execution_id, timeout_s=180)
 
     items = engine_items(engine, execution_id)

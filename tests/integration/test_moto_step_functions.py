@@ -1,0 +1,93 @@
+"""The local interpreter hears a task token answered before it starts listening (local/moto_step_functions.py).
+
+On AWS a worker cannot answer a `.waitForTaskToken` task before Step Functions waits for the answer. In
+moto it can: the message is sent first, the heartbeat's endpoint created after, and an answer in between
+was lost for the heartbeat (a 0 ms job then waited 300 s and ran again: a CI failure of
+test_retryable_failures_are_retried_up_to_the_attempt_limit). Here the fastest possible worker answers
+inside the SendMessage call itself."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.sqs.models import SQSBackend
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, CallbackOutcomeSuccess
+
+from local.moto_step_functions import patch_step_functions
+from local.template import REGION
+
+HEARTBEAT_SECONDS = 2
+
+
+def test_an_endpoint_created_after_the_answer_starts_out_notified() -> None:
+    patch_step_functions()
+    endpoint = CallbackEndpoint(callback_id="token")
+    endpoint.notify(CallbackOutcomeSuccess(callback_id="token", output="{}"))
+
+    heartbeat = endpoint.setup_heartbeat_endpoint(heartbeat_seconds=HEARTBEAT_SECONDS)
+
+    assert heartbeat.clear_and_wait() is True  # heard, not a heartbeat timeout
+
+
+def test_patching_twice_wraps_once() -> None:
+    patch_step_functions()
+    first = CallbackEndpoint.setup_heartbeat_endpoint
+    patch_step_functions()
+    assert CallbackEndpoint.setup_heartbeat_endpoint.__wrapped__ is first.__wrapped__  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def answering_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
+    """A state machine whose one task waits for a token with a heartbeat, and a queue whose every
+    message is answered (SendTaskSuccess) before SendMessage returns."""
+    patch_step_functions()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        sqs = boto3.client("sqs", region_name=REGION)
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        queue_url = sqs.create_queue(QueueName="work")["QueueUrl"]
+        send_message = SQSBackend.send_message
+
+        def send_and_answer(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+            message = send_message(self, *args, **kwargs)
+            token = json.loads(message.body)["taskToken"]
+            sfn.send_task_success(taskToken=token, output=json.dumps({"answered": True}))
+            return message
+
+        monkeypatch.setattr(SQSBackend, "send_message", send_and_answer)
+        definition = {
+            "StartAt": "RunJob",
+            "States": {
+                "RunJob": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "HeartbeatSeconds": HEARTBEAT_SECONDS,
+                    "TimeoutSeconds": 60,
+                    "Parameters": {"QueueUrl": queue_url, "MessageBody": {"taskToken.$": "$$.Task.Token"}},
+                    "End": True,
+                }
+            },
+        }
+        machine = sfn.create_state_machine(
+            name="early", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
+        )["stateMachineArn"]
+        yield sfn, machine
+
+
+def test_an_answer_sent_before_the_interpreter_listens_completes_the_task(answering_queue: tuple[Any, str]) -> None:
+    sfn, machine = answering_queue
+    run = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+
+    described = sfn.describe_execution(executionArn=run)
+    deadline = time.monotonic() + 60  # a bound on the wait, not an assertion about time
+    while described["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        described = sfn.describe_execution(executionArn=run)
+
+    assert described["status"] == "SUCCEEDED", described.get("error")
+    assert json.loads(described["output"]) == {"answered": True}
