@@ -1,13 +1,15 @@
-"""Two faults of moto 5.2.5's Step Functions interpreter that AWS does not have, corrected for `make run`,
-the tests and the benchmarks (idempotent: applying twice changes nothing).
+"""Faults of moto 5.2.5's Step Functions interpreter that AWS does not have, corrected for `make run`, the
+tests and the benchmarks (idempotent: applying twice changes nothing).
 
 1. `SendTaskFailure` drops `cause` (the worker's error message); AWS keeps it.
-2. A task token answered before the interpreter starts listening is lost for the heartbeat. For a
-   `.waitForTaskToken` task with a heartbeat, moto sends the message, and only then creates the
-   endpoint its heartbeat wait listens on. A worker fast enough to answer in between (a 0 ms job on a
-   loaded machine) leaves its answer stored but unheard: the interpreter waits the whole heartbeat
-   (300 s by default), then reports a heartbeat timeout and runs the job again. On AWS an answer is
-   never early. Here, an endpoint created after the answer starts out notified.
+2. A retried `.waitForTaskToken` task keeps its first attempt's token, and with it that attempt's
+   answer: the next attempt could read the old answer (moto's heartbeat wait reads it on any heartbeat).
+   Here each attempt starts with no answer, as each attempt on AWS has a token of its own.
+3. An answer given before the interpreter listens is lost for the heartbeat: moto sends the message,
+   and only then creates the endpoint its heartbeat wait listens on. A worker fast enough to answer in
+   between (a 0 ms job on a loaded machine) went unheard for the whole heartbeat (300 s by default),
+   then the attempt counted as a heartbeat timeout. Here an endpoint created after this attempt's
+   answer starts out notified.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 def patch_step_functions() -> None:
     keep_task_failure_causes()
+    start_each_attempt_unanswered()
     hear_early_task_answers()
 
 
@@ -31,6 +34,25 @@ def keep_task_failure_causes() -> None:
         return EmptyResult()
 
     StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+
+
+def start_each_attempt_unanswered() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+        StateTaskServiceCallback,
+    )
+
+    def _eval_execution(self: Any, env: Any) -> None:
+        token = env.states.context_object.context_object_data.get("Task", {}).get("Token")
+        endpoint = env.callback_pool_manager.get(token) if token else None
+        if endpoint is not None:  # before this attempt's message is sent: its answer cannot be here yet
+            endpoint._outcome = None
+            endpoint._notify_event.clear()
+        StateTaskService._eval_execution(self, env)
+
+    StateTaskServiceCallback._eval_execution = _eval_execution  # type: ignore[method-assign]
 
 
 def hear_early_task_answers() -> None:
