@@ -74,29 +74,28 @@ def finished(sfn: Any, run: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def answering_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
-    """A state machine whose one task waits for a token with a heartbeat, and a queue whose every
-    message is answered (SendTaskSuccess) before SendMessage returns."""
+def interpreter() -> Iterator[tuple[Any, str]]:
+    """moto executing state machines, patched as make run patches it; a Step Functions client and a queue."""
     patch_step_functions()
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         sqs = boto3.client("sqs", region_name=REGION)
-        sfn = boto3.client("stepfunctions", region_name=REGION)
-        queue_url = sqs.create_queue(QueueName="work")["QueueUrl"]
-        send_message = SQSBackend.send_message
-
-        def send_and_answer(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
-            message = send_message(self, *args, **kwargs)
-            token = json.loads(message.body)["taskToken"]
-            sfn.send_task_success(taskToken=token, output=json.dumps({"answered": True}))
-            return message
-
-        monkeypatch.setattr(SQSBackend, "send_message", send_and_answer)
-        yield sfn, machine(sfn, queue_url)
+        yield boto3.client("stepfunctions", region_name=REGION), sqs.create_queue(QueueName="work")["QueueUrl"]
 
 
-def test_an_answer_sent_before_the_interpreter_listens_completes_the_task(answering_queue: tuple[Any, str]) -> None:
-    sfn, arn = answering_queue
-    run = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+def test_an_answer_sent_before_the_interpreter_listens_completes_the_task(
+    interpreter: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sfn, queue_url = interpreter
+    send_message = SQSBackend.send_message
+
+    def send_and_answer(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+        message = send_message(self, *args, **kwargs)
+        token = json.loads(message.body)["taskToken"]
+        sfn.send_task_success(taskToken=token, output=json.dumps({"answered": True}))
+        return message
+
+    monkeypatch.setattr(SQSBackend, "send_message", send_and_answer)
+    run = sfn.start_execution(stateMachineArn=machine(sfn, queue_url))["executionArn"]
 
     described = finished(sfn, run)
 
@@ -104,42 +103,40 @@ def test_an_answer_sent_before_the_interpreter_listens_completes_the_task(answer
     assert json.loads(described["output"]) == {"answered": True}
 
 
-def test_a_retried_task_does_not_read_its_previous_attempts_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_retried_task_does_not_read_its_previous_attempts_answer(
+    interpreter: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The first attempt fails (retryable); the second sends a heartbeat before its answer. moto kept the
     first answer on the shared token, and the heartbeat made the second attempt read it and fail."""
-    patch_step_functions()
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        sqs = boto3.client("sqs", region_name=REGION)
-        sfn = boto3.client("stepfunctions", region_name=REGION)
-        queue_url = sqs.create_queue(QueueName="work")["QueueUrl"]
-        send_message = SQSBackend.send_message
-        attempts: list[str] = []
+    sfn, queue_url = interpreter
+    send_message = SQSBackend.send_message
+    attempts: list[str] = []
 
-        def second_attempt(token: str, run: str) -> None:
-            while sum(e["type"] == "TaskSubmitted" for e in sfn.get_execution_history(executionArn=run)["events"]) < 2:
-                time.sleep(0.05)
-            time.sleep(0.2)  # the interpreter is listening
-            sfn.send_task_heartbeat(taskToken=token)
-            time.sleep(0.2)
-            sfn.send_task_success(taskToken=token, output=json.dumps({"attempt": 2}))
+    def second_attempt(token: str, run: str) -> None:
+        while sum(e["type"] == "TaskSubmitted" for e in sfn.get_execution_history(executionArn=run)["events"]) < 2:
+            time.sleep(0.05)
+        time.sleep(0.2)  # the interpreter is listening
+        sfn.send_task_heartbeat(taskToken=token)
+        time.sleep(0.2)
+        sfn.send_task_success(taskToken=token, output=json.dumps({"attempt": 2}))
 
-        def send_and_answer(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
-            message = send_message(self, *args, **kwargs)
-            token = json.loads(message.body)["taskToken"]
-            attempts.append(token)
-            if len(attempts) == 1:
-                sfn.send_task_failure(taskToken=token, error="Job.Retryable", cause="first attempt")
-            else:
-                run = sfn.list_executions(stateMachineArn=arn)["executions"][0]["executionArn"]
-                threading.Thread(target=second_attempt, args=(token, run), daemon=True).start()
-            return message
+    def send_and_answer(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+        message = send_message(self, *args, **kwargs)
+        token = json.loads(message.body)["taskToken"]
+        attempts.append(token)
+        if len(attempts) == 1:
+            sfn.send_task_failure(taskToken=token, error="Job.Retryable", cause="first attempt")
+        else:
+            run = sfn.list_executions(stateMachineArn=arn)["executions"][0]["executionArn"]
+            threading.Thread(target=second_attempt, args=(token, run), daemon=True).start()
+        return message
 
-        monkeypatch.setattr(SQSBackend, "send_message", send_and_answer)
-        retry = [{"ErrorEquals": ["Job.Retryable"], "IntervalSeconds": 1, "MaxAttempts": 1}]
-        arn = machine(sfn, queue_url, Retry=retry)
-        run = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    monkeypatch.setattr(SQSBackend, "send_message", send_and_answer)
+    retry = [{"ErrorEquals": ["Job.Retryable"], "IntervalSeconds": 1, "MaxAttempts": 1}]
+    arn = machine(sfn, queue_url, Retry=retry)
+    run = sfn.start_execution(stateMachineArn=arn)["executionArn"]
 
-        described = finished(sfn, run)
+    described = finished(sfn, run)
 
     assert len(attempts) == 2
     assert described["status"] == "SUCCEEDED", described.get("error")
