@@ -26,7 +26,7 @@ __all__ = [
 @dataclass(frozen=True)
 class AuthorizerSettings:
     """The authorizer reads the API keys table's name only. Not a pydantic model like the other functions'
-    settings: importing pydantic would be about a third of the authorizer's cold start (docs/deployment.md)."""
+    settings: importing pydantic would add about 30 % to the authorizer's cold import (docs/deployment.md)."""
 
     api_keys_table_name: str
 

@@ -2,8 +2,8 @@
 one error's body (type, title, status, detail, code), a plan's violations listed (at most
 MAX_LISTED_VIOLATIONS), and every error status each route documents in OpenAPI.
 
-Nothing here loads Powertools' event handler: the status function answers without it (its import is a
-large part of a cold start); the resolver of the other routes turns a ProblemAnswer into its Response."""
+Nothing here loads Powertools' event handler: the status function answers without it (a shorter cold
+start); the resolver of the other routes turns a ProblemAnswer into its Response."""
 
 from __future__ import annotations
 

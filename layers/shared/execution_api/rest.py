@@ -1,5 +1,5 @@
 """The answer of a REST (v1) function that routes itself, without Powertools' event handler (importing it
-loads every resolver and event class: about a third of the status function's cold start, docs/deployment.md).
+loads every resolver and event class: about 50 ms of the status function's cold start, docs/deployment.md).
 A route function returns Lambda's proxy result or raises; errors become problem+json in problem_json, CORS
 is added as for the resolver's routes, and the result has the resolver's shape (multiValueHeaders)."""
 
