@@ -30,7 +30,10 @@ def openapi_document() -> str:
 
     app = create_app({})
     for module in modules:
-        if hasattr(module, "router"):  # the route functions; the authorizer has none
+        # The resolver's routes have a router; the status function routes itself and builds one for this only.
+        if hasattr(module, "openapi_router"):
+            app.include_router(module.openapi_router())
+        elif hasattr(module, "router"):  # the authorizer has neither
             app.include_router(module.router)
     document = app.get_openapi_json_schema(
         title="Execution API",

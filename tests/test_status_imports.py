@@ -1,4 +1,7 @@
-"""The status function loads the read side only: polling it every second must not pay for the submit path."""
+"""The status and authorizer functions load only what their request needs (docs/deployment.md, "Cold starts
+of the API path"): polling status every second must not pay for the submit path, neither pays for Powertools'
+event handler (every resolver and event class), and the authorizer, on every uncached request's path, loads
+no pydantic. Each case imports the handler in a fresh interpreter with its template environment."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 from local.template import Template
 
@@ -20,21 +25,37 @@ SUBMIT_PATH = (
     "ada_url",
     "nanoid",
 )
+# Powertools' event handler package, and its data classes (each loads every event class of its package).
+EVENT_HANDLER = ("aws_lambda_powertools.event_handler", "aws_lambda_powertools.utilities.data_classes")
+TEMPLATE = Template()
+
+
+def loaded_by(logical_id: str) -> set[str]:
+    """The modules loaded once the function's handler is imported, as Lambda's init phase does."""
+    function = next(f for f in TEMPLATE.functions() if f.logical_id == logical_id)
+    module = function.handler.rsplit(".", 1)[0]
+    path = os.pathsep.join(str(folder) for folder in [*TEMPLATE.layer_dirs(), function.code_dir])
+    env = {**os.environ, **TEMPLATE.offline_environment(function), "PYTHONPATH": path}
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    code = f"import json, sys, {module}; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)  # noqa: S603
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def test_importing_the_status_handler_loads_nothing_of_the_submit_path() -> None:
-    template = Template()
-    function = next(f for f in template.functions() if f.logical_id == "ExecutionStatusFunction")
-    path = os.pathsep.join(str(folder) for folder in [*template.layer_dirs(), function.code_dir])
-    env = {
-        **os.environ,
-        "PYTHONPATH": path,
-        "EXECUTIONS_TABLE_NAME": "t",
-        "OUTPUTS_BUCKET_NAME": "outputs",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    code = "import json, sys, status_handler; print(json.dumps(sorted(sys.modules)))"
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)  # noqa: S603
-    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    loaded = loaded_by("ExecutionStatusFunction")
     assert "execution_api.status" in loaded
     assert sorted(loaded & set(SUBMIT_PATH)) == []
+
+
+@pytest.mark.parametrize("logical_id", ["ExecutionStatusFunction", "AuthorizerFunction"])
+def test_the_status_and_authorizer_handlers_never_load_powertools_event_handler(logical_id: str) -> None:
+    loaded = loaded_by(logical_id)
+    assert "aws_lambda_powertools.logging" in loaded  # the handler did import Powertools' Logger
+    assert [m for m in loaded if m.startswith(EVENT_HANDLER)] == []
+
+
+def test_the_authorizer_loads_no_pydantic() -> None:
+    loaded = loaded_by("AuthorizerFunction")
+    assert "execution_api.api_keys" in loaded
+    assert [m for m in loaded if m.startswith(("pydantic", "pydantic_core"))] == []

@@ -3,12 +3,36 @@ key is, live in execution_api.api_key_store, which `make api-key` uses without t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Self
+
 from execution_api.api_key_store import KEY_PREFIX, TENANT_ID, ApiKeyStore, KeyGrant, hash_api_key, new_api_key
 from execution_api.aws_clients import dynamodb_client
 from execution_api.container import per_container
-from execution_api.settings import AuthorizerSettings, load_settings
+from execution_api.environment import load_settings, required_variable
 
-__all__ = ["KEY_PREFIX", "TENANT_ID", "ApiKeyStore", "KeyGrant", "api_key_store", "hash_api_key", "new_api_key"]
+__all__ = [
+    "KEY_PREFIX",
+    "TENANT_ID",
+    "ApiKeyStore",
+    "AuthorizerSettings",
+    "KeyGrant",
+    "api_key_store",
+    "hash_api_key",
+    "new_api_key",
+]
+
+
+@dataclass(frozen=True)
+class AuthorizerSettings:
+    """The authorizer reads the API keys table's name only. Not a pydantic model like the other functions'
+    settings: importing pydantic would add about 30 % to the authorizer's cold import (docs/deployment.md)."""
+
+    api_keys_table_name: str
+
+    @classmethod
+    def from_environment(cls) -> Self:
+        return cls(api_keys_table_name=required_variable(cls.__name__, "API_KEYS_TABLE_NAME"))
 
 
 @per_container

@@ -3,7 +3,7 @@ header at all), the preflight answer, and the headers added to every other answe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -38,3 +38,15 @@ def add_cors_headers(result: dict[str, Any], origin: str) -> dict[str, Any]:
     headers["Vary"] = "Origin"
     result["headers"] = headers
     return result
+
+
+def around(
+    event: Mapping[str, Any], methods: tuple[str, ...] | None, answer: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """`answer()` with CORS for an allowed origin; a preflight of a route that takes `methods` (None: no such
+    route) is answered here, before routing, so it never needs an API key."""
+    origin = allowed_origin(event)
+    if origin and methods and event.get("httpMethod") == "OPTIONS":
+        return preflight(origin, methods)
+    result = answer()
+    return add_cors_headers(result, origin) if origin else result

@@ -90,6 +90,13 @@ class MethodNotAllowed(ExecutionApiError):
         self.allowed = allowed
 
 
+class RouteNotFound(ExecutionApiError):
+    """404: no route of this function has the path."""
+
+    def __init__(self) -> None:
+        super().__init__("no such route")
+
+
 class StorageUnavailable(ExecutionApiError):
     """503: DynamoDB (or KMS) throttled or failed after boto3's own retries; retrying helps."""
 

@@ -4,8 +4,10 @@ custom domain's base path), and the route path the resolver matches once that ba
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+if TYPE_CHECKING:  # Powertools' data classes load every event class of their package: not at import
+    from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 # API Gateway's own host for a REST API: <api id>.execute-api.<region>.amazonaws.com (.cn in China).
 _DEFAULT_HOST = re.compile(r"[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?", re.IGNORECASE)

@@ -3,23 +3,21 @@
 A handler module calls `load_settings(ItsSettings)` at import, in Lambda's init phase: a missing or
 malformed variable fails the cold start with a message naming it, never a request. Later calls return
 the same object until `reset_caches()` (the local runtime and tests change the environment).
-The engine's settings extend these in `execution_api.engine.config`.
+The engine's settings extend these in `execution_api.engine.config`; the authorizer's, one name read
+without pydantic, are in `execution_api.api_keys` (load_settings and SettingsError: execution_api.environment).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Self, TypeVar
+from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
 from execution_api import limits
-from execution_api.container import per_container
-
-
-class SettingsError(RuntimeError):
-    """The environment lacks a variable a function needs, or holds a malformed one."""
+from execution_api.environment import SettingsError as SettingsError
+from execution_api.environment import load_settings as load_settings
 
 
 class EnvironmentSettings(BaseModel):
@@ -93,12 +91,6 @@ class SubmitSettings(ApiSettings):
     _split_operations = field_validator("allowed_operations", mode="before")(_names)
 
 
-class AuthorizerSettings(EnvironmentSettings):
-    """The authorizer reads the API keys table only."""
-
-    api_keys_table_name: str = Field(alias="API_KEYS_TABLE_NAME", min_length=1)
-
-
 class WebhookSettings(FunctionSettings):
     """Webhook delivery (docs/webhooks.md): the queue of attempts, the waits between them, one attempt's
     limit. The enqueue function reads these; it never opens a secret."""
@@ -134,12 +126,3 @@ class WebhookSenderSettings(WebhookSettings):
 
     webhook_secret_key_id: str = Field(alias="WEBHOOK_SECRET_KEY_ID", min_length=1)
     outputs_bucket_name: str = Field(alias="OUTPUTS_BUCKET_NAME", min_length=3)
-
-
-Kind = TypeVar("Kind", bound=EnvironmentSettings)
-
-
-@per_container
-def load_settings(kind: type[Kind]) -> Kind:
-    """`kind` read from the environment, once per container; SettingsError names each bad variable."""
-    return kind.from_environment()
