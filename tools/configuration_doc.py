@@ -36,6 +36,8 @@ MEANINGS = {
     "SIMULATED_EXECUTOR": "`true` runs params.simulate and unknown operations on the simulated executor, and intake "
     "accepts any operation name (`make run`, tests)",
     "LOCAL_PROVIDERS": "`true` runs the generation operations on the media worker's local provider (`make run`)",
+    "DEFAULT_MODELS": "Comma-separated `operation=modelId` pairs: the model of a generation job that names none "
+    "(`model_required` where neither this nor `LOCAL_PROVIDERS` gives one; [providers.md](providers.md))",
     "WORK_QUEUE_URL": "The work queue: generation and custom operations ([engine.md](engine.md))",
     "MEDIA_QUEUE_URL": "The media worker's queue ([engine.md](engine.md))",
     "OUTPUTS_BUCKET_NAME": "The bucket of job outputs ([api.md](api.md))",

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from execution_api import exact_json, limits
 from execution_api.errors import Violation
 from execution_api.models.records import ExecutionPlan, PlannedJob
-from execution_api.operations import accepted_operations
+from execution_api.operations import GENERATION_OPERATIONS, accepted_operations, runs_simulated
+from execution_api.providers.catalog import ModelProblem, route
 from execution_api.webhook_urls import webhook_url_problem
 
 if TYPE_CHECKING:
@@ -32,6 +33,12 @@ class PlanLimits:
     max_jobs: int = limits.MAX_JOBS
     max_job_params_bytes: int = limits.MAX_JOB_PARAMS_BYTES
     allowed_operations: frozenset[str] = frozenset()
+    # Generation jobs: the models of the map (execution_api.providers.catalog) and this deployment's defaults;
+    # off by default as allowed_operations' empty set is "any" (a deployment's settings turn it on).
+    check_models: bool = False
+    default_models: tuple[tuple[str, str], ...] = ()
+    local_providers: bool = False
+    simulated_executor: bool = False
 
     @classmethod
     def from_settings(cls, settings: SubmitSettings) -> PlanLimits:
@@ -41,6 +48,10 @@ class PlanLimits:
             allowed_operations=accepted_operations(
                 settings.allowed_operations, simulated_executor=settings.simulated_executor
             ),
+            check_models=True,
+            default_models=tuple(sorted(settings.default_models.items())),
+            local_providers=settings.local_providers,
+            simulated_executor=settings.simulated_executor,
         )
 
 
@@ -65,6 +76,8 @@ def check_plan(plan: ExecutionPlan, limits: PlanLimits, *, allow_insecure_webhoo
     for job in plan.jobs:
         if allowed_operations and job.operation not in allowed_operations:
             violations.append(_operation_not_allowed(job, allowed_operations))
+        if limits.check_models and job.operation in GENERATION_OPERATIONS:
+            _model_problems(job, limits, violations)
         if job.params:
             _params_problems(job, max_params_bytes, jobs_by_id, violations)
         depends_on = job.depends_on
@@ -131,6 +144,17 @@ def _operation_not_allowed(job: PlannedJob, allowed_operations: frozenset[str]) 
         "operation_not_allowed",
         f"operation '{job.operation}' is not one of: {allowed}",
     )
+
+
+def _model_problems(job: PlannedJob, limits: PlanLimits, violations: list[Violation]) -> None:
+    """A generation job names a model and provider of the map, or has a default (jobs the simulated
+    executor runs are not checked: they reach no provider)."""
+    if runs_simulated(job.operation, job.params, simulated_executor=limits.simulated_executor):
+        return
+    try:
+        route(job.operation, job.params, dict(limits.default_models), local_providers=limits.local_providers)
+    except ModelProblem as problem:
+        violations.append(Violation(_job_pointer(job, "params", problem.field), problem.code, problem.message))
 
 
 def _params_problems(
