@@ -12,7 +12,7 @@ from typing import Any
 
 from execution_api.credentials import SEALED, open_credentials, open_job_params
 from execution_api.engine.config import EngineSettings
-from execution_api.engine.executors import Executor, JobFailed, JobRequest
+from execution_api.engine.executors import Executor, JobDeferred, JobFailed, JobRequest
 from execution_api.engine.media_executor import SelectedExecutor
 from execution_api.engine.params import message_params
 from execution_api.engine.step_functions import StepFunctions
@@ -67,11 +67,13 @@ class Worker:
             return "skipped"
         heartbeat = self._heartbeat(token, float(message.get("heartbeatSeconds") or 300))
         try:
-            request = self._request(pk, job, attempt)
+            request = self._request(pk, job, attempt, token)
             executor = (self._executors or executor_for)(request.operation, self._settings)
             result = executor.run(request, heartbeat)
         except JobAbandoned:
             return "abandoned"
+        except JobDeferred:
+            return "deferred"  # a provider's callback or the poller answers the task token
         except JobFailed as failure:
             self._sfn.fail(token, RETRYABLE if failure.retryable else FAILED, failure.message[:32_000])
             return "failed"
@@ -82,7 +84,7 @@ class Worker:
         self._sfn.succeed(token, result)
         return "completed"
 
-    def _request(self, pk: str, job: dict[str, Any], attempt: int) -> JobRequest:
+    def _request(self, pk: str, job: dict[str, Any], attempt: int, token: str = "") -> JobRequest:
         """The job as the executor needs it: credentials sealed at intake opened here, by the worker alone."""
         params = message_params(job)
         keys: dict[str, str] = {}
@@ -96,7 +98,7 @@ class Worker:
             params, keys = open_job_params(params, sealed, opened), opened.provider_api_keys
         dependencies = tuple(url for url in (job.get("dependencies") or {}).values() if isinstance(url, str))
         return JobRequest(
-            job["executionId"], job["id"], job["operation"], params, attempt, keys, job["tenantId"], dependencies
+            job["executionId"], job["id"], job["operation"], params, attempt, keys, job["tenantId"], dependencies, token
         )
 
     def _heartbeat(self, token: str, heartbeat_seconds: float) -> Callable[[], None]:
