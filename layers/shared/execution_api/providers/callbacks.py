@@ -51,12 +51,17 @@ def _json(body: bytes) -> Any:
         return None
 
 
-def poll_due(predictions: PredictionStore, enqueue: Callable[[str], None], poll_seconds: int) -> int:
+def poll_due(predictions: PredictionStore, enqueue: Callable[[str], None], poll_seconds: int, pages: int = 10) -> int:
     """The scheduled poller: every pending prediction due a look (its callback never came, or make run,
     where no provider can reach a callback URL) goes to a worker, which reads it, heartbeats its task or
     settles it. Its next look is moved first, so a slow worker is not sent the same one every minute."""
-    refs = predictions.due()
-    for ref in refs:
-        predictions.check_later(ref, poll_seconds)
-        enqueue(ref)
-    return len(refs)
+    sent = 0
+    for _ in range(pages):
+        refs = predictions.due()
+        for ref in refs:
+            predictions.check_later(ref, poll_seconds)
+            enqueue(ref)
+        sent += len(refs)
+        if len(refs) < 100:  # the last page: what is left is not due yet
+            break
+    return sent

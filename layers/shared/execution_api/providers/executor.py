@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from execution_api.engine.executors import Executor, JobDeferred, JobFailed, JobRequest
+from execution_api.observability import logger
 from execution_api.outputs import OutputLinks, output_key, reference
 from execution_api.providers import catalog
 from execution_api.providers.catalog import LOCAL, ModelProblem, Route
@@ -27,6 +28,7 @@ from execution_api.providers.replicate import ReplicateClient
 from execution_api.providers.settings import ProviderSettings
 from execution_api.providers.store import PredictionRecord, PredictionStore, new_ref
 from execution_api.providers.transport import Transport
+from execution_api.repository import execution_pk
 from execution_api.webhook_secrets import SecretSealer
 
 RETENTION_SECONDS = 90 * 86_400  # a prediction record outlives its execution's items by no more than they live
@@ -117,6 +119,12 @@ class ProviderExecutor:
         except Exception:
             client.cancel(prediction.handle)  # untracked work would spend credit nobody can see: stop it
             raise
+        try:
+            self.predictions.note_on_job(
+                execution_pk(job.tenant_id, job.execution_id), job.job_id, route.provider, prediction.id
+            )
+        except Exception:  # the record settles the job all the same; the note is for people reading the job
+            logger.warning("could not note the prediction on its job", extra={"provider": route.provider})
 
     def _presented(self, provider_input: dict[str, Any], tenant_id: str) -> dict[str, Any]:
         """Our own outputs (s3:// references) become presigned GETs the provider can download; another

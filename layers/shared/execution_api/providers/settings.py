@@ -6,26 +6,33 @@ from pydantic import Field, field_validator
 
 from execution_api.engine.media_executor import MediaSettings
 from execution_api.providers import elevenlabs, fal, replicate
-from execution_api.settings import _pairs
+from execution_api.settings import EnvironmentSettings, _pairs
 
 DEFAULT_FAL_JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
 
 
-class ProviderSettings(MediaSettings):
-    """Base URLs per provider (tests and make run point them at local fakes, an enterprise at a proxy), where
-    callbacks reach this API, and the deployment's own keys (Secrets Manager secret ARNs, optional)."""
+class PredictionSettings(EnvironmentSettings):
+    """What every function that handles predictions reads: the callback route and the poller read only these."""
 
     executions_table_name: str = Field(alias="EXECUTIONS_TABLE_NAME", min_length=1)
+    # Seals each prediction's task token and key under its execution's context (the worker opens them).
+    webhook_secret_key_id: str = Field(alias="WEBHOOK_SECRET_KEY_ID", min_length=1)
+    work_queue_url: str = Field(default="", alias="WORK_QUEUE_URL")  # where `{"prediction": ref}` goes
+    fal_jwks_url: str = Field(default=DEFAULT_FAL_JWKS_URL, alias="FAL_JWKS_URL")
+    provider_poll_seconds: int = Field(default=60, alias="PROVIDER_POLL_SECONDS", ge=1)
+
+
+class ProviderSettings(MediaSettings, PredictionSettings):
+    """Base URLs per provider (tests and make run point them at local fakes, an enterprise at a proxy), where
+    callbacks reach this API, and where the deployment's own keys are (Secrets Manager, optional)."""
+
     replicate_api_url: str = Field(default=replicate.DEFAULT_BASE_URL, alias="REPLICATE_API_URL")
     fal_queue_url: str = Field(default=fal.DEFAULT_BASE_URL, alias="FAL_QUEUE_URL")
-    fal_jwks_url: str = Field(default=DEFAULT_FAL_JWKS_URL, alias="FAL_JWKS_URL")
     elevenlabs_api_url: str = Field(default=elevenlabs.DEFAULT_BASE_URL, alias="ELEVENLABS_API_URL")
     # The API's public base URL (https://.../prod); empty: no callbacks, the poller finds every result (make run).
     provider_callback_base_url: str = Field(default="", alias="PROVIDER_CALLBACK_BASE_URL")
-    replicate_key_secret_arn: str = Field(default="", alias="REPLICATE_KEY_SECRET_ARN")
-    fal_key_secret_arn: str = Field(default="", alias="FAL_KEY_SECRET_ARN")
-    elevenlabs_key_secret_arn: str = Field(default="", alias="ELEVENLABS_KEY_SECRET_ARN")
-    provider_poll_seconds: int = Field(default=60, alias="PROVIDER_POLL_SECONDS", ge=1)
+    # The deployment's own keys: Secrets Manager secrets <prefix><provider>, where they exist; empty: none.
+    provider_key_secret_prefix: str = Field(default="", alias="PROVIDER_KEY_SECRET_PREFIX")
     default_models: dict[str, str] = Field(default_factory=dict, alias="DEFAULT_MODELS")
     local_providers: bool = Field(default=False, alias="LOCAL_PROVIDERS")
     # Under make run a job with no key runs on the local provider; false makes it fail as deployed.
@@ -42,9 +49,8 @@ class ProviderSettings(MediaSettings):
                     "elevenlabs": elevenlabs.DEFAULT_BASE_URL}  # fmt: skip
         return self.base_url(provider) != defaults[provider]
 
-    def secret_arn(self, provider: str) -> str:
-        return {"replicate": self.replicate_key_secret_arn, "fal": self.fal_key_secret_arn,
-                "elevenlabs": self.elevenlabs_key_secret_arn}[provider]  # fmt: skip
+    def secret_name(self, provider: str) -> str | None:
+        return f"{self.provider_key_secret_prefix}{provider}" if self.provider_key_secret_prefix else None
 
     def callback_url(self, provider: str, ref: str) -> str | None:
         base = self.provider_callback_base_url.rstrip("/")

@@ -85,6 +85,16 @@ class PredictionStore:
             ConditionExpression="attribute_not_exists(pk)",
         )
 
+    def note_on_job(self, pk: str, job_id: str, provider: str, prediction_id: str) -> None:
+        """The job item says which prediction runs it: every cent of provider credit traceable to a job."""
+        self._client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": pk}, "sk": {"S": f"JOB#{job_id}"}},
+            UpdateExpression="SET prediction = :p",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":p": {"M": {"provider": {"S": provider}, "id": {"S": prediction_id}}}},
+        )
+
     def get(self, ref: str) -> PredictionRecord | None:
         item = self._client.get_item(
             TableName=self._table, Key={"pk": {"S": f"PREDICTION#{ref}"}, "sk": {"S": SK}}, ConsistentRead=True
