@@ -31,7 +31,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from local.template import ACCOUNT_ID, REGION, ROOT, Template, pseudo_parameters, resolve
+from local.template import (
+    ACCOUNT_ID,
+    LOCAL_PARAMETERS,
+    REGION,
+    ROOT,
+    Template,
+    local_bucket_name,
+    pseudo_parameters,
+    resolve,
+)
 
 ENV_VARS_PATH = ROOT / "local" / "sam-env.json"
 DEFAULT_MOTO_PORT = 5005
@@ -56,6 +65,9 @@ def local_resource_names(template: Template) -> tuple[dict[str, str], dict[tuple
         # SQS finds a queue by the account and name in its URL, whatever the host: the endpoint decides.
         names[logical_id] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{logical_id}"
         attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{logical_id}"
+    for logical_id in template.of_type("AWS::S3::Bucket"):
+        names[logical_id] = local_bucket_name(logical_id)
+        attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{names[logical_id]}"
     for logical_id in template.of_type("AWS::Serverless::StateMachine"):
         names[logical_id] = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{logical_id}"  # make run's name
         attributes[(logical_id, "Name")] = logical_id
@@ -96,6 +108,8 @@ def env_vars(template: Template | None = None, moto_port: int = DEFAULT_MOTO_POR
                 overrides[name] = local_endpoint(moto_port)
             elif _names_a_resource(value, template):
                 overrides[name] = resolve(value, names, attributes)
+            elif isinstance(value, dict) and value.get("Ref") in LOCAL_PARAMETERS:
+                overrides[name] = LOCAL_PARAMETERS[value["Ref"]]  # as make run runs (simulated, local provider)
         result[function.logical_id] = overrides
     return result
 

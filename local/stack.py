@@ -13,7 +13,17 @@ from typing import Any
 
 import boto3
 
-from local.template import ACCOUNT_ID, REGION, Function, Route, Template, pseudo_parameters, resolve
+from local.template import (
+    ACCOUNT_ID,
+    LOCAL_PARAMETERS,
+    REGION,
+    Function,
+    Route,
+    Template,
+    local_bucket_name,
+    pseudo_parameters,
+    resolve,
+)
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 TABLE_PROPERTIES = (
@@ -23,10 +33,6 @@ TABLE_PROPERTIES = (
     "GlobalSecondaryIndexes",
     "LocalSecondaryIndexes",
 )
-
-# make run and the tests run what a deployed stack does not by default: the simulated executor for
-# made-up operation names and params.simulate, and the local provider for generation operations.
-LOCAL_PARAMETERS = {"SimulatedExecutor": "true", "LocalProviders": "true"}
 
 
 def use_local_credentials() -> None:
@@ -178,7 +184,7 @@ def provision_buckets(template: Template, stack: LocalDeployment, endpoint_url: 
     """S3 buckets named after their logical id (lower case, as S3 wants), private as the template says."""
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint_url)
     for logical_id in template.of_type("AWS::S3::Bucket"):
-        name = f"execution-api-local-{logical_id.lower()}"
+        name = local_bucket_name(logical_id)
         if name not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
             s3.create_bucket(Bucket=name)
         s3.put_public_access_block(

@@ -206,6 +206,16 @@ class _NamedAfterItself(dict[tuple[str, str], str]):
         return ".".join(key)
 
 
+# make run and the tests run what a deployed stack does not by default: the simulated executor for
+# made-up operation names and params.simulate, and the local provider for generation operations.
+LOCAL_PARAMETERS = {"SimulatedExecutor": "true", "LocalProviders": "true"}
+
+
+def local_bucket_name(logical_id: str) -> str:
+    """What make run names a bucket of the template (S3 wants lower case; sam-env.json names the same)."""
+    return f"execution-api-local-{logical_id.lower()}"
+
+
 def pseudo_parameters() -> dict[str, str]:
     return {
         "AWS::Region": REGION,

@@ -87,6 +87,8 @@ def make_library(folder: pathlib.Path) -> None:
     )
     make(folder, "red.png", "-f", "lavfi", "-i", "color=c=red:s=320x240", "-frames:v", "1")
     make(folder, "photo.jpg", "-f", "lavfi", "-i", "testsrc=s=400x300", "-frames:v", "1")
+    make(folder, "portrait.mp4", "-display_rotation", "90", "-i", str(folder / "clip2.mp4"), "-c", "copy")
+    make(folder, "anim.gif", "-f", "lavfi", "-i", "testsrc=s=160x120:r=10:d=0.5")
     make(folder, "tone.mp3", "-f", "lavfi", "-i", "sine=f=880:d=1", "-c:a", "libmp3lame")
     (folder / "empty.mp4").write_bytes(b"")
     (folder / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)

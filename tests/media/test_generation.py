@@ -39,6 +39,7 @@ def test_given_a_prompt_when_generated_then_a_video_of_that_length_and_ratio_sho
 def test_given_an_image_and_audio_when_generated_then_the_video_lasts_as_long_as_the_speech(run: Run) -> None:
     [output], _ = run("generate", {"prompt": "talking head", "image": url("photo.jpg"), "audio": url("tone.mp3")})
     video = info(output.path)
+    assert video.comment == "talking head"  # the tone carries no text: the prompt stays
     assert video.has_audio
     assert video.duration == pytest.approx(1.0, abs=2 * FRAME)
     assert (video.width, video.height) == (1280, 720)
@@ -74,6 +75,9 @@ def test_given_text_when_audio_is_generated_then_its_length_follows_the_words_an
     assert parse_words(words, "/x")
     assert transcript.mime_type == "application/json"
     assert transcript.type == "text"
+    # a talking head made from that speech carries the speech's text, not the prompt, for its captions
+    [head], _ = run("generate", {"prompt": "a presenter", "audio": url("speech.mp3"), "resolution": "480p"})
+    assert info(head.path).comment == text
 
 
 def test_given_media_without_text_when_transcribed_then_a_stand_in_sentence_fills_its_length(run: Run) -> None:
@@ -125,6 +129,16 @@ def test_given_speech_and_a_short_clip_when_lip_synced_then_the_clip_loops_for_t
         ("generateAudio", {"text": 7}, "/params/text must be text"),
         ("removeBackground", {"video": url("blue.mp4"), "outputType": "blur"}, "/params/outputType must be one of"),
         ("lipSync", {"videoUrl": url("blue.mp4")}, "lipSync needs params.audioUrl"),
+        (
+            "lipSync",
+            {"audioUrl": url("silent.mp4"), "videoUrl": url("blue.mp4")},
+            "is a video without sound; lipSync needs its sound",
+        ),
+        (
+            "generate",
+            {"prompt": "x", "audio": url("silent.mp4")},
+            "the input at /params/audio is a video without sound",
+        ),
         ("transcribe", {"videoUrl": url("red.png")}, "is an image; transcribe needs audio or a video"),
     ],
 )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from execution_api.media import MediaError
-from execution_api.media.placement import Box, place
+from execution_api.media.placement import POSITIONS, Box, place
 from tests.media.conftest import Run, url
 from tests.media.support import FRAME, frame, info
 
@@ -108,7 +110,8 @@ def test_given_a_timeline_layer_when_layered_then_its_items_follow_each_other(ru
 @pytest.mark.parametrize(
     ("placement", "size", "expected"),
     [
-        (None, (100, 50), Box(100, 50, 110, 95)),
+        (None, (100, 50), Box(W, H, 0, 0)),  # the origin's layer job defaults to full
+        ("center", (100, 50), Box(100, 50, 110, 95)),
         ("full", (100, 50), Box(W, H, 0, 0)),
         ("pip", (320, 240), Box(80, 60, 220, 160)),
         ("picture-in-picture", (320, 240), Box(80, 60, 220, 160)),
@@ -174,3 +177,27 @@ def test_given_layers_that_cannot_work_when_run_then_a_sentence_says_why(run: Ru
     with pytest.raises(MediaError) as failure:
         run("layer", params)
     assert message in str(failure.value)
+
+
+@given(
+    st.integers(16, 4000),
+    st.integers(16, 4000),
+    st.integers(2, 4000),
+    st.integers(2, 4000),
+    st.sampled_from(["w", "h"]),
+    st.integers(1, 8),
+    st.sampled_from(sorted(POSITIONS)),
+)
+def test_a_fractional_placement_stays_on_the_canvas_with_even_sizes(
+    cw: int, ch: int, w: int, h: int, axis: str, denominator: int, position: str
+) -> None:
+    # Given a canvas, a layer, and a share of one side at most the whole
+    box = place(f"{axis}-1/{denominator} {position}", (cw, ch), (w, h), "/p")
+    # Then the size is even and the chosen side is that share; the layer's aspect ratio is kept
+    assert box.width % 2 == 0
+    assert box.height % 2 == 0
+    share = cw / denominator if axis == "w" else ch / denominator
+    assert abs((box.width if axis == "w" else box.height) - share) <= 2
+    if axis == "w" and box.width <= cw and box.height <= ch:
+        assert 0 <= box.x <= cw - box.width
+        assert 0 <= box.y <= ch - box.height

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from execution_api.media import MediaError
+from execution_api.media import MediaError, ffmpeg
 from tests.media.conftest import Run, url
 from tests.media.support import FRAME, info
 
@@ -41,6 +41,13 @@ def test_given_mixed_items_when_merged_then_all_are_normalised_to_the_first_pict
     assert (merged.width, merged.height, merged.fps) == (320, 240, 30.0)
     assert merged.duration == pytest.approx(2 + 1.5 + 1, abs=FRAME)
     assert merged.has_audio
+
+
+def test_given_an_animated_gif_called_an_image_when_merged_then_it_plays_as_a_video(run: Run) -> None:
+    # Given what the SDK sends for a .gif: type image
+    [output], _ = run("merge", {"items": [{"url": url("clip2.mp4")}, {"url": url("anim.gif"), "type": "image"}]})
+    # Then it plays for its own length (0.5 s), not an image's default 1 s
+    assert info(output.path).duration == pytest.approx(1.5, abs=FRAME)
 
 
 def test_given_a_duration_when_merged_then_the_video_is_trimmed(run: Run) -> None:
@@ -104,3 +111,14 @@ def test_given_items_that_cannot_merge_when_run_then_a_sentence_says_why(run: Ru
     with pytest.raises(MediaError) as failure:
         run("merge", params)
     assert message in str(failure.value)
+
+
+def test_given_work_that_lasts_when_merged_then_heartbeats_are_sent_while_ffmpeg_runs(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given heartbeats offered every 10 ms (2 s in production)
+    monkeypatch.setattr(ffmpeg, "HEARTBEAT_EVERY_S", 0.01)
+    # When a re-encoding merge runs
+    run("merge", {"items": [{"url": url("clip.mp4")}, {"url": url("small.mp4")}]})
+    # Then the job's heartbeat was called during the work
+    assert run.heartbeats > 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from execution_api.media import MediaError
 from execution_api.media.reframe import ASPECT_RATIOS, reframed_size
@@ -27,6 +29,14 @@ def test_given_each_aspect_ratio_when_reframed_by_crop_then_the_picture_has_that
     assert reframed.has_audio
     assert metadata["fit"] == "crop"
     assert (output.width, output.height) == (reframed.width, reframed.height)
+
+
+def test_given_a_phone_video_stored_turned_when_reframed_then_its_upright_size_is_used(run: Run) -> None:
+    # Given a 320x240 picture with a display matrix turning it a quarter: it plays as 240x320
+    assert (info(run.library / "portrait.mp4").width, info(run.library / "portrait.mp4").height) == (240, 320)
+    # When cropped to 1:1, Then the square is 240 wide, from the upright picture
+    [output], _ = run("reframe", {"aspectRatio": "1:1", "videoUrl": url("portrait.mp4")})
+    assert (info(output.path).width, info(output.path).height) == (240, 240)
 
 
 def test_given_pad_when_reframed_then_the_whole_picture_sits_on_black_bars(run: Run) -> None:
@@ -75,3 +85,20 @@ def test_given_what_reframe_cannot_use_when_run_then_a_sentence_says_why(
     with pytest.raises(MediaError) as failure:
         run("reframe", params, dependencies)
     assert message in str(failure.value)
+
+
+@given(st.integers(16, 8000), st.integers(16, 8000), st.sampled_from(ASPECT_RATIOS), st.sampled_from(["crop", "pad"]))
+def test_a_reframed_size_has_the_ratio_and_is_never_upscaled_by_crop(
+    width: int, height: int, ratio: str, fit: str
+) -> None:
+    w, h = (int(n) for n in ratio.split(":"))
+    out_w, out_h = reframed_size(width, height, (w, h), fit)
+    assert out_w % 2 == 0
+    assert out_h % 2 == 0
+    assert abs(out_w / out_h - w / h) <= 2.5 / min(out_w, out_h) * max(1, w / h)  # even rounding only
+    if fit == "crop":
+        assert out_w <= max(width, 2)
+        assert out_h <= max(height, 2)
+    else:
+        assert out_w >= width - 1
+        assert out_h >= height - 1

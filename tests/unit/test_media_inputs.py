@@ -15,8 +15,9 @@ from moto import mock_aws
 from execution_api.media_inputs import InputFetcher, InputLimits, InputRefused, InputUnavailable
 from execution_api.outputs import output_key, reference
 from tests.fake_media import VIDEO, media_host
+from tests.webhooks.test_webhook_transport import certificate, tls_receiver
 
-__all__ = ["media_host"]  # the fixture
+__all__ = ["certificate", "media_host", "tls_receiver"]  # fixtures
 
 BUCKET = "outputs"
 
@@ -180,4 +181,21 @@ def test_a_long_download_offers_heartbeats_and_a_cancelled_job_stops_it_leaving_
     with pytest.raises(Abandoned):
         InputFetcher(None, BUCKET, "acme", limits, heartbeat=heartbeat)(f"{media_host}/clip.mp4", tmp_path)
     assert beats == [1]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_certificate_that_does_not_verify_is_refused_not_retried(
+    tls_receiver: tuple[int, list[str | None], list[bytes]], tmp_path: Path
+) -> None:
+    # Given an https host whose certificate no trusted authority signed (the webhook tests' TLS receiver)
+    port, _names, requests = tls_receiver
+
+    def resolver(host: str, port_: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    fetch = InputFetcher(None, BUCKET, "acme", InputLimits(allow_insecure=True, timeout_seconds=5.0), resolver=resolver)
+    # When the input is fetched, then it fails for good, in words, before any request is sent
+    with pytest.raises(InputRefused, match="has a TLS certificate that does not verify"):
+        fetch(f"https://media.example.test:{port}/clip.mp4", tmp_path)
+    assert requests == []
     assert list(tmp_path.iterdir()) == []

@@ -13,6 +13,7 @@ import http.client
 import os
 import pathlib
 import re
+import ssl
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -109,6 +110,8 @@ class InputFetcher:
             if deadline.expired or isinstance(error, TimeoutError):
                 seconds = f"{self._limits.timeout_seconds:g}"
                 raise InputUnavailable(f"the input {shown} did not arrive within {seconds} s") from None
+            if isinstance(error, ssl.SSLCertVerificationError):
+                raise InputRefused(f"the input {shown} has a TLS certificate that does not verify") from None
             if isinstance(error, ConnectionRefusedError | ConnectionResetError):
                 raise InputRefused(f"the input {shown} is unreachable (the server refused the connection)") from None
             raise InputUnavailable(f"the input {shown} could not be downloaded ({type(error).__name__})") from None

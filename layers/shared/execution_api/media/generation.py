@@ -14,7 +14,7 @@ from execution_api.media.captions import FONT_FAMILY
 from execution_api.media.contract import Fetch, Heartbeat, MediaError, MediaOutput
 from execution_api.media.ffmpeg import AAC_ARGS, MP4_ARGS, run_ffmpeg, x264_args
 from execution_api.media.fonts import install_fonts
-from execution_api.media.inputs import AUDIO, IMAGE, Inputs, MediaInput, choice, described, even, number, video_output
+from execution_api.media.inputs import IMAGE, Inputs, MediaInput, choice, described, even, number, video_output
 from execution_api.media.reframe import ratio_of
 
 FPS = 30
@@ -32,8 +32,8 @@ def run_generate(
     short = RESOLUTIONS[choice(params, "resolution", tuple(RESOLUTIONS), "720p")]
     size = _size(ratio, short)
     inputs = Inputs(workdir, fetch)
-    image = _optional(inputs, params, "image", IMAGE, "generate")
-    audio = _optional(inputs, params, "audio", AUDIO, "generate")
+    image = _optional(inputs, params, "image" if params.get("image") is not None else "startImage", IMAGE, "generate")
+    audio = inputs.sound(params["audio"], "/params/audio", "generate") if params.get("audio") else None
     duration = number(params, "duration", 5, 1, 60) or 5.0
     if audio is not None and audio.info.duration:  # a talking head lasts as long as its speech
         duration = audio.info.duration
@@ -45,7 +45,8 @@ def run_generate(
     output = workdir / "generated.mp4"
     args += ["-vf", f"{fill}ass=filename=prompt.ass:fontsdir={fonts},format=yuv420p", "-map", "0:v"]
     args += ["-map", "1:a:0", *AAC_ARGS] if audio is not None else []
-    args += ["-t", f"{duration:.3f}", "-metadata", f"comment={prompt}", *x264_args(), *MP4_ARGS, output.name]
+    said = audio.info.comment if audio is not None and audio.info.comment else prompt  # what transcribe reads
+    args += ["-t", f"{duration:.3f}", "-metadata", f"comment={said}", *x264_args(), *MP4_ARGS, output.name]
     run_ffmpeg(args, workdir, heartbeat, "generating the video")
     return [video_output(output)], {"provider": "local", "aspectRatio": params.get("aspectRatio", "16:9")}
 

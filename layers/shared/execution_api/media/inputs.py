@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import pathlib
 import re
+import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,19 +29,18 @@ class MediaInput:
 
 
 class Inputs:
-    """Fetches inputs into workdir/inputs/<n>/ so two inputs with the same file name never collide."""
+    """Fetches each input into its own folder under workdir/inputs, so two inputs never collide."""
 
     def __init__(self, workdir: pathlib.Path, fetch: Fetch) -> None:
         self._workdir = workdir
         self._fetch = fetch
-        self._count = 0
 
     def download(self, url: str, pointer: str) -> pathlib.Path:
         if not isinstance(url, str) or not url.strip():
             raise MediaError(f"the input at {pointer} must be a URL")
-        self._count += 1
-        folder = self._workdir / "inputs" / str(self._count)
-        folder.mkdir(parents=True)
+        root = self._workdir / "inputs"
+        root.mkdir(exist_ok=True)
+        folder = pathlib.Path(tempfile.mkdtemp(prefix="input-", dir=root))  # a fresh folder, whoever came before
         fetched = self._fetch(url, folder)
         if not fetched.is_file() or fetched.stat().st_size == 0:
             raise MediaError(f"the input at {pointer} is empty (zero bytes)")
@@ -52,6 +52,13 @@ class Inputs:
         """Fetch and probe one input; refuse it unless its kind is one of `needs`."""
         path = self.download(url, pointer)
         return self.checked(path, pointer, needs, operation)
+
+    def sound(self, url: str, pointer: str, operation: str) -> MediaInput:
+        """An input whose sound is used: an audio file, or a video that has an audio track."""
+        media = self.media(url, pointer, AUDIO, operation)
+        if not media.info.has_audio:
+            raise MediaError(f"the input at {pointer} is a video without sound; {operation} needs its sound")
+        return media
 
     def media_of(self, path: pathlib.Path, pointer: str) -> MediaInput:
         """A file this job made (an intermediate), probed like an input."""

@@ -134,7 +134,7 @@ def run_lip_sync(
     audio_key = next((key for key in ("audioUrl", "audio") if params.get(key) is not None), None)
     if audio_key is None:
         raise MediaError("lipSync needs params.audioUrl: the speech to put on the picture")
-    speech = inputs.media(params[audio_key], f"/params/{audio_key}", AUDIO, "lipSync")
+    speech = inputs.sound(params[audio_key], f"/params/{audio_key}", "lipSync")
     url, pointer = input_url(params, ("videoUrl", "video", "image", "url"), dependency_urls, "lipSync")
     picture = inputs.media(url, pointer, PICTURE, "lipSync")
     output = workdir / "lip-synced.mp4"

@@ -81,7 +81,8 @@ def _item(inputs: Inputs, raw: Mapping[str, Any], pointer: str) -> Item:
     declared = raw.get("type")
     if declared is not None and declared not in ALL_KINDS:
         raise MediaError(f"{where}/type must be video, image or audio")
-    needs: tuple[Kind, ...] = (declared,) if declared else ALL_KINDS
+    # the SDK calls a .gif an image: an animated one plays as a video
+    needs: tuple[Kind, ...] = ("image", "video") if declared == "image" else (declared,) if declared else ALL_KINDS
     media = inputs.media(raw.get("url"), pointer, needs, "merge")  # type: ignore[arg-type]
     asked = number(raw, "duration", None, 0.04, 3600, where)
     volume = number(raw, "volume", 1.0, 0, 10, where) or 0.0

@@ -1,4 +1,4 @@
-"""Where a layer sits on the canvas (OPERATIONS.md 3.2): `full`, `center`, `pip`, Tailwind-like strings
+"""Where a layer sits on the canvas (OPERATIONS.md 3.2): `full` (the default), `center`, `pip`, Tailwind-like strings
 ("w-1/4 bottom-right"), the SDK's quarter names ("top-left-quarter") and custom objects
 ({width, height, position: {x, y}} in pixels or "50%"). Pure arithmetic on sizes: the canvas W x H and the
 layer's own w x h in, its drawn size and top-left corner out (sizes even, aspect kept unless `full`)."""
@@ -42,9 +42,9 @@ class Box:
 
 def place(placement: Any, canvas: tuple[int, int], size: tuple[int, int], pointer: str) -> Box:
     W, H = canvas  # the names of OPERATIONS.md's placement table
-    if placement is None or placement == "center":
+    if placement == "center":
         return _at(size, canvas, POSITIONS["center"])
-    if placement == "full":
+    if placement is None or placement == "full":  # what the origin's layer job defaults to
         return Box(W, H, 0, 0)
     if placement in ("pip", "picture-in-picture"):
         w, h = _fit(size, (W // 4, H // 4))

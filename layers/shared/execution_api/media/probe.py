@@ -30,6 +30,7 @@ _FPS = re.compile(r"([\d.]+)(k?) (?:fps|tbr)")
 _RATE = re.compile(r"(\d+) Hz, ([\w.() ]+?),")
 _PIX = re.compile(r",\s*([a-z0-9]+)(?:\(|,)")
 _COMMENT = re.compile(r"^\s{4}comment\s*: (.*)$", re.M)
+_ROTATION = re.compile(r"rotation of (-?[\d.]+) degrees", re.I)
 
 
 @dataclass(frozen=True)
@@ -103,10 +104,13 @@ def parse_probe(text: str) -> MediaInfo:
     if size is None:
         raise ProbeFailed("has a picture stream of unknown size")
     still = bool(IMAGE_FORMATS.match(fmt)) or duration is None
+    width, height = int(size.group(1)), int(size.group(2))
+    if _quarter_turned(text[video.end() :]):  # phones store portrait video turned: ffmpeg turns it back
+        width, height = height, width
     fields |= {
         "video_codec": video.group(1),
-        "width": int(size.group(1)),
-        "height": int(size.group(2)),
+        "width": width,
+        "height": height,
         "pixel_format": pix.group(1) if pix else None,
         "fps": float(fps.group(1)) * (1000 if fps.group(2) else 1) if fps else 0.0,
     }
@@ -122,3 +126,10 @@ def _duration(text: str) -> float | None:
     hours, minutes, seconds = found.groups()
     value = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
     return value if value > 0 else None
+
+
+def _quarter_turned(after_stream: str) -> bool:
+    """The stream's display matrix (in its side data, before the next stream) turns it by 90 or 270 degrees."""
+    side = after_stream.split("Stream #", 1)[0]
+    rotation = _ROTATION.search(side)
+    return rotation is not None and round(abs(float(rotation.group(1)))) % 180 == 90
