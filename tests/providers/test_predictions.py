@@ -259,3 +259,28 @@ def test_a_fal_request_with_an_error_fails_with_its_message(providers: Harness) 
     assert providers.sfn.calls[0][1]["cause"] == (
         "fal prediction fal-1 failed: fal refused the input: image_url could not be downloaded"
     )
+
+
+def test_fals_keys_are_cached_and_a_failed_signature_refetches_them_at_most_every_five_minutes() -> None:
+    from execution_api.providers.signatures import FalKeys, verify_fal
+
+    fake, now, fetches = FalFake(), [1_000_000.0], []
+    fake.requests["r1"] = {"payload": {"images": []}}
+
+    def fetch() -> bytes:
+        fetches.append(now[0])
+        return fake.jwks()
+
+    keys = FalKeys(fetch, clock=lambda: now[0])
+    body, headers = fake.signed_callback("r1", at=now[0])
+    verify_fal(keys, body, headers, now=now[0])
+    verify_fal(keys, body, headers, now=now[0])
+    assert len(fetches) == 1  # cached
+    for _ in range(3):  # forgeries right after: no refetch within five minutes
+        with pytest.raises(BadSignature):
+            verify_fal(keys, body.replace(b"images", b"imagez"), headers, now=now[0])
+    assert len(fetches) == 1
+    now[0] += 301
+    with pytest.raises(BadSignature):
+        verify_fal(keys, body, headers, now=now[0])  # too old by now, refused before any fetch
+    assert len(fetches) == 1

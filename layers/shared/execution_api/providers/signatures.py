@@ -21,6 +21,7 @@ from typing import Any
 
 TOLERANCE_SECONDS = 300
 JWKS_CACHE_SECONDS = 86_400
+JWKS_REFRESH_SECONDS = 300  # a failed signature refetches the keys at most this often (forgeries cannot flood fal)
 
 
 class BadSignature(Exception):
@@ -47,7 +48,8 @@ class FalKeys:
     _fetched_at: float = float("-inf")
 
     def keys(self, refresh: bool = False) -> list[bytes]:
-        if refresh or self.clock() - self._fetched_at > JWKS_CACHE_SECONDS:
+        age = self.clock() - self._fetched_at
+        if (refresh and age > JWKS_REFRESH_SECONDS) or age > JWKS_CACHE_SECONDS:
             document = json.loads(self.fetch())
             self._keys = [
                 base64.urlsafe_b64decode(k["x"] + "=" * (-len(k["x"]) % 4))
