@@ -50,14 +50,6 @@ class FalClient:
     def cancel(self, handle: Mapping[str, str]) -> None:
         self.transport.call("PUT", self._request_url(handle, "/cancel"), self._headers())
 
-    def from_callback(self, body: Any) -> Prediction | None:
-        """{request_id, status: OK|ERROR, payload, error?, payload_error?} (fal, "Webhooks")."""
-        if not isinstance(body, dict) or not isinstance(body.get("request_id"), str):
-            return None
-        handle = {"id": body["request_id"]}
-        error = body.get("error") or body.get("payload_error")
-        return self._result(handle, str(body.get("status")), body.get("payload"), error)
-
     def _result(self, handle: Mapping[str, str], status: str, payload: Any, error: Any) -> Prediction:
         if status != "OK" or not isinstance(payload, dict):
             if isinstance(payload, dict) and payload.get("detail"):

@@ -36,10 +36,6 @@ class PredictionClient(Protocol):
 
     def cancel(self, handle: Mapping[str, str]) -> None: ...
 
-    def from_callback(self, body: Any) -> Prediction | None:
-        """The prediction a verified callback body reports; None if it is not a final state."""
-        ...
-
 
 def transcript_words(output: Any) -> tuple[dict[str, Any], ...] | None:
     """Whisper's word list from the first of its known shapes (OPERATIONS.md 2.4): output.chunks (text,

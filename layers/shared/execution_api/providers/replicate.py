@@ -54,11 +54,6 @@ class ReplicateClient:
         url = f"{self.base_url}/predictions/{quote(handle['id'], safe='')}/cancel"
         self.transport.call("POST", url, self._headers())
 
-    def from_callback(self, body: Any) -> Prediction | None:
-        """The webhook's body is the prediction itself (Replicate, "Receive webhooks")."""
-        prediction = self._prediction(body)
-        return None if prediction.state == "running" else prediction
-
     def _prediction(self, body: Any) -> Prediction:
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
             from execution_api.engine.executors import JobFailed
