@@ -7,24 +7,23 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 
-from execution_api.engine.executors import JobRequest
-from execution_api.engine.step_functions import StepFunctions
-from execution_api.providers.callbacks import CallbackService
-from execution_api.providers.checker import PredictionChecker
-from execution_api.providers.executor import ProviderExecutor, prediction_client, tenant_key_reader
-from execution_api.providers.keys import ProviderKeyCipher, ProviderKeyStore
-from execution_api.providers.settings import ProviderSettings
-from execution_api.providers.signatures import FalKeys
-from execution_api.providers.store import PredictionStore
-from execution_api.providers.transport import Transport
-from execution_api.webhook_secrets import WebhookSecretCipher
 from local.stack import LocalDeployment
 from tests.providers.fakes import ElevenLabsFake, FalFake, ReplicateFake, serving
+
+if TYPE_CHECKING:  # imported by the fixture: Powertools reads its settings when execution_api.observability is
+    # imported, and this conftest is imported before the root conftest puts the template's settings in place.
+    from execution_api.engine.executors import JobRequest
+    from execution_api.providers.callbacks import CallbackService
+    from execution_api.providers.checker import PredictionChecker
+    from execution_api.providers.executor import ProviderExecutor
+    from execution_api.providers.keys import ProviderKeyCipher, ProviderKeyStore
+    from execution_api.providers.settings import ProviderSettings
+    from execution_api.providers.store import PredictionStore
 
 TOKEN = "task-token-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
@@ -97,6 +96,8 @@ class Harness:
         return self.stack.names["ExecutionsTable"]
 
     def job(self, operation: str, params: dict[str, Any], keys: dict[str, str] | None = None, **kw: Any) -> JobRequest:
+        from execution_api.engine.executors import JobRequest
+
         return JobRequest(
             "exec-1", kw.get("job_id", "job1"), operation, params, 1, keys or {}, "tenant-a",
             tuple(kw.get("dependencies", ())), TOKEN,
@@ -116,6 +117,17 @@ class Harness:
 
 @pytest.fixture
 def providers(aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    from execution_api.engine.step_functions import StepFunctions
+    from execution_api.providers.callbacks import CallbackService
+    from execution_api.providers.checker import PredictionChecker
+    from execution_api.providers.executor import ProviderExecutor, prediction_client, tenant_key_reader
+    from execution_api.providers.keys import ProviderKeyCipher, ProviderKeyStore
+    from execution_api.providers.settings import ProviderSettings
+    from execution_api.providers.signatures import FalKeys
+    from execution_api.providers.store import PredictionStore
+    from execution_api.providers.transport import Transport
+    from execution_api.webhook_secrets import WebhookSecretCipher
+
     with serving(ReplicateFake()) as rep, serving(FalFake()) as fal, serving(ElevenLabsFake()) as eleven:
         assert isinstance(rep, ReplicateFake)
         assert isinstance(fal, FalFake)
