@@ -14,7 +14,7 @@ from typing import Any
 from execution_api.aws_errors import is_retryable
 from execution_api.credentials import SEALED, open_credentials, open_job_params, scrub
 from execution_api.engine.config import EngineSettings
-from execution_api.engine.executors import Executor, JobFailed, JobRequest
+from execution_api.engine.executors import Executor, JobDeferred, JobFailed, JobRequest
 from execution_api.engine.media_executor import SelectedExecutor
 from execution_api.engine.params import message_params, resolve_references
 from execution_api.engine.step_functions import StepFunctions
@@ -72,11 +72,13 @@ class Worker:
         heartbeat = self._heartbeat(token, float(message.get("heartbeatSeconds") or 300))
         opened: list[Any] = []  # every credential value opened for this job: no failure text may carry one
         try:
-            request = self._request(pk, job, attempt, opened)
+            request = self._request(pk, job, attempt, opened, token)
             executor = (self._executors or executor_for)(request.operation, self._settings)
             result = executor.run(request, heartbeat)
         except JobAbandoned:
             return "abandoned"
+        except JobDeferred:
+            return "deferred"  # a provider's callback or the poller answers the task token
         except JobFailed as failure:
             reason = scrub(failure.message, opened)[:32_000]
             self._sfn.fail(token, RETRYABLE if failure.retryable else FAILED, reason)
@@ -92,7 +94,9 @@ class Worker:
         self._sfn.succeed(token, result)
         return "completed"
 
-    def _request(self, pk: str, job: dict[str, Any], attempt: int, opened_values: list[Any]) -> JobRequest:
+    def _request(
+        self, pk: str, job: dict[str, Any], attempt: int, opened_values: list[Any], token: str = ""
+    ) -> JobRequest:
         """The job as the executor needs it: credentials sealed at intake opened here, by the worker alone,
         in the places the client put them (a place under a dependency reference key is found under its url,
         and a credential that is itself a reference is resolved like any other)."""
@@ -111,7 +115,7 @@ class Worker:
             keys = opened.provider_api_keys
         dependencies = tuple(url for url in (job.get("dependencies") or {}).values() if isinstance(url, str))
         return JobRequest(
-            job["executionId"], job["id"], job["operation"], params, attempt, keys, job["tenantId"], dependencies
+            job["executionId"], job["id"], job["operation"], params, attempt, keys, job["tenantId"], dependencies, token
         )
 
     def _heartbeat(self, token: str, heartbeat_seconds: float) -> Callable[[], None]:
