@@ -92,6 +92,29 @@ def test_the_poller_completes_a_prediction_whose_callback_never_came(engine: Eng
     assert engine.run(execution_id)["status"] == "completed"
 
 
+def test_a_key_given_only_in_the_options_reaches_the_provider(engine: Engine, replicate: ReplicateFake) -> None:
+    # Given a job whose params hold no credential at all: the key is only in options.providerApiKeys
+    params = {"provider": "replicate", "modelId": "minimax/video-01", "prompt": "a cat"}
+    body = {
+        "executionPlan": {"jobs": [{"id": "a", "operation": "generate", "params": params}]},
+        "options": {"providerApiKeys": {"replicate": replicate.key}},
+    }
+    answer = engine.api.submit(body)
+    assert answer.status == 202, answer.body
+    execution_id = answer.body["id"]
+    # When the worker runs it, then the prediction is made with that key (the fake answers 401 to any other,
+    # and the job would fail naming the ways to give a key), and the task waits for it
+    engine.run_until(lambda: bool(replicate.predictions) and bool(refs(engine)))
+    assert engine.jobs(execution_id)["a"]["status"] == "processing"
+    assert replicate.key not in json.dumps(stored_items(engine.stack), default=str)
+    (prediction_id,) = replicate.predictions
+    replicate.finish(prediction_id, output=[replicate.serve_file("v.mp4", MP4, "video/mp4")])
+    time.sleep(1.1)  # PROVIDER_POLL_SECONDS
+    assert engine.call("PredictionPollerFunction", {}) == {"sent": 1}
+    assert engine.run(execution_id)["status"] == "completed"
+    assert replicate.key not in history_text(engine)
+
+
 def test_cancelling_the_execution_cancels_its_running_prediction(engine: Engine, replicate: ReplicateFake) -> None:
     execution_id = submit(engine, replicate)
     assert engine.cancel(execution_id).status == 202

@@ -20,6 +20,7 @@ from execution_api.engine.params import message_params, resolve_references
 from execution_api.engine.step_functions import StepFunctions
 from execution_api.engine.store import JobStore
 from execution_api.observability import logger
+from execution_api.operations import GENERATION_OPERATIONS, runs_simulated
 from execution_api.repository import execution_pk
 from execution_api.webhook_secrets import WebhookSecretCipher
 
@@ -102,16 +103,21 @@ class Worker:
         and a credential that is itself a reference is resolved like any other)."""
         params = message_params(job)
         keys: dict[str, str] = {}
-        execution = self._store.execution(pk) if SEALED in job.get("paramsJson", "") else None
+        sealed_in_params = SEALED in job.get("paramsJson", "")
+        # A provider job needs options.providerApiKeys even when its params hold no credential of their own.
+        simulated = runs_simulated(job["operation"], params, simulated_executor=self._settings.simulated_executor)
+        may_need_keys = job["operation"] in GENERATION_OPERATIONS and not simulated
+        execution = self._store.execution(pk) if sealed_in_params or may_need_keys else None
         if execution is not None and "sealedCredentials" in execution:
             if self._cipher is None:
                 raise JobFailed("the worker has no key to open the job's credentials")
-            item = self._store.job(pk, job["id"]) or {}
-            sealed = json.loads(item["sealedParams"]["S"]) if "sealedParams" in item else {}
             opened = open_credentials(self._cipher, job["executionId"], execution["sealedCredentials"]["B"])
             opened_values.extend([*opened.values, *opened.provider_api_keys.values()])
-            urls = job.get("dependencies") or {}
-            params = open_job_params(params, sealed, opened, lambda value: resolve_references(value, urls))
+            if sealed_in_params:
+                item = self._store.job(pk, job["id"]) or {}
+                sealed = json.loads(item["sealedParams"]["S"]) if "sealedParams" in item else {}
+                urls = job.get("dependencies") or {}
+                params = open_job_params(params, sealed, opened, lambda value: resolve_references(value, urls))
             keys = opened.provider_api_keys
         dependencies = tuple(url for url in (job.get("dependencies") or {}).values() if isinstance(url, str))
         return JobRequest(
