@@ -111,3 +111,47 @@ def test_bad_provider_key_requests_are_refused_in_words(api: Api) -> None:
     assert keys_call(api, "PUT", "fal", "not json").body["code"] == "malformed_json"
     assert keys_call(api, "GET", "fal", tenant=None).status == 401
     assert keys_call(api, "POST", "fal", {"apiKey": "x" * 12}).status == 405
+
+
+@pytest.mark.parametrize(
+    ("environment", "params", "code", "words"),
+    [
+        # Deployed (no local stand-ins, no simulated executor): the map decides.
+        ({}, {"provider": "hume", "modelId": "hume/tts"}, "provider_shut_down", ["shut down", "elevenlabs"]),
+        ({}, {"modelId": "acme/video-9"}, "unknown_model", ["'acme/video-9'", "minimax/video-01"]),
+        ({}, {"provider": "acme", "modelId": "minimax/video-01"}, "unknown_provider", ["elevenlabs, fal, replicate"]),
+        ({}, {"prompt": "a cat"}, "model_required", ["no default model"]),
+        # A configured default serves the job that names no model; a bad one is caught as the model it names.
+        ({"DEFAULT_MODELS": "generate=minimax/video-01"}, {"prompt": "a cat"}, None, []),
+        ({"DEFAULT_MODELS": "generate=acme/video-9"}, {"prompt": "a cat"}, "unknown_model", ["'acme/video-9'"]),
+        # make run's local provider stands in for a job that names no model; a named provider is still checked.
+        ({"LOCAL_PROVIDERS": "true"}, {"prompt": "a cat"}, None, []),
+        ({"LOCAL_PROVIDERS": "true"}, {"provider": "hume"}, "provider_shut_down", ["shut down"]),
+        # A job the simulated executor runs reaches no provider: unchecked.
+        ({"SIMULATED_EXECUTOR": "true"}, {"provider": "hume", "simulate": {}}, None, []),
+    ],
+)
+def test_intake_refuses_a_model_or_provider_it_cannot_run_with_a_422_in_words(
+    api: Api,
+    monkeypatch: pytest.MonkeyPatch,
+    environment: dict[str, str],
+    params: dict[str, Any],
+    code: str | None,
+    words: list[str],
+) -> None:
+    # Given a deployment's settings
+    settings = {"LOCAL_PROVIDERS": "false", "SIMULATED_EXECUTOR": "false", "DEFAULT_MODELS": "", **environment}
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    forget_cached_configuration()
+    # When a generation job is submitted through the submit handler
+    answer = api.submit({"executionPlan": {"jobs": [{"id": "a", "operation": "generate", "params": params}]}})
+    # Then it is accepted, or refused before anything runs with the code and words of the problem
+    if code is None:
+        assert answer.status == 202, answer.body
+        return
+    assert answer.status == 422, answer.body
+    (error,) = answer.body["errors"]
+    assert error["code"] == code
+    assert error["pointer"].startswith("/executionPlan/jobs/0/params")
+    assert all(word in error["message"] for word in words), error
