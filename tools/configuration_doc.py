@@ -46,6 +46,8 @@ MEANINGS = {
     "poller finds each result ([providers.md](providers.md))",
     "PROVIDER_KEY_SECRET_PREFIX": "The deployment's own provider keys are the Secrets Manager secrets named "
     "`<prefix><provider>`, where they exist",
+    "LOCAL_STAND_INS": "Where `LOCAL_PROVIDERS` is `true`: `false` fails a provider job with no key (as deployed) "
+    "instead of running it on the local provider ([providers.md](providers.md))",
     "PROVIDER_POLL_SECONDS": "How often a pending prediction is read when no callback came (and the task heartbeated)",
     "WORK_QUEUE_URL": "The work queue: generation and custom operations ([engine.md](engine.md))",
     "MEDIA_QUEUE_URL": "The media worker's queue ([engine.md](engine.md))",
