@@ -34,6 +34,9 @@ REQUIRED = {
     "EngineFunction": {"EXECUTIONS_TABLE_NAME", "WORK_QUEUE_URL", "MEDIA_QUEUE_URL"},
     "WorkerFunction": {"EXECUTIONS_TABLE_NAME", "WEBHOOK_SECRET_KEY_ID", "OUTPUTS_BUCKET_NAME"},
     "MediaWorkerFunction": {"EXECUTIONS_TABLE_NAME", "WEBHOOK_SECRET_KEY_ID", "OUTPUTS_BUCKET_NAME"},
+    "ProviderCallbackFunction": {"EXECUTIONS_TABLE_NAME", "WEBHOOK_SECRET_KEY_ID"},
+    "PredictionPollerFunction": {"EXECUTIONS_TABLE_NAME", "WEBHOOK_SECRET_KEY_ID"},
+    "ProviderKeysFunction": {"EXECUTIONS_TABLE_NAME", "WEBHOOK_SECRET_KEY_ID"},
 }
 
 # Imports each handler module under each environment it is given, as a fresh container would, and

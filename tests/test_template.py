@@ -72,6 +72,11 @@ def test_every_route_needs_the_api_key_authorizer() -> None:
         for event in TEMPLATE.resources[function.logical_id]["Properties"].get("Events", {}).values():
             if event["Type"] != "Api" or event["Properties"]["Method"] == "OPTIONS":
                 continue  # CORS preflights carry no key; the function answers them for allowed origins only
+            if event["Properties"]["Path"] == "/api/providers/{provider}/callbacks/{ref}":
+                # The one exception: providers hold no key of ours; their signature is checked instead
+                # (tests/providers/test_callback_route.py sends unsigned, forged and replayed callbacks).
+                assert event["Properties"]["Auth"] == {"Authorizer": "NONE", "ApiKeyRequired": False}
+                continue
             assert "Auth" not in event["Properties"], "no route opts out of the default authorizer"
 
 
@@ -125,6 +130,8 @@ def test_routes_and_handlers() -> None:
         ("ExecutionStatusFunction", "ANY", "/api/execute/{id}/status"),
         ("ExecutionStatusFunction", "OPTIONS", "/api/execute/{id}/status"),
         ("CancelExecutionFunction", "ANY", "/api/execute/{id}/cancel"),
+        ("ProviderCallbackFunction", "ANY", "/api/providers/{provider}/callbacks/{ref}"),
+        ("ProviderKeysFunction", "ANY", "/api/provider-keys/{provider}"),
     }
     for function in TEMPLATE.functions():
         module = function.handler.rsplit(".", 1)[0]

@@ -129,16 +129,28 @@ def test_the_engine_function_answers_tokens_of_its_state_machine_only() -> None:
 @pytest.mark.parametrize("worker", ["WorkerFunction", "MediaWorkerFunction"])
 def test_the_workers_claim_report_store_outputs_and_decrypt_only_with_an_execution_context(worker: str) -> None:
     assert inline(worker) == {
-        "ExecutionsTable": {"dynamodb:UpdateItem", "dynamodb:GetItem"},
+        # Claims attempts; records, finds and settles provider predictions (docs/providers.md).
+        "ExecutionsTable": {"dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem"},
         "ExecutionStateMachine": {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"},
-        "WebhookSecretKey": {"kms:Decrypt"},
+        "WebhookSecretKey": {"kms:Decrypt", "kms:Encrypt"},
         "${OutputsBucket.Arn}/*": {"s3:PutObject", "s3:GetObject"},
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${ProviderKeySecretPrefix}*": {
+            "secretsmanager:GetSecretValue"
+        },
     }
-    [kms] = [s for s in statements(worker) if s["Action"] == "kms:Decrypt"]
-    assert kms["Condition"] == {
+    contexts = [s["Condition"] for s in statements(worker) if s["Action"] in ("kms:Decrypt", "kms:Encrypt")]
+    by_execution = {
         "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["executionId"]},
         "Null": {"kms:EncryptionContext:executionId": "false"},
     }
+    by_tenant_key = {
+        "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["tenantId", "provider"]},
+        "Null": {"kms:EncryptionContext:tenantId": "false"},
+    }
+    # Sealed credentials and predictions open only under their execution; stored keys under their tenant.
+    assert contexts.count(by_execution) == 2
+    assert contexts.count(by_tenant_key) == 1
+    assert len(contexts) == 3
 
 
 def test_cancel_writes_the_table_and_stops_runs_of_its_state_machine_only() -> None:

@@ -142,7 +142,7 @@ def test_api_functions_reserve_concurrency_only_when_asked() -> None:
 
 def test_every_asynchronously_invoked_function_keeps_its_failures() -> None:
     asynchronous = {name for kind in ("Schedule", "EventBridgeRule") for name, _ in events_of(kind)}
-    assert asynchronous == {"SweeperFunction", "EngineFunction"}
+    assert asynchronous == {"SweeperFunction", "PredictionPollerFunction", "EngineFunction"}
     for function in asynchronous:
         config = FUNCTIONS[function]["Properties"]["EventInvokeConfig"]
         assert config["DestinationConfig"]["OnFailure"]["Type"] == "SQS", function

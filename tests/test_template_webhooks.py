@@ -37,11 +37,21 @@ def test_the_sender_decrypts_only_under_an_execution_id_context() -> None:
     assert kms["Condition"]["ForAllValues:StringEquals"] == {"kms:EncryptionContextKeys": ["executionId"]}
 
 
-# The sender opens webhook secrets; the engine's worker opens the job credentials sealed at intake.
-DECRYPTERS = {SENDER, "WorkerFunction", "MediaWorkerFunction"}
+# The sender opens webhook secrets; the engine's worker opens the job credentials sealed at intake; the provider
+# callback opens a prediction's Replicate signing secret (docs/providers.md).
+DECRYPTERS = {SENDER, "WorkerFunction", "MediaWorkerFunction", "ProviderCallbackFunction"}
+EXECUTION_CONTEXT = {
+    "Null": {"kms:EncryptionContext:executionId": "false"},
+    "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["executionId"]},
+}
+# A tenant's stored provider key is sealed under (tenantId, provider); only the workers open it.
+TENANT_KEY_CONTEXT = {
+    "Null": {"kms:EncryptionContext:tenantId": "false"},
+    "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["tenantId", "provider"]},
+}
 
 
-def test_only_the_sender_and_the_worker_can_decrypt_and_only_under_an_execution_id() -> None:
+def test_only_the_sender_the_workers_and_the_callback_can_decrypt_and_only_under_a_context() -> None:
     for function, resource in TEMPLATE.of_type("AWS::Serverless::Function").items():
         policies = resource["Properties"].get("Policies", [])
         templates = [name for policy in policies if "Statement" not in policy for name in policy]
@@ -50,9 +60,11 @@ def test_only_the_sender_and_the_worker_can_decrypt_and_only_under_an_execution_
         actions = {a for s in inline for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
         assert ("kms:Decrypt" in actions) == (function in DECRYPTERS), function
         assert not any(a.startswith("kms:") and "*" in a for a in actions), function
-        for statement in (s for s in inline if s["Action"] == "kms:Decrypt"):
-            assert statement["Condition"]["Null"] == {"kms:EncryptionContext:executionId": "false"}
-            assert statement["Condition"]["ForAllValues:StringEquals"] == {"kms:EncryptionContextKeys": ["executionId"]}
+        contexts = [s["Condition"] for s in inline if s["Action"] == "kms:Decrypt"]
+        assert (EXECUTION_CONTEXT in contexts) == (function in DECRYPTERS), function
+        workers = {"WorkerFunction", "MediaWorkerFunction"}
+        allowed = [EXECUTION_CONTEXT, TENANT_KEY_CONTEXT] if function in workers else [EXECUTION_CONTEXT]
+        assert all(context in allowed for context in contexts), function
 
 
 def test_every_webhook_statement_is_scoped_to_one_resource() -> None:

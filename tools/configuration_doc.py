@@ -36,6 +36,19 @@ MEANINGS = {
     "SIMULATED_EXECUTOR": "`true` runs params.simulate and unknown operations on the simulated executor, and intake "
     "accepts any operation name (`make run`, tests)",
     "LOCAL_PROVIDERS": "`true` runs the generation operations on the media worker's local provider (`make run`)",
+    "DEFAULT_MODELS": "Comma-separated `operation=modelId` pairs: the model of a generation job that names none "
+    "(`model_required` where neither this nor `LOCAL_PROVIDERS` gives one; [providers.md](providers.md))",
+    "REPLICATE_API_URL": "Replicate's API base URL: a proxy, or a local fake ([providers.md](providers.md))",
+    "FAL_QUEUE_URL": "fal's queue base URL: a proxy, or a local fake",
+    "FAL_JWKS_URL": "Where fal publishes the ED25519 keys its callbacks are signed with (cached for a day)",
+    "ELEVENLABS_API_URL": "ElevenLabs' API base URL: a proxy, or a local fake",
+    "PROVIDER_CALLBACK_BASE_URL": "This API's public base URL, for providers' callbacks; empty: no callbacks, the "
+    "poller finds each result ([providers.md](providers.md))",
+    "PROVIDER_KEY_SECRET_PREFIX": "The deployment's own provider keys are the Secrets Manager secrets named "
+    "`<prefix><provider>`, where they exist",
+    "LOCAL_STAND_INS": "Where `LOCAL_PROVIDERS` is `true`: `false` fails a provider job with no key (as deployed) "
+    "instead of running it on the local provider ([providers.md](providers.md))",
+    "PROVIDER_POLL_SECONDS": "How often a pending prediction is read when no callback came (and the task heartbeated)",
     "WORK_QUEUE_URL": "The work queue: generation and custom operations ([engine.md](engine.md))",
     "MEDIA_QUEUE_URL": "The media worker's queue ([engine.md](engine.md))",
     "OUTPUTS_BUCKET_NAME": "The bucket of job outputs ([api.md](api.md))",

@@ -14,12 +14,14 @@ from execution_api.engine.media_executor import MediaSettings
 from execution_api.engine.store import JobStore
 from execution_api.engine.worker import Worker
 from execution_api.observability import logger, tracer
+from execution_api.providers.settings import ProviderSettings
 from execution_api.settings import load_settings
 from execution_api.webhook_secrets import WebhookSecretCipher
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(WorkerSettings)
 load_settings(MediaSettings)  # outputs and inputs: both workers store outputs in the bucket
+load_settings(ProviderSettings)  # both run provider jobs: the work queue deployed, the media queue under make run
 
 
 @per_container
@@ -32,6 +34,11 @@ def worker() -> Worker:
 
 def run_job(record: SQSRecord) -> None:
     message: dict[str, Any] = json.loads(record.body)
+    if "prediction" in message:  # a provider's callback or the poller: settle that prediction (docs/providers.md)
+        from execution_api.providers.wiring import prediction_checker
+
+        logger.info("prediction check", extra={"outcome": prediction_checker().check(str(message["prediction"]))})
+        return
     job = message.get("job") or {}
     logger.append_keys(executionId=job.get("executionId"), jobId=job.get("id"), attempt=message.get("attempt"))
     logger.info("job attempt", extra={"outcome": worker().handle(message)})

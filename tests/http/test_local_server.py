@@ -84,7 +84,13 @@ def test_an_unknown_route_gets_the_templates_gateway_response(server: Server) ->
 def test_openapi_and_swagger_ui_are_served(server: Server) -> None:
     spec = server.request("GET", "/api/openapi.json")
     assert spec.status == 200
-    assert set(spec.body["paths"]) == {"/api/execute", "/api/execute/{id}/status", "/api/execute/{id}/cancel"}
+    assert set(spec.body["paths"]) == {
+        "/api/execute",
+        "/api/execute/{id}/status",
+        "/api/execute/{id}/cancel",
+        "/api/provider-keys/{provider}",
+        "/api/providers/{provider}/callbacks/{ref}",
+    }
     docs = server.request("GET", "/api/docs")
     assert docs.status == 200
     assert b"SwaggerUIBundle" in docs.raw

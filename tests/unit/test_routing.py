@@ -68,9 +68,17 @@ class Recording:
         return {"status": "completed", "outputs": [], "metadata": {"executor": "media"}}
 
 
+class ProviderRecording(Recording):
+    def run(self, job: JobRequest, heartbeat: Any) -> dict[str, Any]:
+        self.jobs.append(job)
+        return {"status": "completed", "outputs": [], "metadata": {"executor": "providers"}}
+
+
 def run(operation: str, params: dict[str, Any], **fields: Any) -> tuple[dict[str, Any], Recording]:
-    recording = Recording()
-    chosen = SelectedExecutor(settings(SIMULATED_JOB_MS="0", **fields), media=lambda: recording)
+    recording, providers = Recording(), ProviderRecording()
+    chosen = SelectedExecutor(
+        settings(SIMULATED_JOB_MS="0", **fields), media=lambda: recording, providers=lambda: providers
+    )
     return chosen.run(JobRequest("e", "j", operation, params), lambda: None), recording
 
 
@@ -84,15 +92,13 @@ def test_a_worker_runs_simulate_and_unknown_names_simulated_only_where_enabled()
     assert [job.operation for job in media_executor.jobs] == ["reframe"]
 
 
-def test_generation_runs_on_the_local_provider_only_where_it_stands_in() -> None:
-    result, _ = run("generate", {"prompt": "a cat"}, LOCAL_PROVIDERS="true")
-    assert result["metadata"]["executor"] == "media"
-    with pytest.raises(JobFailed) as failed:
-        run("generate", {"prompt": "a cat"}, LOCAL_PROVIDERS="false")
-    assert (failed.value.message, failed.value.retryable) == (
-        "no provider is configured for operation 'generate'",
-        False,
-    )
+def test_generation_runs_on_the_provider_executor_which_decides_on_the_local_provider() -> None:
+    # The provider executor hands a job with no key to the local provider where it stands in
+    # (tests/providers/test_keys_and_speech.py); the media executor never sees a generation here.
+    for local in ("true", "false"):
+        result, media = run("generate", {"prompt": "a cat"}, LOCAL_PROVIDERS=local)
+        assert result["metadata"]["executor"] == "providers"
+        assert media.jobs == []
 
 
 def test_an_operation_no_worker_runs_fails_for_good_naming_it() -> None:

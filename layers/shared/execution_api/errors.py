@@ -111,3 +111,11 @@ class IdempotencyKeyReused(ExecutionApiError):
 
 class IdempotencyKeyInFlight(ExecutionApiError):
     """409: a request with this Idempotency-Key is still running."""
+
+
+class ProviderNotFound(ExecutionApiError):
+    """404: /api/provider-keys/{provider} names no provider this deployment runs (or one shut down)."""
+
+
+class ProviderKeyNotFound(ExecutionApiError):
+    """404: the tenant stored no key for this provider."""

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from execution_api import exact_json, limits
 from execution_api.errors import Violation
 from execution_api.models.records import ExecutionPlan, PlannedJob
-from execution_api.operations import accepted_operations
-from execution_api.webhook_signing import whsec_problem
-from execution_api.webhook_urls import webhook_url_problem
+from execution_api.operations import GENERATION_OPERATIONS, accepted_operations, runs_simulated
+from execution_api.providers.catalog import ModelProblem, route
+from execution_api.webhook_urls import webhook_problems
 
 if TYPE_CHECKING:
     from execution_api.settings import SubmitSettings
@@ -33,6 +33,12 @@ class PlanLimits:
     max_jobs: int = limits.MAX_JOBS
     max_job_params_bytes: int = limits.MAX_JOB_PARAMS_BYTES
     allowed_operations: frozenset[str] = frozenset()
+    # Generation jobs: the models of the map (execution_api.providers.catalog) and this deployment's defaults;
+    # off by default as allowed_operations' empty set is "any" (a deployment's settings turn it on).
+    check_models: bool = False
+    default_models: tuple[tuple[str, str], ...] = ()
+    local_providers: bool = False
+    simulated_executor: bool = False
 
     @classmethod
     def from_settings(cls, settings: SubmitSettings) -> PlanLimits:
@@ -42,6 +48,10 @@ class PlanLimits:
             allowed_operations=accepted_operations(
                 settings.allowed_operations, simulated_executor=settings.simulated_executor
             ),
+            check_models=True,
+            default_models=tuple(sorted(settings.default_models.items())),
+            local_providers=settings.local_providers,
+            simulated_executor=settings.simulated_executor,
         )
 
 
@@ -66,6 +76,8 @@ def check_plan(plan: ExecutionPlan, limits: PlanLimits, *, allow_insecure_webhoo
     for job in plan.jobs:
         if allowed_operations and job.operation not in allowed_operations:
             violations.append(_operation_not_allowed(job, allowed_operations))
+        if limits.check_models and job.operation in GENERATION_OPERATIONS:
+            _model_problems(job, limits, violations)
         if job.params:
             _params_problems(job, max_params_bytes, jobs_by_id, violations)
         depends_on = job.depends_on
@@ -94,15 +106,7 @@ def check_plan(plan: ExecutionPlan, limits: PlanLimits, *, allow_insecure_webhoo
     if plan.root_job_ids is not None:
         violations.extend(_root_problems(plan, jobs_by_id))
     if plan.webhook is not None:
-        problem = webhook_url_problem(plan.webhook.url, allow_insecure=allow_insecure_webhooks)
-        if problem is not None:
-            violations.append(Violation(plan.webhook.pointer, *problem))
-        secret = plan.webhook.secret.get_secret_value() if plan.webhook.secret else ""
-        secret_problem = whsec_problem(secret)
-        if secret_problem is not None:
-            where = plan.webhook.pointer
-            where = where.removesuffix("/url") + "/secret" if where.endswith("/url") else "/options/webhookSecret"
-            violations.append(Violation(where, "invalid_webhook_secret", secret_problem))
+        violations.extend(webhook_problems(plan.webhook, allow_insecure=allow_insecure_webhooks))
     return violations
 
 
@@ -138,6 +142,17 @@ def _operation_not_allowed(job: PlannedJob, allowed_operations: frozenset[str]) 
         "operation_not_allowed",
         f"operation '{job.operation}' is not one of: {allowed}",
     )
+
+
+def _model_problems(job: PlannedJob, limits: PlanLimits, violations: list[Violation]) -> None:
+    """A generation job names a model and provider of the map, or has a default (jobs the simulated
+    executor runs are not checked: they reach no provider)."""
+    if runs_simulated(job.operation, job.params, simulated_executor=limits.simulated_executor):
+        return
+    try:
+        route(job.operation, job.params, dict(limits.default_models), local_providers=limits.local_providers)
+    except ModelProblem as problem:
+        violations.append(Violation(_job_pointer(job, "params", problem.field), problem.code, problem.message))
 
 
 def _params_problems(

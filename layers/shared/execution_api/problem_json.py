@@ -26,6 +26,8 @@ from execution_api.errors import (
     MethodNotAllowed,
     PayloadTooLarge,
     PlanRejected,
+    ProviderKeyNotFound,
+    ProviderNotFound,
     RouteNotFound,
     StorageUnavailable,
     Unauthenticated,
@@ -128,6 +130,8 @@ _SIMPLE_PROBLEMS: dict[type[ExecutionApiError], tuple[HTTPStatus, str, str | Non
     Unauthenticated: (HTTPStatus.UNAUTHORIZED, "unauthorized", None),
     IdempotencyKeyReused: (HTTPStatus.UNPROCESSABLE_ENTITY, "idempotency_key_reused", None),
     ExecutionAlreadyFinished: (HTTPStatus.CONFLICT, "execution_finished", None),
+    ProviderNotFound: (HTTPStatus.NOT_FOUND, "provider_not_found", None),
+    ProviderKeyNotFound: (HTTPStatus.NOT_FOUND, "provider_key_not_found", None),
 }
 
 

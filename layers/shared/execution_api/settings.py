@@ -40,6 +40,14 @@ def _problem(problem: ErrorDetails) -> str:
     return f"{name} is not set" if problem["type"] == "missing" else f"{name}: {problem['msg']}"
 
 
+def _pairs(value: object) -> object:
+    """A comma-separated variable of `name=value` pairs as a dict (DEFAULT_MODELS: operation=modelId)."""
+    if isinstance(value, str):
+        pairs = (part.split("=", 1) for part in value.split(",") if "=" in part)
+        return {name.strip(): chosen.strip() for name, chosen in pairs if name.strip() and chosen.strip()}
+    return value
+
+
 def _names(value: object) -> object:
     """A comma-separated variable as a set of its non-empty, stripped parts."""
     if isinstance(value, str):
@@ -85,10 +93,15 @@ class SubmitSettings(ApiSettings):
     allowed_operations: frozenset[str] = Field(default=frozenset(), alias="ALLOWED_OPERATIONS")
     # Where the simulated executor runs (make run, tests), any operation name is accepted.
     simulated_executor: bool = Field(default=False, alias="SIMULATED_EXECUTOR")
+    # A generation job that names no modelId runs on the operation's default here (operation=modelId, ...),
+    # else on the local provider where it stands in (make run), else is refused (model_required).
+    default_models: dict[str, str] = Field(default_factory=dict, alias="DEFAULT_MODELS")
+    local_providers: bool = Field(default=False, alias="LOCAL_PROVIDERS")
     allow_insecure_webhooks: bool = Field(default=False, alias="ALLOW_INSECURE_WEBHOOKS")
     execution_retention_days: int = Field(default=90, alias="EXECUTION_RETENTION_DAYS", ge=1)
 
     _split_operations = field_validator("allowed_operations", mode="before")(_names)
+    _split_models = field_validator("default_models", mode="before")(_pairs)
 
 
 class WebhookSettings(FunctionSettings):

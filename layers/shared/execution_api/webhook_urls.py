@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import TYPE_CHECKING
 
 from ada_url import URL
 
+from execution_api.errors import Violation
 from execution_api.limits import MAX_WEBHOOK_URL_LENGTH
+from execution_api.webhook_signing import whsec_problem
+
+if TYPE_CHECKING:
+    from execution_api.models.records import WebhookTarget
 
 _CONTROL_SPACE_OR_BACKSLASH = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
 _AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
@@ -93,3 +99,18 @@ def _spelling_problem(url: str) -> str | None:
 
 def _refused(what: str) -> tuple[str, str]:
     return "webhook_host_not_allowed", f"the webhook URL points to {what}, which the service will not call"
+
+
+def webhook_problems(webhook: WebhookTarget, *, allow_insecure: bool = False) -> list[Violation]:
+    """A plan's webhook: a URL we may call, and a secret in the Standard Webhooks form."""
+    found: list[Violation] = []
+    problem = webhook_url_problem(webhook.url, allow_insecure=allow_insecure)
+    if problem is not None:
+        found.append(Violation(webhook.pointer, *problem))
+    secret = webhook.secret.get_secret_value() if webhook.secret else ""
+    secret_problem = whsec_problem(secret)
+    if secret_problem is not None:
+        where = webhook.pointer
+        where = where.removesuffix("/url") + "/secret" if where.endswith("/url") else "/options/webhookSecret"
+        found.append(Violation(where, "invalid_webhook_secret", secret_problem))
+    return found

@@ -25,6 +25,7 @@ class JobRequest:
     provider_api_keys: dict[str, str] = field(default_factory=dict)  # options.providerApiKeys, opened
     tenant_id: str = ""  # outputs are stored under the tenant (execution_api.outputs)
     dependency_urls: tuple[str, ...] = ()  # each dependency's main output, in dependsOn order
+    task_token: str = ""  # for executors that answer later (a provider's callback): seal it, never log it
 
 
 class JobFailed(Exception):
@@ -34,6 +35,11 @@ class JobFailed(Exception):
         super().__init__(message)
         self.message = message
         self.retryable = retryable
+
+
+class JobDeferred(Exception):
+    """The executor handed the job on (a provider prediction with a callback): the task token is answered
+    later by whatever settles it (execution_api.providers), not by this worker."""
 
 
 class Executor(Protocol):

@@ -116,22 +116,32 @@ def media_executor() -> MediaExecutor:
     return MediaExecutor(s3_transfer_client(), load_settings(MediaSettings))
 
 
+def provider_executor() -> Any:
+    """Replicate, fal and ElevenLabs (execution_api.providers), imported on first use."""
+    from execution_api.providers.wiring import provider_executor as built
+
+    return built()
+
+
 @dataclass
 class SelectedExecutor:
     """Chooses the executor of each job: simulated where enabled and asked for (or the operation is unknown),
-    the media executor for the media operations and the local provider's generations, else a failure that
-    names what this deployment runs (a job no worker runs is never retried)."""
+    the media executor for the media operations, the provider executor for the generations (which hands a
+    job with no key to the local provider under make run), else a failure that names what this deployment
+    runs (a job no worker runs is never retried)."""
 
     settings: EngineSettings
     media: Callable[[], Any] = media_executor
+    providers: Callable[[], Any] = provider_executor
 
     def run(self, job: JobRequest, heartbeat: Callable[[], None]) -> dict[str, Any]:
         settings = self.settings
         if runs_simulated(job.operation, job.params, simulated_executor=settings.simulated_executor):
             return SimulatedExecutor(default_ms=settings.simulated_job_ms).run(job, heartbeat)
-        if job.operation in MEDIA_OPERATIONS or (settings.local_providers and job.operation in GENERATION_OPERATIONS):
+        if job.operation in MEDIA_OPERATIONS:
             result: dict[str, Any] = self.media().run(job, heartbeat)
             return result
         if job.operation in GENERATION_OPERATIONS:
-            raise JobFailed(f"no provider is configured for operation '{job.operation}'")
+            generated: dict[str, Any] = self.providers().run(job, heartbeat)
+            return generated
         raise JobFailed(f"no worker of this deployment runs operation '{job.operation}'")

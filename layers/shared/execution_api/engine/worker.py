@@ -14,12 +14,13 @@ from typing import Any
 from execution_api.aws_errors import is_retryable
 from execution_api.credentials import SEALED, open_credentials, open_job_params, scrub
 from execution_api.engine.config import EngineSettings
-from execution_api.engine.executors import Executor, JobFailed, JobRequest
+from execution_api.engine.executors import Executor, JobDeferred, JobFailed, JobRequest
 from execution_api.engine.media_executor import SelectedExecutor
 from execution_api.engine.params import message_params, resolve_references
 from execution_api.engine.step_functions import StepFunctions
 from execution_api.engine.store import JobStore
 from execution_api.observability import logger
+from execution_api.operations import GENERATION_OPERATIONS, runs_simulated
 from execution_api.repository import execution_pk
 from execution_api.webhook_secrets import WebhookSecretCipher
 
@@ -72,11 +73,13 @@ class Worker:
         heartbeat = self._heartbeat(token, float(message.get("heartbeatSeconds") or 300))
         opened: list[Any] = []  # every credential value opened for this job: no failure text may carry one
         try:
-            request = self._request(pk, job, attempt, opened)
+            request = self._request(pk, job, attempt, opened, token)
             executor = (self._executors or executor_for)(request.operation, self._settings)
             result = executor.run(request, heartbeat)
         except JobAbandoned:
             return "abandoned"
+        except JobDeferred:
+            return "deferred"  # a provider's callback or the poller answers the task token
         except JobFailed as failure:
             reason = scrub(failure.message, opened)[:32_000]
             self._sfn.fail(token, RETRYABLE if failure.retryable else FAILED, reason)
@@ -92,26 +95,33 @@ class Worker:
         self._sfn.succeed(token, result)
         return "completed"
 
-    def _request(self, pk: str, job: dict[str, Any], attempt: int, opened_values: list[Any]) -> JobRequest:
+    def _request(
+        self, pk: str, job: dict[str, Any], attempt: int, opened_values: list[Any], token: str = ""
+    ) -> JobRequest:
         """The job as the executor needs it: credentials sealed at intake opened here, by the worker alone,
         in the places the client put them (a place under a dependency reference key is found under its url,
         and a credential that is itself a reference is resolved like any other)."""
         params = message_params(job)
         keys: dict[str, str] = {}
-        execution = self._store.execution(pk) if SEALED in job.get("paramsJson", "") else None
+        sealed_in_params = SEALED in job.get("paramsJson", "")
+        # A provider job needs options.providerApiKeys even when its params hold no credential of their own.
+        simulated = runs_simulated(job["operation"], params, simulated_executor=self._settings.simulated_executor)
+        may_need_keys = job["operation"] in GENERATION_OPERATIONS and not simulated
+        execution = self._store.execution(pk) if sealed_in_params or may_need_keys else None
         if execution is not None and "sealedCredentials" in execution:
             if self._cipher is None:
                 raise JobFailed("the worker has no key to open the job's credentials")
-            item = self._store.job(pk, job["id"]) or {}
-            sealed = json.loads(item["sealedParams"]["S"]) if "sealedParams" in item else {}
             opened = open_credentials(self._cipher, job["executionId"], execution["sealedCredentials"]["B"])
             opened_values.extend([*opened.values, *opened.provider_api_keys.values()])
-            urls = job.get("dependencies") or {}
-            params = open_job_params(params, sealed, opened, lambda value: resolve_references(value, urls))
+            if sealed_in_params:
+                item = self._store.job(pk, job["id"]) or {}
+                sealed = json.loads(item["sealedParams"]["S"]) if "sealedParams" in item else {}
+                urls = job.get("dependencies") or {}
+                params = open_job_params(params, sealed, opened, lambda value: resolve_references(value, urls))
             keys = opened.provider_api_keys
         dependencies = tuple(url for url in (job.get("dependencies") or {}).values() if isinstance(url, str))
         return JobRequest(
-            job["executionId"], job["id"], job["operation"], params, attempt, keys, job["tenantId"], dependencies
+            job["executionId"], job["id"], job["operation"], params, attempt, keys, job["tenantId"], dependencies, token
         )
 
     def _heartbeat(self, token: str, heartbeat_seconds: float) -> Callable[[], None]:

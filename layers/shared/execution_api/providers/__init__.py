@@ -1,0 +1,3 @@
+"""Generation on real providers (Replicate, fal, ElevenLabs): the model map (catalog), one client module per
+provider, the executor that submits predictions with callbacks, and what settles them (docs/providers.md).
+Light on purpose: intake imports the catalog."""

@@ -1,0 +1,67 @@
+"""POST /api/providers/{provider}/callbacks/{ref}: a provider says a prediction finished (docs/providers.md).
+
+No API key: the unguessable ref finds the prediction, and the provider's own signature proves the call is
+the provider's. Anything else (unknown ref, another provider, a bad, missing or replayed signature, a body
+about another prediction) is 401 and changes nothing. A verified callback only makes the prediction due: a
+`{"prediction": ref}` message on the work queue has a worker read it from the provider, copy the outputs and
+answer the task, so this route answers in milliseconds and a duplicate or late callback is applied once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from execution_api.providers.signatures import BadSignature, FalKeys, callback_request_id, verify_fal, verify_replicate
+from execution_api.providers.store import PredictionStore
+from execution_api.webhook_secrets import WebhookSecretCipher
+
+
+@dataclass
+class CallbackService:
+    predictions: PredictionStore
+    cipher: WebhookSecretCipher
+    fal_keys: FalKeys
+    enqueue: Callable[[str], None]  # sends {"prediction": ref} to the work queue
+
+    def receive(self, provider: str, ref: str, body: bytes, headers: Mapping[str, str]) -> str:
+        """'accepted', 'already settled', or BadSignature (401)."""
+        record = self.predictions.get(ref) if ref else None
+        if record is None or record.provider != provider:
+            raise BadSignature("no prediction of this provider has this callback")
+        if provider == "replicate":
+            secrets = json.loads(self.cipher.unseal(record.execution_id, record.sealed).get_secret_value())
+            verify_replicate(secrets["signingSecret"], body, headers)
+        else:
+            verify_fal(self.fal_keys, body, headers)
+        if callback_request_id(provider, _json(body), headers) != record.handle.get("id"):
+            raise BadSignature("the callback is about another prediction")
+        if record.state == "settled":
+            return "already settled"
+        self.predictions.check_later(ref, 0)  # due now, should the message be lost: the poller sends another
+        self.enqueue(ref)
+        return "accepted"
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def poll_due(predictions: PredictionStore, enqueue: Callable[[str], None], poll_seconds: int, pages: int = 10) -> int:
+    """The scheduled poller: every pending prediction due a look (its callback never came, or make run,
+    where no provider can reach a callback URL) goes to a worker, which reads it, heartbeats its task or
+    settles it. Its next look is moved first, so a slow worker is not sent the same one every minute."""
+    sent = 0
+    for _ in range(pages):
+        refs = predictions.due()
+        for ref in refs:
+            predictions.check_later(ref, poll_seconds)
+            enqueue(ref)
+        sent += len(refs)
+        if len(refs) < 100:  # the last page: what is left is not due yet
+            break
+    return sent

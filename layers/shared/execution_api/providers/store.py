@@ -1,0 +1,181 @@
+"""Predictions in the executions table: one item per submitted prediction, found by its unguessable callback
+`ref`. It keeps what settles the job later (provider, handle, the job's place) in clear, and what must stay
+secret (the task token, the API key, Replicate's signing secret) sealed with KMS under the execution's
+context. While it is pending it sits in the sparse PendingPredictions index, which the poller reads.
+
+States: submitted -> settling (one checker holds it, for a lease) -> settled. A duplicate or late callback,
+a second poll or a redelivered message finds it settled, or cannot take the lease: applied once."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+PENDING = "pending"  # the only value of the index's partition key: few predictions are pending at once
+PENDING_INDEX = "PendingPredictions"
+SK = "PREDICTION"
+
+
+def new_ref() -> str:
+    """The callback URL's secret part: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    ref: str
+    tenant_id: str
+    execution_id: str
+    job_id: str
+    provider: str
+    handle: dict[str, str]
+    sealed: bytes
+    state: str
+    operation: str = ""
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> PredictionRecord:
+        return cls(
+            ref=item["pk"]["S"].removeprefix("PREDICTION#"),
+            tenant_id=item["tenantId"]["S"],
+            execution_id=item["executionId"]["S"],
+            job_id=item["jobId"]["S"],
+            provider=item["provider"]["S"],
+            handle=json.loads(item["handle"]["S"]),
+            sealed=bytes(item.get("sealed", {}).get("B", b"")),
+            state=item["state"]["S"],
+            operation=item.get("operation", {}).get("S", ""),
+        )
+
+
+class PredictionStore:
+    def __init__(self, client: Any, table_name: str, clock: Any = None) -> None:
+        self._client = client
+        self._table = table_name
+        self._now = clock or (lambda: datetime.now(UTC))
+
+    def add(self, record: PredictionRecord, check_in_seconds: int, expires_at: int) -> None:
+        """Records a submitted prediction; the poller first looks at it after check_in_seconds."""
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": f"PREDICTION#{record.ref}"},
+                "sk": {"S": SK},
+                "tenantId": {"S": record.tenant_id},
+                "executionId": {"S": record.execution_id},
+                "jobId": {"S": record.job_id},
+                "operation": {"S": record.operation},
+                "provider": {"S": record.provider},
+                "handle": {"S": json.dumps(record.handle)},
+                "sealed": {"B": record.sealed},
+                "state": {"S": "submitted"},
+                "pendingPredictions": {"S": PENDING},
+                "checkAfter": {"S": _iso(self._now() + timedelta(seconds=check_in_seconds))},
+                "expiresAt": {"N": str(expires_at)},
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def note_on_job(self, pk: str, job_id: str, provider: str, prediction_id: str) -> None:
+        """The job item says which prediction runs it: every cent of provider credit traceable to a job."""
+        self._client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": pk}, "sk": {"S": f"JOB#{job_id}"}},
+            UpdateExpression="SET prediction = :p",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":p": {"M": {"provider": {"S": provider}, "id": {"S": prediction_id}}}},
+        )
+
+    def get(self, ref: str) -> PredictionRecord | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": {"S": f"PREDICTION#{ref}"}, "sk": {"S": SK}}, ConsistentRead=True
+        ).get("Item")
+        return PredictionRecord.from_item(item) if item else None
+
+    def due(self, limit: int = 100) -> list[str]:
+        """Refs of pending predictions whose next look is due, oldest first."""
+        answer = self._client.query(
+            TableName=self._table,
+            IndexName=PENDING_INDEX,
+            KeyConditionExpression="pendingPredictions = :p AND checkAfter <= :now",
+            ExpressionAttributeValues={":p": {"S": PENDING}, ":now": {"S": _iso(self._now())}},
+            Limit=limit,
+        )
+        return [item["pk"]["S"].removeprefix("PREDICTION#") for item in answer.get("Items", [])]
+
+    def check_later(self, ref: str, seconds: int) -> None:
+        """Moves a pending prediction's next look (after a poll found it running, or a callback made it due)."""
+        self._update(
+            ref,
+            "SET checkAfter = :at",
+            "attribute_exists(pendingPredictions)",
+            {":at": {"S": _iso(self._now() + timedelta(seconds=seconds))}},
+        )
+
+    def take(self, ref: str, lease_seconds: int) -> bool:
+        """The lease to settle it: held by one checker; a lease a crashed checker left expires."""
+        now = self._now()
+        return self._update(
+            ref,
+            "SET #state = :settling, leaseUntil = :until",
+            "#state = :submitted OR (#state = :settling AND leaseUntil < :now)",
+            {
+                ":settling": {"S": "settling"},
+                ":submitted": {"S": "submitted"},
+                ":until": {"S": _iso(now + timedelta(seconds=lease_seconds))},
+                ":now": {"S": _iso(now)},
+            },
+            names={"#state": "state"},
+        )
+
+    def release(self, ref: str, retry_in_seconds: int) -> None:
+        """Gives the lease back after a transient failure: the poller tries again later."""
+        self._update(
+            ref,
+            "SET #state = :submitted, checkAfter = :at REMOVE leaseUntil",
+            "#state = :settling",
+            {
+                ":submitted": {"S": "submitted"},
+                ":settling": {"S": "settling"},
+                ":at": {"S": _iso(self._now() + timedelta(seconds=retry_in_seconds))},
+            },
+            names={"#state": "state"},
+        )
+
+    def settled(self, ref: str, outcome: str) -> None:
+        """Final: out of the pending index. The sealed secrets stay until the item expires: a late callback is
+        still verified (with Replicate's secret) before it is answered as already applied."""
+        self._update(
+            ref,
+            "SET #state = :settled, outcome = :outcome REMOVE pendingPredictions, checkAfter, leaseUntil",
+            "attribute_exists(pk)",
+            {":settled": {"S": "settled"}, ":outcome": {"S": outcome}},
+            names={"#state": "state"},
+        )
+
+    def _update(
+        self, ref: str, expression: str, condition: str, values: dict[str, Any], names: dict[str, str] | None = None
+    ) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"PREDICTION#{ref}"}, "sk": {"S": SK}},
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                **({"ExpressionAttributeNames": names} if names else {}),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

@@ -1,0 +1,148 @@
+"""One provider API call, with the rules of issue 22 point 5 in one place: a rejected key fails at once ("replicate
+rejected the API key"), invalid input fails with the provider's own message scrubbed of anything
+credential-like, 429 waits for Retry-After (bounded) and tries again, 5xx and timeouts are tried again a
+few times and then left to Step Functions' retry (retryable), never a stack trace or a key in the text."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import urllib3
+
+from execution_api.engine.executors import JobFailed
+
+MAX_ERROR_CHARS = 500
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # a prediction's JSON (Whisper's word list); media bytes come via media_inputs
+# Tokens the providers issue (Replicate r8_..., ElevenLabs sk_..., fal id:secret), auth headers, long hex/base64.
+_CREDENTIAL_LIKE = re.compile(
+    r"(?i)\b(?:bearer|key|token|xi-api-key)\s*[:=]?\s*\S+|\br8_[A-Za-z0-9]+|\bsk_[A-Za-z0-9]+"
+    r"|[A-Za-z0-9-]{8,}:[A-Fa-f0-9]{16,}|\b[A-Za-z0-9+/_-]{32,}={0,2}"
+)
+
+
+def scrub(text: str, *secrets: str) -> str:
+    """A provider's message fit for a job's error: the keys in play and credential-like words removed, short."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    text = _CREDENTIAL_LIKE.sub("[redacted]", text)
+    return " ".join(text.split())[:MAX_ERROR_CHARS]
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+def provider_message(reply: Reply) -> str:
+    """The human part of an error answer: detail/message/error of the documented shapes, else the text."""
+    body = reply.json()
+    if isinstance(body, dict):
+        for name in ("detail", "message", "error", "title"):
+            value = body.get(name)
+            if isinstance(value, dict):  # ElevenLabs: {"detail": {"status": ..., "message": ...}}
+                value = value.get("message") or value.get("status")
+            if isinstance(value, list) and value and isinstance(value[0], dict):  # fal/pydantic 422s
+                value = "; ".join(str(item.get("msg", item)) for item in value[:5])
+            if value:
+                return str(value)
+    return reply.body[:MAX_ERROR_CHARS].decode("utf-8", "replace")
+
+
+@dataclass
+class Transport:
+    """Calls one provider's API with its key. `sleep` and the pool are injectable for tests."""
+
+    provider: str
+    key: str
+    timeout_seconds: float = 30.0
+    attempts: int = 3  # per call, for 5xx and timeouts; then Step Functions' retry takes over
+    max_retry_after_seconds: float = 60.0  # a longer wait is handed to Step Functions' retry instead
+    sleep: Callable[[float], None] = time.sleep
+    heartbeat: Callable[[], None] = lambda: None
+    pool: urllib3.PoolManager = field(default_factory=lambda: urllib3.PoolManager(retries=False))
+
+    def call(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None = None) -> Reply:
+        """The provider's 2xx answer, or JobFailed in words saying whether trying again can help."""
+        waited = 0.0
+        for attempt in range(1, self.attempts + 1):
+            reply = self._send(method, url, headers, body)
+            if reply is not None and reply.status < 300:
+                return reply
+            if reply is not None and reply.status == 429:
+                wait = _retry_after(reply.headers.get("retry-after"))
+                if waited + wait > self.max_retry_after_seconds:
+                    raise JobFailed(f"{self.provider} is rate limiting this key; try again later", retryable=True)
+                waited += wait
+                self._pause(wait)
+                continue
+            if reply is not None and reply.status < 500:
+                raise self._refusal(reply)
+            if attempt < self.attempts:
+                self._pause(2.0 ** (attempt - 1))
+        what = "did not answer in time" if reply is None else f"failed with HTTP {reply.status}"
+        raise JobFailed(f"{self.provider} {what}", retryable=True)
+
+    def _send(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> Reply | None:
+        try:
+            response = self.pool.request(
+                method,
+                url,
+                body=body,
+                headers=dict(headers),
+                timeout=urllib3.Timeout(connect=10, read=self.timeout_seconds),
+                redirect=False,
+                preload_content=False,
+            )
+            try:
+                data = response.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+            finally:
+                response.release_conn()
+        except (urllib3.exceptions.HTTPError, OSError):
+            return None  # timeouts, refused connections, resets: worth another try
+        if len(data) > MAX_RESPONSE_BYTES:
+            raise JobFailed(f"{self.provider} answered with more than {MAX_RESPONSE_BYTES} bytes")
+        return Reply(response.status, {k.lower(): v for k, v in response.headers.items()}, data)
+
+    def _refusal(self, reply: Reply) -> JobFailed:
+        if reply.status in (401, 403):
+            return JobFailed(f"{self.provider} rejected the API key")
+        message = scrub(provider_message(reply), self.key)
+        if reply.status == 404:
+            return JobFailed(f"{self.provider} does not know this model or prediction: {message}")
+        return JobFailed(f"{self.provider} refused the input: {message}")
+
+    def _pause(self, seconds: float) -> None:
+        """Wait in short slices with the job's heartbeat between them (a long Retry-After is not a dead worker)."""
+        while seconds > 0:
+            step = min(seconds, 5.0)
+            self.sleep(step)
+            seconds -= step
+            self.heartbeat()
+
+
+def _retry_after(value: str | None) -> float:
+    """Retry-After in seconds (RFC 9110: seconds or an HTTP date); 5 s when absent or unreadable."""
+    if value is None:
+        return 5.0
+    if value.strip().isdigit():
+        return float(value.strip())
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return 5.0

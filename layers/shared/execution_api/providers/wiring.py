@@ -1,0 +1,140 @@
+"""The provider pieces built once per container from the environment and the AWS clients: the executor
+(workers), the checker (workers, for `{"prediction": ref}` messages), the callback service and the poller."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from execution_api.container import per_container
+from execution_api.engine.executors import Executor
+from execution_api.providers.callbacks import CallbackService
+from execution_api.providers.checker import PredictionChecker
+from execution_api.providers.executor import ProviderExecutor, prediction_client, tenant_key_reader
+from execution_api.providers.keys import ProviderKeyCipher, ProviderKeyStore
+from execution_api.providers.settings import PredictionSettings, ProviderSettings
+from execution_api.providers.signatures import FalKeys
+from execution_api.providers.store import PredictionStore
+from execution_api.providers.transport import Transport
+from execution_api.settings import load_settings
+from execution_api.webhook_secrets import WebhookSecretCipher
+
+
+def _settings() -> ProviderSettings:
+    """The workers' (they also store outputs): every provider setting."""
+    return load_settings(ProviderSettings)
+
+
+def _common() -> PredictionSettings:
+    """What the callback route and the poller have too."""
+    return load_settings(PredictionSettings)
+
+
+@per_container
+def _cipher() -> WebhookSecretCipher:
+    from execution_api.aws_clients import kms_client
+
+    return WebhookSecretCipher(kms_client(), _common().webhook_secret_key_id)
+
+
+@per_container
+def _predictions() -> PredictionStore:
+    from execution_api.engine.config import engine_dynamodb_client
+
+    return PredictionStore(engine_dynamodb_client(), _common().executions_table_name)
+
+
+@per_container
+def _deployment_keys() -> Any:
+    """The deployment's key of a provider: its Secrets Manager secret (a plain string, or JSON {"apiKey"}),
+    read once per container and only when a job reaches it."""
+
+    @cache
+    def read(provider: str) -> str | None:
+        name = _settings().secret_name(provider)
+        if not name:
+            return None
+        import boto3
+
+        client = boto3.client("secretsmanager")
+        try:
+            value = str(client.get_secret_value(SecretId=name)["SecretString"]).strip()
+        except client.exceptions.ResourceNotFoundException:
+            return None  # this deployment keeps no key of its own for the provider
+        if value.startswith("{"):
+            found = json.loads(value).get("apiKey")
+            return str(found) if found else None
+        return value or None
+
+    return read
+
+
+@per_container
+def provider_executor() -> ProviderExecutor:
+    from execution_api.aws_clients import kms_client, s3_client
+    from execution_api.engine.config import engine_dynamodb_client
+    from execution_api.engine.media_executor import media_executor
+
+    settings = _settings()
+    keys = tenant_key_reader(
+        ProviderKeyStore(engine_dynamodb_client(), settings.executions_table_name),
+        ProviderKeyCipher(kms_client(), settings.webhook_secret_key_id),
+    )
+
+    def local() -> Executor:
+        executor: Executor = media_executor()
+        return executor
+
+    return ProviderExecutor(settings, s3_client(), _cipher(), _predictions(), keys, _deployment_keys(), local)
+
+
+@per_container
+def prediction_checker() -> PredictionChecker:
+    from execution_api.aws_clients import s3_transfer_client  # upload_file: provider videos can be large
+    from execution_api.engine.config import engine_dynamodb_client, stepfunctions_client
+    from execution_api.engine.step_functions import StepFunctions
+    from execution_api.engine.store import JobStore
+
+    settings = _settings()
+    jobs = JobStore(engine_dynamodb_client(), settings.executions_table_name)
+
+    def job_status(pk: str, job_id: str) -> str | None:
+        item = jobs.job(pk, job_id)
+        return item["status"]["S"] if item else None
+
+    return PredictionChecker(
+        settings,
+        _predictions(),
+        _cipher(),
+        StepFunctions(stepfunctions_client()),
+        s3_transfer_client(),
+        job_status,
+        lambda provider, key: prediction_client(provider, Transport(provider, key), settings),
+    )
+
+
+def enqueue_check(ref: str) -> None:
+    """A `{"prediction": ref}` message on the work queue: a worker settles the prediction."""
+    from execution_api.aws_clients import sqs_client
+
+    sqs_client().send_message(QueueUrl=_common().work_queue_url, MessageBody=json.dumps({"prediction": ref}))
+
+
+@per_container
+def callback_service() -> CallbackService:
+    import urllib3
+
+    settings = _common()
+
+    def jwks() -> bytes:
+        reply = urllib3.request("GET", settings.fal_jwks_url, timeout=5, redirect=False, retries=False)
+        if reply.status != 200:
+            raise RuntimeError(f"fal's JWKS answered HTTP {reply.status}")
+        return bytes(reply.data)
+
+    return CallbackService(_predictions(), _cipher(), FalKeys(jwks), enqueue_check)
+
+
+def predictions() -> PredictionStore:
+    return _predictions()

@@ -1,0 +1,125 @@
+"""Provider jobs through the real state machine (moto executing the template's definition): the worker submits
+and returns while the task waits for its token; a signed callback, or the poller when none comes, has a
+worker settle the prediction; cancelling the execution cancels the prediction at the provider. The key is
+never in clear in the table nor in the state machine's history."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from local.events import rest_api_event
+from local.stack import forget_cached_configuration
+from tests.engine.conftest import Engine
+from tests.providers.fakes import MP4, ReplicateFake, serving
+from tests.support import stored_items
+
+
+@pytest.fixture
+def replicate(engine: Engine) -> Iterator[ReplicateFake]:
+    with serving(ReplicateFake()) as fake:
+        assert isinstance(fake, ReplicateFake)
+        os.environ.update(
+            {
+                "REPLICATE_API_URL": f"{fake.base}/v1",
+                "PROVIDER_CALLBACK_BASE_URL": "https://api.example.com/dev",
+                "ALLOW_INSECURE_INPUTS": "true",  # the fake's files are on http://127.0.0.1
+                "PROVIDER_POLL_SECONDS": "1",
+            }
+        )  # the engine fixture restores the environment
+        forget_cached_configuration()
+        yield fake
+
+
+def submit(engine: Engine, fake: ReplicateFake) -> str:
+    params = {"provider": "replicate", "modelId": "minimax/video-01", "prompt": "a cat", "apiKey": fake.key}
+    execution_id = engine.submit({"id": "a", "operation": "generate", "params": params})
+    engine.run_until(lambda: bool(fake.predictions) and bool(refs(engine)))
+    assert engine.jobs(execution_id)["a"]["status"] == "processing"  # the task waits; no worker does
+    return execution_id
+
+
+def refs(engine: Engine) -> list[str]:
+    keys = [item["pk"]["S"] for item in stored_items(engine.stack)]
+    return [key.removeprefix("PREDICTION#") for key in keys if key.startswith("PREDICTION#")]
+
+
+def history_text(engine: Engine) -> str:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    events = [sfn.get_execution_history(executionArn=run["executionArn"])["events"] for run in engine.runs()]
+    return json.dumps(events, default=str)
+
+
+def test_a_prediction_completes_its_job_by_signed_callback(engine: Engine, replicate: ReplicateFake) -> None:
+    execution_id = submit(engine, replicate)
+    (ref,) = refs(engine)
+    (prediction_id,) = replicate.predictions
+    replicate.finish(prediction_id, output=replicate.serve_file("v.mp4", MP4, "video/mp4"))
+    body, headers = replicate.signed_callback(prediction_id)
+    event = rest_api_event(
+        "POST",
+        f"/api/providers/replicate/callbacks/{ref}",
+        resource="/api/providers/{provider}/callbacks/{ref}",
+        path_parameters={"provider": "replicate", "ref": ref},
+        headers={"Content-Type": "application/json", **headers},
+        body=body,
+    )
+    assert engine.api.call("ProviderCallbackFunction", event).status == 200
+    status = engine.run(execution_id)
+    assert status["status"] == "completed", status
+    result = engine.jobs(execution_id)["a"]["result"]
+    assert result["metadata"]["predictionId"] == prediction_id
+    output = result["outputs"][0]
+    assert output["mimeType"] == "video/mp4"
+    assert output["bytes"] == len(MP4)
+    assert output["url"].startswith("http")  # a presigned GET of our own copy
+    assert replicate.base not in json.dumps(status)  # never the provider's expiring URL
+    assert replicate.key not in json.dumps(stored_items(engine.stack), default=str)
+    assert replicate.key not in history_text(engine)
+
+
+def test_the_poller_completes_a_prediction_whose_callback_never_came(engine: Engine, replicate: ReplicateFake) -> None:
+    execution_id = submit(engine, replicate)
+    (prediction_id,) = replicate.predictions
+    replicate.finish(prediction_id, output=[replicate.serve_file("v.mp4", MP4, "video/mp4")])
+    time.sleep(1.1)  # PROVIDER_POLL_SECONDS
+    assert engine.call("PredictionPollerFunction", {}) == {"sent": 1}
+    assert engine.run(execution_id)["status"] == "completed"
+
+
+def test_a_key_given_only_in_the_options_reaches_the_provider(engine: Engine, replicate: ReplicateFake) -> None:
+    # Given a job whose params hold no credential at all: the key is only in options.providerApiKeys
+    params = {"provider": "replicate", "modelId": "minimax/video-01", "prompt": "a cat"}
+    body = {
+        "executionPlan": {"jobs": [{"id": "a", "operation": "generate", "params": params}]},
+        "options": {"providerApiKeys": {"replicate": replicate.key}},
+    }
+    answer = engine.api.submit(body)
+    assert answer.status == 202, answer.body
+    execution_id = answer.body["id"]
+    # When the worker runs it, then the prediction is made with that key (the fake answers 401 to any other,
+    # and the job would fail naming the ways to give a key), and the task waits for it
+    engine.run_until(lambda: bool(replicate.predictions) and bool(refs(engine)))
+    assert engine.jobs(execution_id)["a"]["status"] == "processing"
+    assert replicate.key not in json.dumps(stored_items(engine.stack), default=str)
+    (prediction_id,) = replicate.predictions
+    replicate.finish(prediction_id, output=[replicate.serve_file("v.mp4", MP4, "video/mp4")])
+    time.sleep(1.1)  # PROVIDER_POLL_SECONDS
+    assert engine.call("PredictionPollerFunction", {}) == {"sent": 1}
+    assert engine.run(execution_id)["status"] == "completed"
+    assert replicate.key not in history_text(engine)
+
+
+def test_cancelling_the_execution_cancels_its_running_prediction(engine: Engine, replicate: ReplicateFake) -> None:
+    execution_id = submit(engine, replicate)
+    assert engine.cancel(execution_id).status == 202
+    time.sleep(1.1)
+    assert engine.call("PredictionPollerFunction", {}) == {"sent": 1}
+    engine.run_until(lambda: next(iter(replicate.predictions.values()))["status"] == "canceled")
+    status = engine.status(execution_id)  # the origin's form of a cancelled execution (docs/api.md)
+    assert (status["status"], status["cancelled"], status["jobs"][0]["cancelled"]) == ("failed", True, True)

@@ -1,0 +1,135 @@
+"""Which key a provider job uses (issue 22 point 4) and ElevenLabs' synchronous speech (point 5): the order
+params.apiKey, options.providerApiKeys, the tenant's stored key, the deployment's secret; no key is a failed
+job naming the ways to give one, or the local provider under make run; a key never in clear at rest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from pydantic import SecretStr
+
+from execution_api.engine.executors import JobDeferred, JobFailed
+from execution_api.providers.keys import StoredKey, choose_key, last_four
+from tests.providers.conftest import Harness
+from tests.providers.fakes import MP3, Scripted
+
+SPEECH = {"provider": "elevenlabs", "modelId": "elevenlabs/turbo-v2.5", "text": "Hello there", "voiceId": "voice-1",
+          "stability": 0.4, "similarityBoost": 0.7, "languageCode": "en"}  # fmt: skip
+
+
+def store_tenant_key(providers: Harness, provider: str, key: str) -> None:
+    sealed = providers.key_cipher.seal("tenant-a", provider, SecretStr(key))
+    providers.key_store.put("tenant-a", provider, StoredKey(sealed, last_four(key), "2026-12-07T03:00:00Z"))
+
+
+@pytest.mark.parametrize(
+    ("params_key", "execution_key", "tenant_key", "deployment_key", "chosen"),
+    [
+        ("p", "e", "t", "d", "p"),
+        (None, "e", "t", "d", "e"),
+        (None, None, "t", "d", "t"),
+        (None, None, None, "d", "d"),
+        (None, None, None, None, None),
+        ("  ", None, None, "d", "d"),
+    ],
+)
+def test_keys_are_chosen_in_the_documented_order(
+    params_key: str | None,
+    execution_key: str | None,
+    tenant_key: str | None,
+    deployment_key: str | None,
+    chosen: str | None,
+) -> None:
+    params = {"apiKey": params_key} if params_key is not None else {}
+    keys = {"fal": execution_key} if execution_key else {}
+    assert choose_key("fal", params, keys, lambda: tenant_key, lambda: deployment_key) == chosen
+
+
+def test_speech_is_stored_in_the_bucket_with_the_api_fields(providers: Harness) -> None:
+    job = providers.job("generateAudio", SPEECH, {"elevenlabs": providers.elevenlabs.key})
+    result = providers.executor.run(job, lambda: None)
+    call = providers.elevenlabs.calls_to("POST", "/v1/text-to-speech/")[0]
+    assert call.path == "/v1/text-to-speech/voice-1"
+    assert call.query == {"output_format": ["mp3_44100_128"]}
+    assert call.headers["xi-api-key"] == providers.elevenlabs.key
+    assert call.json() == {
+        "text": "Hello there", "model_id": "eleven_turbo_v2_5", "language_code": "en",
+        "voice_settings": {"stability": 0.4, "similarity_boost": 0.7},
+    }  # fmt: skip
+    (output,) = result["outputs"]
+    assert output["mimeType"] == "audio/mpeg"
+    assert output["type"] == "audio"
+    assert output["bytes"] == len(MP3)
+    assert providers.object(output["url"]) == MP3
+
+
+def test_the_tenants_stored_key_is_used_and_never_stored_in_clear(providers: Harness) -> None:
+    store_tenant_key(providers, "elevenlabs", providers.elevenlabs.key)
+    providers.executor.run(providers.job("generateAudio", SPEECH), lambda: None)
+    assert providers.elevenlabs.calls_to("POST", "/v1/")[0].headers["xi-api-key"] == providers.elevenlabs.key
+    assert providers.elevenlabs.key not in json.dumps(providers.items(), default=str)
+
+
+def test_a_deployment_key_is_the_last_resort(providers: Harness) -> None:
+    providers.deployment_keys["elevenlabs"] = providers.elevenlabs.key
+    providers.executor.run(providers.job("generateAudio", SPEECH), lambda: None)
+    assert len(providers.elevenlabs.calls_to("POST", "/v1/")) == 1
+
+
+def test_speech_refusals_are_sentences(providers: Harness) -> None:
+    with pytest.raises(JobFailed) as rejected:
+        providers.executor.run(providers.job("generateAudio", SPEECH, {"elevenlabs": "sk_wrong_key_000"}), lambda: None)
+    assert (rejected.value.message, rejected.value.retryable) == ("elevenlabs rejected the API key", False)
+    with pytest.raises(JobFailed) as voice:
+        providers.executor.run(
+            providers.job("generateAudio", {**SPEECH, "voiceId": "nope"}, {"elevenlabs": providers.elevenlabs.key}),
+            lambda: None,
+        )
+    assert voice.value.message == "elevenlabs refused the input: A voice with that ID does not exist"
+    providers.elevenlabs.script("speech", Scripted(503, {}), Scripted(503, {}), Scripted(503, {}))
+    with pytest.raises(JobFailed) as busy:
+        providers.executor.run(
+            providers.job("generateAudio", SPEECH, {"elevenlabs": providers.elevenlabs.key}), lambda: None
+        )
+    assert busy.value.retryable
+
+
+def test_no_key_anywhere_fails_naming_the_ways_to_give_one(providers: Harness) -> None:
+    with pytest.raises(JobFailed) as failed:
+        providers.executor.run(providers.job("generate", {"modelId": "minimax/video-01", "prompt": "p"}), lambda: None)
+    assert not failed.value.retryable
+    for way in ("params.apiKey", "options.providerApiKeys.replicate", "PUT /api/provider-keys/replicate", "secret"):
+        assert way in failed.value.message
+
+
+def test_under_make_run_no_key_runs_locally_unless_the_provider_points_at_a_fake(providers: Harness) -> None:
+    job = providers.job("generate", {"modelId": "minimax/video-01", "prompt": "p"})
+    # The harness points every provider at a fake: then no key fails as deployed
+    providers.executor.settings = replace_settings(providers, LOCAL_PROVIDERS="true")
+    with pytest.raises(JobFailed):
+        providers.executor.run(job, lambda: None)
+    # With the real base URL and local stand-ins on, the local provider runs it
+    providers.executor.settings = replace_settings(providers, LOCAL_PROVIDERS="true", REPLICATE_API_URL="")
+    assert providers.executor.run(job, lambda: None)["metadata"] == {"provider": "local"}
+    # Turned off, it fails as deployed
+    providers.executor.settings = replace_settings(
+        providers, LOCAL_PROVIDERS="true", REPLICATE_API_URL="", LOCAL_STAND_INS="false"
+    )
+    with pytest.raises(JobFailed):
+        providers.executor.run(job, lambda: None)
+    # A key given runs on the provider even under make run
+    providers.executor.settings = replace_settings(providers, LOCAL_PROVIDERS="true")
+    with pytest.raises(JobDeferred):
+        providers.executor.run(replace(job, provider_api_keys={"replicate": providers.replicate.key}), lambda: None)
+
+
+def replace_settings(providers: Harness, **changes: str) -> object:
+    from execution_api.providers.settings import ProviderSettings
+
+    values = providers.settings.model_dump(by_alias=True)
+    values.update(changes)
+    if values.get("REPLICATE_API_URL") == "":
+        del values["REPLICATE_API_URL"]
+    return ProviderSettings.model_validate(values)
