@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from local import function_pool
 from local.event_patterns import matches, rate_seconds
 from local.event_sources import EventSources, Mapping
 from local.template import Function
@@ -80,7 +81,8 @@ def settled(sources: EventSources, mapping: Mapping) -> None:
 
 def test_failed_deliveries_are_reported_while_running_and_not_once_stopping(capsys: pytest.CaptureFixture[str]) -> None:
     delivery = Delivery()
-    stack: Any = SimpleNamespace(functions=[], handler=lambda function: delivery)
+    template = SimpleNamespace(resources={})
+    stack: Any = SimpleNamespace(functions=[], handler=lambda function: delivery, template=template)
     sources = EventSources(stack, concurrency=1)
     mapping = Mapping("Schedule", Function("Worker", Path("."), "app.handler", {}), "rate(5 minutes)", "", 1)
 
@@ -98,3 +100,41 @@ def test_failed_deliveries_are_reported_while_running_and_not_once_stopping(caps
     delivery.go.set()
     settled(sources, mapping)
     assert capsys.readouterr().out == "event sources: stopping; deliveries in flight were cut off\n"
+
+
+def test_a_function_runs_at_most_its_limit_at_once_and_its_threads_end_when_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(function_pool, "IDLE_SECONDS", 0.05)
+    pool = function_pool.FunctionPool("Limited", limit=2)
+    go = threading.Event()
+    running: list[int] = []
+    peak: list[int] = []
+    lock = threading.Lock()
+
+    def task(cut_off: bool) -> None:
+        with lock:
+            running.append(1)
+            peak.append(len(running))
+        assert go.wait(10)
+        with lock:
+            running.pop()
+
+    for _ in range(5):
+        pool.submit(task)
+    assert pool.room() == -3  # five waiting for two slots: pollers take no more
+    deadline = time.monotonic() + 10
+    while len(peak) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.set()
+    assert pool.wait_for_room(10)
+    while (pool.room() < 2 or threads_named("Limited-")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert max(peak) == 2
+    assert len(peak) == 5
+    assert pool.room() == 2
+    assert threads_named("Limited-") == []
+
+
+def threads_named(prefix: str) -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith(prefix)]
