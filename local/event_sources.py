@@ -24,7 +24,7 @@ from local.event_patterns import matches, rate_seconds, resolved_pattern
 from local.function_pool import FunctionPool
 from local.lambda_events import failed_ids, json_safe, scheduled_event, sqs_record, status_change_event
 from local.stack import FakeLambdaContext, Handler, LocalDeployment
-from local.template import REGION, Function, resolve
+from local.template import REGION, Function, evaluate, resolve
 
 # Per function, where the template sets none: enough that jobs of minutes (the worker sleeping) leave
 # room for others; threads start only for work waiting and end when idle.
@@ -115,9 +115,8 @@ class EventSources:
         return found
 
     def _number(self, value: Any) -> int | None:
-        """A concurrency figure: a number or a parameter (!Ref); a condition (!If) counts as none, as by default."""
-        if isinstance(value, dict):
-            value = self.stack.names.get(value["Ref"]) if "Ref" in value else None
+        """A concurrency figure as a deploy would set it (a number, !Ref to a parameter, !If); None if unset."""
+        value = evaluate(value, self.stack.names, self.stack.template.document.get("Conditions", {}))
         return int(value) if value not in (None, "") and int(value) > 0 else None
 
     def pool(self, mapping: Mapping) -> FunctionPool:

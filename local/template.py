@@ -220,6 +220,33 @@ def resolve(
     raise ValueError(f"unsupported intrinsic in template.yaml: {value}")
 
 
+def evaluate(value: Any, names: dict[str, str], conditions: dict[str, Any]) -> Any:
+    """A property's value as a deploy with these parameters (`names`) would set it: !If on the template's
+    Conditions (!Equals, !Not, !And, !Or, !Select, !Split), !Ref; None for AWS::NoValue."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return value
+    ((function, arguments),) = value.items()
+    if function == "Ref":
+        return None if arguments == "AWS::NoValue" else names[arguments]
+    if function in ("Condition", "Fn::Condition"):  # !Condition, inside !And / !Or / !Not
+        return bool(evaluate(conditions[arguments], names, conditions))
+    if function == "Fn::If":
+        name, then, otherwise = arguments
+        return evaluate(then if evaluate({"Condition": name}, names, conditions) else otherwise, names, conditions)
+    parts = [evaluate(a, names, conditions) for a in arguments]
+    if function == "Fn::Equals":
+        return str(parts[0]) == str(parts[1])
+    if function == "Fn::Not":
+        return not parts[0]
+    if function in ("Fn::And", "Fn::Or"):
+        return (all if function == "Fn::And" else any)(parts)
+    if function == "Fn::Select":
+        return parts[1][int(parts[0])]
+    if function == "Fn::Split":
+        return str(parts[1]).split(parts[0])
+    raise ValueError(f"unsupported intrinsic in template.yaml: {value}")
+
+
 class _NamedAfterItself(dict[tuple[str, str], str]):
     """!GetAtt Resource.Attribute as "Resource.Attribute"."""
 

@@ -590,6 +590,6 @@ def test_make_runs_backend_listens_on_moto_host(
         monkeypatch.setenv("MOTO_HOST", moto_host)
     server = start_moto(free_port())
     try:
-        assert server._server.server_address[0] == bound
+        assert server.server.get_host_and_port()[0] == bound
     finally:
         server.stop()

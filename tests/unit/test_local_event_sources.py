@@ -14,7 +14,7 @@ import pytest
 from local import function_pool
 from local.event_patterns import matches, rate_seconds
 from local.event_sources import EventSources, Mapping
-from local.template import Function
+from local.template import Function, Template, evaluate, pseudo_parameters
 
 ENDED = {
     "eventName": ["MODIFY"],
@@ -81,8 +81,8 @@ def settled(sources: EventSources, mapping: Mapping) -> None:
 
 def test_failed_deliveries_are_reported_while_running_and_not_once_stopping(capsys: pytest.CaptureFixture[str]) -> None:
     delivery = Delivery()
-    template = SimpleNamespace(resources={})
-    stack: Any = SimpleNamespace(functions=[], handler=lambda function: delivery, template=template)
+    template = SimpleNamespace(resources={}, document={})
+    stack: Any = SimpleNamespace(functions=[], handler=lambda function: delivery, template=template, names={})
     sources = EventSources(stack, concurrency=1)
     mapping = Mapping("Schedule", Function("Worker", Path("."), "app.handler", {}), "rate(5 minutes)", "", 1)
 
@@ -138,3 +138,45 @@ def test_a_function_runs_at_most_its_limit_at_once_and_its_threads_end_when_idle
 
 def threads_named(prefix: str) -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith(prefix)]
+
+
+def sources_for(**parameters: str) -> EventSources:
+    """Event sources over the real template with these parameters (as a deploy would set them), unprovisioned."""
+    template = Template()
+    names = {**template.parameter_defaults(), **parameters, **pseudo_parameters()}
+    stack: Any = SimpleNamespace(functions=[], template=template, names=names)
+    return EventSources(stack)
+
+
+def worker_mapping(sources: EventSources, function: str, queue_event: str) -> Mapping:
+    events = next(f for f in sources.stack.template.functions() if f.logical_id == function).events
+    limit = sources._number(events[queue_event]["Properties"]["ScalingConfig"]["MaximumConcurrency"])
+    return Mapping("SQS", Function(function, Path("."), "app.handler", {}), "", "", 1, concurrency=limit)
+
+
+def test_each_function_gets_the_concurrency_the_template_gives_it() -> None:
+    # MaximumConcurrency is !Ref WorkerMaxConcurrency; ReservedConcurrentExecutions is an !If on a condition.
+    sources = sources_for()
+    work = next(
+        e for e, v in Template().resources["WorkerFunction"]["Properties"]["Events"].items() if v["Type"] == "SQS"
+    )
+    assert sources.pool(worker_mapping(sources, "WorkerFunction", work)).limit == 20
+    submit = Template().resources["SubmitExecutionFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert sources._number(submit) is None  # ApiReservedConcurrency 0: ReserveApiConcurrency false, no value
+
+    tuned = sources_for(WorkerMaxConcurrency="7", ApiReservedConcurrency="3")
+    assert tuned.pool(worker_mapping(tuned, "WorkerFunction", work)).limit == 7
+    assert tuned._number(submit) == 3
+
+
+@pytest.mark.parametrize(
+    ("origins", "one"), [("", False), ("https://a.example", True), ("https://a.example,https://b.example", False)]
+)
+def test_conditions_evaluate_as_cloudformation_does(origins: str, one: bool) -> None:
+    template = Template()
+    conditions = template.document["Conditions"]
+    names = {**template.parameter_defaults(), "CorsAllowOrigins": origins}
+    assert evaluate({"Condition": "OneCorsOrigin"}, names, conditions) is one
+    assert evaluate({"Fn::If": ["OneCorsOrigin", "x", {"Ref": "AWS::NoValue"}]}, names, conditions) == (
+        "x" if one else None
+    )
