@@ -68,7 +68,8 @@ class BackendWithEventSources:
     """The backend server and the event sources that feed the functions from it; stop() stops both."""
 
     def __init__(self, backend: Any, stack: LocalDeployment, endpoint_url: str) -> None:
-        # moto's state machine interpreter calls SQS and DynamoDB on localhost:$MOTO_PORT.
+        # moto's state machine interpreter calls SQS and DynamoDB on localhost:$MOTO_PORT (put back by stop()).
+        self._moto_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = endpoint_url.rsplit(":", 1)[1]
         self.backend = backend
         self.sources = EventSources(stack, endpoint_url)
@@ -77,6 +78,10 @@ class BackendWithEventSources:
     def stop(self) -> None:
         self.sources.stop()
         self.backend.stop()
+        if self._moto_port is None:
+            os.environ.pop("MOTO_PORT", None)
+        else:
+            os.environ["MOTO_PORT"] = self._moto_port
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.backend, name)

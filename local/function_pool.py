@@ -47,7 +47,8 @@ class FunctionPool:
     def _work(self) -> None:
         while True:
             with self._changed:
-                if not self._changed.wait_for(lambda: self._tasks, IDLE_SECONDS):
+                # Ends when idle, or at once when stopped with nothing left (stop() cuts queued tasks off).
+                if not self._changed.wait_for(lambda: self._tasks or self.stopped, IDLE_SECONDS) or not self._tasks:
                     self._threads -= 1
                     return
                 task = self._tasks.popleft()
