@@ -31,7 +31,7 @@ help:
 	@echo "                              sam build / sam deploy, unattended unless CONFIRM=1 (SAM CLI in its own venv)"
 	@echo "make rehearse                 build, deploy on ministack's CloudFormation, run one execution end to end, tear down"
 	@echo "make fuzz [FUZZ_EXAMPLES=100] schemathesis against make run from docs/openapi.json (own venv)"
-	@echo "make load [CLIENTS=16 REQUESTS=200] [BACKEND=ministack]  concurrent clients against make run, then a lost/extra check"
+	@echo "make load [CLIENTS=16 REQUESTS=200 PLANS=one-job] [BACKEND=ministack]  concurrent clients against make run: req/s, latency, threads and memory, then a lost/extra check"
 	@echo "make bench                    benchmarks (round trips, warm latency, validation, cold start) into docs/benchmarks.md,"
 	@echo "                              the engine's (dispatch latency, chain, fan-out/in, cost) into docs/engine-benchmarks.md,"
 	@echo "                              the media operations' (make bench-media) into docs/media-benchmarks.md"
@@ -86,16 +86,18 @@ typecheck: $(VENV)/.installed
 template-lint: $(VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml
 
-# Every test: unit, integration (handlers against moto), HTTP (make run's server), template and docs.
+# Every test: unit, integration (handlers against moto), HTTP (make run's server), template and docs;
+# one worker per CPU (PYTEST_WORKERS=0: in this process), each test module on one worker.
+PYTEST_WORKERS ?= auto
 pytest: $(VENV)/.installed
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest tests/unit
 
 # The same handlers, storage and HTTP tests against ministack (tests marked moto_only are deselected).
 test-ministack: $(VENV)/.installed $(MINISTACK_VENV)/.installed
-	TEST_BACKEND=ministack $(VENV)/bin/pytest tests/integration tests/http tests/test_events.py tests/engine
+	TEST_BACKEND=ministack $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile tests/integration tests/http tests/test_events.py tests/engine
 
 openapi: $(VENV)/.installed
 	$(PY) -m local.openapi

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 START_TIMEOUT = 300.0  # seconds; a first `make run BACKEND=ministack` may install its venv
@@ -229,6 +231,37 @@ def invalid_request(rng: random.Random, number: int) -> Planned:
         json_body, expected, headers = {"executionPlan": {"jobs": []}}, (415,), {"Content-Type": "text/plain"}
     body = raw if raw is not None else json.dumps(json_body).encode()
     return Planned("invalid", body, headers, expected)
+
+
+def one_job_plans(total: int) -> list[Planned]:
+    """PLANS=one-job: every request a valid plan of one 0 ms job (issue 25's throughput figure)."""
+    headers = {"Content-Type": "application/json"}
+    job = {"id": "only", "operation": "generateVideo", "params": {"simulate": {"ms": 0}}}
+    raw = json.dumps({"executionPlan": {"jobs": [job]}}).encode()
+    return [Planned("valid", raw, dict(headers), (202,), 1) for _ in range(total)]
+
+
+@dataclass
+class Footprint:
+    """make run's processes (the server and any backend it started) at one moment."""
+
+    threads: int
+    rss_mb: float
+    cpu_s: float
+
+    @classmethod
+    def of(cls, port: int) -> Footprint:
+        """The process listening on `port` (the API), and every process it started."""
+        server = next(
+            c.pid for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port and c.status == "LISTEN"
+        )
+        process = psutil.Process(server)
+        tree = [process, *process.children(recursive=True)]
+        return cls(
+            sum(p.num_threads() for p in tree),
+            sum(p.memory_info().rss for p in tree) / 1e6,
+            sum(sum(p.cpu_times()[:2]) for p in tree),
+        )
 
 
 def plan_requests(total: int, seed: int) -> list[Planned]:
@@ -423,12 +456,12 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def latency_rows(samples: dict[str, list[float]]) -> list[str]:
-    rows = ["| class | requests | p50 ms | p90 ms | p99 ms | max ms |", "|---|---:|---:|---:|---:|---:|"]
+    rows = ["| class | requests | p50 ms | p95 ms | p99 ms | max ms |", "|---|---:|---:|---:|---:|---:|"]
     for name, values in samples.items():
         ordered = sorted(v * 1000 for v in values)
         if ordered:
-            p50, p90, p99 = (percentile(ordered, f) for f in (0.5, 0.9, 0.99))
-            rows.append(f"| {name} | {len(ordered)} | {p50:.1f} | {p90:.1f} | {p99:.1f} | {ordered[-1]:.1f} |")
+            p50, p95, p99 = (percentile(ordered, f) for f in (0.5, 0.95, 0.99))
+            rows.append(f"| {name} | {len(ordered)} | {p50:.1f} | {p95:.1f} | {p99:.1f} | {ordered[-1]:.1f} |")
     return rows
 
 
@@ -456,13 +489,18 @@ def main() -> int:
     clients = int(os.environ.get("CLIENTS") or 16)
     total = int(os.environ.get("REQUESTS") or 200)
     seed = int(os.environ.get("SEED") or 20261126)
-    planned = plan_requests(total, seed)
-    print(f"make load: backend={backend} clients={clients} requests={total} seed={seed}", flush=True)
+    one_job = os.environ.get("PLANS") == "one-job"
+    planned = one_job_plans(total) if one_job else plan_requests(total, seed)
+    plans = "one-job" if one_job else "mixed"
+    print(f"make load: backend={backend} clients={clients} requests={total} plans={plans} seed={seed}", flush=True)
 
     with make_run(backend) as api:
         print(f"make run up on {api.url}; {api.banner_backend()}", flush=True)
+        time.sleep(2)  # its pollers settle
+        start = Footprint.of(api.port)
         pool, connect_resets = connect(api.port, clients)
         outcomes, wall = run_concurrently(pool, planned, submit)
+        after_posts = Footprint.of(api.port)
         accepted: dict[str, Planned] = {}
         for outcome in outcomes:
             if outcome.status == 202 and isinstance(outcome.body, dict):
@@ -471,6 +509,7 @@ def main() -> int:
         for client in pool:
             client.close()
         executions, job_items, item_count = scan_executions(api.backend_port)
+        end = Footprint.of(api.port)
         server_backend = api.banner_backend()
         api.keep_log = any(o.status >= 500 or o.status == 0 for o in outcomes)
 
@@ -527,6 +566,13 @@ def main() -> int:
         f" | {len(executions)} | {len(lost)} | {len(extra)} | {len(server_errors)} |",
         "",
         *latency_rows(samples),
+        "",
+        "| make run (server and backend processes) | threads | memory MB | CPU s since start |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| {moment} | {f.threads} | {f.rss_mb:.0f} | {f.cpu_s - start.cpu_s:.1f} |"
+            for moment, f in (("start", start), ("after the POSTs", after_posts), ("end", end))
+        ),
         "",
         "| class | status | count |",
         "|---|---:|---:|",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from local.template import resolve
+
 
 def matches(pattern: Any, value: Any) -> bool:
     """The subset of EventBridge / Lambda filter patterns the template uses: nested objects whose leaves
@@ -37,3 +39,14 @@ def rate_seconds(schedule: str) -> float:
         raise ValueError(f"unsupported schedule {schedule!r}: only rate(N unit) runs locally")
     unit = {"minute": 60, "hour": 3600, "day": 86400}[found[2].rstrip("s")]
     return int(found[1]) * unit
+
+
+def resolved_pattern(value: Any, names: dict[str, str], attributes: dict[tuple[str, str], str]) -> Any:
+    """A pattern with its intrinsics (e.g. !Ref ExecutionStateMachine) resolved."""
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)) in ("Ref", "Fn::GetAtt", "Fn::Sub"):
+            return resolve(value, names, attributes)
+        return {k: resolved_pattern(v, names, attributes) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolved_pattern(v, names, attributes) for v in value]
+    return value

@@ -17,6 +17,15 @@ from __future__ import annotations
 from typing import Any
 
 
+def enable_state_machine_execution() -> None:
+    """The embedded moto server runs state machine definitions (Map, Choice, SQS task tokens...) instead of
+    only recording them. Set before any state machine is created: moto keeps them in another backend."""
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+    patch_step_functions()
+
+
 def patch_step_functions() -> None:
     keep_task_failure_causes()
     start_each_attempt_unanswered()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import fnmatch
-import logging
 import os
 import signal
 import sys
@@ -25,8 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from local import moto_transactions
-from local.event_sources import BackendWithEventSources, enable_state_machine_execution
+from local.backends import BACKENDS, BackendWithEventSources, start_backend
 from local.events import rest_api_event
 from local.http_server import RAW_HEADERS, READ_TIMEOUT, LocalHttpServer, header_lists
 from local.stack import (
@@ -45,13 +43,14 @@ LOCAL_TENANT = "local"  # API Gateway REST refuses larger payloads itself
 
 
 class LocalApi:
-    """Routes requests to the template's handlers. One lock: a Powertools resolver serves one event
-    at a time, like one warm Lambda container per function."""
+    """Routes requests to the template's handlers. One lock per function: a Powertools resolver serves
+    one event at a time, like one warm Lambda container per function, while different functions (a
+    POST and a status read) run side by side."""
 
     def __init__(self, stack: LocalDeployment, authenticate: bool = False) -> None:
         self.stack = stack
         self._handlers = {f.logical_id: stack.handler(f) for f in stack.functions}
-        self._lock = threading.Lock()
+        self._locks = {f.logical_id: threading.Lock() for f in stack.functions}
         self.authorizer = stack.template.default_authorizer() if authenticate else None
 
     def handle(
@@ -85,11 +84,11 @@ class LocalApi:
             # Without authentication every caller is tenant 'local'; with it, the authorizer decides.
             tenant_id=None if self.authorizer is not None else LOCAL_TENANT,
         )
-        with self._lock:
-            if self.authorizer is not None and not self.stack.is_open(method, url.path):
-                refusal = self.authorize(event, headers, request_id)
-                if refusal is not None:
-                    return refusal
+        if self.authorizer is not None and not self.stack.is_open(method, url.path):
+            refusal = self.authorize(event, headers, request_id)
+            if refusal is not None:
+                return refusal
+        with self._locks[function.logical_id]:
             result = self._handlers[function.logical_id](event, FakeLambdaContext(function, request_id))
         return to_http(result)
 
@@ -109,10 +108,11 @@ class LocalApi:
         )
         function = self.stack.function(self.authorizer.function_id)
         try:
-            policy = self._handlers[function.logical_id](
-                {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn},
-                FakeLambdaContext(function, request_id),
-            )
+            with self._locks[function.logical_id]:
+                policy = self._handlers[function.logical_id](
+                    {"type": "TOKEN", "authorizationToken": token, "methodArn": method_arn},
+                    FakeLambdaContext(function, request_id),
+                )
         except Exception as error:
             return self.gateway_response(
                 "UNAUTHORIZED" if str(error) == "Unauthorized" else "AUTHORIZER_FAILURE", request_id
@@ -201,33 +201,6 @@ def _reason(status: int) -> str:
         return "Unknown"
 
 
-def start_moto(port: int) -> Any:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    enable_state_machine_execution()
-
-    # MOTO_HOST=0.0.0.0 lets Lambda containers on Linux reach it (sam local; docs/local-development.md).
-    server = ThreadedMotoServer(ip_address=os.environ.get("MOTO_HOST") or "127.0.0.1", port=port, verbose=False)
-    server.start()
-    moto_transactions.enable()  # transactions that do not copy whole tables (see that module)
-    return server
-
-
-BACKENDS = ("moto", "ministack")
-
-
-def start_backend(backend: str, port: int) -> Any:
-    """The AWS endpoint (DynamoDB, KMS) on 127.0.0.1:port; the result has stop()."""
-    if backend == "moto":
-        return start_moto(port)
-    if backend == "ministack":
-        from local import ministack
-
-        return ministack.start(port)
-    raise ValueError(f"unknown backend {backend!r}: one of {', '.join(BACKENDS)}")
-
-
 def serve(
     port: int,
     backend_port: int,
@@ -266,10 +239,27 @@ def serve(
     return httpd, backend_server, stack
 
 
+STOP_SECONDS = 3.0  # after the first SIGTERM or Ctrl-C, what stopping cleanly may take before the exit
+
+
+def _exit_soon(code: int) -> None:
+    """The process ends STOP_SECONDS from now whatever is still running (a job of minutes, a handler
+    waiting on a backend that is gone): stopping must never hang."""
+    timer = threading.Timer(STOP_SECONDS, lambda: os._exit(code))
+    timer.daemon = True
+    timer.start()
+
+
+def _stop_on_signal(*_: Any) -> None:
+    _exit_soon(0)
+    sys.exit(0)
+
+
 def main() -> None:
     # A kill (SIGTERM) exits like Ctrl-C, so the backend is stopped too: by the finally below once
-    # serving, by local.ministack's atexit hook while still starting.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # serving, by local.ministack's atexit hook while still starting. Either way the process ends within
+    # STOP_SECONDS: its daemon threads (event sources, the state machine interpreter) are not waited for.
+    signal.signal(signal.SIGTERM, _stop_on_signal)
     port = int(os.environ.get("PORT") or 3000)
     backend_port = int(os.environ.get("MOTO_PORT") or 5005)
     api_key = os.environ.get("LOCAL_API_KEY") or None
@@ -306,8 +296,11 @@ def main() -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        _exit_soon(0)
         httpd.shutdown()
         backend_server.stop()
+        sys.stdout.flush()
+        os._exit(0)  # nothing left to wait for: threads still running are cut off, as Lambda would
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from local import ministack
+from local import ministack, moto_transactions
 from local.stack import (
     LocalDeployment,
     apply_environment,
@@ -72,6 +72,10 @@ def aws(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iter
         yield stack
     else:
         with mock_aws():
+            # The moto make run uses: transactions roll back item by item instead of copying whole
+            # tables (tests/integration/test_moto_transactions.py proves the same outcomes), which made
+            # the storage tests' 250-job plans take minutes.
+            moto_transactions.enable()
             stack = provision()
             apply_environment(stack)
             yield stack

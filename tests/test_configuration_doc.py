@@ -24,7 +24,7 @@ def test_every_fixed_limit_has_a_meaning() -> None:
 
 
 def test_make_run_variables_are_the_ones_the_makefile_and_server_read() -> None:
-    server = (ROOT / "local" / "server.py").read_text()
+    server = "".join((ROOT / "local" / name).read_text() for name in ("server.py", "backends.py"))
     for name in configuration_doc.MAKE_RUN:
         assert f'"{name}"' in server, name
 

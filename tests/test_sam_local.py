@@ -582,7 +582,7 @@ def test_an_event_without_a_route_needs_function() -> None:
 def test_make_runs_backend_listens_on_moto_host(
     moto_host: str | None, bound: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from local.server import start_moto
+    from local.backends import start_moto
 
     if moto_host is None:
         monkeypatch.delenv("MOTO_HOST", raising=False)
@@ -590,6 +590,6 @@ def test_make_runs_backend_listens_on_moto_host(
         monkeypatch.setenv("MOTO_HOST", moto_host)
     server = start_moto(free_port())
     try:
-        assert server._server.server_address[0] == bound
+        assert server.server.get_host_and_port()[0] == bound
     finally:
         server.stop()

@@ -86,7 +86,7 @@ def cancelled(error: ClientError) -> list[str]:
 
 
 def test_make_run_uses_item_rollback_on_its_embedded_moto() -> None:
-    from local.server import start_moto
+    from local.backends import start_moto
 
     server = start_moto(free_port())
     try:

@@ -12,7 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from execution_api.engine.config import EngineSettings
-from execution_api.engine.executors import MAX_SIMULATED_MS, JobFailed, JobRequest, SimulatedExecutor, output_kind
+from execution_api.engine.executors import (
+    MAX_SIMULATED_MS,
+    JobFailed,
+    JobRequest,
+    SimulatedExecutor,
+    output_kind,
+)
 from execution_api.engine.outcomes import execution_error, execution_result
 from execution_api.engine.params import job_params, message_params, output_url, params_text, resolve_references
 from execution_api.engine.scheduler import topological_order

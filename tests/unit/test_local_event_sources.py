@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from local import function_pool
 from local.event_patterns import matches, rate_seconds
 from local.event_sources import EventSources, Mapping
-from local.template import Function
+from local.template import Function, Template, evaluate, pseudo_parameters
 
 ENDED = {
     "eventName": ["MODIFY"],
@@ -80,7 +81,8 @@ def settled(sources: EventSources, mapping: Mapping) -> None:
 
 def test_failed_deliveries_are_reported_while_running_and_not_once_stopping(capsys: pytest.CaptureFixture[str]) -> None:
     delivery = Delivery()
-    stack: Any = SimpleNamespace(functions=[], handler=lambda function: delivery)
+    template = SimpleNamespace(resources={}, document={})
+    stack: Any = SimpleNamespace(functions=[], handler=lambda function: delivery, template=template, names={})
     sources = EventSources(stack, concurrency=1)
     mapping = Mapping("Schedule", Function("Worker", Path("."), "app.handler", {}), "rate(5 minutes)", "", 1)
 
@@ -98,3 +100,83 @@ def test_failed_deliveries_are_reported_while_running_and_not_once_stopping(caps
     delivery.go.set()
     settled(sources, mapping)
     assert capsys.readouterr().out == "event sources: stopping; deliveries in flight were cut off\n"
+
+
+def test_a_function_runs_at_most_its_limit_at_once_and_its_threads_end_when_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(function_pool, "IDLE_SECONDS", 0.05)
+    pool = function_pool.FunctionPool("Limited", limit=2)
+    go = threading.Event()
+    running: list[int] = []
+    peak: list[int] = []
+    lock = threading.Lock()
+
+    def task(cut_off: bool) -> None:
+        with lock:
+            running.append(1)
+            peak.append(len(running))
+        assert go.wait(10)
+        with lock:
+            running.pop()
+
+    for _ in range(5):
+        pool.submit(task)
+    assert pool.room() == -3  # five waiting for two slots: pollers take no more
+    deadline = time.monotonic() + 10
+    while len(peak) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.set()
+    assert pool.wait_for_room(10)
+    while (pool.room() < 2 or threads_named("Limited-")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert max(peak) == 2
+    assert len(peak) == 5
+    assert pool.room() == 2
+    assert threads_named("Limited-") == []
+
+
+def threads_named(prefix: str) -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith(prefix)]
+
+
+def sources_for(**parameters: str) -> EventSources:
+    """Event sources over the real template with these parameters (as a deploy would set them), unprovisioned."""
+    template = Template()
+    names = {**template.parameter_defaults(), **parameters, **pseudo_parameters()}
+    stack: Any = SimpleNamespace(functions=[], template=template, names=names)
+    return EventSources(stack)
+
+
+def worker_mapping(sources: EventSources, function: str, queue_event: str) -> Mapping:
+    events = next(f for f in sources.stack.template.functions() if f.logical_id == function).events
+    limit = sources._number(events[queue_event]["Properties"]["ScalingConfig"]["MaximumConcurrency"])
+    return Mapping("SQS", Function(function, Path("."), "app.handler", {}), "", "", 1, concurrency=limit)
+
+
+def test_each_function_gets_the_concurrency_the_template_gives_it() -> None:
+    # MaximumConcurrency is !Ref WorkerMaxConcurrency; ReservedConcurrentExecutions is an !If on a condition.
+    sources = sources_for()
+    work = next(
+        e for e, v in Template().resources["WorkerFunction"]["Properties"]["Events"].items() if v["Type"] == "SQS"
+    )
+    assert sources.pool(worker_mapping(sources, "WorkerFunction", work)).limit == 20
+    submit = Template().resources["SubmitExecutionFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert sources._number(submit) is None  # ApiReservedConcurrency 0: ReserveApiConcurrency false, no value
+
+    tuned = sources_for(WorkerMaxConcurrency="7", ApiReservedConcurrency="3")
+    assert tuned.pool(worker_mapping(tuned, "WorkerFunction", work)).limit == 7
+    assert tuned._number(submit) == 3
+
+
+@pytest.mark.parametrize(
+    ("origins", "one"), [("", False), ("https://a.example", True), ("https://a.example,https://b.example", False)]
+)
+def test_conditions_evaluate_as_cloudformation_does(origins: str, one: bool) -> None:
+    template = Template()
+    conditions = template.document["Conditions"]
+    names = {**template.parameter_defaults(), "CorsAllowOrigins": origins}
+    assert evaluate({"Condition": "OneCorsOrigin"}, names, conditions) is one
+    assert evaluate({"Fn::If": ["OneCorsOrigin", "x", {"Ref": "AWS::NoValue"}]}, names, conditions) == (
+        "x" if one else None
+    )

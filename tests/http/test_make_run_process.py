@@ -1,0 +1,154 @@
+"""`make run` as a user runs it (`python -m local.server` in a process group of its own): quiet when idle,
+functions with their own concurrency (jobs of minutes never stop other executions), and gone after the
+first SIGTERM to its group, whatever it is running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tests.support import TEST_BACKEND, free_port
+
+pytestmark = pytest.mark.http
+
+ROOT = Path(__file__).resolve().parents[2]
+READY = "Ctrl-C stops."
+# Bounds on CPU seconds, not on time taken; generous, as the test machine is shared and noisy.
+IDLE_WINDOW_S = 10.0
+IDLE_CPU_S = 1.0  # 10% of one core (make run's own target: 5%)
+SLOW_MS = 600_000  # ten minutes: still running when the test ends
+# More than the one shared pool of 16 deliveries the event sources once had, fewer than the work queue's cap
+# (WorkerMaxConcurrency, 20): on Lambda too, 20 jobs of ten minutes would hold every worker the queue may run.
+SLOW_EXECUTIONS = 17
+
+
+@dataclass
+class MakeRun:
+    process: subprocess.Popen[bytes]
+    url: str
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - loopback only
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return json.load(response)
+
+    def submit(self, *jobs: dict[str, Any]) -> str:
+        execution_id: str = self.call("POST", "/api/execute", {"executionPlan": {"jobs": list(jobs)}})["id"]
+        return execution_id
+
+    def status(self, execution_id: str) -> dict[str, Any]:
+        answer: dict[str, Any] = self.call("GET", f"/api/execute/{execution_id}/status")
+        return answer
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the process and every process it started."""
+        process = psutil.Process(self.process.pid)
+        return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
+
+
+def start_make_run() -> MakeRun:
+    port, backend_port = free_port(), free_port()
+    environment = {**os.environ, "PORT": str(port), "MOTO_PORT": str(backend_port), "BACKEND": TEST_BACKEND}
+    for name in ("AWS_ENDPOINT_URL", "LOCAL_API_KEY"):
+        environment.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.server"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a process group of its own, as a terminal gives `make run`
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.decode().strip() == READY:
+            break
+    else:
+        raise AssertionError(f"make run exited with {process.wait()} before it was ready")
+    # Its further output must not fill the pipe and block it.
+    os.set_blocking(process.stdout.fileno(), False)
+    return MakeRun(process, f"http://127.0.0.1:{port}")
+
+
+def stop(make_run: MakeRun) -> None:
+    if make_run.process.poll() is None:
+        os.killpg(make_run.process.pid, signal.SIGKILL)
+        make_run.process.wait()
+
+
+@pytest.fixture(scope="module")
+def make_run() -> Iterator[MakeRun]:
+    running = start_make_run()
+    try:
+        yield running
+    finally:
+        stop(running)
+
+
+def wait_for(condition: Any, timeout_s: float = 60) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return bool(condition())
+
+
+def test_idle_make_run_uses_almost_no_cpu(make_run: MakeRun) -> None:
+    time.sleep(2)  # the first stream reads and the first long polls are under way
+    before = make_run.cpu_seconds()
+    time.sleep(IDLE_WINDOW_S)
+    assert make_run.cpu_seconds() - before < IDLE_CPU_S
+
+
+def test_jobs_of_minutes_never_stop_other_executions(make_run: MakeRun) -> None:
+    # Given more executions with a job of ten minutes than the old shared delivery pool had room for
+    slow = [
+        make_run.submit({"id": "slow", "operation": "generateVideo", "params": {"simulate": {"ms": SLOW_MS}}})
+        for _ in range(SLOW_EXECUTIONS)
+    ]
+    assert wait_for(lambda: all(make_run.status(i)["status"] == "processing" for i in slow))
+
+    # When another execution arrives, its jobs run and it completes while they all still run
+    fast = make_run.submit(
+        {"id": "a", "operation": "generateVideo", "params": {"simulate": {"ms": 0}}},
+        {"id": "b", "operation": "merge", "dependsOn": ["a"], "params": {"simulate": {"ms": 0}}},
+    )
+    assert wait_for(lambda: make_run.status(fast)["status"] == "completed"), make_run.status(fast)
+    assert {make_run.status(i)["status"] for i in slow} == {"processing"}
+
+
+def test_the_first_sigterm_to_its_group_ends_every_process() -> None:
+    # Given make run with a job of ten minutes running
+    running = start_make_run()
+    try:
+        execution_id = running.submit(
+            {"id": "slow", "operation": "generateVideo", "params": {"simulate": {"ms": SLOW_MS}}}
+        )
+        assert wait_for(lambda: running.status(execution_id)["jobs"][0]["status"] == "processing")
+        processes = [psutil.Process(running.process.pid), *psutil.Process(running.process.pid).children(True)]
+
+        # When its process group gets one SIGTERM
+        os.killpg(running.process.pid, signal.SIGTERM)
+
+        # Then every process of it ends (make run gives itself 3 s; the bound here is for a loaded machine)
+        _gone, alive = psutil.wait_procs(processes, timeout=30)
+        assert alive == []
+        assert running.process.wait() == 0
+    finally:
+        stop(running)
