@@ -10,6 +10,10 @@ tests and the benchmarks (idempotent: applying twice changes nothing).
    between (a 0 ms job on a loaded machine) went unheard for the whole heartbeat (300 s by default),
    then the attempt counted as a heartbeat timeout. Here an endpoint created after this attempt's
    answer starts out notified.
+
+No upstream issue names 2 or 3 yet (moto's interpreter is LocalStack's; heartbeats came with
+localstack/localstack#8428): they are to be filed there with tests/integration/test_moto_step_functions.py
+as the reproducer. The patches reach into moto's private `_outcome`/`_notify_event`, here and nowhere else.
 """
 
 from __future__ import annotations
