@@ -49,13 +49,15 @@ ENVIRONMENT = {
 }
 
 
-# Runs in ministack's venv, then becomes ministack: on Linux it first asks the kernel to send it SIGTERM
-# when the process that started it dies, even by SIGKILL, so no ministack outlives its owner. (The
-# kernel sends it when the starting *thread* ends: call start() from a thread that outlives it.)
+# Runs in ministack's venv, then becomes ministack: on Linux it first asks the kernel to SIGKILL it when the
+# process that started it dies, even by SIGKILL, so no ministack outlives its owner. SIGKILL, not SIGTERM:
+# ministack keeps nothing on disk, and on SIGTERM it waits for its state machine runs (a task token awaited
+# for minutes) before it exits. (The kernel sends it when the starting *thread* ends: call start() from a
+# thread that outlives it.)
 _LAUNCHER = """
 import ctypes, os, signal, sys
 if sys.platform == "linux":
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() != int(sys.argv[2]):
         sys.exit("the process that started ministack is gone")
 os.execv(sys.argv[1], sys.argv[1:2])
@@ -91,13 +93,15 @@ class Ministack:
         except OSError:
             return ""
 
-    def stop(self, timeout: float = 10) -> None:
-        """SIGTERM to its process group (a graceful shutdown), SIGKILL if it lingers. Idempotent."""
+    def stop(self, grace: float = 1.5, timeout: float = 10) -> None:
+        """SIGTERM to its process group, SIGKILL if it lingers `grace` seconds (on SIGTERM it waits for its
+        running state machine runs, which may await a task token for minutes; make run has 3 s to stop).
+        Idempotent."""
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
             try:
-                self.process.wait(timeout)
+                self.process.wait(grace)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
