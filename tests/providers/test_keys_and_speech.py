@@ -88,12 +88,15 @@ def test_speech_refusals_are_sentences(providers: Harness) -> None:
             lambda: None,
         )
     assert voice.value.message == "elevenlabs refused the input: A voice with that ID does not exist"
-    providers.elevenlabs.script("speech", Scripted(503, {}), Scripted(503, {}), Scripted(503, {}))
+    # A 503 on text to speech may follow audio already billed: not asked again (nor by Step Functions)
+    providers.elevenlabs.script("speech", Scripted(503, {}, processed=True))
     with pytest.raises(JobFailed) as busy:
         providers.executor.run(
             providers.job("generateAudio", SPEECH, {"elevenlabs": providers.elevenlabs.key}), lambda: None
         )
-    assert busy.value.retryable
+    assert not busy.value.retryable
+    assert busy.value.message.startswith("elevenlabs failed with HTTP 503 when asked to start the work")
+    assert len(providers.elevenlabs.calls_to("POST", "/v1/text-to-speech/")) == 3  # 2 before, this one once
 
 
 def test_no_key_anywhere_fails_naming_the_ways_to_give_one(providers: Harness) -> None:
