@@ -52,7 +52,10 @@ def transcript_words(output: Any) -> tuple[dict[str, Any], ...] | None:
     elif isinstance(output.get("segments"), list):
         for segment in output["segments"]:
             for word in (segment.get("words") or []) if isinstance(segment, dict) else []:
-                words.append({"word": str(word.get("word", "")).strip(), "start": word["start"], "end": word["end"]})
+                if isinstance(word, dict) and "start" in word and "end" in word:  # a word without times: skipped
+                    words.append(
+                        {"word": str(word.get("word", "")).strip(), "start": word["start"], "end": word["end"]}
+                    )
     elif isinstance(output.get("words"), list):
         words = [w for w in output["words"] if isinstance(w, dict)]
     return tuple(words) or None
