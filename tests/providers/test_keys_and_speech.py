@@ -128,6 +128,27 @@ def test_under_make_run_no_key_runs_locally_unless_the_provider_points_at_a_fake
         providers.executor.run(replace(job, provider_api_keys={"replicate": providers.replicate.key}), lambda: None)
 
 
+@pytest.mark.parametrize("local_providers", ["true", "false"])
+def test_make_run_takes_the_deployment_key_from_the_providers_usual_variable(
+    aws: object, monkeypatch: pytest.MonkeyPatch, local_providers: str
+) -> None:
+    from local.stack import forget_cached_configuration
+
+    monkeypatch.setenv("LOCAL_PROVIDERS", local_providers)
+    monkeypatch.setenv("PROVIDER_KEY_SECRET_PREFIX", "")  # no Secrets Manager secret to fall back on
+    monkeypatch.setenv("REPLICATE_API_TOKEN", " r8_from_the_shell_0123 ")
+    monkeypatch.setenv("FAL_KEY", "")
+    forget_cached_configuration()
+    from execution_api.providers.wiring import _deployment_keys
+
+    read = _deployment_keys()
+    expected = "r8_from_the_shell_0123" if local_providers == "true" else None  # deployed: never the environment
+    assert read("replicate") == expected
+    assert read("fal") is None  # set but empty
+    assert read("elevenlabs") is None  # not set
+    forget_cached_configuration()
+
+
 def replace_settings(providers: Harness, **changes: str) -> object:
     from execution_api.providers.settings import ProviderSettings
 
