@@ -141,3 +141,39 @@ def test_a_transcript_word_without_times_is_skipped_not_a_crash() -> None:
 
     output = {"segments": [{"words": [{"word": "hi", "start": 0.0, "end": 0.4}, {"word": "there"}]}]}
     assert transcript_words(output) == ({"word": "hi", "start": 0.0, "end": 0.4},)
+
+
+def test_an_output_replicate_names_no_type_for_is_stored_as_what_its_bytes_are(providers: Harness) -> None:
+    # Replicate's output is URLs only ("Predictions": output); seedream answers JPEGs though the model's kind
+    # is "image" (PNG by default): the stored object says JPEG, by its bytes.
+    jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64
+    params = {"provider": "replicate", "modelId": "bytedance/seedream-4", "prompt": "a cat"}
+    with pytest.raises(JobDeferred):
+        providers.executor.run(providers.job("generateImage", params, KEY), lambda: None)
+    ref = next(
+        i["pk"]["S"].removeprefix("PREDICTION#") for i in providers.items() if i["pk"]["S"].startswith("PREDICTION#")
+    )
+    url = providers.replicate.serve_file("out", jpeg, "application/octet-stream")
+    providers.replicate.finish(next(iter(providers.replicate.predictions)), output=[url])
+    assert providers.checker.check(ref) == "succeeded"
+    output = json.loads(providers.sfn.answered()[0][1]["output"])["outputs"][0]
+    assert (output["mimeType"], output["url"].rsplit(".", 1)[1]) == ("image/jpeg", "jpg")
+    assert providers.object(output["url"]) == jpeg
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00", "image/png"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", "audio/wav"),
+        (b"\x00\x00\x00\x18ftypmp42", "video/mp4"),
+        (b"ID3\x03\x00", "audio/mpeg"),
+        (b"<html>", None),
+        (b"", None),
+    ],
+)
+def test_sniffed_mime_types(head: bytes, expected: str | None) -> None:
+    from execution_api.providers.prediction import sniffed_mime_type
+
+    assert sniffed_mime_type(head) == expected

@@ -25,7 +25,7 @@ from execution_api.engine.step_functions import StepFunctions
 from execution_api.media_inputs import InputFetcher, InputRefused, InputUnavailable
 from execution_api.observability import logger
 from execution_api.outputs import output_key, reference
-from execution_api.providers.prediction import Prediction, PredictionClient
+from execution_api.providers.prediction import Prediction, PredictionClient, sniffed_mime_type
 from execution_api.providers.settings import ProviderSettings
 from execution_api.providers.store import PredictionRecord, PredictionStore
 from execution_api.repository import execution_pk
@@ -186,7 +186,8 @@ class PredictionChecker:
             raise JobFailed(f"the output of the {record.provider} prediction cannot be copied: {refused}") from None
         except InputUnavailable as unavailable:
             raise JobFailed(f"the output of the {record.provider} prediction: {unavailable}", retryable=True) from None
-        mime_type = mime or _MIME.get(kind, "application/octet-stream")
+        with path.open("rb") as file:  # a JPEG named by no content type is stored as a JPEG, not a .png
+            mime_type = mime or sniffed_mime_type(file.read(16)) or _MIME.get(kind, "application/octet-stream")
         key = output_key(record.tenant_id, record.execution_id, record.job_id, _EXTENSIONS.get(mime_type, "bin"))
         self.s3.upload_file(
             str(path), self.settings.outputs_bucket_name, key, ExtraArgs={"ContentType": mime_type},
