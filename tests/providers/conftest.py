@@ -51,6 +51,10 @@ class FakeStepFunctions:
     def send_task_heartbeat(self, **kwargs: Any) -> None:
         self._record("heartbeat", **kwargs)
 
+    def answered(self) -> list[tuple[str, dict[str, Any]]]:
+        """The answers, without the heartbeats every check sends."""
+        return [(name, kwargs) for name, kwargs in self.calls if name != "heartbeat"]
+
     def answers(self) -> list[str]:
         return [name for name, _ in self.calls if name != "heartbeat"]
 

@@ -9,6 +9,7 @@ the provider would POST, signed as it signs."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import itertools
 import json
@@ -47,6 +48,8 @@ class Scripted:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    processed: bool = False  # the provider did the work (created the prediction) and then answered this
+    delay: float = 0.0  # seconds before the answer: longer than the client's read timeout is a lost answer
 
 
 class Fake:
@@ -90,7 +93,10 @@ class Fake:
             name, answer = self.route(call)
             queued = self.scripts.get(name)
             if queued:
-                return queued.pop(0)
+                scripted = queued.pop(0)
+                if scripted.processed and callable(answer):
+                    answer()  # a slow or failing answer after the provider accepted the work
+                return scripted
             if name != "jwks" and not self.authorized(call):  # fal's JWKS is public
                 return self.unauthorized()
             return answer() if callable(answer) else answer  # side effects only for answered calls
@@ -316,13 +322,15 @@ def serving(fake: Fake) -> Iterator[Fake]:
                 {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length),
             )  # fmt: skip
             answer = fake.handle(call)
+            time.sleep(answer.delay)
             body = answer.body if isinstance(answer.body, bytes) else json.dumps(answer.body).encode()
             self.send_response(answer.status)
             headers = {"Content-Type": "application/json", **answer.headers, "Content-Length": str(len(body))}
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            with contextlib.suppress(OSError):  # the client gave up waiting (a scripted delay)
+                self.wfile.write(body)
 
         do_GET = do_POST = do_PUT = _any
 

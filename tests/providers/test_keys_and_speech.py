@@ -88,12 +88,15 @@ def test_speech_refusals_are_sentences(providers: Harness) -> None:
             lambda: None,
         )
     assert voice.value.message == "elevenlabs refused the input: A voice with that ID does not exist"
-    providers.elevenlabs.script("speech", Scripted(503, {}), Scripted(503, {}), Scripted(503, {}))
+    # A 503 on text to speech may follow audio already billed: not asked again (nor by Step Functions)
+    providers.elevenlabs.script("speech", Scripted(503, {}, processed=True))
     with pytest.raises(JobFailed) as busy:
         providers.executor.run(
             providers.job("generateAudio", SPEECH, {"elevenlabs": providers.elevenlabs.key}), lambda: None
         )
-    assert busy.value.retryable
+    assert not busy.value.retryable
+    assert busy.value.message.startswith("elevenlabs failed with HTTP 503 when asked to start the work")
+    assert len(providers.elevenlabs.calls_to("POST", "/v1/text-to-speech/")) == 3  # 2 before, this one once
 
 
 def test_no_key_anywhere_fails_naming_the_ways_to_give_one(providers: Harness) -> None:
@@ -123,6 +126,27 @@ def test_under_make_run_no_key_runs_locally_unless_the_provider_points_at_a_fake
     providers.executor.settings = replace_settings(providers, LOCAL_PROVIDERS="true")
     with pytest.raises(JobDeferred):
         providers.executor.run(replace(job, provider_api_keys={"replicate": providers.replicate.key}), lambda: None)
+
+
+@pytest.mark.parametrize("local_providers", ["true", "false"])
+def test_make_run_takes_the_deployment_key_from_the_providers_usual_variable(
+    aws: object, monkeypatch: pytest.MonkeyPatch, local_providers: str
+) -> None:
+    from local.stack import forget_cached_configuration
+
+    monkeypatch.setenv("LOCAL_PROVIDERS", local_providers)
+    monkeypatch.setenv("PROVIDER_KEY_SECRET_PREFIX", "")  # no Secrets Manager secret to fall back on
+    monkeypatch.setenv("REPLICATE_API_TOKEN", " r8_from_the_shell_0123 ")
+    monkeypatch.setenv("FAL_KEY", "")
+    forget_cached_configuration()
+    from execution_api.providers.wiring import _deployment_keys
+
+    read = _deployment_keys()
+    expected = "r8_from_the_shell_0123" if local_providers == "true" else None  # deployed: never the environment
+    assert read("replicate") == expected
+    assert read("fal") is None  # set but empty
+    assert read("elevenlabs") is None  # not set
+    forget_cached_configuration()
 
 
 def replace_settings(providers: Harness, **changes: str) -> object:

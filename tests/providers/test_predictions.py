@@ -53,7 +53,7 @@ def test_success_by_callback_copies_the_output_and_answers_the_task_once(provide
     assert providers.enqueued == [ref]
     # Then the worker that takes the message copies the output and completes the task
     assert providers.checker.check(ref) == "succeeded"
-    ((name, answer),) = providers.sfn.calls
+    ((name, answer),) = providers.sfn.answered()
     result = json.loads(answer["output"])
     assert name == "success"
     assert answer["taskToken"] == TOKEN
@@ -131,9 +131,14 @@ def test_a_forged_or_replayed_callback_is_refused_and_changes_nothing(providers:
             "replicate refused the input: input.duration must be <= 10; your [redacted] was used",
             False,
         ),
-        (Scripted(500, {"detail": "boom"}), "replicate failed with HTTP 500", True),
+        (
+            Scripted(500, {"detail": "boom"}),
+            "replicate failed with HTTP 500 when asked to start the work; it was not asked again, since it may "
+            "have started it anyway (check the replicate dashboard before running the job again)",
+            False,
+        ),
     ],
-    ids=["401-not-retried", "422-scrubbed", "5xx-three-times-retryable"],
+    ids=["401-not-retried", "422-scrubbed", "5xx-on-create-not-sent-twice"],
 )
 def test_refusals_are_sentences_retried_only_when_it_can_help(
     providers: Harness, answer: Scripted, message: str, retryable: bool
@@ -159,18 +164,61 @@ def test_429_waits_for_retry_after_then_submits_and_a_long_wait_is_left_to_step_
     assert "rate limiting" in failed.value.message
 
 
-def test_500_then_success_submits_once(providers: Harness) -> None:
-    providers.replicate.script("create", Scripted(500, {"detail": "internal"}))
-    submit(providers)
+def test_a_create_the_provider_accepted_but_answered_500_is_not_sent_again(providers: Harness) -> None:
+    # A 5xx or a read timeout on create may hide a prediction Replicate started: sending it again would run
+    # (and bill) two. The fake creates the prediction, then answers 500.
+    providers.replicate.script("create", Scripted(500, {"detail": "internal"}, processed=True))
+    with pytest.raises(JobFailed) as failed:
+        providers.executor.run(providers.job("generate", SEEDANCE, KEY), lambda: None)
+    assert not failed.value.retryable  # Step Functions' retry would submit a second prediction too
+    assert "was not asked again" in failed.value.message
+    assert len(providers.replicate.calls_to("POST", "/v1/models/")) == 1
     assert len(providers.replicate.predictions) == 1
-    assert len(providers.replicate.calls_to("POST", "/v1/models/")) == 2
+
+
+def test_a_create_that_timed_out_reading_the_answer_is_not_sent_again(providers: Harness) -> None:
+    from execution_api.providers.transport import Transport
+
+    slow = Scripted(201, {"id": "late"}, delay=0.5, processed=True)
+    providers.replicate.script("create", slow)
+    transport = Transport("replicate", KEY["replicate"], timeout_seconds=0.1, sleep=providers.sleeps.append)
+    from execution_api.providers.replicate import ReplicateClient
+
+    with pytest.raises(JobFailed) as failed:
+        ReplicateClient(transport, providers.settings.base_url("replicate")).submit("owner/model", {}, None)
+    assert failed.value.message.startswith("replicate did not answer in time when asked to start the work")
+    assert not failed.value.retryable
+    assert len(providers.replicate.calls_to("POST", "/v1/models/")) == 1
+
+
+def test_a_create_that_never_connected_is_tried_again_and_a_read_is_tried_on_5xx(providers: Harness) -> None:
+    import socket
+
+    from execution_api.providers.transport import Transport
+
+    with socket.socket() as closed:  # a port nobody listens on: connection refused, nothing was sent
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    transport = Transport("replicate", "k", sleep=providers.sleeps.append)
+    with pytest.raises(JobFailed) as failed:
+        transport.call("POST", f"http://127.0.0.1:{port}/v1/predictions", {}, b"{}", create=True)
+    assert failed.value.retryable
+    assert providers.sleeps == [1.0, 2.0]  # three attempts
+    # 5xx then success on a read (GET): tried again, as before
+    providers.replicate.script("get", Scripted(500, {"detail": "internal"}))
+    providers.replicate.predictions["p1"] = {"id": "p1", "status": "processing", "output": None}
+    reply = Transport("replicate", KEY["replicate"], sleep=providers.sleeps.append).call(
+        "GET", f"{providers.replicate.base}/v1/predictions/p1", {"Authorization": f"Bearer {KEY['replicate']}"}
+    )
+    assert reply.json()["id"] == "p1"
+    assert len(providers.replicate.calls_to("GET", "/v1/predictions/p1")) == 2
 
 
 def test_a_failed_prediction_fails_the_job_with_its_error_text(providers: Harness) -> None:
     ref = submit(providers)
     providers.replicate.finish(next(iter(providers.replicate.predictions)), error="NSFW content detected in prompt")
     assert providers.checker.check(ref) == "failed"
-    ((name, answer),) = providers.sfn.calls
+    ((name, answer),) = providers.sfn.answered()
     assert name == "failure"
     assert answer["error"] == "Job.Failed"
     assert answer["cause"].endswith("failed: NSFW content detected in prompt")
@@ -197,7 +245,7 @@ def test_an_output_url_that_is_gone_fails_the_job_in_words(providers: Harness) -
         next(iter(providers.replicate.predictions)), output=f"{providers.replicate.base}/files/x"
     )
     assert providers.checker.check(ref) == "failed"
-    ((name, answer),) = providers.sfn.calls
+    ((name, answer),) = providers.sfn.answered()
     assert name == "failure"
     assert "cannot be copied" in answer["cause"]
     assert "404" in answer["cause"]
@@ -240,7 +288,7 @@ def test_fal_success_by_signed_callback_with_keys_from_the_configured_jwks(provi
             providers.callbacks.receive("fal", ref, bad_body, bad_headers)
     assert providers.callbacks.receive("fal", ref, body, headers) == "accepted"
     assert providers.checker.check(ref) == "succeeded"
-    result = json.loads(providers.sfn.calls[0][1]["output"])
+    result = json.loads(providers.sfn.answered()[0][1]["output"])
     assert providers.object(result["outputs"][0]["url"]) == PNG
     assert result["outputs"][0]["mimeType"] == "image/png"
 
@@ -256,7 +304,7 @@ def test_a_fal_request_with_an_error_fails_with_its_message(providers: Harness) 
     assert request["input"] == {"image_url": "https://x/a.png", "audio_url": "https://x/a.mp3", "resolution": "720p"}
     providers.fal.finish(request_id, {"detail": [{"msg": "image_url could not be downloaded"}]}, status=422)
     assert providers.checker.check(ref) == "failed"
-    assert providers.sfn.calls[0][1]["cause"] == (
+    assert providers.sfn.answered()[0][1]["cause"] == (
         "fal prediction fal-1 failed: fal refused the input: image_url could not be downloaded"
     )
 

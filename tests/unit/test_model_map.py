@@ -82,6 +82,14 @@ def test_no_model_runs_on_the_deployment_default_then_the_local_provider() -> No
     assert route("generateAudio", {"provider": "elevenlabs"}, {}, local_providers=False).model_id == (
         "elevenlabs/turbo-v2.5"
     )
+    # Naming only the provider: the deployment's default when it runs there, else that provider's first model
+    assert route("generate", {"provider": "replicate"}, defaults, local_providers=False).model_id == (
+        "minimax/video-01"
+    )
+    assert route("generate", {"provider": "replicate"}, {}, local_providers=False).model_id == (
+        "bytedance/seedance-1-pro"
+    )
+    assert route("generate", {"provider": "fal"}, defaults, local_providers=False).model_id == "veed/fabric-1.0"
     limits = PlanLimits(check_models=True, default_models=tuple(defaults.items()))
     assert problems(limits, {"type": "generate", "params": {"prompt": "x"}}) == []
     assert (

@@ -99,13 +99,16 @@ def route(
 
 
 def _default_route(operation: str, provider: Any, default_models: Mapping[str, str], *, local_providers: bool) -> Route:
-    """No modelId: the first model of the operation on the named provider, else the deployment's default
-    (DEFAULT_MODELS), else the local provider where it stands in (make run)."""
+    """No modelId: on a named provider, the deployment's default (DEFAULT_MODELS) when it runs there, else the
+    operation's first model there; with no provider, the deployment's default, else the local provider where
+    it stands in (make run)."""
     if provider == LOCAL:
         return Route(LOCAL, None, {})
     candidates = models_of(operation)
     if provider is not None:
         candidates = [m for m in candidates if provider in _map()["models"][m]["providers"]]
+        preferred = canonical_id(default_models.get(operation, ""))
+        candidates.sort(key=lambda m: m != preferred)  # stable: the default first, the rest as they were
     elif operation in default_models:
         if default_models[operation] == LOCAL:
             return Route(LOCAL, None, {})

@@ -4,16 +4,20 @@ provider's signature is verified) and by the poller (for callbacks that never ca
 provider's answer is read again here rather than trusted from a callback body.
 
 Applied once: only the holder of the record's lease settles it, and a settled record is never touched again.
-A running prediction gets a heartbeat on its task; a cancelled job's prediction is cancelled at the provider."""
+Every check of an unsettled prediction heartbeats its task, and so does a long copy of its outputs (a lapsed
+heartbeat would have Step Functions retry the job). A cancelled job's prediction is cancelled at the provider.
+An unexpected error is counted on the record and looked at again later; after MAX_CHECK_ERRORS it fails the job."""
 
 from __future__ import annotations
 
 import json
 import pathlib
+import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from execution_api.engine.executors import JobFailed
@@ -21,7 +25,7 @@ from execution_api.engine.step_functions import StepFunctions
 from execution_api.media_inputs import InputFetcher, InputRefused, InputUnavailable
 from execution_api.observability import logger
 from execution_api.outputs import output_key, reference
-from execution_api.providers.prediction import Prediction, PredictionClient
+from execution_api.providers.prediction import Prediction, PredictionClient, sniffed_mime_type
 from execution_api.providers.settings import ProviderSettings
 from execution_api.providers.store import PredictionRecord, PredictionStore
 from execution_api.repository import execution_pk
@@ -29,7 +33,11 @@ from execution_api.webhook_secrets import WebhookSecretCipher
 
 FAILED = "Job.Failed"
 RETRYABLE = "Job.Retryable"
-LEASE_SECONDS = 900  # one copy of a provider's outputs, at most a worker's timeout
+# Shorter than the task's heartbeat timeout (JobHeartbeatSeconds, 300 by default): a crashed checker's lease
+# ends while the task still waits. The holder renews it with each heartbeat during a long copy.
+LEASE_SECONDS = 120
+HEARTBEAT_EVERY_SECONDS = 30.0
+MAX_CHECK_ERRORS = 5
 _MIME = {"video": "video/mp4", "image": "image/png", "audio": "audio/mpeg"}
 _EXTENSIONS = {"video/mp4": "mp4", "video/webm": "webm", "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp",
                "audio/mpeg": "mp3", "audio/wav": "wav"}  # fmt: skip
@@ -44,15 +52,45 @@ class PredictionChecker:
     s3: Any
     job_status: Callable[[str, str], str | None]  # (execution pk, job id) -> the job's status
     clients: Callable[[str, str], PredictionClient]  # (provider, key) -> its client
+    monotonic: Callable[[], float] = field(default=time.monotonic)
 
     def check(self, ref: str) -> str:
-        """What happened (for logs and tests): settled, running, cancelled, already settled, gone."""
+        """What happened (for logs and tests): settled, running, cancelled, already settled, gone, error."""
         record = self.predictions.get(ref)
         if record is None or record.state == "settled":
             return "already settled" if record else "gone"
-        secrets = json.loads(self.cipher.unseal(record.execution_id, record.sealed).get_secret_value())
-        token, client = secrets["taskToken"], self.clients(record.provider, secrets["apiKey"])
+        lease_id = secrets.token_hex(8)
+        try:
+            return self._check(record, lease_id)
+        except Exception:  # a bug or an AWS error: not left to the queue's visibility timeout and its DLQ
+            logger.exception("prediction check failed", extra={"provider": record.provider})
+            return self._after_error(record, lease_id)
+
+    def _after_error(self, record: PredictionRecord, lease_id: str) -> str:
+        errors = self.predictions.count_error(record.ref, self.settings.provider_poll_seconds, lease_id)
+        if errors < MAX_CHECK_ERRORS:
+            return "error, checked again later"
+        message = (
+            f"the {record.provider} prediction {record.handle.get('id', '')} could not be settled: "
+            f"an internal error repeated {errors} times"
+        )
+        try:
+            self.stepfunctions.fail(self._secrets(record)["taskToken"], FAILED, message)
+        finally:  # even when the task cannot be answered: its own timeout ends it; the record stops here
+            self.predictions.settled(record.ref, "failed")
+        return "failed"
+
+    def _secrets(self, record: PredictionRecord) -> dict[str, str]:
+        opened: dict[str, str] = json.loads(self.cipher.unseal(record.execution_id, record.sealed).get_secret_value())
+        return opened
+
+    def _check(self, record: PredictionRecord, lease_id: str) -> str:
+        ref, opened = record.ref, self._secrets(record)
+        token, client = opened["taskToken"], self.clients(record.provider, opened["apiKey"])
         if self.job_status(execution_pk(record.tenant_id, record.execution_id), record.job_id) == "cancelled":
+            return self._cancel(record, client)
+        keeper = _Keeper(self, ref, token, lease_id)
+        if not keeper.beat(force=True):  # the run timed out or stopped: stop spending credit
             return self._cancel(record, client)
         try:
             prediction = client.read(record.handle)
@@ -62,13 +100,15 @@ class PredictionChecker:
                 return "provider unavailable"
             prediction = Prediction(record.handle["id"], "failed", error=failure.message)
         if prediction.state == "running":
-            if not self.stepfunctions.heartbeat(token):  # the run timed out or stopped: stop spending credit
-                return self._cancel(record, client)
             self.predictions.check_later(ref, self.settings.provider_poll_seconds)
             return "running"
-        if not self.predictions.take(ref, LEASE_SECONDS):
+        if not self.predictions.take(ref, LEASE_SECONDS, lease_id):
             return "already settled"
-        return self._settle(record, prediction, token)
+        keeper.holds_lease = True
+        current = self.predictions.get(ref)  # a retried attempt may have resealed it with its own task token
+        if current is not None:
+            keeper.token = self._secrets(current)["taskToken"]
+        return self._settle(record, prediction, keeper)
 
     def _cancel(self, record: PredictionRecord, client: PredictionClient) -> str:
         try:
@@ -80,11 +120,11 @@ class PredictionChecker:
         self.predictions.settled(record.ref, "cancelled")
         return "cancelled"
 
-    def _settle(self, record: PredictionRecord, prediction: Prediction, token: str) -> str:
-        name = f"{record.provider} prediction {prediction.id}"
+    def _settle(self, record: PredictionRecord, prediction: Prediction, keeper: _Keeper) -> str:
+        name, token = f"{record.provider} prediction {prediction.id}", keeper.token
         if prediction.state == "succeeded":
             try:
-                result = self._copy(record, prediction)
+                result = self._copy(record, prediction, keeper.tick)
             except JobFailed as failure:
                 if failure.retryable:
                     self.predictions.release(record.ref, self.settings.provider_poll_seconds)
@@ -101,7 +141,7 @@ class PredictionChecker:
         self.predictions.settled(record.ref, prediction.state)
         return prediction.state
 
-    def _copy(self, record: PredictionRecord, prediction: Prediction) -> dict[str, Any]:
+    def _copy(self, record: PredictionRecord, prediction: Prediction, beat: Callable[[], None]) -> dict[str, Any]:
         """Every output into the bucket before the job completes (Replicate deletes API outputs after an hour)."""
         kind = record.handle.get("output", "video")
         bucket = self.settings.outputs_bucket_name
@@ -120,10 +160,12 @@ class PredictionChecker:
             }
         if not prediction.outputs:
             raise JobFailed(f"{record.provider} prediction {prediction.id} succeeded without an output")
-        fetcher = InputFetcher(self.s3, bucket, record.tenant_id, self.settings.input_limits())
+        fetcher = InputFetcher(self.s3, bucket, record.tenant_id, self.settings.input_limits(), heartbeat=beat)
         workdir = pathlib.Path(tempfile.mkdtemp(prefix="provider-output-"))
         try:
-            outputs = [self._store(record, fetcher, workdir, kind, o.url, o.mime_type) for o in prediction.outputs]
+            outputs = [
+                self._store(record, fetcher, workdir, kind, o.url, o.mime_type, beat) for o in prediction.outputs
+            ]
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         return {"status": "completed", "outputs": outputs, "metadata": metadata}
@@ -136,6 +178,7 @@ class PredictionChecker:
         kind: str,
         url: str,
         mime: str | None,
+        beat: Callable[[], None],
     ) -> dict[str, Any]:
         try:
             path = fetcher(url, workdir)
@@ -143,9 +186,37 @@ class PredictionChecker:
             raise JobFailed(f"the output of the {record.provider} prediction cannot be copied: {refused}") from None
         except InputUnavailable as unavailable:
             raise JobFailed(f"the output of the {record.provider} prediction: {unavailable}", retryable=True) from None
-        mime_type = mime or _MIME.get(kind, "application/octet-stream")
+        with path.open("rb") as file:  # a JPEG named by no content type is stored as a JPEG, not a .png
+            mime_type = mime or sniffed_mime_type(file.read(16)) or _MIME.get(kind, "application/octet-stream")
         key = output_key(record.tenant_id, record.execution_id, record.job_id, _EXTENSIONS.get(mime_type, "bin"))
-        self.s3.upload_file(str(path), self.settings.outputs_bucket_name, key, ExtraArgs={"ContentType": mime_type})
+        self.s3.upload_file(
+            str(path), self.settings.outputs_bucket_name, key, ExtraArgs={"ContentType": mime_type},
+            Callback=lambda _sent: beat(),
+        )  # fmt: skip
         logger.info("provider output copied", extra={"bytes": path.stat().st_size, "provider": record.provider})
         output = {"type": kind, "url": reference(self.settings.outputs_bucket_name, key), "mimeType": mime_type}
         return output | {"bytes": path.stat().st_size}
+
+
+class _Keeper:
+    """Keeps one check's task alive: a heartbeat at most every HEARTBEAT_EVERY_SECONDS, and the lease renewed
+    with it once this check holds it (a copy of a 2 GB output outlasts both otherwise)."""
+
+    def __init__(self, checker: PredictionChecker, ref: str, token: str, lease_id: str) -> None:
+        self._checker, self._ref, self.token, self._lease_id = checker, ref, token, lease_id
+        self.holds_lease = False
+        self._last = float("-inf")
+
+    def beat(self, force: bool = False) -> bool:
+        """False when Step Functions no longer waits for the task."""
+        now = self._checker.monotonic()
+        if not force and now - self._last < HEARTBEAT_EVERY_SECONDS:
+            return True
+        self._last = now
+        if self.holds_lease:
+            self._checker.predictions.renew(self._ref, LEASE_SECONDS, self._lease_id)
+        return self._checker.stepfunctions.heartbeat(self.token)
+
+    def tick(self) -> None:
+        """Offered between chunks of a download and an upload; a stopped run is seen by the next check."""
+        self.beat()

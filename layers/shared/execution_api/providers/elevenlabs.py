@@ -55,7 +55,7 @@ class ElevenLabsClient:
         body |= {api: params[ours] for ours, api in _TOP_LEVEL.items() if params.get(ours) is not None}
         url = f"{self.base_url}/v1/text-to-speech/{quote(voice, safe='')}?{urlencode({'output_format': output_format})}"
         headers = {"xi-api-key": self.transport.key, "Content-Type": "application/json", "Accept": "audio/*"}
-        reply = self.transport.call("POST", url, headers, json.dumps(body).encode())
+        reply = self.transport.call("POST", url, headers, json.dumps(body).encode(), create=True)
         if not reply.body:
             raise JobFailed("elevenlabs answered with no audio", retryable=True)
         mime, extension = mime_type(output_format)

@@ -29,7 +29,7 @@ from execution_api.providers.settings import ProviderSettings
 from execution_api.providers.store import PredictionRecord, PredictionStore, new_ref
 from execution_api.providers.transport import Transport
 from execution_api.repository import execution_pk
-from execution_api.webhook_secrets import SecretSealer
+from execution_api.webhook_secrets import WebhookSecretCipher
 
 RETENTION_SECONDS = 90 * 86_400  # a prediction record outlives its execution's items by no more than they live
 
@@ -46,7 +46,7 @@ def prediction_client(provider: str, transport: Transport, settings: ProviderSet
 class ProviderExecutor:
     settings: ProviderSettings
     s3: Any
-    sealer: SecretSealer  # seals the task token and key under the execution's context (KMS)
+    sealer: WebhookSecretCipher  # seals the task token and key under the execution's context (KMS)
     predictions: PredictionStore
     tenant_keys: Callable[[str, str], str | None]  # (tenant, provider) -> the tenant's stored key, opened
     deployment_keys: Callable[[str], str | None]  # provider -> the deployment's secret, if any
@@ -77,8 +77,23 @@ class ProviderExecutor:
         transport = self.transport(route.provider, key, heartbeat=heartbeat)
         if route.provider == "elevenlabs":
             return self._speak(job, route, transport)
-        self._submit(job, route, transport, key)
+        if not self._adopt(job):
+            self._submit(job, route, transport, key)
         raise JobDeferred()
+
+    def _adopt(self, job: JobRequest) -> bool:
+        """A retried attempt (after a lapsed heartbeat, say) whose job already has a prediction running takes
+        that prediction over with its own task token instead of paying for a second one."""
+        pending = self.predictions.pending_for_job(execution_pk(job.tenant_id, job.execution_id), job.job_id)
+        if pending is None:
+            return False
+        opened = json.loads(self.sealer.unseal(job.execution_id, pending.sealed).get_secret_value())
+        opened["taskToken"] = job.task_token
+        resealed = self.sealer.seal(job.execution_id, SecretStr(json.dumps(opened)))
+        if not self.predictions.reseal(pending.ref, resealed):
+            return False  # settled meanwhile (its answer went to the old token): this attempt runs anew
+        logger.info("retried attempt adopts its running prediction", extra={"provider": pending.provider})
+        return True
 
     def _stands_in(self, provider: str) -> bool:
         """Under make run a job with no key runs locally, unless the provider points at a fake or proxy."""
@@ -121,7 +136,7 @@ class ProviderExecutor:
             raise
         try:
             self.predictions.note_on_job(
-                execution_pk(job.tenant_id, job.execution_id), job.job_id, route.provider, prediction.id
+                execution_pk(job.tenant_id, job.execution_id), job.job_id, route.provider, prediction.id, ref
             )
         except Exception:  # the record settles the job all the same; the note is for people reading the job
             logger.warning("could not note the prediction on its job", extra={"provider": route.provider})

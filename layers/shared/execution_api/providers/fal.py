@@ -29,7 +29,8 @@ class FalClient:
     def submit(self, model: str, provider_input: Mapping[str, Any], callback_url: str | None) -> Prediction:
         query = f"?{urlencode({'fal_webhook': callback_url})}" if callback_url else ""
         url = f"{self.base_url}/{quote(model, safe='/')}{query}"
-        body = self.transport.call("POST", url, self._headers(), json.dumps(dict(provider_input)).encode()).json()
+        payload = json.dumps(dict(provider_input)).encode()
+        body = self.transport.call("POST", url, self._headers(), payload, create=True).json()
         if not isinstance(body, dict) or not isinstance(body.get("request_id"), str):
             raise JobFailed("fal answered without a request id", retryable=True)
         # Status and result live under the model's root (owner/name), never the subpath ("Queue" docs); the

@@ -13,7 +13,15 @@ from pydantic import SecretStr
 
 from execution_api.aws_errors import call
 
+# Under make run (LOCAL_PROVIDERS) the deployment's key of a provider may come from the shell that started
+# it, in the variable each provider's own SDK reads; deployed, only Secrets Manager is read.
 ENV_NAMES = {"replicate": "REPLICATE_API_TOKEN", "fal": "FAL_KEY", "elevenlabs": "ELEVENLABS_API_KEY"}
+
+
+def environment_key(provider: str, environ: Mapping[str, str]) -> str | None:
+    """The provider's key from its usual environment variable (make run), if set."""
+    value = environ.get(ENV_NAMES.get(provider, ""), "").strip()
+    return value or None
 
 
 def choose_key(

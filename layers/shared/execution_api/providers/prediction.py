@@ -52,7 +52,34 @@ def transcript_words(output: Any) -> tuple[dict[str, Any], ...] | None:
     elif isinstance(output.get("segments"), list):
         for segment in output["segments"]:
             for word in (segment.get("words") or []) if isinstance(segment, dict) else []:
-                words.append({"word": str(word.get("word", "")).strip(), "start": word["start"], "end": word["end"]})
+                if isinstance(word, dict) and "start" in word and "end" in word:  # a word without times: skipped
+                    words.append(
+                        {"word": str(word.get("word", "")).strip(), "start": word["start"], "end": word["end"]}
+                    )
     elif isinstance(output.get("words"), list):
         words = [w for w in output["words"] if isinstance(w, dict)]
     return tuple(words) or None
+
+
+# (offset, magic bytes, mime type): the leading bytes of the formats the models in the map produce.
+_MAGIC = (
+    (0, b"\x89PNG\r\n\x1a\n", "image/png"),
+    (0, b"\xff\xd8\xff", "image/jpeg"),
+    (8, b"WEBP", "image/webp"),
+    (8, b"WAVE", "audio/wav"),
+    (4, b"ftyp", "video/mp4"),
+    (0, b"\x1a\x45\xdf\xa3", "video/webm"),
+    (0, b"ID3", "audio/mpeg"),
+    (0, b"\xff\xfb", "audio/mpeg"),
+    (0, b"\xff\xf3", "audio/mpeg"),
+    (0, b"\xff\xf2", "audio/mpeg"),
+)
+
+
+def sniffed_mime_type(head: bytes) -> str | None:
+    """The mime type the file's first bytes show, for outputs whose provider names none (Replicate gives
+    URLs only); None when they show none of the known formats."""
+    for offset, magic, mime in _MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return mime
+    return None

@@ -43,7 +43,7 @@ class ReplicateClient:
             body["version"] = model
         else:
             url = f"{self.base_url}/models/{quote(model, safe='/')}/predictions"
-        reply = self.transport.call("POST", url, self._headers(), json.dumps(body).encode())
+        reply = self.transport.call("POST", url, self._headers(), json.dumps(body).encode(), create=True)
         return self._prediction(reply.json())
 
     def read(self, handle: Mapping[str, str]) -> Prediction:

@@ -85,14 +85,34 @@ class PredictionStore:
             ConditionExpression="attribute_not_exists(pk)",
         )
 
-    def note_on_job(self, pk: str, job_id: str, provider: str, prediction_id: str) -> None:
-        """The job item says which prediction runs it: every cent of provider credit traceable to a job."""
+    def note_on_job(self, pk: str, job_id: str, provider: str, prediction_id: str, ref: str) -> None:
+        """The job item says which prediction runs it: every cent of provider credit traceable to a job, and a
+        retried attempt of the job finds the prediction still running instead of paying for a second one."""
+        note = {"provider": {"S": provider}, "id": {"S": prediction_id}, "ref": {"S": ref}}
         self._client.update_item(
             TableName=self._table,
             Key={"pk": {"S": pk}, "sk": {"S": f"JOB#{job_id}"}},
             UpdateExpression="SET prediction = :p",
             ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":p": {"M": {"provider": {"S": provider}, "id": {"S": prediction_id}}}},
+            ExpressionAttributeValues={":p": {"M": note}},
+        )
+
+    def pending_for_job(self, pk: str, job_id: str) -> PredictionRecord | None:
+        """The job's prediction when one is noted on it and not yet settled (a retried attempt reuses it)."""
+        item = self._client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": pk}, "sk": {"S": f"JOB#{job_id}"}},
+            ProjectionExpression="prediction",
+            ConsistentRead=True,
+        ).get("Item")
+        ref = (item or {}).get("prediction", {}).get("M", {}).get("ref", {}).get("S")
+        record = self.get(ref) if ref else None
+        return record if record and record.state != "settled" else None
+
+    def reseal(self, ref: str, sealed: bytes) -> bool:
+        """A retried attempt's secrets (its new task token) on the pending prediction; False once settled."""
+        return self._update(
+            ref, "SET sealed = :sealed", "attribute_exists(pendingPredictions)", {":sealed": {"B": sealed}}
         )
 
     def get(self, ref: str) -> PredictionRecord | None:
@@ -121,27 +141,68 @@ class PredictionStore:
             {":at": {"S": _iso(self._now() + timedelta(seconds=seconds))}},
         )
 
-    def take(self, ref: str, lease_seconds: int) -> bool:
-        """The lease to settle it: held by one checker; a lease a crashed checker left expires."""
+    def take(self, ref: str, lease_seconds: int, lease_id: str) -> bool:
+        """The lease to settle it: held by one checker (lease_id); a lease a crashed checker left expires."""
         now = self._now()
         return self._update(
             ref,
-            "SET #state = :settling, leaseUntil = :until",
+            "SET #state = :settling, leaseUntil = :until, leaseId = :id",
             "#state = :submitted OR (#state = :settling AND leaseUntil < :now)",
             {
                 ":settling": {"S": "settling"},
                 ":submitted": {"S": "submitted"},
                 ":until": {"S": _iso(now + timedelta(seconds=lease_seconds))},
                 ":now": {"S": _iso(now)},
+                ":id": {"S": lease_id},
             },
             names={"#state": "state"},
         )
+
+    def renew(self, ref: str, lease_seconds: int, lease_id: str) -> bool:
+        """Extends the lease while its holder still works (a long copy); False when it is no longer held."""
+        return self._update(
+            ref,
+            "SET leaseUntil = :until",
+            "#state = :settling AND leaseId = :id",
+            {
+                ":until": {"S": _iso(self._now() + timedelta(seconds=lease_seconds))},
+                ":settling": {"S": "settling"},
+                ":id": {"S": lease_id},
+            },
+            names={"#state": "state"},
+        )
+
+    def count_error(self, ref: str, retry_in_seconds: int, lease_id: str) -> int:
+        """An unexpected error while checking: counted, the lease given back if this checker held it, looked
+        at again later. The number of errors so far (0 when the record is settled meanwhile)."""
+        values = {":one": {"N": "1"}, ":at": {"S": _iso(self._now() + timedelta(seconds=retry_in_seconds))}}
+        try:
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"PREDICTION#{ref}"}, "sk": {"S": SK}},
+                UpdateExpression="ADD checkErrors :one SET checkAfter = :at",
+                ConditionExpression="attribute_exists(pendingPredictions)",
+                ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return 0
+            raise
+        self._update(  # give the lease back only if it is this checker's
+            ref,
+            "SET #state = :submitted REMOVE leaseUntil, leaseId",
+            "#state = :settling AND leaseId = :id",
+            {":settling": {"S": "settling"}, ":submitted": {"S": "submitted"}, ":id": {"S": lease_id}},
+            names={"#state": "state"},
+        )
+        return int(answer["Attributes"]["checkErrors"]["N"])
 
     def release(self, ref: str, retry_in_seconds: int) -> None:
         """Gives the lease back after a transient failure: the poller tries again later."""
         self._update(
             ref,
-            "SET #state = :submitted, checkAfter = :at REMOVE leaseUntil",
+            "SET #state = :submitted, checkAfter = :at REMOVE leaseUntil, leaseId",
             "#state = :settling",
             {
                 ":submitted": {"S": "submitted"},
@@ -156,7 +217,7 @@ class PredictionStore:
         still verified (with Replicate's secret) before it is answered as already applied."""
         self._update(
             ref,
-            "SET #state = :settled, outcome = :outcome REMOVE pendingPredictions, checkAfter, leaseUntil",
+            "SET #state = :settled, outcome = :outcome REMOVE pendingPredictions, checkAfter, leaseUntil, leaseId",
             "attribute_exists(pk)",
             {":settled": {"S": "settled"}, ":outcome": {"S": outcome}},
             names={"#state": "state"},

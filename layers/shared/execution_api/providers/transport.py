@@ -1,7 +1,11 @@
 """One provider API call, with the rules of issue 22 point 5 in one place: a rejected key fails at once ("replicate
 rejected the API key"), invalid input fails with the provider's own message scrubbed of anything
 credential-like, 429 waits for Retry-After (bounded) and tries again, 5xx and timeouts are tried again a
-few times and then left to Step Functions' retry (retryable), never a stack trace or a key in the text."""
+few times and then left to Step Functions' retry (retryable), never a stack trace or a key in the text.
+
+A create (a prediction, a speech) costs credit, so it is sent again only when the provider certainly did not
+get it: the connection was never made, or a 429 said to wait. A read timeout or a 5xx on a create may hide
+work the provider accepted: it fails in words, not retried, rather than run (and bill) twice."""
 
 from __future__ import annotations
 
@@ -47,6 +51,9 @@ class Reply:
             return None
 
 
+NOT_SENT: Reply = Reply(0, {}, b"")  # the connection was never made: the provider has not seen the request
+
+
 def provider_message(reply: Reply) -> str:
     """The human part of an error answer: detail/message/error of the documented shapes, else the text."""
     body = reply.json()
@@ -75,11 +82,18 @@ class Transport:
     heartbeat: Callable[[], None] = lambda: None
     pool: urllib3.PoolManager = field(default_factory=lambda: urllib3.PoolManager(retries=False))
 
-    def call(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None = None) -> Reply:
-        """The provider's 2xx answer, or JobFailed in words saying whether trying again can help."""
+    def call(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None = None, *, create: bool = False
+    ) -> Reply:
+        """The provider's 2xx answer, or JobFailed in words saying whether trying again can help. `create`:
+        the call starts paid work, and is not sent twice unless the first certainly never arrived."""
         waited = 0.0
         for attempt in range(1, self.attempts + 1):
             reply = self._send(method, url, headers, body)
+            if reply is NOT_SENT:
+                reply = None  # never reached the provider: safe to try again, a create too
+            elif create and (reply is None or reply.status >= 500):
+                raise self._unconfirmed(reply)
             if reply is not None and reply.status < 300:
                 return reply
             if reply is not None and reply.status == 429:
@@ -97,6 +111,7 @@ class Transport:
         raise JobFailed(f"{self.provider} {what}", retryable=True)
 
     def _send(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None) -> Reply | None:
+        """The answer; NOT_SENT when no connection was made; None when the request may have arrived."""
         try:
             response = self.pool.request(
                 method,
@@ -111,11 +126,20 @@ class Transport:
                 data = response.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
             finally:
                 response.release_conn()
+        except urllib3.exceptions.ConnectTimeoutError:  # also NewConnectionError: refused, unresolved
+            return NOT_SENT
         except (urllib3.exceptions.HTTPError, OSError):
-            return None  # timeouts, refused connections, resets: worth another try
+            return None  # read timeouts, resets: the provider may have the request
         if len(data) > MAX_RESPONSE_BYTES:
             raise JobFailed(f"{self.provider} answered with more than {MAX_RESPONSE_BYTES} bytes")
         return Reply(response.status, {k.lower(): v for k, v in response.headers.items()}, data)
+
+    def _unconfirmed(self, reply: Reply | None) -> JobFailed:
+        what = "did not answer in time" if reply is None else f"failed with HTTP {reply.status}"
+        return JobFailed(
+            f"{self.provider} {what} when asked to start the work; it was not asked again, since it may have "
+            f"started it anyway (check the {self.provider} dashboard before running the job again)"
+        )
 
     def _refusal(self, reply: Reply) -> JobFailed:
         if reply.status in (401, 403):

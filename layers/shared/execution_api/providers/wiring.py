@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from typing import Any
 
@@ -12,7 +13,7 @@ from execution_api.engine.executors import Executor
 from execution_api.providers.callbacks import CallbackService
 from execution_api.providers.checker import PredictionChecker
 from execution_api.providers.executor import ProviderExecutor, prediction_client, tenant_key_reader
-from execution_api.providers.keys import ProviderKeyCipher, ProviderKeyStore
+from execution_api.providers.keys import ProviderKeyCipher, ProviderKeyStore, environment_key
 from execution_api.providers.settings import PredictionSettings, ProviderSettings
 from execution_api.providers.signatures import FalKeys
 from execution_api.providers.store import PredictionStore
@@ -47,11 +48,14 @@ def _predictions() -> PredictionStore:
 
 @per_container
 def _deployment_keys() -> Any:
-    """The deployment's key of a provider: its Secrets Manager secret (a plain string, or JSON {"apiKey"}),
-    read once per container and only when a job reaches it."""
+    """The deployment's key of a provider: under make run the shell's REPLICATE_API_TOKEN / FAL_KEY /
+    ELEVENLABS_API_KEY first; then its Secrets Manager secret (a plain string, or JSON {"apiKey"}), read once
+    per container and only when a job reaches it."""
 
     @cache
     def read(provider: str) -> str | None:
+        if _settings().local_providers and (found := environment_key(provider, os.environ)):
+            return found
         name = _settings().secret_name(provider)
         if not name:
             return None
