@@ -108,7 +108,7 @@ class ProviderExecutor:
         )
         secrets = {"taskToken": job.task_token, "apiKey": key}
         sealed = self.sealer.seal(job.execution_id, SecretStr(json.dumps(secrets)))
-        # Apart, for the callback route: the one secret it may open (docs/security.md, "Providers").
+        # Apart, for the callback route: the one secret it may open (docs/security.md, "Credentials ...").
         sealed_signing_secret = (
             self.sealer.seal(job.execution_id, SecretStr(signing_secret), purpose=REPLICATE_WEBHOOK)
             if signing_secret
