@@ -26,7 +26,9 @@ def inline(function: str) -> dict[str, set[str]]:
     for policy in RESOURCES[function]["Properties"]["Policies"]:
         for statement in policy.get("Statement", []):
             resource = statement["Resource"]
-            key = resource.get("Fn::GetAtt", [None])[0] or resource.get("Ref") or resource.get("Fn::Sub")
+            sub = resource.get("Fn::Sub")
+            sub = sub[0] if isinstance(sub, list) else sub  # !Sub [text, {variables}]: the text
+            key = resource.get("Fn::GetAtt", [None])[0] or resource.get("Ref") or sub
             found.setdefault(key, set()).update(actions(statement))
     return found
 
@@ -134,7 +136,7 @@ def test_the_workers_claim_report_store_outputs_and_decrypt_only_with_an_executi
         "ExecutionStateMachine": {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"},
         "WebhookSecretKey": {"kms:Decrypt", "kms:Encrypt"},
         "${OutputsBucket.Arn}/*": {"s3:PutObject", "s3:GetObject"},
-        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${ProviderKeySecretPrefix}*": {
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${Prefix}*": {
             "secretsmanager:GetSecretValue"
         },
     }
@@ -147,10 +149,17 @@ def test_the_workers_claim_report_store_outputs_and_decrypt_only_with_an_executi
         "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["tenantId", "provider"]},
         "Null": {"kms:EncryptionContext:tenantId": "false"},
     }
+    # Replicate's signing secret is sealed apart, under its purpose: the callback route opens that alone.
+    by_purpose = {
+        "StringEquals": {"kms:EncryptionContext:purpose": "replicate-webhook"},
+        "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["executionId", "purpose"]},
+        "Null": {"kms:EncryptionContext:executionId": "false"},
+    }
     # Sealed credentials and predictions open only under their execution; stored keys under their tenant.
     assert contexts.count(by_execution) == 2
     assert contexts.count(by_tenant_key) == 1
-    assert len(contexts) == 3
+    assert [s["Action"] for s in statements(worker) if s.get("Condition") == by_purpose] == ["kms:Encrypt"]
+    assert len(contexts) == 4
 
 
 def test_cancel_writes_the_table_and_stops_runs_of_its_state_machine_only() -> None:

@@ -37,12 +37,19 @@ def test_the_sender_decrypts_only_under_an_execution_id_context() -> None:
     assert kms["Condition"]["ForAllValues:StringEquals"] == {"kms:EncryptionContextKeys": ["executionId"]}
 
 
-# The sender opens webhook secrets; the engine's worker opens the job credentials sealed at intake; the provider
-# callback opens a prediction's Replicate signing secret (docs/providers.md).
-DECRYPTERS = {SENDER, "WorkerFunction", "MediaWorkerFunction", "ProviderCallbackFunction"}
+# The sender opens webhook secrets; the engine's worker opens the job credentials sealed at intake and each
+# prediction's task token and key. The provider callback has no API key in front of it: it opens a prediction's
+# Replicate signing secret, sealed under its own purpose, and nothing sealed under the execution alone.
+DECRYPTERS = {SENDER, "WorkerFunction", "MediaWorkerFunction"}
+CALLBACK = "ProviderCallbackFunction"
 EXECUTION_CONTEXT = {
     "Null": {"kms:EncryptionContext:executionId": "false"},
     "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["executionId"]},
+}
+REPLICATE_WEBHOOK_CONTEXT = {
+    "StringEquals": {"kms:EncryptionContext:purpose": "replicate-webhook"},
+    "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["executionId", "purpose"]},
+    "Null": {"kms:EncryptionContext:executionId": "false"},
 }
 # A tenant's stored provider key is sealed under (tenantId, provider); only the workers open it.
 TENANT_KEY_CONTEXT = {
@@ -58,13 +65,22 @@ def test_only_the_sender_the_workers_and_the_callback_can_decrypt_and_only_under
         assert not [name for name in templates if "KMS" in name], function  # no SAM KMS policy templates
         inline = [s for policy in policies if "Statement" in policy for s in policy["Statement"]]
         actions = {a for s in inline for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-        assert ("kms:Decrypt" in actions) == (function in DECRYPTERS), function
+        assert ("kms:Decrypt" in actions) == (function in DECRYPTERS | {CALLBACK}), function
         assert not any(a.startswith("kms:") and "*" in a for a in actions), function
         contexts = [s["Condition"] for s in inline if s["Action"] == "kms:Decrypt"]
         assert (EXECUTION_CONTEXT in contexts) == (function in DECRYPTERS), function
         workers = {"WorkerFunction", "MediaWorkerFunction"}
         allowed = [EXECUTION_CONTEXT, TENANT_KEY_CONTEXT] if function in workers else [EXECUTION_CONTEXT]
+        if function == CALLBACK:
+            allowed = [REPLICATE_WEBHOOK_CONTEXT]
         assert all(context in allowed for context in contexts), function
+
+
+def test_the_callback_decrypts_only_replicates_signing_secret() -> None:
+    # ForAllValues alone would also pass a request with {executionId} only (every key it has is listed): the
+    # StringEquals on purpose is what keeps task tokens, API keys and intake credentials closed to it.
+    [kms] = [s for s in statements(CALLBACK) if s["Action"] == "kms:Decrypt"]
+    assert kms["Condition"] == REPLICATE_WEBHOOK_CONTEXT
 
 
 def test_every_webhook_statement_is_scoped_to_one_resource() -> None:

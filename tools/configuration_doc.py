@@ -45,7 +45,9 @@ MEANINGS = {
     "PROVIDER_CALLBACK_BASE_URL": "This API's public base URL, for providers' callbacks; empty: no callbacks, the "
     "poller finds each result ([providers.md](providers.md))",
     "PROVIDER_KEY_SECRET_PREFIX": "The deployment's own provider keys are the Secrets Manager secrets named "
-    "`<prefix><provider>`, where they exist",
+    "`<prefix><provider>`, where they exist; empty: `<STACK_NAME>/providers/<provider>`",
+    "STACK_NAME": "The stack's name: where the deployment's provider keys are when `PROVIDER_KEY_SECRET_PREFIX` is "
+    "empty ([providers.md](providers.md))",
     "LOCAL_STAND_INS": "Where `LOCAL_PROVIDERS` is `true`: `false` fails a provider job with no key (as deployed) "
     "instead of running it on the local provider ([providers.md](providers.md))",
     "PROVIDER_POLL_SECONDS": "How often a pending prediction is read when no callback came (and the task heartbeated)",

@@ -30,8 +30,9 @@ router = Router()
     summary="A provider's callback (Replicate, fal)",
     description=(
         "Called by the provider, never by clients: the URL was given with the prediction. Replicate's Standard "
-        "Webhooks signature or fal's ED25519 signature is verified; an unknown ref, a bad, missing or replayed "
-        "signature is 401 and changes nothing. A duplicate or late callback is answered 200 and applied once."
+        "Webhooks signature or fal's ED25519 signature is verified; a malformed or unknown ref, a bad, missing or "
+        "stale signature, or a signed message received before (a replay) is 401 and changes nothing. A new "
+        "message about the same prediction (a provider's retry, a late callback) is answered 200 and applied once."
     ),
     responses={
         200: {"description": "Received."},

@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from execution_api.engine.executors import JobDeferred
 from local.events import rest_api_event
@@ -65,6 +66,98 @@ def test_a_signed_callback_is_200_and_queues_a_check_and_anything_else_is_401(ap
     assert accepted.status == 200
     assert queued() == [{"prediction": ref}]
     assert callback(api, "replicate", ref, body, headers, method="GET").status == 405
+
+
+def submitted(
+    providers: Harness, operation: str = "generate", params: dict[str, Any] = SEEDANCE, keys: dict[str, str] = KEY
+) -> str:
+    with pytest.raises(JobDeferred):
+        providers.executor.run(providers.job(operation, params, keys), lambda: None)
+    (ref,) = [i["pk"]["S"].removeprefix("PREDICTION#") for i in providers.items() if "PREDICTION#" in i["pk"]["S"]]
+    return ref
+
+
+def prediction_item(providers: Harness, ref: str) -> dict[str, Any]:
+    (item,) = [i for i in providers.items() if i["pk"]["S"] == f"PREDICTION#{ref}"]
+    return item
+
+
+@pytest.mark.parametrize("provider", ["replicate", "fal"])
+def test_a_signed_callback_sent_again_is_a_replay_401_and_changes_nothing(
+    api: Api, providers: Harness, provider: str
+) -> None:
+    # Given a prediction whose provider called back once, signed and fresh
+    if provider == "replicate":
+        ref = submitted(providers)
+        prediction_id = next(iter(providers.replicate.predictions))
+        providers.replicate.finish(prediction_id, output="https://example.com/x.mp4")
+        body, headers = providers.replicate.signed_callback(prediction_id)
+    else:
+        params = {"provider": "fal", "modelId": "fal-ai/nano-banana", "prompt": "a cat"}
+        ref = submitted(providers, "generateImage", params, {"fal": providers.fal.key})
+        prediction_id = next(iter(providers.fal.requests))
+        providers.fal.finish(prediction_id, {"images": [{"url": "https://example.com/x.png"}]})
+        body, headers = providers.fal.signed_callback(prediction_id)
+    assert callback(api, provider, ref, body, headers).status == 200
+    assert queued() == [{"prediction": ref}]
+    before = prediction_item(providers, ref)
+    # When the same signed message comes again, well inside the 5 minutes its timestamp allows
+    replayed = callback(api, provider, ref, body, headers)
+    # Then it is refused as a replay, and nothing is queued, made due or changed (issue 22 point 2)
+    assert replayed.status == 401
+    assert replayed.body["code"] == "unauthorized"
+    assert queued() == []
+    assert prediction_item(providers, ref) == before
+
+
+def test_the_callback_opens_only_the_replicate_signing_secret_sealed_apart(
+    api: Api, providers: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import execution_api.webhook_secrets as webhook_secrets
+    from execution_api.webhook_secrets import REPLICATE_WEBHOOK
+
+    # Given a Replicate prediction: the task token and key sealed for the workers, the signing secret apart
+    ref = submitted(providers)
+    item = prediction_item(providers, ref)
+    cipher = providers.checker.cipher
+    workers = json.loads(cipher.unseal("exec-1", item["sealed"]["B"]).get_secret_value())
+    assert set(workers) == {"taskToken", "apiKey"}
+    signing = item["signingSecret"]["B"]
+    assert cipher.unseal("exec-1", signing, purpose=REPLICATE_WEBHOOK).get_secret_value() == providers.replicate.secret
+    with pytest.raises(ClientError, match="InvalidCiphertext"):  # not under the workers' context alone
+        cipher.unseal("exec-1", signing)
+    # When Replicate calls back, the route decrypts only under the signing secret's purpose (which is all
+    # its IAM policy allows: tests/test_template_webhooks.py)
+    contexts: list[dict[str, str]] = []
+    original = webhook_secrets.call
+
+    def watched(client: Any, operation: str, **kwargs: Any) -> Any:
+        if operation == "decrypt":
+            contexts.append(kwargs["EncryptionContext"])
+        return original(client, operation, **kwargs)
+
+    monkeypatch.setattr(webhook_secrets, "call", watched)
+    prediction_id = next(iter(providers.replicate.predictions))
+    providers.replicate.finish(prediction_id, output="https://example.com/x.mp4")
+    body, headers = providers.replicate.signed_callback(prediction_id)
+    assert callback(api, "replicate", ref, body, headers).status == 200
+    assert contexts == [{"executionId": "exec-1", "purpose": REPLICATE_WEBHOOK}]
+
+
+@pytest.mark.parametrize("ref", ["x" * 3000, "x" * 42, "x" * 44, "a" * 42 + ".", "a" * 42 + "+", "%00" * 15])
+def test_a_ref_that_is_not_one_of_ours_is_401_before_the_table_is_asked(
+    api: Api, ref: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from execution_api.providers.store import PredictionStore
+
+    # DynamoDB refuses a partition key over 2048 bytes with a ValidationException ("Service, account, and
+    # table quotas": partition key value length), which moto does not check: the table is watched instead.
+    asked: list[str] = []
+    monkeypatch.setattr(PredictionStore, "get", lambda self, ref: asked.append(ref))
+    answer = callback(api, "replicate", ref, b"{}", {})
+    assert answer.status == 401  # not a 500 from the key-size limit: no ref of ours is anything but token_urlsafe(32)
+    assert answer.body["code"] == "unauthorized"
+    assert asked == []
 
 
 def keys_call(api: Api, method: str, provider: str, body: Any = None, tenant: str | None = "tenant-a") -> Answer:

@@ -68,8 +68,11 @@ def test_success_by_callback_copies_the_output_and_answers_the_task_once(provide
         "modelId": "bytedance/seedance-1-pro",
         "predictionId": prediction_id,
     }
-    # And a duplicate or late callback is applied once: nothing more is answered
-    assert providers.callbacks.receive("replicate", ref, body, headers) == "already settled"
+    # And a duplicate or late callback (a new signed message: Replicate's own retry) is applied once
+    late_body, late_headers = providers.replicate.signed_callback(prediction_id, at=time.time() + 60)
+    assert providers.callbacks.receive("replicate", ref, late_body, late_headers) == "already settled"
+    with pytest.raises(BadSignature):  # while the same message again is a replay
+        providers.callbacks.receive("replicate", ref, body, headers)
     assert providers.checker.check(ref) == "already settled"
     assert providers.sfn.answers() == ["success"]
 

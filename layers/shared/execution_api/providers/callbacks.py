@@ -1,10 +1,13 @@
 """POST /api/providers/{provider}/callbacks/{ref}: a provider says a prediction finished (docs/providers.md).
 
 No API key: the unguessable ref finds the prediction, and the provider's own signature proves the call is
-the provider's. Anything else (unknown ref, another provider, a bad, missing or replayed signature, a body
-about another prediction) is 401 and changes nothing. A verified callback only makes the prediction due: a
+the provider's. Anything else (a malformed or unknown ref, another provider, a bad or missing signature, one
+more than 5 minutes old, a body about another prediction, or a signed message received before: a replay) is
+401 and changes nothing. The route opens only Replicate's signing secret, sealed apart from the task token
+and the API key (IAM lets it decrypt nothing else). A verified callback only makes the prediction due: a
 `{"prediction": ref}` message on the work queue has a worker read it from the provider, copy the outputs and
-answer the task, so this route answers in milliseconds and a duplicate or late callback is applied once."""
+answer the task, so this route answers in milliseconds and a duplicate or late callback (a new message about
+the same prediction) is applied once."""
 
 from __future__ import annotations
 
@@ -13,9 +16,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from execution_api.providers.signatures import BadSignature, FalKeys, callback_request_id, verify_fal, verify_replicate
-from execution_api.providers.store import PredictionStore
-from execution_api.webhook_secrets import WebhookSecretCipher
+from execution_api.providers.signatures import (
+    BadSignature,
+    FalKeys,
+    callback_message_id,
+    callback_request_id,
+    verify_fal,
+    verify_replicate,
+)
+from execution_api.providers.store import REF_FORMAT, PredictionStore
+from execution_api.webhook_secrets import REPLICATE_WEBHOOK, WebhookSecretCipher
 
 
 @dataclass
@@ -27,16 +37,20 @@ class CallbackService:
 
     def receive(self, provider: str, ref: str, body: bytes, headers: Mapping[str, str]) -> str:
         """'accepted', 'already settled', or BadSignature (401)."""
-        record = self.predictions.get(ref) if ref else None
+        record = self.predictions.get(ref) if REF_FORMAT.fullmatch(ref) else None  # no oversized key to DynamoDB
         if record is None or record.provider != provider:
             raise BadSignature("no prediction of this provider has this callback")
         if provider == "replicate":
-            secrets = json.loads(self.cipher.unseal(record.execution_id, record.sealed).get_secret_value())
-            verify_replicate(secrets["signingSecret"], body, headers)
+            if not record.signing_secret:  # submitted without a callback URL: no callback can be Replicate's
+                raise BadSignature("this prediction expects no callback")
+            secret = self.cipher.unseal(record.execution_id, record.signing_secret, purpose=REPLICATE_WEBHOOK)
+            verify_replicate(secret.get_secret_value(), body, headers)
         else:
             verify_fal(self.fal_keys, body, headers)
         if callback_request_id(provider, _json(body), headers) != record.handle.get("id"):
             raise BadSignature("the callback is about another prediction")
+        if not self.predictions.first_callback(ref, callback_message_id(provider, headers)):
+            raise BadSignature("this signed callback was received before (a replay)")
         if record.state == "settled":
             return "already settled"
         self.predictions.check_later(ref, 0)  # due now, should the message be lost: the poller sends another

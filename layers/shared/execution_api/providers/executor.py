@@ -29,7 +29,7 @@ from execution_api.providers.settings import ProviderSettings
 from execution_api.providers.store import PredictionRecord, PredictionStore, new_ref
 from execution_api.providers.transport import Transport
 from execution_api.repository import execution_pk
-from execution_api.webhook_secrets import WebhookSecretCipher
+from execution_api.webhook_secrets import REPLICATE_WEBHOOK, WebhookSecretCipher
 
 RETENTION_SECONDS = 90 * 86_400  # a prediction record outlives its execution's items by no more than they live
 
@@ -121,13 +121,19 @@ class ProviderExecutor:
         signing_secret = (
             _signing_secret(transport, self.settings) if callback_url and route.provider == "replicate" else ""
         )
-        secrets = {"taskToken": job.task_token, "apiKey": key, "signingSecret": signing_secret}
+        secrets = {"taskToken": job.task_token, "apiKey": key}
         sealed = self.sealer.seal(job.execution_id, SecretStr(json.dumps(secrets)))
+        # Apart, for the callback route: the one secret it may open (docs/security.md, "Credentials ...").
+        sealed_signing_secret = (
+            self.sealer.seal(job.execution_id, SecretStr(signing_secret), purpose=REPLICATE_WEBHOOK)
+            if signing_secret
+            else b""
+        )
         prediction = client.submit(model, provider_input, callback_url)
         record = PredictionRecord(
             ref, job.tenant_id, job.execution_id, job.job_id, route.provider,
             {**prediction.handle, "modelId": route.model_id or "", "output": _output_kind(route)},
-            sealed, "submitted", job.operation,
+            sealed, "submitted", job.operation, sealed_signing_secret,
         )  # fmt: skip
         try:
             self.predictions.add(record, self.settings.provider_poll_seconds, int(self.clock()) + RETENTION_SECONDS)

@@ -31,8 +31,10 @@ class ProviderSettings(MediaSettings, PredictionSettings):
     elevenlabs_api_url: str = Field(default=elevenlabs.DEFAULT_BASE_URL, alias="ELEVENLABS_API_URL")
     # The API's public base URL (https://.../prod); empty: no callbacks, the poller finds every result (make run).
     provider_callback_base_url: str = Field(default="", alias="PROVIDER_CALLBACK_BASE_URL")
-    # The deployment's own keys: Secrets Manager secrets <prefix><provider>, where they exist; empty: none.
+    # The deployment's own keys: Secrets Manager secrets <prefix><provider>, where they exist. An empty prefix
+    # means <stack name>/providers/: two stacks in one account never read each other's keys.
     provider_key_secret_prefix: str = Field(default="", alias="PROVIDER_KEY_SECRET_PREFIX")
+    stack_name: str = Field(default="", alias="STACK_NAME")
     default_models: dict[str, str] = Field(default_factory=dict, alias="DEFAULT_MODELS")
     local_providers: bool = Field(default=False, alias="LOCAL_PROVIDERS")
     # Under make run a job with no key runs on the local provider; false makes it fail as deployed.
@@ -50,7 +52,8 @@ class ProviderSettings(MediaSettings, PredictionSettings):
         return self.base_url(provider) != defaults[provider]
 
     def secret_name(self, provider: str) -> str | None:
-        return f"{self.provider_key_secret_prefix}{provider}" if self.provider_key_secret_prefix else None
+        prefix = self.provider_key_secret_prefix or (f"{self.stack_name}/providers/" if self.stack_name else "")
+        return f"{prefix}{provider}" if prefix else None
 
     def callback_url(self, provider: str, ref: str) -> str | None:
         base = self.provider_callback_base_url.rstrip("/")

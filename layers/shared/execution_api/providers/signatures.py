@@ -92,3 +92,12 @@ def callback_request_id(provider: str, body: Any, headers: Mapping[str, str]) ->
         return body.get("id") if isinstance(body, dict) else None
     lowered = {k.lower(): v for k, v in headers.items()}
     return lowered.get("x-fal-webhook-request-id")
+
+
+def callback_message_id(provider: str, headers: Mapping[str, str]) -> str:
+    """The signed message's identity: its id and timestamp, both covered by the signature. The same message
+    sent again (inside the 5 minutes the timestamp allows) is a replay; a provider's own retry is signed anew."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if provider == "replicate":
+        return f"{lowered.get('webhook-id', '')}.{lowered.get('webhook-timestamp', '')}"
+    return f"{lowered.get('x-fal-webhook-request-id', '')}.{lowered.get('x-fal-webhook-timestamp', '')}"

@@ -1,7 +1,9 @@
 """Predictions in the executions table: one item per submitted prediction, found by its unguessable callback
 `ref`. It keeps what settles the job later (provider, handle, the job's place) in clear, and what must stay
-secret (the task token, the API key, Replicate's signing secret) sealed with KMS under the execution's
-context. While it is pending it sits in the sparse PendingPredictions index, which the poller reads.
+secret sealed with KMS: the task token and API key under the execution's context, for the workers;
+Replicate's signing secret apart, under the execution's and its purpose's context, for the unauthenticated
+callback route, which can open nothing else. While it is pending it sits in the sparse PendingPredictions
+index, which the poller reads. The signed callbacks it received are remembered: the same one again is a replay.
 
 States: submitted -> settling (one checker holds it, for a lease) -> settled. A duplicate or late callback,
 a second poll or a redelivered message finds it settled, or cannot take the lease: applied once."""
@@ -9,6 +11,7 @@ a second poll or a redelivered message finds it settled, or cannot take the leas
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +22,7 @@ from botocore.exceptions import ClientError
 PENDING = "pending"  # the only value of the index's partition key: few predictions are pending at once
 PENDING_INDEX = "PendingPredictions"
 SK = "PREDICTION"
+REF_FORMAT = re.compile(r"[A-Za-z0-9_-]{43}")  # token_urlsafe(32): anything else is no ref of ours
 
 
 def new_ref() -> str:
@@ -41,6 +45,7 @@ class PredictionRecord:
     sealed: bytes
     state: str
     operation: str = ""
+    signing_secret: bytes = b""  # sealed for REPLICATE_WEBHOOK; empty where the provider does not sign that way
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> PredictionRecord:
@@ -54,6 +59,7 @@ class PredictionRecord:
             sealed=bytes(item.get("sealed", {}).get("B", b"")),
             state=item["state"]["S"],
             operation=item.get("operation", {}).get("S", ""),
+            signing_secret=bytes(item.get("signingSecret", {}).get("B", b"")),
         )
 
 
@@ -81,6 +87,7 @@ class PredictionStore:
                 "pendingPredictions": {"S": PENDING},
                 "checkAfter": {"S": _iso(self._now() + timedelta(seconds=check_in_seconds))},
                 "expiresAt": {"N": str(expires_at)},
+                **({"signingSecret": {"B": record.signing_secret}} if record.signing_secret else {}),
             },
             ConditionExpression="attribute_not_exists(pk)",
         )
@@ -120,6 +127,16 @@ class PredictionStore:
             TableName=self._table, Key={"pk": {"S": f"PREDICTION#{ref}"}, "sk": {"S": SK}}, ConsistentRead=True
         ).get("Item")
         return PredictionRecord.from_item(item) if item else None
+
+    def first_callback(self, ref: str, message_id: str) -> bool:
+        """Remembers a verified callback by its signed message id; False if it came before (a replay). Only
+        verified callbacks are remembered, a handful per prediction, so the set stays small."""
+        return self._update(
+            ref,
+            "ADD callbacksSeen :ids",
+            "attribute_exists(pk) AND NOT contains(callbacksSeen, :id)",
+            {":ids": {"SS": [message_id]}, ":id": {"S": message_id}},
+        )
 
     def due(self, limit: int = 100) -> list[str]:
         """Refs of pending predictions whose next look is due, oldest first."""

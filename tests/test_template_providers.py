@@ -1,0 +1,73 @@
+"""template.yaml, providers (docs/providers.md, docs/security.md): where a function acts on prediction items
+alone, IAM says so; the deployment's provider keys are the stack's own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from local.template import Template, evaluate
+from tests.test_template import statements
+
+TEMPLATE = Template()
+PREDICTIONS_ONLY = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["PREDICTION#*"]}}
+
+
+def table_grants(function: str) -> list[tuple[set[str], Any]]:
+    found = []
+    for statement in statements(function):
+        if statement["Resource"] == {"Fn::GetAtt": ["ExecutionsTable", "Arn"]}:
+            listed = statement["Action"]
+            found.append(({listed} if isinstance(listed, str) else set(listed), statement.get("Condition")))
+    return found
+
+
+def test_the_callback_route_reads_and_writes_prediction_items_only() -> None:
+    # It has no API key in front of it: a ref it is given never reaches an execution's or a job's item.
+    assert table_grants("ProviderCallbackFunction") == [({"dynamodb:GetItem", "dynamodb:UpdateItem"}, PREDICTIONS_ONLY)]
+
+
+def test_the_poller_moves_prediction_items_only() -> None:
+    assert table_grants("PredictionPollerFunction") == [({"dynamodb:UpdateItem"}, PREDICTIONS_ONLY)]
+
+
+@pytest.mark.parametrize("worker", ["WorkerFunction", "MediaWorkerFunction"])
+def test_the_workers_create_prediction_items_only(worker: str) -> None:
+    # They claim and settle with GetItem/UpdateItem on jobs and predictions; PutItem only ever records a prediction.
+    grants = table_grants(worker)
+    assert [condition for actions, condition in grants if "dynamodb:PutItem" in actions] == [PREDICTIONS_ONLY]
+    assert [actions for actions, _ in grants if "dynamodb:PutItem" in actions] == [{"dynamodb:PutItem"}]
+
+
+def secret_arn(worker: str, given: str) -> str:
+    """The secret ARN pattern a worker may read, for a value of the ProviderKeySecretPrefix parameter."""
+    parameters = {"ProviderKeySecretPrefix": given, "AWS::StackName": "media-prod"}
+    conditions = TEMPLATE.document["Conditions"]
+    [secrets] = [s for s in statements(worker) if s["Action"] == "secretsmanager:GetSecretValue"]
+    pattern, names = secrets["Resource"]["Fn::Sub"]
+    condition, given_prefix, stack_prefix = names["Prefix"]["Fn::If"]
+    if evaluate({"Condition": condition}, parameters, conditions):
+        chosen = evaluate(given_prefix, parameters, conditions)
+    else:
+        chosen = stack_prefix["Fn::Sub"].replace("${AWS::StackName}", "media-prod")
+    return str(pattern).replace("${Prefix}", chosen)
+
+
+@pytest.mark.parametrize("worker", ["WorkerFunction", "MediaWorkerFunction"])
+def test_the_deployment_keys_are_the_stacks_own_unless_a_prefix_is_given(worker: str) -> None:
+    from execution_api.providers.settings import ProviderSettings
+
+    # Two stacks in one account (dev and prod) never read each other's provider keys by default: the worker
+    # looks for <stack>/providers/<provider>, and IAM lets it read just that.
+    assert TEMPLATE.document["Parameters"]["ProviderKeySecretPrefix"]["Default"] == ""
+    variables = TEMPLATE.resources[worker]["Properties"]["Environment"]["Variables"]
+    assert variables["PROVIDER_KEY_SECRET_PREFIX"] == {"Ref": "ProviderKeySecretPrefix"}
+    assert variables["STACK_NAME"] == {"Ref": "AWS::StackName"}
+    for given, expected in (("", "media-prod/providers/"), ("shared/providers/", "shared/providers/")):
+        required = {"EXECUTIONS_TABLE_NAME": "t", "WEBHOOK_SECRET_KEY_ID": "k", "OUTPUTS_BUCKET_NAME": "outputs"}
+        settings = ProviderSettings.model_validate(
+            required | {"PROVIDER_KEY_SECRET_PREFIX": given, "STACK_NAME": "media-prod"}
+        )
+        assert settings.secret_name("fal") == f"{expected}fal"
+        assert secret_arn(worker, given).endswith(f":secret:{expected}*")
