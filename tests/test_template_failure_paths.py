@@ -17,7 +17,15 @@ RESOURCES = TEMPLATE.resources
 PARAMETERS = TEMPLATE.document["Parameters"]
 CONDITIONS = TEMPLATE.document["Conditions"]
 FUNCTIONS = TEMPLATE.of_type("AWS::Serverless::Function")
-API_FUNCTIONS = ("AuthorizerFunction", "SubmitExecutionFunction", "ExecutionStatusFunction", "CancelExecutionFunction")
+# Every function API Gateway invokes: the authorizer and each function with an Api event (a new route counts).
+API_FUNCTIONS = sorted(
+    {"AuthorizerFunction"}
+    | {
+        name
+        for name, function in FUNCTIONS.items()
+        if any(event["Type"] == "Api" for event in function["Properties"].get("Events", {}).values())
+    }
+)
 # Webhook attempts wait in their queue on purpose (DelaySeconds): its age says nothing; its dead letters do.
 DELAYED_BY_DESIGN = {"WebhookDeliveryQueue"}
 

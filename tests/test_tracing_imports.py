@@ -16,7 +16,15 @@ from local.template import Template
 
 TEMPLATE = Template()
 FUNCTIONS = {f.logical_id: f for f in TEMPLATE.functions()}
-API_FUNCTIONS = ("AuthorizerFunction", "SubmitExecutionFunction", "ExecutionStatusFunction", "CancelExecutionFunction")
+# Every function API Gateway invokes: the authorizer and each function with an Api event (a new route counts).
+API_FUNCTIONS = sorted(
+    {"AuthorizerFunction"}
+    | {
+        name
+        for name, resource in TEMPLATE.of_type("AWS::Serverless::Function").items()
+        if any(event["Type"] == "Api" for event in resource["Properties"].get("Events", {}).values())
+    }
+)
 
 
 def imported(logical_id: str, trace_disabled: str | None) -> tuple[set[str], str]:
