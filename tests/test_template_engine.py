@@ -184,3 +184,21 @@ def test_no_engine_statement_is_unscoped() -> None:
         for policy in RESOURCES[function]["Properties"]["Policies"]:
             for statement in policy.get("Statement", []):
                 assert statement["Resource"] != "*", (function, statement)
+
+
+def test_run_job_waits_the_timeout_the_gate_gave_the_job_and_both_timeouts_reach_the_engine() -> None:
+    machine = RESOURCES["ExecutionStateMachine"]["Properties"]
+    definition = json.loads(re.sub(r"\$\{\w+\}", "1", (ROOT / machine["DefinitionUri"]).read_text()))
+    states = definition["States"]["RunJobs"]["ItemProcessor"]["States"]
+    assert states["WaitForDependencies"]["ResultPath"] == "$.job"  # the gate answer, with timeoutSeconds
+    run_job = states["RunJob"]
+    assert run_job["TimeoutSecondsPath"] == "$.job.timeoutSeconds"
+    assert run_job["HeartbeatSecondsPath"] == "$.config.heartbeatSeconds"  # one heartbeat, below both timeouts
+    assert "TimeoutSeconds" not in run_job
+    parameters = TEMPLATE.document["Parameters"]
+    assert parameters["ProviderJobTimeoutSeconds"]["Default"] == 3600  # a long video's prediction
+    assert parameters["JobTimeoutSeconds"]["Default"] == 900
+    for function in ("StarterFunction", "EngineFunction"):  # the heartbeat's bound; the gate answer's figures
+        variables = RESOURCES[function]["Properties"]["Environment"]["Variables"]
+        assert variables["JOB_TIMEOUT_SECONDS"] == {"Ref": "JobTimeoutSeconds"}
+        assert variables["PROVIDER_JOB_TIMEOUT_SECONDS"] == {"Ref": "ProviderJobTimeoutSeconds"}

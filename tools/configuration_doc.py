@@ -18,7 +18,10 @@ OUTPUT = ROOT / "docs" / "configuration.md"
 MEANINGS = {
     "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "`false`: X-Ray gets timings and errors, never response bodies",
     "MAX_PARALLEL_JOBS": "Most jobs of one execution running at once (the Map's MaxConcurrency, at most 40)",
-    "JOB_TIMEOUT_SECONDS": "A job attempt that has not reported within this time fails",
+    "JOB_TIMEOUT_SECONDS": "A job attempt that has not reported within this time fails (a generation job's: "
+    "`PROVIDER_JOB_TIMEOUT_SECONDS`)",
+    "PROVIDER_JOB_TIMEOUT_SECONDS": "The same for a generation job, which may wait on a provider's prediction (a long "
+    "video; [providers.md](providers.md#callbacks-not-waiting))",
     "JOB_HEARTBEAT_SECONDS": "A worker silent this long is presumed dead; the attempt is retried",
     "EXECUTION_TIMEOUT_SECONDS": "An execution still running after this long fails",
     "SIMULATED_JOB_MS": "How long the simulated executor takes per job (params.simulate overrides)",

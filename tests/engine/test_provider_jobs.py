@@ -123,3 +123,28 @@ def test_cancelling_the_execution_cancels_its_running_prediction(engine: Engine,
     engine.run_until(lambda: next(iter(replicate.predictions.values()))["status"] == "canceled")
     status = engine.status(execution_id)  # the origin's form of a cancelled execution (docs/api.md)
     assert (status["status"], status["cancelled"], status["jobs"][0]["cancelled"]) == ("failed", True, True)
+
+
+def run_job_timeouts(engine: Engine) -> dict[str, int]:
+    """Each job's RunJob task as Step Functions scheduled it: the job's id and the task's timeout."""
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    found: dict[str, int] = {}
+    for run in engine.runs():
+        for event in sfn.get_execution_history(executionArn=run["executionArn"])["events"]:
+            details = event.get("taskScheduledEventDetails")
+            body = json.loads(details["parameters"])["MessageBody"] if details else {}
+            if "job" in body:  # RunJob's message; the gate and the records carry no job
+                found[body["job"]["id"]] = details["timeoutInSeconds"]
+    return found
+
+
+def test_a_provider_job_waits_its_own_longer_timeout(engine: Engine, replicate: ReplicateFake) -> None:
+    # Given a prediction on Replicate and a job that needs no provider, in one plan
+    params = {"provider": "replicate", "modelId": "minimax/video-01", "prompt": "a cat", "apiKey": replicate.key}
+    engine.submit(
+        {"id": "video", "operation": "generate", "params": params}, {"id": "quick", "params": {"simulate": {"ms": 0}}}
+    )
+    # When both reach their RunJob task
+    engine.run_until(lambda: bool(replicate.predictions) and len(run_job_timeouts(engine)) == 2)
+    # Then the prediction's task waits ProviderJobTimeoutSeconds (3600), the other JobTimeoutSeconds (900)
+    assert run_job_timeouts(engine) == {"video": 3600, "quick": 900}

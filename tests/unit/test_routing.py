@@ -3,6 +3,7 @@ executor a worker chooses, with and without the simulated executor and the local
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -11,6 +12,9 @@ from execution_api import media
 from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import JobFailed, JobRequest
 from execution_api.engine.media_executor import SelectedExecutor
+from execution_api.engine.params import params_text
+from execution_api.engine.scheduler import Engine
+from execution_api.engine.store import JobStore
 from execution_api.operations import GENERATION_OPERATIONS, MEDIA_OPERATIONS, accepted_operations
 
 WORK, MEDIA = "https://sqs/work", "https://sqs/media"
@@ -108,3 +112,81 @@ def test_an_operation_no_worker_runs_fails_for_good_naming_it() -> None:
         "no worker of this deployment runs operation 'upscale'",
         False,
     )
+
+
+class OneJobTable:
+    """The engine's DynamoDB as the gate and a job's failure use it: one job item, no dependencies; the
+    errors written are kept."""
+
+    def __init__(self, item: dict[str, Any]) -> None:
+        self.item = item
+        self.errors: list[str] = []
+
+    def get_item(self, **request: Any) -> dict[str, Any]:
+        return {"Item": self.item}
+
+    def update_item(self, **request: Any) -> dict[str, Any]:
+        if ":error" in request["ExpressionAttributeValues"]:
+            self.errors.append(json.loads(request["ExpressionAttributeValues"][":error"]["S"]))
+        return {}
+
+
+class TaskTokens:
+    def send_task_success(self, **request: Any) -> dict[str, Any]:
+        return {}
+
+
+def job_item(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "jobId": {"S": "a"},
+        "executionId": {"S": "e"},
+        "operation": {"S": operation},
+        "params": {"S": params_text(params)},
+    }
+
+
+def gate_answer(operation: str, params: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    item = job_item(operation, params)
+    engine = Engine(JobStore(OneJobTable(item), "t"), None, settings(**fields))
+    return engine.job_message("TENANT#acme#EXECUTION#e", item)
+
+
+REPLICATE = {"provider": "replicate", "modelId": "minimax/video-01", "prompt": "a cat"}
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "simulated", "local", "queue", "timeout"),
+    [
+        ("generate", REPLICATE, "false", "false", WORK, 3600),  # a provider's prediction: its own timeout
+        ("generateAudio", {"text": "hi"}, "false", "false", WORK, 3600),  # ElevenLabs too: a provider job
+        ("generate", REPLICATE, "true", "true", MEDIA, 3600),  # make run: a key may still send it to replicate
+        ("generate", {**REPLICATE, "simulate": {"ms": 1}}, "true", "true", WORK, 900),  # no provider runs it
+        ("merge", {}, "false", "false", MEDIA, 900),  # ffmpeg, not a provider
+        ("upscale", {}, "false", "false", WORK, 900),  # a custom worker's operation
+        ("madeUp", {}, "true", "true", WORK, 900),  # the simulated executor
+    ],
+)
+def test_the_gate_answer_carries_the_jobs_own_timeout_routed_like_its_queue(
+    operation: str, params: dict[str, Any], simulated: str, local: str, queue: str, timeout: int
+) -> None:
+    answer = gate_answer(operation, params, SIMULATED_EXECUTOR=simulated, LOCAL_PROVIDERS=local)
+    assert (answer["queueUrl"], answer["timeoutSeconds"]) == (queue, timeout)
+    assert (answer["id"], answer["operation"]) == ("a", operation)
+
+
+def test_both_timeouts_come_from_the_settings_and_the_heartbeat_stays_below_the_shorter() -> None:
+    fields = {"JOB_TIMEOUT_SECONDS": "120", "PROVIDER_JOB_TIMEOUT_SECONDS": "7200", "JOB_HEARTBEAT_SECONDS": "300"}
+    assert gate_answer("generate", REPLICATE, **fields)["timeoutSeconds"] == 7200
+    assert gate_answer("reframe", {}, **fields)["timeoutSeconds"] == 120
+    assert settings(**fields).state_machine_input_config()["heartbeatSeconds"] == 119
+    # A provider timeout below the others' (an operator's choice) still keeps Step Functions' rule.
+    shorter = {**fields, "PROVIDER_JOB_TIMEOUT_SECONDS": "60"}
+    assert settings(**shorter).state_machine_input_config()["heartbeatSeconds"] == 59
+
+
+@pytest.mark.parametrize(("operation", "params", "seconds"), [("generate", REPLICATE, 3600), ("merge", {}, 900)])
+def test_a_timed_out_job_is_told_its_own_timeout(operation: str, params: dict[str, Any], seconds: int) -> None:
+    table = OneJobTable(job_item(operation, params))
+    engine = Engine(JobStore(table, "t"), TaskTokens(), settings())
+    engine.failed("acme", "e", "a", {"Error": "States.Timeout", "Cause": ""}, "token")
+    assert table.errors == [f"the job did not finish within {seconds} seconds"]

@@ -6,7 +6,7 @@ MEDIA_OPERATIONS and GENERATION_OPERATIONS equal execution_api.media's (a test k
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 MEDIA_OPERATIONS = frozenset({"merge", "layer", "addSubtitles", "reframe"})
 GENERATION_OPERATIONS = frozenset(
@@ -27,11 +27,25 @@ def runs_simulated(operation: str, params: Mapping[str, Any], *, simulated_execu
     return simulated_executor and ("simulate" in params or operation not in BUILT_IN_OPERATIONS)
 
 
+ExecutorName = Literal["simulated", "media", "providers", "custom"]
+
+
+def executor_of(operation: str, params: Mapping[str, Any], *, simulated_executor: bool) -> ExecutorName:
+    """The one routing rule: which executor runs a job. The engine derives the job's queue and timeout from it,
+    the worker its executor. "custom" is an operation only a custom worker (ALLOWED_OPERATIONS) runs."""
+    if runs_simulated(operation, params, simulated_executor=simulated_executor):
+        return "simulated"
+    if operation in MEDIA_OPERATIONS:
+        return "media"
+    if operation in GENERATION_OPERATIONS:
+        return "providers"
+    return "custom"
+
+
 def runs_on_media_worker(
     operation: str, params: Mapping[str, Any], *, simulated_executor: bool, local_providers: bool
 ) -> bool:
     """The media worker (ffmpeg) runs the media operations, and the generation ones when the local provider
     stands in for real providers; everything else goes to the work queue."""
-    if runs_simulated(operation, params, simulated_executor=simulated_executor):
-        return False
-    return operation in MEDIA_OPERATIONS or (local_providers and operation in GENERATION_OPERATIONS)
+    executor = executor_of(operation, params, simulated_executor=simulated_executor)
+    return executor == "media" or (local_providers and executor == "providers")

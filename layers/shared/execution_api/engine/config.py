@@ -11,7 +11,7 @@ from pydantic import Field
 
 from execution_api.container import per_container
 from execution_api.engine.executors import MAX_SIMULATED_MS
-from execution_api.operations import runs_on_media_worker
+from execution_api.operations import executor_of, runs_on_media_worker
 from execution_api.settings import ApiSettings, FunctionSettings, load_settings
 
 
@@ -30,6 +30,8 @@ class EngineSettings(FunctionSettings):
     # Inline Map runs at most 40 iterations at once.
     max_parallel_jobs: int = Field(default=10, alias="MAX_PARALLEL_JOBS", ge=1, le=40)
     job_timeout_seconds: int = Field(default=900, alias="JOB_TIMEOUT_SECONDS", ge=1)
+    # A provider's prediction (a long video) may take longer than other jobs: its RunJob waits this long.
+    provider_job_timeout_seconds: int = Field(default=3600, alias="PROVIDER_JOB_TIMEOUT_SECONDS", ge=1)
     job_heartbeat_seconds: int = Field(default=300, alias="JOB_HEARTBEAT_SECONDS", ge=1)
     execution_timeout_seconds: int = Field(default=21_600, alias="EXECUTION_TIMEOUT_SECONDS", ge=1)
     # At most the simulated executor's bound on simulate.ms (15 minutes): a worker could not wait longer.
@@ -50,13 +52,19 @@ class EngineSettings(FunctionSettings):
             raise RuntimeError(f"{'MEDIA' if media else 'WORK'}_QUEUE_URL is not configured")
         return url
 
+    def job_timeout(self, operation: str, params: dict[str, Any]) -> int:
+        """The job's RunJob timeout (the gate answer's timeoutSeconds): PROVIDER_JOB_TIMEOUT_SECONDS for a job on
+        the provider executor, which may wait on a prediction; JOB_TIMEOUT_SECONDS for any other."""
+        provider = executor_of(operation, params, simulated_executor=self.simulated_executor) == "providers"
+        return self.provider_job_timeout_seconds if provider else self.job_timeout_seconds
+
     def state_machine_input_config(self) -> dict[str, int]:
-        """What the definition reads with its *Path fields."""
+        """What the definition reads with its *Path fields (each job's timeout comes with its gate answer)."""
+        # Step Functions wants the heartbeat below the timeout: below the shorter of the two a job may have.
+        shortest = min(self.job_timeout_seconds, self.provider_job_timeout_seconds)
         return {
             "maxParallelJobs": self.max_parallel_jobs,
-            "jobTimeoutSeconds": self.job_timeout_seconds,
-            # Step Functions wants the heartbeat below the timeout.
-            "heartbeatSeconds": max(1, min(self.job_heartbeat_seconds, self.job_timeout_seconds - 1)),
+            "heartbeatSeconds": max(1, min(self.job_heartbeat_seconds, shortest - 1)),
         }
 
 

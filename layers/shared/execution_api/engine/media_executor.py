@@ -20,7 +20,7 @@ from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import JobFailed, JobRequest, SimulatedExecutor
 from execution_api.engine.workdirs import job_workdir
 from execution_api.media_inputs import InputFetcher, InputLimits, InputRefused, InputUnavailable
-from execution_api.operations import GENERATION_OPERATIONS, MEDIA_OPERATIONS, runs_simulated
+from execution_api.operations import executor_of
 from execution_api.outputs import OutputSettings, output_key, reference
 from execution_api.settings import load_settings
 
@@ -136,12 +136,13 @@ class SelectedExecutor:
 
     def run(self, job: JobRequest, heartbeat: Callable[[], None]) -> dict[str, Any]:
         settings = self.settings
-        if runs_simulated(job.operation, job.params, simulated_executor=settings.simulated_executor):
+        executor = executor_of(job.operation, job.params, simulated_executor=settings.simulated_executor)
+        if executor == "simulated":
             return SimulatedExecutor(default_ms=settings.simulated_job_ms).run(job, heartbeat)
-        if job.operation in MEDIA_OPERATIONS:
+        if executor == "media":
             result: dict[str, Any] = self.media().run(job, heartbeat)
             return result
-        if job.operation in GENERATION_OPERATIONS:
+        if executor == "providers":
             generated: dict[str, Any] = self.providers().run(job, heartbeat)
             return generated
         raise JobFailed(f"no worker of this deployment runs operation '{job.operation}'")

@@ -176,6 +176,7 @@ class Engine:
             # In dependsOn order: a media operation whose params name no input works on the first one.
             "dependencies": {d: urls[d] for d in strings(item, "dependsOn") if d in urls},
             "queueUrl": self._settings.queue_url(operation, params),  # RunJob sends the job there
+            "timeoutSeconds": self._settings.job_timeout(operation, params),  # and waits this long for it
         }
         if "output" in item:
             message["output"] = item["output"]["S"]
@@ -205,16 +206,20 @@ class Engine:
 
     def failed(self, tenant_id: str, execution_id: str, job_id: str, failure: Any, token: str) -> None:
         pk = execution_pk(tenant_id, execution_id)
-        self._fail_and_propagate(pk, job_id, self._failure_message(failure), ("processing", "pending"))
+        self._fail_and_propagate(pk, job_id, self._failure_message(pk, job_id, failure), ("processing", "pending"))
         self._sfn.succeed(token, {"jobId": job_id})
 
-    def _failure_message(self, failure: Any) -> str:
+    def _failure_message(self, pk: str, job_id: str, failure: Any) -> str:
         failure = failure if isinstance(failure, dict) else {}
         error, cause = str(failure.get("Error") or ""), failure.get("Cause")
         if error == "States.HeartbeatTimeout":
             return "the worker stopped sending heartbeats (it may have crashed)"
         if error == "States.Timeout":
-            return f"the job did not finish within {self._settings.job_timeout_seconds} seconds"
+            item = self._store.job(pk, job_id)  # its own timeout, as its gate answer gave it
+            if item is None:
+                return "the job did not finish within its timeout"
+            seconds = self._settings.job_timeout(item["operation"]["S"], job_params(item))
+            return f"the job did not finish within {seconds} seconds"
         if isinstance(cause, str) and cause:
             return cause[:2000]
         return error or "the job failed"
