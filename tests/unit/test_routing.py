@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from execution_api import media
 from execution_api.engine.config import EngineSettings
@@ -15,7 +17,7 @@ from execution_api.engine.media_executor import SelectedExecutor
 from execution_api.engine.params import params_text
 from execution_api.engine.scheduler import Engine
 from execution_api.engine.store import JobStore
-from execution_api.operations import GENERATION_OPERATIONS, MEDIA_OPERATIONS, accepted_operations
+from execution_api.operations import BUILT_IN_OPERATIONS, GENERATION_OPERATIONS, MEDIA_OPERATIONS, accepted_operations
 
 WORK, MEDIA = "https://sqs/work", "https://sqs/media"
 
@@ -182,6 +184,20 @@ def test_both_timeouts_come_from_the_settings_and_the_heartbeat_stays_below_the_
     # A provider timeout below the others' (an operator's choice) still keeps Step Functions' rule.
     shorter = {**fields, "PROVIDER_JOB_TIMEOUT_SECONDS": "60"}
     assert settings(**shorter).state_machine_input_config()["heartbeatSeconds"] == 59
+
+
+@given(
+    job=st.integers(min_value=2, max_value=10**8),
+    provider=st.integers(min_value=2, max_value=10**8),
+    heartbeat=st.integers(min_value=1, max_value=10**8),
+    operation=st.sampled_from(sorted(BUILT_IN_OPERATIONS | {"upscale"})),
+)
+def test_the_heartbeat_is_below_every_jobs_timeout(job: int, provider: int, heartbeat: int, operation: str) -> None:
+    # Step Functions refuses a task whose HeartbeatSeconds is not below its TimeoutSeconds.
+    chosen = settings(JOB_TIMEOUT_SECONDS=job, PROVIDER_JOB_TIMEOUT_SECONDS=provider, JOB_HEARTBEAT_SECONDS=heartbeat)
+    beat = chosen.state_machine_input_config()["heartbeatSeconds"]
+    assert 1 <= beat < chosen.job_timeout(operation, {})
+    assert beat == min(heartbeat, job - 1, provider - 1)  # never shorter than it must be
 
 
 @pytest.mark.parametrize(("operation", "params", "seconds"), [("generate", REPLICATE, 3600), ("merge", {}, 900)])
