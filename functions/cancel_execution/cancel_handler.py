@@ -61,7 +61,7 @@ def cancel_execution(id: str) -> Response[str]:  # noqa: A002 - the path paramet
 
 
 def check_now(refs: list[str]) -> None:
-    """Every minute the cancelled jobs' predictions run spends credit: a worker looks now and cancels them. A
+    """A cancelled job's prediction spends credit for as long as it runs: a worker looks now and cancels it. A
     failure here is logged, not the client's: the cancel is done, and the poller's next look cancels them."""
     try:
         unsent = enqueue_checks(sqs_client(), SETTINGS.work_queue_url, refs)
