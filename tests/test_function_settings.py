@@ -20,7 +20,7 @@ TEMPLATE_FUNCTIONS = {f.logical_id: f for f in TEMPLATE.functions()}
 REQUIRED = {
     "SubmitExecutionFunction": {"EXECUTIONS_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME", "WEBHOOK_SECRET_KEY_ID"},
     "ExecutionStatusFunction": {"EXECUTIONS_TABLE_NAME", "OUTPUTS_BUCKET_NAME"},
-    "CancelExecutionFunction": {"EXECUTIONS_TABLE_NAME", "STATE_MACHINE_ARN"},
+    "CancelExecutionFunction": {"EXECUTIONS_TABLE_NAME", "STATE_MACHINE_ARN", "WORK_QUEUE_URL"},
     "AuthorizerFunction": {"API_KEYS_TABLE_NAME"},
     "SweeperFunction": {"EXECUTIONS_TABLE_NAME"},
     "WebhookEnqueueFunction": {"EXECUTIONS_TABLE_NAME", "WEBHOOK_QUEUE_URL"},

@@ -162,12 +162,18 @@ def test_the_workers_claim_report_store_outputs_and_decrypt_only_with_an_executi
     assert len(contexts) == 4
 
 
-def test_cancel_writes_the_table_and_stops_runs_of_its_state_machine_only() -> None:
+def test_cancel_writes_the_table_stops_runs_of_its_state_machine_and_sends_checks_only() -> None:
+    # The checks of its jobs' predictions go to the work queue: the worker cancels them, so the cancel route
+    # holds no KMS right and no provider key.
     assert inline("CancelExecutionFunction") == {
         "ExecutionsTable": {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"},
         EXECUTION_ARNS: {"states:StopExecution"},
         "ExecutionStateMachine": {"states:SendTaskFailure"},
+        "WorkQueue": {"sqs:SendMessage"},
     }
+    variables = RESOURCES["CancelExecutionFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["WORK_QUEUE_URL"] == {"Ref": "WorkQueue"}
+    assert not any("KEY" in name or "SECRET" in name for name in variables)
 
 
 def test_timeouts_and_runs_that_end_early_reach_the_engine() -> None:

@@ -1,4 +1,5 @@
-"""POST /api/execute/{id}/cancel: stop an unfinished execution; its unfinished jobs become cancelled."""
+"""POST /api/execute/{id}/cancel: stop an unfinished execution; its unfinished jobs become cancelled, and each
+provider prediction they still run gets a check on the work queue at once, which cancels it at the provider."""
 
 from http import HTTPStatus
 from typing import Any
@@ -8,17 +9,19 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from execution_api.aws_clients import sqs_client
 from execution_api.engine.config import CancelSettings
 from execution_api.engine.scheduler import engine
 from execution_api.http import create_app, tenant_id
 from execution_api.models.response import ExecutionCancelled
 from execution_api.observability import logger, tracer
 from execution_api.problem_json import PROBLEM_RESPONSES
+from execution_api.providers.checks import enqueue_checks
 from execution_api.public_paths import public_base_path
 from execution_api.settings import load_settings
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
-load_settings(CancelSettings)
+SETTINGS = load_settings(CancelSettings)
 
 PATH = "/api/execute/<id>/cancel"
 router = Router()
@@ -29,7 +32,8 @@ router = Router()
     summary="Cancel an execution",
     description=(
         "Running jobs are abandoned, pending jobs never start; the execution and its unfinished jobs become "
-        "`cancelled`. A finished execution cannot be cancelled (409)."
+        "`cancelled`, and their running provider predictions are cancelled at the provider. A finished "
+        "execution cannot be cancelled (409)."
     ),
     status_code=HTTPStatus.ACCEPTED.value,
     responses={
@@ -44,7 +48,9 @@ router = Router()
 )
 def cancel_execution(id: str) -> Response[str]:  # noqa: A002 - the path parameter's name
     event = router.current_event
-    engine().cancel(tenant_id(event), id)
+    predictions = engine().cancel(tenant_id(event), id)
+    if predictions:
+        check_now(predictions)
     cancelled = ExecutionCancelled.of(id, public_base_path(event))
     return Response(
         status_code=HTTPStatus.ACCEPTED.value,
@@ -52,6 +58,21 @@ def cancel_execution(id: str) -> Response[str]:  # noqa: A002 - the path paramet
         body=cancelled.model_dump_json(by_alias=True),
         headers={"Location": cancelled.status_url},
     )
+
+
+def check_now(refs: list[str]) -> None:
+    """A cancelled job's prediction spends credit for as long as it runs: a worker looks now and cancels it. A
+    failure here is logged, not the client's: the cancel is done, and the poller's next look cancels them."""
+    try:
+        unsent = enqueue_checks(sqs_client(), SETTINGS.work_queue_url, refs)
+    except Exception:  # an AWS error or a throttle, after boto3's retries
+        logger.exception("the cancelled jobs' predictions were not sent to a worker; the poller cancels them")
+        return
+    if unsent:
+        logger.warning(
+            "some cancelled jobs' predictions were not sent to a worker; the poller cancels them",
+            extra={"unsent": len(unsent), "predictions": len(refs)},
+        )
 
 
 app = create_app(methods={PATH: ("POST",)})

@@ -82,7 +82,10 @@ class StarterSettings(EngineSettings):
 
 
 class CancelSettings(ApiSettings, StarterSettings):
-    """POST /api/execute/{id}/cancel: an API route that stops the execution's run."""
+    """POST /api/execute/{id}/cancel: an API route that stops the execution's run, and has a worker look at once
+    at each provider prediction its cancelled jobs still run (the worker cancels it at the provider)."""
+
+    work_queue_url: str = Field(alias="WORK_QUEUE_URL", min_length=1)
 
 
 class WorkerSettings(EngineSettings):

@@ -302,9 +302,10 @@ class Engine:
             self.conclude(pk, f"the execution failed: {detail.get('error') or 'unknown error'}")
 
     # ---- cancel ----
-    def cancel(self, tenant_id: str, execution_id: str) -> None:
+    def cancel(self, tenant_id: str, execution_id: str) -> list[str]:
         """Cancel an unfinished execution: it and its unfinished jobs become cancelled, the state machine run
-        stops (running jobs are abandoned; their late reports find a stale token)."""
+        stops (running jobs are abandoned; their late reports find a stale token). Returns the refs of the
+        provider predictions noted on the jobs it cancelled: they still run, and spend credit, until checked."""
         pk = execution_pk(tenant_id, check_execution_id(execution_id))  # a malformed id: 404 before any read
         execution = self._store.execution(pk)
         if execution is None:
@@ -314,14 +315,17 @@ class Engine:
         if self._settings.state_machine_arn:
             name = state_machine_execution_name(tenant_id, execution_id)
             self._sfn.stop(state_machine_execution_arn(self._settings.state_machine_arn, name), "cancelled")
-        now = self._now()
-        for item in self._store.partition(pk, "sk, jobId, #status, gateToken"):
+        now, predictions = self._now(), []
+        for item in self._store.partition(pk, "sk, jobId, #status, gateToken, prediction"):
             if item["sk"]["S"].startswith(JOB_SK_PREFIX) and text(item, "status") in UNFINISHED:
                 self._store.cancel_job(pk, item["jobId"]["S"], now)
                 token = text(item, "gateToken")
                 if token is not None and text(item, "status") == "pending":
                     # Stale on AWS once the run is stopped; engines that let waits run out (moto) end sooner.
                     self._sfn.fail(token, "Execution.Cancelled", "the execution was cancelled")
+                if ref := item.get("prediction", {}).get("M", {}).get("ref", {}).get("S"):
+                    predictions.append(ref)
+        return predictions
 
 
 @per_container

@@ -12,6 +12,7 @@ from execution_api.container import per_container
 from execution_api.engine.executors import Executor
 from execution_api.providers.callbacks import CallbackService
 from execution_api.providers.checker import PredictionChecker
+from execution_api.providers.checks import check_message
 from execution_api.providers.executor import ProviderExecutor, prediction_client, tenant_key_reader
 from execution_api.providers.keys import ProviderKeyCipher, ProviderKeyStore, environment_key
 from execution_api.providers.settings import PredictionSettings, ProviderSettings
@@ -122,7 +123,7 @@ def enqueue_check(ref: str) -> None:
     """A `{"prediction": ref}` message on the work queue: a worker settles the prediction."""
     from execution_api.aws_clients import sqs_client
 
-    sqs_client().send_message(QueueUrl=_common().work_queue_url, MessageBody=json.dumps({"prediction": ref}))
+    sqs_client().send_message(QueueUrl=_common().work_queue_url, MessageBody=check_message(ref))
 
 
 @per_container
