@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from pydantic import SecretStr
 
 from execution_api.engine.executors import JobDeferred, JobFailed
@@ -147,6 +151,68 @@ def test_make_run_takes_the_deployment_key_from_the_providers_usual_variable(
     assert read("fal") is None  # set but empty
     assert read("elevenlabs") is None  # not set
     forget_cached_configuration()
+
+
+def deployment_keys(monkeypatch: pytest.MonkeyPatch, local_providers: str) -> Any:
+    from local.stack import forget_cached_configuration
+
+    monkeypatch.setenv("LOCAL_PROVIDERS", local_providers)
+    monkeypatch.setenv("PROVIDER_KEY_SECRET_PREFIX", "media-prod/providers/")
+    monkeypatch.delenv("REPLICATE_API_TOKEN", raising=False)
+    forget_cached_configuration()
+    from execution_api.providers.wiring import _deployment_keys
+
+    return _deployment_keys()
+
+
+def test_a_deployed_worker_reads_the_deployments_secret_and_make_run_never_does(
+    aws: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the deployment's keys in Secrets Manager, as docs/providers.md says to create them
+    secrets = boto3.client("secretsmanager")
+    secrets.create_secret(Name="media-prod/providers/replicate", SecretString="r8_deployed_0123")
+    secrets.create_secret(Name="media-prod/providers/fal", SecretString='{"apiKey": "fal-deployed:0123"}')
+
+    # Deployed: the plain and the JSON form; no secret is no key
+    read = deployment_keys(monkeypatch, "false")
+    assert (read("replicate"), read("fal"), read("elevenlabs")) == ("r8_deployed_0123", "fal-deployed:0123", None)
+
+    # make run: the shell's variables only (ministack has no Secrets Manager at all)
+    read = deployment_keys(monkeypatch, "true")
+    assert (read("replicate"), read("fal")) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("code", "retried"), [("AccessDeniedException", False), ("DecryptionFailure", False), ("ThrottlingException", True)]
+)
+def test_a_deployment_secret_that_cannot_be_read_fails_in_words_or_is_retried(
+    aws: object, monkeypatch: pytest.MonkeyPatch, code: str, retried: bool
+) -> None:
+    # Given Secrets Manager refusing the read
+    real_client = boto3.client
+
+    def refusing_client(service: str, *args: Any, **kwargs: Any) -> Any:
+        client = real_client(service, *args, **kwargs)
+        stubber = Stubber(client)
+        stubber.add_client_error("get_secret_value", service_error_code=code, service_message="AWS says: arn:aws:...")
+        stubber.activate()
+        return client
+
+    monkeypatch.setattr(boto3, "client", refusing_client)
+    read = deployment_keys(monkeypatch, "false")
+
+    # Then a passing fault goes to the worker, which retries it; anything else is a failed job in words
+    if retried:
+        with pytest.raises(ClientError):
+            read("replicate")
+        return
+    with pytest.raises(JobFailed) as failed:
+        read("replicate")
+    assert failed.value.retryable is False
+    assert failed.value.message == (
+        "this deployment's replicate key could not be read from Secrets Manager (secret"
+        " media-prod/providers/replicate); an operator must check the secret and the worker's permission to read it"
+    )
 
 
 def replace_settings(providers: Harness, **changes: str) -> object:

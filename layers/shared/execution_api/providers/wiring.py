@@ -8,8 +8,12 @@ import os
 from functools import cache
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from execution_api.aws_errors import is_retryable
 from execution_api.container import per_container
-from execution_api.engine.executors import Executor
+from execution_api.engine.executors import Executor, JobFailed
+from execution_api.observability import logger
 from execution_api.providers.callbacks import CallbackService
 from execution_api.providers.checker import PredictionChecker
 from execution_api.providers.checks import check_message
@@ -50,13 +54,14 @@ def _predictions() -> PredictionStore:
 @per_container
 def _deployment_keys() -> Any:
     """The deployment's key of a provider: under make run the shell's REPLICATE_API_TOKEN / FAL_KEY /
-    ELEVENLABS_API_KEY first; then its Secrets Manager secret (a plain string, or JSON {"apiKey"}), read once
-    per container and only when a job reaches it."""
+    ELEVENLABS_API_KEY (the local backend keeps no secrets: ministack has no Secrets Manager); deployed, its
+    Secrets Manager secret (a plain string, or JSON {"apiKey"}), read once per container and only when a job
+    reaches it."""
 
     @cache
     def read(provider: str) -> str | None:
-        if _settings().local_providers and (found := environment_key(provider, os.environ)):
-            return found
+        if _settings().local_providers:
+            return environment_key(provider, os.environ)
         name = _settings().secret_name(provider)
         if not name:
             return None
@@ -67,6 +72,16 @@ def _deployment_keys() -> Any:
             value = str(client.get_secret_value(SecretId=name)["SecretString"]).strip()
         except client.exceptions.ResourceNotFoundException:
             return None  # this deployment keeps no key of its own for the provider
+        except ClientError as error:
+            if is_retryable(error):
+                raise  # throttled or unavailable: the worker retries the attempt
+            # Denied, a key that cannot decrypt it, ...: no retry helps, an operator must act (the code is logged).
+            code = error.response.get("Error", {}).get("Code")
+            logger.error("deployment key unreadable", extra={"secret": name, "code": code})
+            raise JobFailed(
+                f"this deployment's {provider} key could not be read from Secrets Manager (secret {name}); "
+                "an operator must check the secret and the worker's permission to read it"
+            ) from None
         if value.startswith("{"):
             found = json.loads(value).get("apiKey")
             return str(found) if found else None
