@@ -27,7 +27,12 @@ SDK_PLAN = {
                 "params": {"prompt": "a cat on a skateboard", **CLIP},
                 "output": "$job1",
             },
-            {"id": "job2", "type": "generate", "params": {"prompt": "a dog with a frisbee", **CLIP}, "output": "$job2"},
+            {  # as the SDK sends it: a provider and model named, no key anywhere, so the local provider runs it
+                "id": "job2",
+                "type": "generate",
+                "params": {"provider": "replicate", "modelId": "bytedance/seedance-1-pro", "prompt": "a dog", **CLIP},
+                "output": "$job2",
+            },
             {
                 "id": "job3",
                 "type": "merge",
