@@ -93,6 +93,26 @@ def test_the_poller_completes_a_prediction_whose_callback_never_came(engine: Eng
     assert engine.run(execution_id)["status"] == "completed"
 
 
+def test_a_create_answered_500_is_sent_again_and_the_job_completes_on_one_prediction(
+    engine: Engine, replicate: ReplicateFake
+) -> None:
+    from tests.providers.fakes import Scripted
+
+    # Given Replicate answering the first create with a 500 (its server failed: no prediction made)
+    replicate.script("create", Scripted(500, {"detail": "Internal server error"}))
+    # When the job runs: the create is sent again within the attempt, and the task waits for that prediction
+    execution_id = submit(engine, replicate)
+    assert len(replicate.calls_to("POST", "/v1/models/")) == 2
+    (prediction_id,) = replicate.predictions
+    replicate.finish(prediction_id, output=[replicate.serve_file("v.mp4", MP4, "video/mp4")])
+    time.sleep(1.1)  # PROVIDER_POLL_SECONDS
+    assert engine.call("PredictionPollerFunction", {}) == {"sent": 1}
+    # Then the job completes on the one prediction Replicate ran
+    assert engine.run(execution_id)["status"] == "completed"
+    assert engine.jobs(execution_id)["a"]["result"]["metadata"]["predictionId"] == prediction_id
+    assert len(replicate.predictions) == 1
+
+
 def test_a_key_given_only_in_the_options_reaches_the_provider(engine: Engine, replicate: ReplicateFake) -> None:
     # Given a job whose params hold no credential at all: the key is only in options.providerApiKeys
     params = {"provider": "replicate", "modelId": "minimax/video-01", "prompt": "a cat"}
