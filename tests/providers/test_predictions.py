@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 
+import boto3
 import pytest
 
 from execution_api.engine.executors import JobDeferred, JobFailed
@@ -354,3 +355,36 @@ def test_fals_keys_are_cached_and_a_failed_signature_refetches_them_at_most_ever
     with pytest.raises(BadSignature):
         verify_fal(keys, body, headers, now=now[0])  # too old by now, refused before any fetch
     assert len(fetches) == 1
+
+
+def test_a_fal_error_echoing_a_credential_of_the_plan_is_scrubbed_when_settled(providers: Harness) -> None:
+    from execution_api.credentials import CredentialVault, seal
+
+    # Given a plan whose job gives an input URL with a password in it: sealed at intake with the execution's
+    # credentials, opened by the worker, passed to fal (no credential-like word in it for a pattern to catch)
+    image = "https://editor:Pa55w0rdXYZ@media.example.com/a.png"
+    vault = CredentialVault()
+    vault.add(image)
+    item = {
+        "pk": {"S": "TENANT#tenant-a#EXECUTION#exec-1"},
+        "sk": {"S": "EXECUTION"},
+        "sealedCredentials": {"B": seal(providers.checker.cipher, "exec-1", vault)},
+    }
+    boto3.client("dynamodb", region_name="us-east-1").put_item(TableName=providers.table, Item=item)
+    params = {"provider": "fal", "modelId": "veed/fabric-1.0", "image": image, "audio": "https://x/a.mp3"}
+    with pytest.raises(JobDeferred):
+        providers.executor.run(providers.job("lipSync", params, {"fal": providers.fal.key}), lambda: None)
+    ((request_id, request),) = providers.fal.requests.items()
+    assert request["input"]["image_url"] == image
+    ref = next(
+        i["pk"]["S"].removeprefix("PREDICTION#") for i in providers.items() if i["pk"]["S"].startswith("PREDICTION#")
+    )
+    # When fal fails the request with an error that repeats the URL, and calls back
+    providers.fal.finish(request_id, {"detail": [{"msg": f"could not download {image}"}]}, status=422)
+    body, headers = providers.fal.signed_callback(request_id, status="ERROR", error=f"could not download {image}")
+    assert providers.callbacks.receive("fal", ref, body, headers) == "accepted"
+    assert providers.checker.check(ref) == "failed"
+    # Then the task fails with fal's words, the URL with its password replaced
+    ((name, answer),) = providers.sfn.answered()
+    assert name == "failure"
+    assert answer["cause"] == "fal prediction fal-1 failed: fal refused the input: could not download [redacted]"
