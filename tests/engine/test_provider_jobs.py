@@ -9,6 +9,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -92,6 +93,26 @@ def test_the_poller_completes_a_prediction_whose_callback_never_came(engine: Eng
     assert engine.run(execution_id)["status"] == "completed"
 
 
+def test_a_create_answered_500_is_sent_again_and_the_job_completes_on_one_prediction(
+    engine: Engine, replicate: ReplicateFake
+) -> None:
+    from tests.providers.fakes import Scripted
+
+    # Given Replicate answering the first create with a 500 (its server failed: no prediction made)
+    replicate.script("create", Scripted(500, {"detail": "Internal server error"}))
+    # When the job runs: the create is sent again within the attempt, and the task waits for that prediction
+    execution_id = submit(engine, replicate)
+    assert len(replicate.calls_to("POST", "/v1/models/")) == 2
+    (prediction_id,) = replicate.predictions
+    replicate.finish(prediction_id, output=[replicate.serve_file("v.mp4", MP4, "video/mp4")])
+    time.sleep(1.1)  # PROVIDER_POLL_SECONDS
+    assert engine.call("PredictionPollerFunction", {}) == {"sent": 1}
+    # Then the job completes on the one prediction Replicate ran
+    assert engine.run(execution_id)["status"] == "completed"
+    assert engine.jobs(execution_id)["a"]["result"]["metadata"]["predictionId"] == prediction_id
+    assert len(replicate.predictions) == 1
+
+
 def test_a_key_given_only_in_the_options_reaches_the_provider(engine: Engine, replicate: ReplicateFake) -> None:
     # Given a job whose params hold no credential at all: the key is only in options.providerApiKeys
     params = {"provider": "replicate", "modelId": "minimax/video-01", "prompt": "a cat"}
@@ -149,3 +170,66 @@ def test_a_provider_job_waits_its_own_longer_timeout(engine: Engine, replicate: 
     engine.run_until(lambda: bool(replicate.predictions) and len(run_job_timeouts(engine)) == 2)
     # Then the prediction's task waits ProviderJobTimeoutSeconds (3600), the other JobTimeoutSeconds (900)
     assert run_job_timeouts(engine) == {"video": 3600, "quick": 900}
+
+
+HF_TOKEN = "hf_abcdEFGH1234"  # a credential of the job's own (params.hf_token), passed on to the model as input
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def settle_by_callback(engine: Engine, fake: ReplicateFake, prediction_id: str) -> None:
+    (ref,) = refs(engine)
+    body, headers = fake.signed_callback(prediction_id)
+    event = rest_api_event(
+        "POST",
+        f"/api/providers/replicate/callbacks/{ref}",
+        resource="/api/providers/{provider}/callbacks/{ref}",
+        path_parameters={"provider": "replicate", "ref": ref},
+        headers={"Content-Type": "application/json", **headers},
+        body=body,
+    )
+    assert engine.api.call("ProviderCallbackFunction", event).status == 200
+
+
+def settle_by_poller(engine: Engine, fake: ReplicateFake, prediction_id: str) -> None:
+    time.sleep(1.1)  # PROVIDER_POLL_SECONDS
+    assert engine.call("PredictionPollerFunction", {}) == {"sent": 1}
+
+
+@pytest.mark.engine_settings(ALLOW_INSECURE_WEBHOOKS="true", WEBHOOK_RETRY_SCHEDULE="0,0,0")
+@pytest.mark.parametrize("settle", [settle_by_callback, settle_by_poller], ids=["callback", "poller"])
+def test_a_failed_prediction_echoing_an_opened_credential_never_shows_it(
+    engine: Engine, replicate: ReplicateFake, settle: Any
+) -> None:
+    from tests.webhooks.receiver import ScriptedAnswer, receiver
+
+    with receiver(ScriptedAnswer(204)) as hook:
+        # Given a job whose params hold a credential the model takes as input (sealed at intake, opened by the worker)
+        params = {"provider": "replicate", "modelId": "minimax/video-01", "prompt": "a cat", "apiKey": replicate.key,
+                  "hf_token": HF_TOKEN}  # fmt: skip
+        body = {
+            "executionPlan": {"jobs": [{"id": "a", "operation": "generate", "params": params}]},
+            "options": {"webhookUrl": hook.url, "webhookSecret": WEBHOOK_SECRET},
+        }
+        answer = engine.api.submit(body)
+        assert answer.status == 202, answer.body
+        execution_id = answer.body["id"]
+        engine.run_until(lambda: bool(replicate.predictions) and bool(refs(engine)))
+        (prediction_id,) = replicate.predictions
+        assert replicate.predictions[prediction_id]["input"]["hf_token"] == HF_TOKEN  # the provider got it
+        # When the prediction fails with an error that echoes it, and is settled later
+        replicate.finish(prediction_id, error=f"invalid hf_token {HF_TOKEN} given")
+        settle(engine, replicate, prediction_id)
+        status = engine.run(execution_id)
+        engine.run_until(lambda: len(hook.received) >= 1)
+    # Then the job failed with the provider's words, the credential replaced in the status, the state machine's
+    # history and the webhook
+    assert status["status"] == "failed"
+    error = engine.jobs(execution_id)["a"]["error"]
+    assert error == f"replicate prediction {prediction_id} failed: invalid hf_token [redacted] given"
+    assert HF_TOKEN not in json.dumps(status)
+    assert "[redacted]" in history_text(engine)
+    assert HF_TOKEN not in history_text(engine)
+    delivered = [request.body.decode() for request in hook.received]
+    assert any("[redacted]" in text for text in delivered)
+    assert not any(HF_TOKEN in text for text in delivered)
+    assert HF_TOKEN not in json.dumps(stored_items(engine.stack), default=str)

@@ -122,8 +122,9 @@ class Harness:
 @pytest.fixture
 def providers(aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     from execution_api.engine.step_functions import StepFunctions
+    from execution_api.engine.store import JobStore
     from execution_api.providers.callbacks import CallbackService
-    from execution_api.providers.checker import PredictionChecker
+    from execution_api.providers.checker import PredictionChecker, job_credentials
     from execution_api.providers.executor import ProviderExecutor, prediction_client, tenant_key_reader
     from execution_api.providers.keys import ProviderKeyCipher, ProviderKeyStore
     from execution_api.providers.settings import ProviderSettings
@@ -178,6 +179,7 @@ def providers(aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch) -> Iterator
             settings, predictions, cipher, StepFunctions(sfn), s3,
             lambda pk, job_id: statuses.get(job_id, "processing"),
             lambda provider, key: prediction_client(provider, transport(provider, key), settings),
+            job_credentials(JobStore(dynamodb, settings.executions_table_name), cipher),
         )  # fmt: skip
         import urllib3
 

@@ -92,15 +92,28 @@ def test_speech_refusals_are_sentences(providers: Harness) -> None:
             lambda: None,
         )
     assert voice.value.message == "elevenlabs refused the input: A voice with that ID does not exist"
-    # A 503 on text to speech may follow audio already billed: not asked again (nor by Step Functions)
-    providers.elevenlabs.script("speech", Scripted(503, {}, processed=True))
+    # Three 5xx in a row: tried three times, then left to Step Functions' retry
+    providers.elevenlabs.script("speech", *[Scripted(503, {"detail": {"status": "system_busy"}})] * 3)
     with pytest.raises(JobFailed) as busy:
         providers.executor.run(
             providers.job("generateAudio", SPEECH, {"elevenlabs": providers.elevenlabs.key}), lambda: None
         )
-    assert not busy.value.retryable
-    assert busy.value.message.startswith("elevenlabs failed with HTTP 503 when asked to start the work")
-    assert len(providers.elevenlabs.calls_to("POST", "/v1/text-to-speech/")) == 3  # 2 before, this one once
+    assert (busy.value.message, busy.value.retryable) == ("elevenlabs failed with HTTP 503", True)
+    assert len(providers.elevenlabs.calls_to("POST", "/v1/text-to-speech/")) == 2 + 3
+
+
+def test_speech_answered_500_then_success_completes_with_one_audio(providers: Harness) -> None:
+    # Text to speech is synchronous (OPERATIONS.md 5.3): a 5xx answer carries no audio, so nothing was produced
+    # to bill, and the same request is sent again.
+    providers.elevenlabs.script("speech", Scripted(500, {"detail": {"status": "internal_error"}}))
+    result = providers.executor.run(
+        providers.job("generateAudio", SPEECH, {"elevenlabs": providers.elevenlabs.key}), lambda: None
+    )
+    assert result["status"] == "completed"
+    (output,) = result["outputs"]
+    assert providers.object(output["url"]) == MP3
+    assert len(providers.elevenlabs.calls_to("POST", "/v1/text-to-speech/")) == 2
+    assert providers.sleeps == [1.0]
 
 
 def test_no_key_anywhere_fails_naming_the_ways_to_give_one(providers: Harness) -> None:

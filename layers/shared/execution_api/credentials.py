@@ -160,6 +160,11 @@ def open_credentials(cipher: WebhookSecretCipher, execution_id: str, ciphertext:
     return OpenedCredentials(opened["values"], opened["providerApiKeys"])
 
 
+def credential_values(opened: OpenedCredentials) -> list[Any]:
+    """Every credential value opened for an execution's jobs: what no failure text of theirs may carry."""
+    return [*opened.values, *opened.provider_api_keys.values()]
+
+
 def open_job_params(
     params: dict[str, Any],
     sealed_params: Mapping[str, int],

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from execution_api.aws_errors import is_retryable
-from execution_api.credentials import SEALED, open_credentials, open_job_params, scrub
+from execution_api.credentials import SEALED, credential_values, open_credentials, open_job_params, scrub
 from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import Executor, JobDeferred, JobFailed, JobRequest
 from execution_api.engine.media_executor import SelectedExecutor
@@ -112,7 +112,7 @@ class Worker:
             if self._cipher is None:
                 raise JobFailed("the worker has no key to open the job's credentials")
             opened = open_credentials(self._cipher, job["executionId"], execution["sealedCredentials"]["B"])
-            opened_values.extend([*opened.values, *opened.provider_api_keys.values()])
+            opened_values.extend(credential_values(opened))
             if sealed_in_params:
                 item = self._store.job(pk, job["id"]) or {}
                 sealed = json.loads(item["sealedParams"]["S"]) if "sealedParams" in item else {}

@@ -6,7 +6,11 @@ provider's answer is read again here rather than trusted from a callback body.
 Applied once: only the holder of the record's lease settles it, and a settled record is never touched again.
 Every check of an unsettled prediction heartbeats its task, and so does a long copy of its outputs (a lapsed
 heartbeat would have Step Functions retry the job). A cancelled job's prediction is cancelled at the provider.
-An unexpected error is counted on the record and looked at again later; after MAX_CHECK_ERRORS it fails the job."""
+An unexpected error is counted on the record and looked at again later; after MAX_CHECK_ERRORS it fails the job.
+
+A failure's text (the provider's error, which may echo its input) is scrubbed, as the worker scrubs its own, of
+every credential value opened for the job: the execution's sealed credentials are opened again here (the
+worker's own KMS rule, under the execution's context) rather than copied onto the prediction record."""
 
 from __future__ import annotations
 
@@ -20,8 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from execution_api.credentials import credential_values, open_credentials, scrub
 from execution_api.engine.executors import JobFailed
 from execution_api.engine.step_functions import StepFunctions
+from execution_api.engine.store import JobStore
 from execution_api.media_inputs import InputFetcher, InputRefused, InputUnavailable
 from execution_api.observability import logger
 from execution_api.outputs import output_key, reference
@@ -52,6 +58,7 @@ class PredictionChecker:
     s3: Any
     job_status: Callable[[str, str], str | None]  # (execution pk, job id) -> the job's status
     clients: Callable[[str, str], PredictionClient]  # (provider, key) -> its client
+    job_credentials: Callable[[PredictionRecord], list[Any]]  # what the worker opened for the job (see below)
     monotonic: Callable[[], float] = field(default=time.monotonic)
 
     def check(self, ref: str) -> str:
@@ -129,7 +136,7 @@ class PredictionChecker:
                 if failure.retryable:
                     self.predictions.release(record.ref, self.settings.provider_poll_seconds)
                     return "copy retried later"
-                self.stepfunctions.fail(token, FAILED, failure.message)
+                self._fail(record, token, failure.message)
                 self.predictions.settled(record.ref, "failed")
                 return "failed"
             self.stepfunctions.succeed(token, result)
@@ -137,9 +144,14 @@ class PredictionChecker:
             return "succeeded"
         reason = "was cancelled at the provider" if prediction.state == "canceled" else "failed"
         message = f"{name} {reason}" + (f": {prediction.error}" if prediction.error else "")
-        self.stepfunctions.fail(token, FAILED, message)
+        self._fail(record, token, message)
         self.predictions.settled(record.ref, prediction.state)
         return prediction.state
+
+    def _fail(self, record: PredictionRecord, token: str, message: str) -> None:
+        """Fails the job's task with `message` scrubbed of its key and of every credential opened for the job."""
+        opened = [self._secrets(record)["apiKey"], *self.job_credentials(record)]
+        self.stepfunctions.fail(token, FAILED, scrub(message, opened)[:32_000])
 
     def _copy(self, record: PredictionRecord, prediction: Prediction, beat: Callable[[], None]) -> dict[str, Any]:
         """Every output into the bucket before the job completes (Replicate deletes API outputs after an hour)."""
@@ -220,3 +232,16 @@ class _Keeper:
     def tick(self) -> None:
         """Offered between chunks of a download and an upload; a stopped run is seen by the next check."""
         self.beat()
+
+
+def job_credentials(jobs: JobStore, cipher: WebhookSecretCipher) -> Callable[[PredictionRecord], list[Any]]:
+    """The credential values the worker opened for a prediction's job: its execution's sealed credentials
+    (params credentials and options.providerApiKeys), opened again; none when the plan had none."""
+
+    def opened(record: PredictionRecord) -> list[Any]:
+        execution = jobs.execution(execution_pk(record.tenant_id, record.execution_id))
+        if execution is None or "sealedCredentials" not in execution:
+            return []
+        return credential_values(open_credentials(cipher, record.execution_id, execution["sealedCredentials"]["B"]))
+
+    return opened

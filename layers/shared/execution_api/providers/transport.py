@@ -3,9 +3,13 @@ rejected the API key"), invalid input fails with the provider's own message scru
 credential-like, 429 waits for Retry-After (bounded) and tries again, 5xx and timeouts are tried again a
 few times and then left to Step Functions' retry (retryable), never a stack trace or a key in the text.
 
-A create (a prediction, a speech) costs credit, so it is sent again only when the provider certainly did not
-get it: the connection was never made, or a 429 said to wait. A read timeout or a 5xx on a create may hide
-work the provider accepted: it fails in words, not retried, rather than run (and bill) twice."""
+A create (a prediction, a speech) costs credit, so it is sent again only when the provider said or showed that
+it started nothing: the connection was never made, a 429 said to wait, or a 5xx said the request failed (fal:
+"5xx not billed", the request was not queued; ElevenLabs: a synchronous call whose 5xx carries no audio, so
+nothing was produced to bill; Replicate: a 5xx is taken at its word, the create failed; OPERATIONS.md 5.1-5.3).
+A read timeout or a reset connection on a create leaves the outcome unknown (the provider may have started
+the work): it fails in words, not retried, rather than run (and bill) twice. No provider documents a way to
+find such a prediction again (OPERATIONS.md lists no search of predictions by our callback ref)."""
 
 from __future__ import annotations
 
@@ -76,7 +80,7 @@ class Transport:
     provider: str
     key: str
     timeout_seconds: float = 30.0
-    attempts: int = 3  # per call, for 5xx and timeouts; then Step Functions' retry takes over
+    attempts: int = 3  # per call, for 5xx and (except on a create) timeouts; then Step Functions' retry
     max_retry_after_seconds: float = 60.0  # a longer wait is handed to Step Functions' retry instead
     sleep: Callable[[float], None] = time.sleep
     heartbeat: Callable[[], None] = lambda: None
@@ -86,14 +90,14 @@ class Transport:
         self, method: str, url: str, headers: Mapping[str, str], body: bytes | None = None, *, create: bool = False
     ) -> Reply:
         """The provider's 2xx answer, or JobFailed in words saying whether trying again can help. `create`:
-        the call starts paid work, and is not sent twice unless the first certainly never arrived."""
+        the call starts paid work, and is not sent again after an answer that never came (a read timeout)."""
         waited = 0.0
         for attempt in range(1, self.attempts + 1):
             reply = self._send(method, url, headers, body)
             if reply is NOT_SENT:
                 reply = None  # never reached the provider: safe to try again, a create too
-            elif create and (reply is None or reply.status >= 500):
-                raise self._unconfirmed(reply)
+            elif create and reply is None:
+                raise self._unconfirmed()
             if reply is not None and reply.status < 300:
                 return reply
             if reply is not None and reply.status == 429:
@@ -134,11 +138,10 @@ class Transport:
             raise JobFailed(f"{self.provider} answered with more than {MAX_RESPONSE_BYTES} bytes")
         return Reply(response.status, {k.lower(): v for k, v in response.headers.items()}, data)
 
-    def _unconfirmed(self, reply: Reply | None) -> JobFailed:
-        what = "did not answer in time" if reply is None else f"failed with HTTP {reply.status}"
+    def _unconfirmed(self) -> JobFailed:
         return JobFailed(
-            f"{self.provider} {what} when asked to start the work; it was not asked again, since it may have "
-            f"started it anyway (check the {self.provider} dashboard before running the job again)"
+            f"{self.provider} did not answer in time when asked to start the work; it was not asked again, since "
+            f"it may have started it anyway (check the {self.provider} dashboard before running the job again)"
         )
 
     def _refusal(self, reply: Reply) -> JobFailed:

@@ -15,7 +15,7 @@ from execution_api.container import per_container
 from execution_api.engine.executors import Executor, JobFailed
 from execution_api.observability import logger
 from execution_api.providers.callbacks import CallbackService
-from execution_api.providers.checker import PredictionChecker
+from execution_api.providers.checker import PredictionChecker, job_credentials
 from execution_api.providers.checks import check_message
 from execution_api.providers.executor import ProviderExecutor, prediction_client, tenant_key_reader
 from execution_api.providers.keys import ProviderKeyCipher, ProviderKeyStore, environment_key
@@ -131,6 +131,7 @@ def prediction_checker() -> PredictionChecker:
         s3_transfer_client(),
         job_status,
         lambda provider, key: prediction_client(provider, Transport(provider, key), settings),
+        job_credentials(jobs, _cipher()),
     )
 
 
