@@ -1,11 +1,14 @@
 """template.yaml, providers (docs/providers.md, docs/security.md): where a function acts on prediction items
-alone, IAM says so; the deployment's provider keys are the stack's own."""
+or on provider key items alone, IAM says so; the deployment's provider keys are the stack's own."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from local.template import Template, evaluate
 from tests.test_template import statements
@@ -38,6 +41,49 @@ def test_the_workers_create_prediction_items_only(worker: str) -> None:
     grants = table_grants(worker)
     assert [condition for actions, condition in grants if "dynamodb:PutItem" in actions] == [PREDICTIONS_ONLY]
     assert [actions for actions, _ in grants if "dynamodb:PutItem" in actions] == [{"dynamodb:PutItem"}]
+
+
+def iam_like(pattern: str, value: str) -> bool:
+    """IAM's StringLike: `*` any run of characters, `?` any one."""
+    parts = (".".join(re.escape(piece) for piece in part.split("?")) for part in pattern.split("*"))
+    return re.fullmatch(".*".join(parts), value, re.DOTALL) is not None
+
+
+def leading_key_allowed(condition: dict[str, Any], pk: str) -> bool:
+    """Whether a request on the item with this partition key meets the condition (one leading key)."""
+    allowed = True
+    for operator, keys in condition.items():
+        matched = any(iam_like(pattern, pk) for pattern in keys["dynamodb:LeadingKeys"])
+        if operator == "ForAllValues:StringLike":
+            allowed = allowed and matched
+        elif operator == "ForAllValues:StringNotLike":
+            allowed = allowed and not matched
+        else:
+            raise AssertionError(f"an operator this test does not read: {operator}")
+    return allowed
+
+
+@hypothesis.given(
+    st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True),  # api_key_store.TENANT_ID
+    st.sampled_from(["replicate", "fal", "elevenlabs"]),
+    st.one_of(st.just("PROVIDERKEYS"), st.just("x#PROVIDERKEYS"), st.text(max_size=24)),
+)
+def test_the_provider_keys_function_reaches_provider_key_items_only(
+    tenant: str, provider: str, execution_id: str
+) -> None:
+    from execution_api.api_key_store import TENANT_ID
+    from execution_api.providers.keys import ProviderKeyStore
+    from execution_api.repository import execution_pk
+
+    assert TENANT_ID.pattern == r"[A-Za-z0-9_-]{1,64}"
+    [(actions, condition)] = table_grants("ProviderKeysFunction")
+    assert actions == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
+    assert condition, "ProviderKeysFunction may reach any item of the executions table"
+    # The key items the function reads and writes (providers.keys) are allowed...
+    assert leading_key_allowed(condition, ProviderKeyStore._key(tenant, provider)["pk"]["S"])
+    # ...and no execution's or job's item, whatever the execution id, nor a prediction's
+    assert not leading_key_allowed(condition, execution_pk(tenant, execution_id))
+    assert not leading_key_allowed(condition, f"PREDICTION#{execution_id}")
 
 
 def secret_arn(worker: str, given: str) -> str:
