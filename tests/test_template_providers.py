@@ -10,6 +10,10 @@ import hypothesis
 import pytest
 from hypothesis import strategies as st
 
+from execution_api.api_key_store import TENANT_ID
+from execution_api.providers.checker import LEASE_SECONDS
+from execution_api.providers.keys import ProviderKeyStore
+from execution_api.repository import execution_pk
 from local.template import Template, evaluate
 from tests.test_template import statements
 
@@ -63,6 +67,7 @@ def leading_key_allowed(condition: dict[str, Any], pk: str) -> bool:
     return allowed
 
 
+@hypothesis.settings(deadline=None)
 @hypothesis.given(
     st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True),  # api_key_store.TENANT_ID
     st.sampled_from(["replicate", "fal", "elevenlabs"]),
@@ -71,10 +76,6 @@ def leading_key_allowed(condition: dict[str, Any], pk: str) -> bool:
 def test_the_provider_keys_function_reaches_provider_key_items_only(
     tenant: str, provider: str, execution_id: str
 ) -> None:
-    from execution_api.api_key_store import TENANT_ID
-    from execution_api.providers.keys import ProviderKeyStore
-    from execution_api.repository import execution_pk
-
     assert TENANT_ID.pattern == r"[A-Za-z0-9_-]{1,64}"
     [(actions, condition)] = table_grants("ProviderKeysFunction")
     assert actions == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
@@ -117,3 +118,34 @@ def test_the_deployment_keys_are_the_stacks_own_unless_a_prefix_is_given(worker:
         )
         assert settings.secret_name("fal") == f"{expected}fal"
         assert secret_arn(worker, given).endswith(f":secret:{expected}*")
+
+
+def schedule_seconds(expression: str) -> int:
+    """EventBridge's rate(N minute|minutes|hour|hours) in seconds."""
+    match = re.fullmatch(r"rate\((\d+) (minute|hour)s?\)", expression)
+    assert match, f"a schedule this test does not read: {expression}"
+    return int(match[1]) * (60 if match[2] == "minute" else 3600)
+
+
+def test_the_heartbeat_cannot_be_set_below_the_gap_between_a_predictions_looks() -> None:
+    from execution_api.providers.settings import PredictionSettings
+
+    # A provider job's task hears from its prediction at each look (docs/providers.md): a look sets the next one
+    # PROVIDER_POLL_SECONDS later (the poller's, and the worker's default when it submits), and the poller that
+    # sends it runs on its schedule; so looks may come poll + period apart.
+    poller = TEMPLATE.resources["PredictionPollerFunction"]["Properties"]
+    poll_seconds = int(poller["Environment"]["Variables"]["PROVIDER_POLL_SECONDS"])
+    assert PredictionSettings.model_fields["provider_poll_seconds"].default == poll_seconds
+    period = schedule_seconds(poller["Events"]["EveryMinute"]["Properties"]["Schedule"])
+    heartbeat = TEMPLATE.document["Parameters"]["JobHeartbeatSeconds"]
+    # A minute more for the work queue's wait and the schedule's drift: no allowed value times out every provider job.
+    assert heartbeat["MinValue"] >= poll_seconds + period + 60
+    assert heartbeat["Default"] >= heartbeat["MinValue"]
+    # and a crashed checker's lease on the prediction ends while the task still waits (providers.checker)
+    assert heartbeat["MinValue"] > LEASE_SECONDS
+
+
+def test_the_worker_says_what_it_runs() -> None:
+    description = TEMPLATE.resources["WorkerFunction"]["Properties"]["Description"]
+    assert "simulated today" not in description
+    assert "providers" in description
