@@ -149,7 +149,7 @@ def might_hold_credentials(params_json: bytes) -> bool:
     A credential key holds a credential word spelt in letters with '_', '-', '.' or spaces between them,
     all of which JSON writes as they are; so, folded the same way, the params' JSON text holds the word
     wherever the key holds it (str.lower folds character by character). A credential value holds a word
-    too ("Bearer", "api_key="), or a URL's '@' or '%' (an encoded "api%5Fkey=")."""
+    too ("Bearer", "api_key=", "X-Api-Key: ..."), or an '@' (user:pass@host) or a '%' (an encoded "api%5Fkey=")."""
     text = params_json.decode("utf-8")
     if "@" in text or "%" in text:  # a URL's user information; a parameter name written percent-encoded
         return True

@@ -23,9 +23,9 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 # The AWS SDK and its HTTP stack log every request and response body at DEBUG: a KMS Encrypt's plaintext (in
 # base64), a KMS Decrypt's or a Secrets Manager answer, presigned URLs. Lambda sets the root logger to the
-# function's ApplicationLogLevel (LogLevel) before it imports the handler, and these loggers propagate to it;
-# POWERTOOLS_LOG_LEVEL sets only Powertools' own logger. So at LogLevel=DEBUG secrets would reach CloudWatch:
-# these loggers stay at INFO or above, whatever the level.
+# function's ApplicationLogLevel (LogLevel, where the template gives one) before it imports the handler, and
+# these loggers propagate to it; POWERTOOLS_LOG_LEVEL sets only Powertools' own logger. So at LogLevel=DEBUG
+# secrets would reach CloudWatch: these loggers stay at INFO or above, whatever the level.
 SDK_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
 
 
