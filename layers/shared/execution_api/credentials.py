@@ -25,12 +25,18 @@ SEALED = "[sealed]"
 REDACTED = "[redacted]"
 SHORT_VALUE = 4  # see scrub
 # The rule (docs/security.md#credentials): a key is folded (surrounding whitespace dropped, lower-cased,
-# '_', '-', '.' and spaces removed) and is a credential when it is one of these words or ends with one of
-# these suffixes: apiKey, x-api-key, access_token, client_secret, aws_secret_access_key, "Private Key", ...
-CREDENTIAL_KEYS = frozenset({"auth", "authorization", "bearer"})
+# '_', '-', '.' and spaces removed) and is a credential when it is "bearer" or ends with one of these words,
+# or with its plural: apiKey, apiKeys, x-api-key, basicAuth, x-auth, access_token, client_secret, secrets,
+# aws_secret_access_key, "Private Key", passwords, ... "tokens" counts tokens (maxTokens, outputTokens): of
+# its plurals only those of a credential's token are.
+CREDENTIAL_KEYS = frozenset({"bearer"})
+_CREDENTIAL_SUFFIX_WORDS = (
+    "apikey", "auth", "authorization", "credential", "passwd", "password", "privatekey", "secret", "secretkey",
+    "secretaccesskey",
+)  # fmt: skip
+_TOKEN_PLURALS = ("accesstokens", "apitokens", "authtokens", "bearertokens", "refreshtokens", "sessiontokens")
 CREDENTIAL_SUFFIXES = (
-    "apikey", "credential", "credentials", "passwd", "password", "privatekey", "secret", "secretkey",
-    "secretaccesskey", "token",
+    *_CREDENTIAL_SUFFIX_WORDS, *(word + "s" for word in _CREDENTIAL_SUFFIX_WORDS), "token", *_TOKEN_PLURALS
 )  # fmt: skip
 # Every folded credential key holds one of these (the fast path's words); "basic" and "digest" are there
 # for credentials inside values ("Basic dXNlcg==").
@@ -46,14 +52,21 @@ _CREDENTIAL_WORDS = (
     "secret",
     "token",
 )
-# Credentials inside a string value: an Authorization header's value, a URL with user:pass@, a query or
-# fragment parameter named like a credential (?api_key=...). Such a value is sealed whole.
+# Credentials inside a string value: an Authorization header's value, a header line named like a credential
+# ("Authorization: Bearer x", "X-Api-Key: k"), a URL's user:pass@ (with or without a scheme), a parameter
+# named like a credential in a URL's query or fragment or bare in the text (?api_key=..., api_key=...).
+# Such a value is sealed whole.
 _AUTH_HEADER_VALUE = re.compile(
     r"\s*(?:(?:bearer|basic|token)\s+[\w.~+/=-]+\s*|digest\s+\w+=.*)", re.IGNORECASE | re.DOTALL
 )
 _AUTH_SCHEMES = ("bearer", "basic", "token")
 _URL_USERINFO = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/?#@]+@", re.IGNORECASE)
-_URL_PARAMETER = re.compile(r"[?&;#]([^=&;#\s]+)=[^&;#\s]")
+# user:pass@host without a scheme (or after "//"); "mailto:bob@host" and the like name a scheme, not a user.
+_BARE_USERINFO = re.compile(
+    r"(?:^|[\s/])(?!(?:mailto|sips?|xmpp|im|pres):)[^\s/?#@:]*:[^\s/?#@]+@[^\s/?#@]", re.IGNORECASE
+)
+_PARAMETER = re.compile(r"(?:^|[?&;#\s])([^=&;#\s?]+)=[^&;#\s]")
+_HEADER_LINE = re.compile(r"^[ \t]*([\w.-]+)[ \t]*:[ \t]*\S", re.MULTILINE)
 MAX_SEALED_BYTES = 4096  # KMS Encrypt's plaintext limit: one call per execution holds every credential
 
 
@@ -73,10 +86,15 @@ def is_credential_key(key: str) -> bool:
 
 def is_credential_value(value: str) -> bool:
     """A string that carries a credential whatever its key is called."""
-    if "@" in value or "=" in value:  # a URL's user information, a parameter, a Digest's fields
-        if _URL_USERINFO.search(value) or _AUTH_HEADER_VALUE.fullmatch(value):
-            return True
-        return any(is_credential_key(unquote(name)) for name in _URL_PARAMETER.findall(value))
+    if ("@" in value or "=" in value) and (
+        _URL_USERINFO.search(value)
+        or _BARE_USERINFO.search(value)
+        or _AUTH_HEADER_VALUE.fullmatch(value)
+        or any(is_credential_key(unquote(name)) for name in _PARAMETER.findall(value))
+    ):
+        return True
+    if ":" in value and any(is_credential_key(name) for name in _HEADER_LINE.findall(value)):
+        return True
     # Most strings end here: an Authorization header's value starts with its scheme.
     return value.lstrip()[:7].lower().startswith(_AUTH_SCHEMES) and _AUTH_HEADER_VALUE.fullmatch(value) is not None
 
@@ -131,7 +149,7 @@ def might_hold_credentials(params_json: bytes) -> bool:
     A credential key holds a credential word spelt in letters with '_', '-', '.' or spaces between them,
     all of which JSON writes as they are; so, folded the same way, the params' JSON text holds the word
     wherever the key holds it (str.lower folds character by character). A credential value holds a word
-    too ("Bearer", "api_key="), or a URL's '@' or '%' (an encoded "api%5Fkey=")."""
+    too ("Bearer", "api_key=", "X-Api-Key: ..."), or an '@' (user:pass@host) or a '%' (an encoded "api%5Fkey=")."""
     text = params_json.decode("utf-8")
     if "@" in text or "%" in text:  # a URL's user information; a parameter name written percent-encoded
         return True

@@ -8,6 +8,7 @@ returns the handler as it is; Lambda still records its own segments of a traced 
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from collections.abc import Callable
@@ -19,6 +20,22 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+# The AWS SDK and its HTTP stack log every request and response body at DEBUG: a KMS Encrypt's plaintext (in
+# base64), a KMS Decrypt's or a Secrets Manager answer, presigned URLs. Lambda sets the root logger to the
+# function's ApplicationLogLevel (LogLevel, where the template gives one) before it imports the handler, and
+# these loggers propagate to it; POWERTOOLS_LOG_LEVEL sets only Powertools' own logger. So at LogLevel=DEBUG
+# secrets would reach CloudWatch: these loggers stay at INFO or above, whatever the level.
+SDK_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
+
+
+def quiet_sdk_loggers() -> None:
+    for name in SDK_LOGGERS:
+        sdk = logging.getLogger(name)
+        sdk.setLevel(max(logging.INFO, sdk.getEffectiveLevel()))
+
+
+quiet_sdk_loggers()
 
 
 class Untraced:

@@ -39,8 +39,8 @@ from execution_api.webhook_secrets import WebhookSecretCipher
 
 FAILED = "Job.Failed"
 RETRYABLE = "Job.Retryable"
-# Shorter than the task's heartbeat timeout (JobHeartbeatSeconds, 300 by default): a crashed checker's lease
-# ends while the task still waits. The holder renews it with each heartbeat during a long copy.
+# Shorter than the task's heartbeat timeout (JobHeartbeatSeconds: 300 by default, at least 180): a crashed
+# checker's lease ends while the task still waits. The holder renews it with each heartbeat during a long copy.
 LEASE_SECONDS = 120
 HEARTBEAT_EVERY_SECONDS = 30.0
 MAX_CHECK_ERRORS = 5
