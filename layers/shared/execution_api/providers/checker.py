@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import pathlib
 import secrets
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from typing import Any
 
 from execution_api.engine.executors import JobFailed
 from execution_api.engine.step_functions import StepFunctions
+from execution_api.engine.workdirs import job_workdir
 from execution_api.media_inputs import InputFetcher, InputRefused, InputUnavailable
 from execution_api.observability import logger
 from execution_api.outputs import output_key, reference
@@ -161,13 +160,11 @@ class PredictionChecker:
         if not prediction.outputs:
             raise JobFailed(f"{record.provider} prediction {prediction.id} succeeded without an output")
         fetcher = InputFetcher(self.s3, bucket, record.tenant_id, self.settings.input_limits(), heartbeat=beat)
-        workdir = pathlib.Path(tempfile.mkdtemp(prefix="provider-output-"))
-        try:
+        # a work directory swept by the next job when a timeout killed this one mid-copy (/tmp outlives it)
+        with job_workdir() as workdir:
             outputs = [
                 self._store(record, fetcher, workdir, kind, o.url, o.mime_type, beat) for o in prediction.outputs
             ]
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
         return {"status": "completed", "outputs": outputs, "metadata": metadata}
 
     def _store(
@@ -193,9 +190,11 @@ class PredictionChecker:
             str(path), self.settings.outputs_bucket_name, key, ExtraArgs={"ContentType": mime_type},
             Callback=lambda _sent: beat(),
         )  # fmt: skip
-        logger.info("provider output copied", extra={"bytes": path.stat().st_size, "provider": record.provider})
+        size = path.stat().st_size
+        path.unlink()  # one output on disk at a time: the worker's storage holds one copy of MaxInputBytes
+        logger.info("provider output copied", extra={"bytes": size, "provider": record.provider})
         output = {"type": kind, "url": reference(self.settings.outputs_bucket_name, key), "mimeType": mime_type}
-        return output | {"bytes": path.stat().st_size}
+        return output | {"bytes": size}
 
 
 class _Keeper:
