@@ -4,6 +4,7 @@ retried, or the worker's unexpected error)."""
 
 from __future__ import annotations
 
+import errno
 import pathlib
 from collections.abc import Iterator
 from typing import Any
@@ -87,6 +88,8 @@ def test_outputs_are_uploaded_under_the_tenant_and_the_workdir_is_removed(s3: An
     [
         (MediaError("the input at /params/videoUrl is an image; reframe needs a video"), (False, "is an image")),
         (JobFailed("the input is unavailable for now", retryable=True), (True, "unavailable")),
+        # a file the operation writes itself on a full disk: the same worker cannot fit it on a retry
+        (OSError(errno.ENOSPC, "No space left on device"), (False, "need more than the ")),
     ],
 )
 def test_a_failed_operation_keeps_its_kind_and_leaves_no_file(
@@ -101,9 +104,10 @@ def test_a_failed_operation_keeps_its_kind_and_leaves_no_file(
     assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
 
 
-def test_an_unexpected_error_reaches_the_worker_and_still_leaves_no_file(s3: Any) -> None:
-    operation = Operation(RuntimeError("ffmpeg crashed"))
-    with pytest.raises(RuntimeError):
+@pytest.mark.parametrize("raised", [RuntimeError("ffmpeg crashed"), PermissionError(13, "Permission denied")])
+def test_an_unexpected_error_reaches_the_worker_and_still_leaves_no_file(s3: Any, raised: Exception) -> None:
+    operation = Operation(raised)
+    with pytest.raises(type(raised)):
         executor(s3, operation).run(JOB, lambda: None)  # the worker reports "failed unexpectedly", retryable
     assert not operation.workdirs[0].exists()
 
