@@ -65,7 +65,11 @@ class LocalDeployment:
         raise KeyError(f"no function {logical_id} in template.yaml")
 
     def environment(self, function: Function) -> dict[str, str]:
-        return {name: resolve(value, self.names, self.attributes) for name, value in function.environment.items()}
+        conditions = self.template.document.get("Conditions", {})
+        return {
+            name: resolve(value, self.names, self.attributes, conditions=conditions)
+            for name, value in function.environment.items()
+        }
 
     def shared_environment(self) -> dict[str, str]:
         """The union of every function's environment; one process hosts them all locally."""

@@ -123,7 +123,11 @@ class Template:
         """The function's variables with parameters at their defaults and resources named after themselves:
         enough to import its handler (which checks its settings then) where nothing is deployed."""
         names = {**self.parameter_defaults(), **pseudo_parameters(), **{name: name for name in self.resources}}
-        return {name: resolve(value, names, _NamedAfterItself()) for name, value in function.environment.items()}
+        conditions = self.document.get("Conditions", {})
+        return {
+            name: resolve(value, names, _NamedAfterItself(), conditions=conditions)
+            for name, value in function.environment.items()
+        }
 
     def functions(self) -> list[Function]:
         """The template's functions, read once per Template (routes are matched on every request)."""
@@ -193,11 +197,16 @@ def resolve(
     names: dict[str, str],
     attributes: dict[tuple[str, str], str],
     mappings: dict[str, Any] | None = None,
+    conditions: dict[str, Any] | None = None,
 ) -> str:
     """The value of an intrinsic as a string, for the subset the template uses in environments and
-    definition substitutions."""
+    definition substitutions (!If where the template's `conditions` are given)."""
     if isinstance(value, (str, int, float, bool)):
         return str(value).lower() if isinstance(value, bool) else str(value)
+    if "Fn::If" in value and conditions is not None:
+        name, then, otherwise = value["Fn::If"]
+        chosen = then if evaluate({"Condition": name}, names, conditions) else otherwise
+        return resolve(chosen, names, attributes, mappings, conditions)
     if "Ref" in value:
         return names[value["Ref"]]
     if "Fn::GetAtt" in value:

@@ -1,17 +1,34 @@
 """A client's media host on loopback, playing every bad input of issue 21 point 4 (404, HTML, zero bytes,
-a huge or unannounced body, a slow body, 503, redirects to refused addresses and in a loop)."""
+a huge or unannounced body, a slow body, 503, redirects to refused addresses and in a loop, a picture where
+a video is needed, a text file of no media format)."""
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
+VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40  # an MP4's first box, then no video at all
+
+
+def png(width: int = 32, height: int = 32) -> bytes:
+    """A real, valid RGB PNG of one colour (the format's chunks: signature, IHDR, IDAT, IEND)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\xc0\x20\x20" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+PNG = png()
 
 
 class FakeMedia(BaseHTTPRequestHandler):
@@ -33,6 +50,10 @@ class FakeMedia(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/clip.mp4":
             self._answer(200, VIDEO)
+        elif path == "/photo.png":
+            self._answer(200, PNG, "image/png")
+        elif path == "/notes.txt":  # served as a video by a careless host: ffmpeg finds no media format in it
+            self._answer(200, b"Shot list\n1. the cat\n2. the skateboard\n" * 20, "video/mp4")
         elif path == "/missing.mp4":
             self._answer(404, b"not found", "text/plain")
         elif path == "/page.mp4":

@@ -31,6 +31,7 @@ from local.template import REGION, ROOT, Template, pseudo_parameters, resolve
 from tests.support import event_file
 
 TEMPLATE = Template()
+CONDITIONS = TEMPLATE.document.get("Conditions", {})
 ENV_FILE: dict[str, dict[str, str]] = json.loads(sam_env.ENV_VARS_PATH.read_text())
 FUNCTION_IDS = sorted(f.logical_id for f in TEMPLATE.functions())
 REAL_ENDPOINTS = {"dynamodb": f"https://dynamodb.{REGION}.amazonaws.com", "kms": f"https://kms.{REGION}.amazonaws.com"}
@@ -123,7 +124,9 @@ def deployed_environment(logical_id: str) -> dict[str, str]:
     for resource in TEMPLATE.resources:
         names[resource] = f"execution-api-dev-{resource}-1A2B3C"
         attributes[(resource, "Arn")] = f"arn:aws:service:{REGION}:123456789012:thing/{resource}"
-    return {name: resolve(value, names, attributes) for name, value in declared(logical_id).items()}
+    return {
+        name: resolve(value, names, attributes, conditions=CONDITIONS) for name, value in declared(logical_id).items()
+    }
 
 
 @pytest.fixture
@@ -242,7 +245,10 @@ def sam_environment_of(logical_id: str, endpoint: str) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        **{name: resolve(value, names, attributes) for name, value in declared(logical_id).items()},
+        **{
+            name: resolve(value, names, attributes, conditions=CONDITIONS)
+            for name, value in declared(logical_id).items()
+        },
         **overrides,
     }
 

@@ -145,3 +145,53 @@ def test_the_sweeper_runs_every_five_minutes_and_can_only_find_and_delete() -> N
     (statement,) = statements("SweeperFunction")
     assert sorted(statement["Action"]) == ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:Query"]
     assert statement["Resource"] == {"Fn::GetAtt": ["ExecutionsTable", "Arn"]}
+
+
+def test_the_outputs_bucket_is_encrypted_private_tls_only_and_expires_after_the_retention_parameter() -> None:
+    bucket = TEMPLATE.resources["OutputsBucket"]
+    properties = bucket["Properties"]
+    # Encrypted at rest (SSE-S3: a presigned GET needs no KMS grant)
+    [rule] = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    # Block Public Access: all four on, ACLs off
+    assert properties["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True
+    )
+    assert properties["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    # Outputs expire after OutputRetentionDays (a parameter, 30 by default)
+    [expiry] = [r for r in properties["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r]
+    assert expiry["Status"] == "Enabled"
+    assert expiry["ExpirationInDays"] == {"Ref": "OutputRetentionDays"}
+    assert TEMPLATE.parameter_defaults()["OutputRetentionDays"] == "30"
+    assert bucket["DeletionPolicy"] == "Retain"
+    # A bucket policy on this bucket denies every request without TLS, on the bucket and its objects
+    policy = TEMPLATE.resources["OutputsBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "OutputsBucket"}
+    denials = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert any(
+        s["Principal"] == "*"
+        and s["Action"] in ("s3:*", ["s3:*"])
+        and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        and {"Fn::GetAtt": ["OutputsBucket", "Arn"]} in s["Resource"]
+        and {"Fn::Sub": "${OutputsBucket.Arn}/*"} in s["Resource"]
+        for s in denials
+    ), denials
+    # And nothing in the policy allows anyone anything (access is by IAM grants only)
+    assert all(s["Effect"] == "Deny" for s in policy["PolicyDocument"]["Statement"])
+
+
+def test_only_the_media_worker_carries_ffmpegs_layer() -> None:
+    functions = TEMPLATE.of_type("AWS::Serverless::Function")
+    assert TEMPLATE.document["Globals"]["Function"]["Layers"] == [{"Ref": "SharedLayer"}]
+    carrying = {name for name, f in functions.items() if {"Ref": "MediaLayer"} in f["Properties"].get("Layers", [])}
+    assert carrying == {"MediaWorkerFunction"}
+
+
+def test_each_worker_has_the_disk_its_copies_need() -> None:
+    # a provider output (up to MaxInputBytes, 2 GiB by default) passes through the worker's /tmp
+    defaults = TEMPLATE.parameter_defaults()
+    functions = TEMPLATE.of_type("AWS::Serverless::Function")
+    worker = functions["WorkerFunction"]["Properties"]
+    assert worker["EphemeralStorage"]["Size"] * 1024**2 > int(defaults["MaxInputBytes"])
+    assert worker["Environment"]["Variables"]["MAX_INPUT_BYTES"] == {"Ref": "MaxInputBytes"}
+    assert functions["MediaWorkerFunction"]["Properties"]["EphemeralStorage"]["Size"] == 10240

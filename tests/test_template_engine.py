@@ -68,7 +68,29 @@ def test_the_state_machine_may_only_send_to_its_three_queues() -> None:
         {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["EngineQueue", "QueueName"]}}},
         {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["WorkQueue", "QueueName"]}}},
         {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["MediaQueue", "QueueName"]}}},
+        {  # AllowedOperations' queue, where the stack has one
+            "Fn::If": [
+                "HasCustomOperations",
+                {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["CustomQueue", "QueueName"]}}},
+                {"Ref": "AWS::NoValue"},
+            ]
+        },
     ]
+
+
+def test_custom_operations_get_their_own_queue_only_when_allowed_operations_names_some() -> None:
+    conditions = TEMPLATE.document["Conditions"]
+    assert conditions["HasCustomOperations"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AllowedOperations"}, ""]}]}
+    for name in ("CustomQueue", "CustomDeadLetterQueue", "CustomDeadLettersAlarm"):
+        assert RESOURCES[name]["Condition"] == "HasCustomOperations", name
+    # no function of this stack consumes it: the custom worker is the operator's own
+    for function in TEMPLATE.of_type("AWS::Serverless::Function").values():
+        for event in function["Properties"].get("Events", {}).values():
+            assert event["Properties"].get("Queue") != {"Fn::GetAtt": ["CustomQueue", "Arn"]}
+    engine = RESOURCES["EngineFunction"]["Properties"]["Environment"]["Variables"]
+    assert engine["CUSTOM_QUEUE_URL"] == {"Fn::If": ["HasCustomOperations", {"Ref": "CustomQueue"}, ""]}
+    outputs = TEMPLATE.document["Outputs"]
+    assert outputs["CustomQueueUrl"]["Condition"] == outputs["CustomQueueArn"]["Condition"] == "HasCustomOperations"
 
 
 def test_every_engine_queue_has_a_dead_letter_queue_and_encryption() -> None:
@@ -76,6 +98,7 @@ def test_every_engine_queue_has_a_dead_letter_queue_and_encryption() -> None:
         ("EngineQueue", "EngineDeadLetterQueue"),
         ("WorkQueue", "WorkDeadLetterQueue"),
         ("MediaQueue", "MediaDeadLetterQueue"),
+        ("CustomQueue", "CustomDeadLetterQueue"),
     ):
         props = RESOURCES[queue]["Properties"]
         assert props["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dead_letter, "Arn"]}

@@ -54,8 +54,9 @@ MEANINGS = {
     "LOCAL_STAND_INS": "Where `LOCAL_PROVIDERS` is `true`: `false` fails a provider job with no key (as deployed) "
     "instead of running it on the local provider ([providers.md](providers.md))",
     "PROVIDER_POLL_SECONDS": "How often a pending prediction is read when no callback came (and the task heartbeated)",
-    "WORK_QUEUE_URL": "The work queue: generation and custom operations ([engine.md](engine.md))",
+    "WORK_QUEUE_URL": "The work queue: generation on real providers, simulated jobs ([engine.md](engine.md))",
     "MEDIA_QUEUE_URL": "The media worker's queue ([engine.md](engine.md))",
+    "CUSTOM_QUEUE_URL": "AllowedOperations' queue, for your own worker ([engine.md](engine.md#custom-operations))",
     "OUTPUTS_BUCKET_NAME": "The bucket of job outputs ([api.md](api.md))",
     "OUTPUT_URL_EXPIRY_SECONDS": "Lifetime of the presigned GET URLs of outputs",
     "MAX_INPUT_BYTES": "Largest media input a job may download",
@@ -242,6 +243,9 @@ def _value(value: Any) -> str:
         return f"`!Ref {value['Ref']}`"
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         return f"`!GetAtt {'.'.join(value['Fn::GetAtt'])}`"
+    if isinstance(value, dict) and "Fn::If" in value:
+        condition, then, otherwise = value["Fn::If"]
+        return f"{condition}: {_value(then)}, else {_value(otherwise)}"
     return _code(value)
 
 

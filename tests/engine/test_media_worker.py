@@ -4,14 +4,19 @@ presents presigned GETs, and every bad input fails its job in words, never retri
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import pathlib
+import socket
+import tempfile
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
 
+import execution_api.media_inputs as media_inputs
 from execution_api.outputs import tenant_prefix
 from tests.engine.conftest import Engine
 from tests.fake_media import media_host
@@ -94,38 +99,86 @@ def test_media_jobs_run_on_the_media_worker_and_their_outputs_are_private_object
     assert clip_reference.startswith("s3://")
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on: a connection to it is refused, as by a host that is down."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def reframe(url: str) -> tuple[str, dict[str, Any]]:
+    return "reframe", {"videoUrl": url, "aspectRatio": "9:16"}
+
+
 @pytest.mark.engine_settings(ALLOW_INSECURE_INPUTS="true", MEDIA_X264_PRESET="ultrafast", SIMULATED_JOB_MS="0")
 def test_every_bad_input_fails_its_job_in_words_and_only_a_transient_one_is_retried(
     engine: Engine, media_host: str
 ) -> None:
-    # Given reframe jobs whose inputs are each a bad input of issue 21 point 4
+    # Given jobs whose inputs are each a bad input of issue 21 point 4
+    unreadable = "is not a media file ffmpeg can read (corrupt or of an unsupported format)"
+    words = [{"word": "hello", "start": 0, "end": 0.5}]
     bad = {
-        "missing": (f"{media_host}/missing.mp4", "cannot be downloaded (the server answered 404)"),
-        "page": (f"{media_host}/page.mp4", "is a web page (text/html), not a media file"),
-        "empty": (f"{media_host}/empty.mp4", "is empty (zero bytes)"),
-        "huge": (f"{media_host}/huge.mp4", "is larger than the 2,147,483,648 bytes a media input may have"),
-        "private": ("http://10.0.0.7/clip.mp4", "a private address, which the service will not call"),
-        "metadata": (f"{media_host}/to-metadata.mp4", "link-local"),
-        "corrupt": (f"{media_host}/clip.mp4", "the input at /params/videoUrl"),  # bytes that are no video
-        "busy": (f"{media_host}/busy.mp4", "is unavailable for now (the server answered 503)"),
+        "missing": (reframe(f"{media_host}/missing.mp4"), "cannot be downloaded (the server answered 404)"),
+        "page": (reframe(f"{media_host}/page.mp4"), "is a web page (text/html), not a media file"),
+        "empty": (reframe(f"{media_host}/empty.mp4"), "is empty (zero bytes)"),
+        "huge": (reframe(f"{media_host}/huge.mp4"), "is larger than the 2,147,483,648 bytes a media input may have"),
+        "private": (reframe("http://10.0.0.7/clip.mp4"), "a private address, which the service will not call"),
+        "metadata": (reframe(f"{media_host}/to-metadata.mp4"), "link-local"),
+        "corrupt": (reframe(f"{media_host}/clip.mp4"), f"the input at /params/videoUrl {unreadable}"),
+        "unsupported": (reframe(f"{media_host}/notes.txt"), f"the input at /params/videoUrl {unreadable}"),
+        "unreachable": (
+            reframe(f"http://127.0.0.1:{closed_port()}/clip.mp4"),
+            "is unreachable (the server refused the connection)",
+        ),
+        "image": (
+            ("addSubtitles", {"videoUrl": f"{media_host}/photo.png", "transcript": words}),
+            "the input at /params/videoUrl is an image; addSubtitles needs a video",
+        ),
+        "busy": (reframe(f"{media_host}/busy.mp4"), "is unavailable for now (the server answered 503)"),
     }
     execution_id = engine.submit(
-        *(
-            {"id": job_id, "operation": "reframe", "params": {"videoUrl": url, "aspectRatio": "9:16"}}
-            for job_id, (url, _) in bad.items()
-        )
+        *({"id": job_id, "operation": operation, "params": params} for job_id, ((operation, params), _) in bad.items())
     )
     # When the engine runs them on the real media worker
     status = engine.run(execution_id, timeout_s=120)
     # Then each failed with a sentence a person understands, naming no path of the worker's disk
     assert status["status"] == "failed"
     jobs = engine.jobs(execution_id)
-    for job_id, (_, words) in bad.items():
+    for job_id, (_, expected) in bad.items():
         error = jobs[job_id]["error"]
         assert jobs[job_id]["status"] == "failed", job_id
-        assert words in error, (job_id, error)
+        assert expected in error, (job_id, error)
         assert "/tmp" not in error, error
         assert "Traceback" not in error, error
     # And only the transient one was tried again (JOB_MAX_ATTEMPTS), the others once
     attempts = {job_id: int(stored_job(engine, execution_id, job_id)["attempts"]) for job_id in bad}
     assert attempts == {**dict.fromkeys(bad, 1), "busy": 3}
+
+
+@pytest.mark.engine_settings(ALLOW_INSECURE_INPUTS="true", MEDIA_X264_PRESET="ultrafast", SIMULATED_JOB_MS="0")
+def test_a_job_whose_input_fills_the_workers_disk_fails_once_in_words_and_leaves_no_file(
+    engine: Engine, media_host: str, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    # Given a media worker whose disk fills part-way through a download (ENOSPC on a write)
+    def copy_until_full(source: Any, file: Any, *args: Any) -> None:
+        file.write(source.read(16))
+        file.flush()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(media_inputs, "_copy", copy_until_full)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    operation, params = reframe(f"{media_host}/clip.mp4")
+    execution_id = engine.submit({"id": "big", "operation": operation, "params": params})
+    # When the engine runs it on the media worker
+    status = engine.run(execution_id, timeout_s=60)
+    # Then it failed once (not retried until the task times out) with a sentence about the disk
+    assert status["status"] == "failed"
+    error = engine.jobs(execution_id)["big"]["error"]
+    assert error.startswith("the job's inputs and output need more than the "), error
+    assert error.endswith(" GB of disk this worker has; use smaller or fewer inputs")
+    assert str(tmp_path) not in error
+    assert int(stored_job(engine, execution_id, "big")["attempts"]) == 1
+    # And the partial download went with the job's work directory
+    assert list(tmp_path.glob("media-job-*")) == []
+    assert list(tmp_path.rglob("input-*")) == []

@@ -445,3 +445,46 @@ def test_a_shown_failure_must_be_marked() -> None:
     (example,) = examples(markdown)
     problems = check(example, 0, '{"type": "t", "status": 422, "code": "c"}', "")
     assert any("expect=422" in p for p in problems)
+
+
+# ---- docs/operations.md: an example per operation that runs to completion
+
+
+RUN_PLAN = re.compile(r"^run_plan '(?P<jobs>\[.*?\])'$", re.MULTILINE | re.DOTALL)
+
+
+def completed_examples(markdown: str) -> dict[str, list[str]]:
+    """Operation -> where an example runs a job of it and its shown answer has that job completed with an
+    output (a line `<id> completed <type> <mimeType> ...`) in an execution that completed."""
+    found: dict[str, list[str]] = {}
+    for example in examples(markdown):
+        match = RUN_PLAN.search(example.command.text)
+        if match is None or example.answer is None or example.answer.language != "text":
+            continue
+        lines = example.answer.text.strip().splitlines()
+        if not lines or lines[0] != "completed":
+            continue
+        shown = {line.split()[0]: line.split()[1:] for line in lines[1:]}
+        for job in json.loads(match["jobs"]):
+            words = shown.get(job["id"], [])
+            if len(words) >= 3 and words[0] == "completed":  # status, then an output's type and mime type
+                found.setdefault(job["type"], []).append(f"line {example.command.line}")
+    return found
+
+
+def test_every_operation_has_an_example_that_completes_with_outputs() -> None:
+    # The docs test runs each example and compares its output with the shown answer: a shown `completed`
+    # line per job is an execution that really completed, with outputs of that type, size and length.
+    from execution_api.media import GENERATION_OPERATIONS, MEDIA_OPERATIONS
+
+    covered = completed_examples((ROOT / "docs" / "operations.md").read_text())
+    missing = sorted((MEDIA_OPERATIONS | GENERATION_OPERATIONS) - covered.keys())
+    assert not missing, f"docs/operations.md has no completed example of: {', '.join(missing)}"
+
+
+def test_an_example_counts_only_when_its_answer_shows_the_job_completed_with_an_output() -> None:
+    command = '```sh\nrun_plan \'[{"id": "a", "type": "generate"}, {"id": "b", "type": "merge"}]\'\n```\n\n'
+    completed = command + "```text\ncompleted\na completed video video/mp4 852x480 1.0 s\nb completed\n```\n"
+    assert completed_examples(completed) == {"generate": ["line 1"]}
+    failed = command + "```text\nfailed\na completed video video/mp4 852x480 1.0 s\nb failed oops\n```\n"
+    assert completed_examples(failed) == {}

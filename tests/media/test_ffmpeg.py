@@ -219,3 +219,18 @@ def test_given_slow_heartbeats_then_their_time_counts_against_the_limit(
     with pytest.raises(MediaError, match="went over the job's time"):
         run_ffmpeg(LONG_WORK, tmp_path, slow_heartbeat, "encoding", timeout=0.5)
     assert len(beats) <= 3
+
+
+@pytest.mark.skipif(not pathlib.Path("/dev/full").exists(), reason="needs /dev/full (every write fails with ENOSPC)")
+def test_given_ffmpeg_out_of_disk_then_the_job_fails_saying_the_worker_needs_more_disk(tmp_path: pathlib.Path) -> None:
+    # Given ffmpeg writing its output where every write fails with ENOSPC, as on a full /tmp
+    args = ["-f", "lavfi", "-i", "testsrc=s=64x64:d=1", "-f", "rawvideo", "/dev/full"]
+    # When
+    with pytest.raises(MediaError) as failure:
+        run_ffmpeg(args, tmp_path, lambda: None, "encoding", timeout=60)
+    # Then the sentence says the disk, not the input, was the limit, and names no path
+    message = str(failure.value)
+    assert message.startswith("encoding failed: the job's inputs and output need more than the "), message
+    assert message.endswith(" GB of disk this worker has; use smaller or fewer inputs")
+    assert str(tmp_path) not in message
+    assert list(tmp_path.iterdir()) == []

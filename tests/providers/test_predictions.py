@@ -298,7 +298,10 @@ def test_fal_success_by_signed_callback_with_keys_from_the_configured_jwks(provi
     assert request["input"] == {"prompt": "a cat", "output_format": "jpeg"}
     assert request["webhook"] == f"https://api.example.com/prod/api/providers/fal/callbacks/{ref}"
     image = providers.fal.serve_file("i.png", PNG, "image/png")
-    providers.fal.finish(request_id, {"images": [{"url": image, "content_type": "image/png"}]})
+    # fal states each image's size (its schema's Image: url, content_type, width, height)
+    providers.fal.finish(
+        request_id, {"images": [{"url": image, "content_type": "image/png", "width": 1024, "height": 768}]}
+    )
     body, headers = providers.fal.signed_callback(request_id)
     # A signature by another key, and a genuine one replayed 15 minutes later, are refused
     impostor = FalFake()
@@ -314,6 +317,7 @@ def test_fal_success_by_signed_callback_with_keys_from_the_configured_jwks(provi
     result = json.loads(providers.sfn.answered()[0][1]["output"])
     assert providers.object(result["outputs"][0]["url"]) == PNG
     assert result["outputs"][0]["mimeType"] == "image/png"
+    assert (result["outputs"][0]["width"], result["outputs"][0]["height"]) == (1024, 768)
 
 
 def test_a_fal_request_with_an_error_fails_with_its_message(providers: Harness) -> None:

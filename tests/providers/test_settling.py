@@ -6,7 +6,10 @@ job in words rather than waiting for the queue's dead-letter queue."""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import pathlib
+import tempfile
 from typing import Any
 
 import boto3
@@ -177,3 +180,35 @@ def test_sniffed_mime_types(head: bytes, expected: str | None) -> None:
     from execution_api.providers.prediction import sniffed_mime_type
 
     assert sniffed_mime_type(head) == expected
+
+
+def test_an_output_that_fills_the_workers_disk_fails_the_job_in_words_at_once_and_leaves_no_file(
+    providers: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    # Given a worker whose disk fills part-way through the copy of a provider's output (ENOSPC on a write)
+    import execution_api.media_inputs as media_inputs
+
+    def copy_until_full(source: Any, file: Any, *args: Any) -> None:
+        file.write(source.read(16))
+        file.flush()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(media_inputs, "_copy", copy_until_full)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ref = submit(providers)
+    url = providers.replicate.serve_file("out.mp4", MP4, "video/mp4")
+    providers.replicate.finish(next(iter(providers.replicate.predictions)), output=url)
+    # When the prediction is checked
+    outcome = providers.checker.check(ref)
+    # Then the job failed at once (a retried copy would fill the same disk on every poll until States.Timeout)
+    assert outcome == "failed", outcome
+    ((name, answer),) = providers.sfn.answered()
+    assert name == "failure"
+    assert answer["error"] == "Job.Failed"
+    assert answer["cause"].startswith("the output of the replicate prediction cannot be copied: ")
+    assert "the job's inputs and output need more than the " in answer["cause"]
+    assert " GB of disk this worker has" in answer["cause"]
+    assert str(tmp_path) not in answer["cause"]
+    # And the prediction is settled (the poller stops), its partial file removed with its work directory
+    assert providers.checker.check(ref) == "already settled"
+    assert list(tmp_path.iterdir()) == []

@@ -4,6 +4,7 @@ retried, or the worker's unexpected error)."""
 
 from __future__ import annotations
 
+import errno
 import pathlib
 from collections.abc import Iterator
 from typing import Any
@@ -87,6 +88,8 @@ def test_outputs_are_uploaded_under_the_tenant_and_the_workdir_is_removed(s3: An
     [
         (MediaError("the input at /params/videoUrl is an image; reframe needs a video"), (False, "is an image")),
         (JobFailed("the input is unavailable for now", retryable=True), (True, "unavailable")),
+        # a file the operation writes itself on a full disk: the same worker cannot fit it on a retry
+        (OSError(errno.ENOSPC, "No space left on device"), (False, "need more than the ")),
     ],
 )
 def test_a_failed_operation_keeps_its_kind_and_leaves_no_file(
@@ -101,9 +104,10 @@ def test_a_failed_operation_keeps_its_kind_and_leaves_no_file(
     assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
 
 
-def test_an_unexpected_error_reaches_the_worker_and_still_leaves_no_file(s3: Any) -> None:
-    operation = Operation(RuntimeError("ffmpeg crashed"))
-    with pytest.raises(RuntimeError):
+@pytest.mark.parametrize("raised", [RuntimeError("ffmpeg crashed"), PermissionError(13, "Permission denied")])
+def test_an_unexpected_error_reaches_the_worker_and_still_leaves_no_file(s3: Any, raised: Exception) -> None:
+    operation = Operation(raised)
+    with pytest.raises(type(raised)):
         executor(s3, operation).run(JOB, lambda: None)  # the worker reports "failed unexpectedly", retryable
     assert not operation.workdirs[0].exists()
 
@@ -151,3 +155,13 @@ def test_the_inputs_of_a_job_share_its_time_with_ffmpeg(
         MediaExecutor(s3, settings).run(job, lambda: None)
     assert failed.value.retryable
     assert "left of the job's time" in failed.value.message
+
+
+def test_exact_fractions_reach_the_media_operations_as_floats_and_the_rest_unchanged() -> None:
+    from decimal import Decimal
+
+    from execution_api.engine.media_executor import float_numbers
+
+    params = {"volume": Decimal("0.5"), "n": 3, "on": True, "words": [{"start": Decimal("1E+1"), "word": "a"}]}
+    assert float_numbers(params) == {"volume": 0.5, "n": 3, "on": True, "words": [{"start": 10.0, "word": "a"}]}
+    assert type(float_numbers(params)["n"]) is int

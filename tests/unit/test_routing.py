@@ -19,7 +19,7 @@ from execution_api.engine.scheduler import Engine
 from execution_api.engine.store import JobStore
 from execution_api.operations import BUILT_IN_OPERATIONS, GENERATION_OPERATIONS, MEDIA_OPERATIONS, accepted_operations
 
-WORK, MEDIA = "https://sqs/work", "https://sqs/media"
+WORK, MEDIA, CUSTOM = "https://sqs/work", "https://sqs/media", "https://sqs/custom"
 
 
 def settings(**fields: Any) -> EngineSettings:
@@ -50,6 +50,23 @@ def test_the_gate_names_the_queue_of_the_jobs_worker(
     operation: str, params: dict[str, Any], simulated: str, local: str, queue: str
 ) -> None:
     chosen = settings(SIMULATED_EXECUTOR=simulated, LOCAL_PROVIDERS=local).queue_url(operation, params)
+    assert chosen == queue
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "simulated", "queue"),
+    [
+        ("upscale", {}, "false", CUSTOM),  # AllowedOperations' jobs: the custom worker's own queue
+        ("upscale", {"simulate": {"ms": 1}}, "true", WORK),  # simulated where enabled, as without the queue
+        ("merge", {}, "false", MEDIA),  # built-in jobs never go to the custom queue
+        ("generate", {}, "false", WORK),
+        ("transcribe", {}, "false", WORK),
+    ],
+)
+def test_with_a_custom_queue_only_custom_operations_go_there(
+    operation: str, params: dict[str, Any], simulated: str, queue: str
+) -> None:
+    chosen = settings(SIMULATED_EXECUTOR=simulated, CUSTOM_QUEUE_URL=CUSTOM).queue_url(operation, params)
     assert chosen == queue
 
 

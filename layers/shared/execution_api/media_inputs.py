@@ -4,7 +4,8 @@ way), or an output of this service read from the OutputsBucket. Size and time ar
 never stays behind. docs/api.md, "Media inputs", lists what a client sees for each bad input.
 
 `InputRefused` is a bad input (the job fails, never retried); `InputUnavailable` a transient failure (the
-job is retried). The media executor turns them into MediaError and JobFailed(retryable=True)."""
+job is retried). A full disk (ENOSPC) is `DiskFull`, a refusal: the same job on the same worker cannot fit.
+The media executor turns them into MediaError and JobFailed(retryable=True)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from execution_api.disk_space import disk_full_message, is_disk_full
 from execution_api.outputs import parse_reference, tenant_key
 from execution_api.webhook_transport import Deadline, RefusedAddress, WebhookTransport, resolve_host
 
@@ -39,6 +41,10 @@ class InputRefused(Exception):
 
 class InputUnavailable(Exception):
     """An input that may succeed on a later attempt (the server's 5xx, a timeout, the bucket busy)."""
+
+
+class DiskFull(InputRefused):
+    """The worker's disk filled while an input was written: retrying on the same storage cannot succeed."""
 
 
 @dataclass(frozen=True)
@@ -72,14 +78,20 @@ class InputFetcher:
 
     def __call__(self, url: str, directory: pathlib.Path) -> pathlib.Path:
         shown = _shown(url)
-        with _new_file(directory, url) as (path, file):
-            if parse_reference(url) is not None:
-                self._from_bucket(url, shown, file)
-            else:
-                self._over_http(url, shown, file)
-            if file.tell() == 0:
-                raise InputRefused(f"the input {shown} is empty (zero bytes)")
-            return path
+        try:
+            with _new_file(directory, url) as (path, file):
+                if parse_reference(url) is not None:
+                    self._from_bucket(url, shown, file)
+                else:
+                    self._over_http(url, shown, file)
+                if file.tell() == 0:
+                    raise InputRefused(f"the input {shown} is empty (zero bytes)")
+                file.flush()  # a full disk may show only here
+                return path
+        except OSError as error:  # the partial file is already removed
+            if is_disk_full(error):
+                raise DiskFull(disk_full_message(directory)) from None
+            raise
 
     # ---- our own outputs ----
     def _from_bucket(self, url: str, shown: str, file: IO[bytes]) -> None:
@@ -117,6 +129,8 @@ class InputFetcher:
         except InputRefused:
             raise
         except (OSError, http.client.HTTPException) as error:
+            if is_disk_full(error):  # our disk, not the server: not retried (__call__ says it in words)
+                raise
             if deadline.expired or isinstance(error, TimeoutError):
                 if limit < self._limits.timeout_seconds:
                     spent = f"the input {shown} did not arrive within the {round(limit, 1):g} s left of the job's time"

@@ -39,11 +39,16 @@ class EngineSettings(FunctionSettings):
     # Routing (execution_api.operations): the engine names each job's queue in its gate answer.
     work_queue_url: str | None = Field(default=None, alias="WORK_QUEUE_URL")
     media_queue_url: str | None = Field(default=None, alias="MEDIA_QUEUE_URL")
+    # AllowedOperations' own queue (empty: none, and their jobs go to the work queue, whose worker fails them)
+    custom_queue_url: str = Field(default="", alias="CUSTOM_QUEUE_URL")
     simulated_executor: bool = Field(default=False, alias="SIMULATED_EXECUTOR")
     local_providers: bool = Field(default=False, alias="LOCAL_PROVIDERS")
 
     def queue_url(self, operation: str, params: dict[str, Any]) -> str:
         """The queue whose workers run this job (docs/engine.md, "Routing")."""
+        executor = executor_of(operation, params, simulated_executor=self.simulated_executor)
+        if executor == "custom" and self.custom_queue_url:
+            return self.custom_queue_url
         media = runs_on_media_worker(
             operation, params, simulated_executor=self.simulated_executor, local_providers=self.local_providers
         )

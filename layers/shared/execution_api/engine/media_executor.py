@@ -9,13 +9,16 @@ from __future__ import annotations
 import importlib
 import mimetypes
 import pathlib
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from pydantic import Field
 
 from execution_api.container import per_container
+from execution_api.disk_space import disk_full_message, is_disk_full
 from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import JobFailed, JobRequest, SimulatedExecutor
 from execution_api.engine.workdirs import job_workdir
@@ -73,11 +76,15 @@ class MediaExecutor:
         try:
             with job_workdir(self.temp_root) as workdir:
                 outputs, metadata = run_operation(
-                    job.operation, job.params, list(job.dependency_urls), workdir, fetch, heartbeat
+                    job.operation, float_numbers(job.params), list(job.dependency_urls), workdir, fetch, heartbeat
                 )
                 stored = [self._store(job, output, workdir) for output in outputs]
         except media_error as error:
             raise JobFailed(str(error)) from None
+        except OSError as error:  # a file the operation wrote itself (a subtitle script, a frame) on a full disk
+            if is_disk_full(error):
+                raise JobFailed(disk_full_message(self.temp_root or pathlib.Path(tempfile.gettempdir()))) from None
+            raise
         return {"status": "completed", "outputs": stored, "metadata": dict(metadata)}
 
     def _store(self, job: JobRequest, output: Any, workdir: pathlib.Path) -> dict[str, Any]:
@@ -107,6 +114,18 @@ class MediaExecutor:
     def _media(self) -> tuple[RunOperation, type[Exception], Callable[[], float | None]]:
         media = importlib.import_module("execution_api.media")  # the media layer: only a media worker gets here
         return self.run_operation or media.run_operation, media.MediaError, media.job_time_left
+
+
+def float_numbers(value: Any) -> Any:
+    """Params with each fraction as a float: they reach the worker exact (Decimal, execution_api.engine.params),
+    while the media operations take JSON's numbers as Python reads them (ffmpeg works in floats anyway)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: float_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [float_numbers(item) for item in value]
+    return value
 
 
 @per_container

@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Sequence
 
+from execution_api.disk_space import NO_SPACE_TEXT, disk_full_message
 from execution_api.media.contract import Heartbeat, MediaError
 
 HEARTBEAT_EVERY_S = 2.0
@@ -96,6 +97,8 @@ def run_ffmpeg(
     if code < 0:  # killed by a signal: no stderr line tells why, and the last one may mislead
         raise MediaError(f"{what} failed: ffmpeg stopped unexpectedly ({_signal_name(-code)}){_HINTS.get(-code, '')}")
     if code != 0:
+        if NO_SPACE_TEXT in text:  # the worker's disk, not the input: the same job cannot fit on a retry either
+            raise MediaError(f"{what} failed: {disk_full_message(workdir)}")
         raise MediaError(f"{what} failed: {short_reason(text, workdir)}")
 
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import pathlib
 import secrets
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,10 +26,11 @@ from execution_api.credentials import credential_values, open_credentials, scrub
 from execution_api.engine.executors import JobFailed
 from execution_api.engine.step_functions import StepFunctions
 from execution_api.engine.store import JobStore
+from execution_api.engine.workdirs import job_workdir
 from execution_api.media_inputs import InputFetcher, InputRefused, InputUnavailable
 from execution_api.observability import logger
 from execution_api.outputs import output_key, reference
-from execution_api.providers.prediction import Prediction, PredictionClient, sniffed_mime_type
+from execution_api.providers.prediction import Prediction, PredictionClient, ProviderOutput, sniffed_mime_type
 from execution_api.providers.settings import ProviderSettings
 from execution_api.providers.store import PredictionRecord, PredictionStore
 from execution_api.repository import execution_pk
@@ -173,13 +172,9 @@ class PredictionChecker:
         if not prediction.outputs:
             raise JobFailed(f"{record.provider} prediction {prediction.id} succeeded without an output")
         fetcher = InputFetcher(self.s3, bucket, record.tenant_id, self.settings.input_limits(), heartbeat=beat)
-        workdir = pathlib.Path(tempfile.mkdtemp(prefix="provider-output-"))
-        try:
-            outputs = [
-                self._store(record, fetcher, workdir, kind, o.url, o.mime_type, beat) for o in prediction.outputs
-            ]
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        # a work directory swept by the next job when a timeout killed this one mid-copy (/tmp outlives it)
+        with job_workdir() as workdir:
+            outputs = [self._store(record, fetcher, workdir, kind, o, beat) for o in prediction.outputs]
         return {"status": "completed", "outputs": outputs, "metadata": metadata}
 
     def _store(
@@ -188,26 +183,31 @@ class PredictionChecker:
         fetcher: InputFetcher,
         workdir: pathlib.Path,
         kind: str,
-        url: str,
-        mime: str | None,
+        provided: ProviderOutput,
         beat: Callable[[], None],
     ) -> dict[str, Any]:
         try:
-            path = fetcher(url, workdir)
+            path = fetcher(provided.url, workdir)
         except InputRefused as refused:
             raise JobFailed(f"the output of the {record.provider} prediction cannot be copied: {refused}") from None
         except InputUnavailable as unavailable:
             raise JobFailed(f"the output of the {record.provider} prediction: {unavailable}", retryable=True) from None
         with path.open("rb") as file:  # a JPEG named by no content type is stored as a JPEG, not a .png
-            mime_type = mime or sniffed_mime_type(file.read(16)) or _MIME.get(kind, "application/octet-stream")
+            sniffed = sniffed_mime_type(file.read(16))
+        mime_type = provided.mime_type or sniffed or _MIME.get(kind, "application/octet-stream")
         key = output_key(record.tenant_id, record.execution_id, record.job_id, _EXTENSIONS.get(mime_type, "bin"))
         self.s3.upload_file(
             str(path), self.settings.outputs_bucket_name, key, ExtraArgs={"ContentType": mime_type},
             Callback=lambda _sent: beat(),
         )  # fmt: skip
-        logger.info("provider output copied", extra={"bytes": path.stat().st_size, "provider": record.provider})
-        output = {"type": kind, "url": reference(self.settings.outputs_bucket_name, key), "mimeType": mime_type}
-        return output | {"bytes": path.stat().st_size}
+        size = path.stat().st_size
+        path.unlink()  # one output on disk at a time: the worker's storage holds one copy of MaxInputBytes
+        logger.info("provider output copied", extra={"bytes": size, "provider": record.provider})
+        url = reference(self.settings.outputs_bucket_name, key)
+        output: dict[str, Any] = {"type": kind, "url": url, "mimeType": mime_type, "bytes": size}
+        if provided.width and provided.height:  # as the provider states them (fal's images)
+            output |= {"width": provided.width, "height": provided.height}
+        return output
 
 
 class _Keeper:

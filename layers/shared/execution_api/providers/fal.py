@@ -63,7 +63,8 @@ class FalClient:
 
 
 def _outputs(payload: Mapping[str, Any]) -> tuple[ProviderOutput, ...]:
-    """Fabric `{video: {url, content_type}}`, images `{images: [{url, content_type}]}`, audio `{audio: {...}}`."""
+    """Fabric `{video: {url, content_type}}`, images `{images: [{url, content_type, width, height}]}`, audio
+    `{audio: {...}}`."""
     files: list[Any] = []
     for name in ("video", "audio", "image"):
         if isinstance(payload.get(name), dict):
@@ -71,7 +72,12 @@ def _outputs(payload: Mapping[str, Any]) -> tuple[ProviderOutput, ...]:
     if isinstance(payload.get("images"), list):
         files.extend(payload["images"])
     return tuple(
-        ProviderOutput(f["url"], f.get("content_type"))
+        ProviderOutput(f["url"], f.get("content_type"), _pixels(f.get("width")), _pixels(f.get("height")))
         for f in files
         if isinstance(f, dict) and isinstance(f.get("url"), str)
     )
+
+
+def _pixels(value: Any) -> int | None:
+    """A side's length as fal states it, when it is one (a positive whole number of pixels)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 100_000 else None

@@ -13,6 +13,10 @@ State = Literal["running", "succeeded", "failed", "canceled"]
 class ProviderOutput:
     url: str  # the provider's (expiring) URL: copied into the OutputsBucket before the job completes
     mime_type: str | None = None
+    # The picture's size where the provider states it (fal's images); the work-queue worker has no ffmpeg to
+    # probe the copy, so nothing is guessed otherwise.
+    width: int | None = None
+    height: int | None = None
 
 
 @dataclass(frozen=True)
