@@ -234,3 +234,15 @@ def test_a_failed_prediction_echoing_an_opened_credential_never_shows_it(
     assert any("[redacted]" in text for text in delivered)
     assert not any(HF_TOKEN in text for text in delivered)
     assert HF_TOKEN not in json.dumps(stored_items(engine.stack), default=str)
+
+
+def test_fractional_params_reach_the_provider_as_json_numbers(engine: Engine, replicate: ReplicateFake) -> None:
+    # Given a job whose params hold fractions (stored exact, as Decimals) beside a whole number and a nested one
+    params = {"provider": "replicate", "modelId": "minimax/video-01", "prompt": "a cat", "apiKey": replicate.key,
+              "guidance_scale": 7.5, "seed": 42, "motion": {"strength": 0.35}}  # fmt: skip
+    engine.submit({"id": "a", "operation": "generate", "params": params})
+    # When the worker submits the prediction, then the provider receives the numbers as the client sent them
+    engine.run_until(lambda: bool(replicate.predictions))
+    (prediction,) = replicate.predictions.values()
+    sent = prediction["input"]
+    assert (sent["guidance_scale"], sent["seed"], sent["motion"]) == (7.5, 42, {"strength": 0.35})

@@ -160,7 +160,7 @@ def test_the_inputs_of_a_job_share_its_time_with_ffmpeg(
 def test_exact_fractions_reach_the_media_operations_as_floats_and_the_rest_unchanged() -> None:
     from decimal import Decimal
 
-    from execution_api.engine.media_executor import float_numbers
+    from execution_api.engine.params import float_numbers
 
     params = {"volume": Decimal("0.5"), "n": 3, "on": True, "words": [{"start": Decimal("1E+1"), "word": "a"}]}
     assert float_numbers(params) == {"volume": 0.5, "n": 3, "on": True, "words": [{"start": 10.0, "word": "a"}]}

@@ -12,7 +12,6 @@ import pathlib
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from pydantic import Field
@@ -21,6 +20,7 @@ from execution_api.container import per_container
 from execution_api.disk_space import disk_full_message, is_disk_full
 from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import JobFailed, JobRequest, SimulatedExecutor
+from execution_api.engine.params import float_numbers
 from execution_api.engine.workdirs import job_workdir
 from execution_api.media_inputs import InputFetcher, InputLimits, InputRefused, InputUnavailable
 from execution_api.operations import executor_of
@@ -114,18 +114,6 @@ class MediaExecutor:
     def _media(self) -> tuple[RunOperation, type[Exception], Callable[[], float | None]]:
         media = importlib.import_module("execution_api.media")  # the media layer: only a media worker gets here
         return self.run_operation or media.run_operation, media.MediaError, media.job_time_left
-
-
-def float_numbers(value: Any) -> Any:
-    """Params with each fraction as a float: they reach the worker exact (Decimal, execution_api.engine.params),
-    while the media operations take JSON's numbers as Python reads them (ffmpeg works in floats anyway)."""
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, dict):
-        return {key: float_numbers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [float_numbers(item) for item in value]
-    return value
 
 
 @per_container

@@ -5,6 +5,7 @@ JSON text (`paramsJson`), so no hop (Step Functions, SQS, a JSON parser) can rou
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from execution_api import exact_json
@@ -56,3 +57,16 @@ def resolve_references(value: Any, urls: Mapping[str, str | None]) -> Any:
 def _resolve_key(key: str, urls: Mapping[str, str | None]) -> str:
     resolved = resolve_references(key, urls)
     return resolved if isinstance(resolved, str) else key  # a key must stay a string
+
+
+def float_numbers(value: Any) -> Any:
+    """Params with each fraction as a float, for an executor: they reach the worker exact (Decimal, above), while
+    the media operations and the providers' JSON take numbers as Python reads JSON (ffmpeg works in floats, and
+    json.dumps cannot write a Decimal)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: float_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [float_numbers(item) for item in value]
+    return value

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import SecretStr
 
 from execution_api.engine.executors import Executor, JobDeferred, JobFailed, JobRequest
+from execution_api.engine.params import float_numbers
 from execution_api.observability import logger
 from execution_api.outputs import OutputLinks, output_key, reference
 from execution_api.providers import catalog
@@ -55,6 +56,7 @@ class ProviderExecutor:
     clock: Callable[[], float] = field(default=time.time)
 
     def run(self, job: JobRequest, heartbeat: Callable[[], None]) -> dict[str, Any]:
+        job = replace(job, params=float_numbers(job.params))
         try:
             route = catalog.route(
                 job.operation, job.params, self.settings.default_models, local_providers=self.settings.local_providers
