@@ -190,13 +190,24 @@ def test_a_deployed_worker_reads_the_deployments_secret_and_make_run_never_does(
     read = deployment_keys(monkeypatch, "false")
     assert (read("replicate"), read("fal"), read("elevenlabs")) == ("r8_deployed_0123", "fal-deployed:0123", None)
 
-    # make run: the shell's variables only (ministack has no Secrets Manager at all)
+    # A deployed stack with LocalProviders on still reads its secrets
+    read = deployment_keys(monkeypatch, "true")
+    assert (read("replicate"), read("fal")) == ("r8_deployed_0123", "fal-deployed:0123")
+
+    # make run (a local backend): the shell's variables only; ministack has no Secrets Manager at all
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")  # nothing listens: a request would fail
     read = deployment_keys(monkeypatch, "true")
     assert (read("replicate"), read("fal")) == (None, None)
 
 
 @pytest.mark.parametrize(
-    ("code", "retried"), [("AccessDeniedException", False), ("DecryptionFailure", False), ("ThrottlingException", True)]
+    ("code", "retried"),
+    [
+        ("AccessDeniedException", False),
+        ("DecryptionFailure", False),
+        ("ThrottlingException", True),
+        ("InternalServiceError", True),
+    ],
 )
 def test_a_deployment_secret_that_cannot_be_read_fails_in_words_or_is_retried(
     aws: object, monkeypatch: pytest.MonkeyPatch, code: str, retried: bool
@@ -223,9 +234,9 @@ def test_a_deployment_secret_that_cannot_be_read_fails_in_words_or_is_retried(
         read("replicate")
     assert failed.value.retryable is False
     assert failed.value.message == (
-        "this deployment's replicate key could not be read from Secrets Manager (secret"
-        " media-prod/providers/replicate); an operator must check the secret and the worker's permission to read it"
-    )
+        "this deployment's replicate key could not be read; an operator must check its Secrets Manager secret"
+        " and the worker's permission to read it (the worker's log names the secret)"
+    )  # the secret's name, an internal resource, stays in the log; AWS's own text nowhere
 
 
 def replace_settings(providers: Harness, **changes: str) -> object:

@@ -27,6 +27,7 @@ RETRYABLE_ERROR_CODES = frozenset(
         "KMSInternalException",
         "KeyUnavailableException",
         "DependencyTimeoutException",
+        "InternalServiceError",  # Secrets Manager's own 500
         # A transaction's ClientRequestToken (<executionId>-<n>) already used, within 10 minutes, for other
         # items: a fresh execution id collided with a recent one, which DynamoDB reports this way instead of
         # as ConditionalCheckFailed. A retry draws a new id.

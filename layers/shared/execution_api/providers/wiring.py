@@ -53,15 +53,17 @@ def _predictions() -> PredictionStore:
 
 @per_container
 def _deployment_keys() -> Any:
-    """The deployment's key of a provider: under make run the shell's REPLICATE_API_TOKEN / FAL_KEY /
-    ELEVENLABS_API_KEY (the local backend keeps no secrets: ministack has no Secrets Manager); deployed, its
-    Secrets Manager secret (a plain string, or JSON {"apiKey"}), read once per container and only when a job
-    reaches it."""
+    """The deployment's key of a provider: with LocalProviders on (make run) the shell's REPLICATE_API_TOKEN /
+    FAL_KEY / ELEVENLABS_API_KEY first; then, on AWS, its Secrets Manager secret (a plain string, or JSON
+    {"apiKey"}), read once per container and only when a job reaches it. A local backend (AWS_ENDPOINT_URL
+    set: make run) is not asked: ministack has no Secrets Manager, and nobody keeps keys there."""
 
     @cache
     def read(provider: str) -> str | None:
-        if _settings().local_providers:
-            return environment_key(provider, os.environ)
+        if _settings().local_providers and (found := environment_key(provider, os.environ)):
+            return found
+        if os.environ.get("AWS_ENDPOINT_URL"):
+            return None
         name = _settings().secret_name(provider)
         if not name:
             return None
@@ -79,8 +81,8 @@ def _deployment_keys() -> Any:
             code = error.response.get("Error", {}).get("Code")
             logger.error("deployment key unreadable", extra={"secret": name, "code": code})
             raise JobFailed(
-                f"this deployment's {provider} key could not be read from Secrets Manager (secret {name}); "
-                "an operator must check the secret and the worker's permission to read it"
+                f"this deployment's {provider} key could not be read; an operator must check its Secrets Manager"
+                " secret and the worker's permission to read it (the worker's log names the secret)"
             ) from None
         if value.startswith("{"):
             found = json.loads(value).get("apiKey")
