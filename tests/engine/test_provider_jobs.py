@@ -93,13 +93,13 @@ def test_the_poller_completes_a_prediction_whose_callback_never_came(engine: Eng
     assert engine.run(execution_id)["status"] == "completed"
 
 
-def test_a_create_answered_500_is_sent_again_and_the_job_completes_on_one_prediction(
+def test_a_create_answered_503_is_sent_again_and_the_job_completes_on_one_prediction(
     engine: Engine, replicate: ReplicateFake
 ) -> None:
     from tests.providers.fakes import Scripted
 
-    # Given Replicate answering the first create with a 500 (its server failed: no prediction made)
-    replicate.script("create", Scripted(500, {"detail": "Internal server error"}))
+    # Given Replicate answering the first create with a 503 (Service Unavailable: no prediction made)
+    replicate.script("create", Scripted(503, {"detail": "Service unavailable"}))
     # When the job runs: the create is sent again within the attempt, and the task waits for that prediction
     execution_id = submit(engine, replicate)
     assert len(replicate.calls_to("POST", "/v1/models/")) == 2
@@ -110,6 +110,26 @@ def test_a_create_answered_500_is_sent_again_and_the_job_completes_on_one_predic
     # Then the job completes on the one prediction Replicate ran
     assert engine.run(execution_id)["status"] == "completed"
     assert engine.jobs(execution_id)["a"]["result"]["metadata"]["predictionId"] == prediction_id
+    assert len(replicate.predictions) == 1
+
+
+def test_a_create_answered_502_fails_the_job_in_words_and_step_functions_does_not_retry_it(
+    engine: Engine, replicate: ReplicateFake
+) -> None:
+    from tests.providers.fakes import Scripted
+
+    # Given an edge proxy answering 502 after Replicate's origin created the prediction (outcome unknown)
+    replicate.script("create", Scripted(502, {"detail": "Bad gateway"}, processed=True))
+    params = {"provider": "replicate", "modelId": "minimax/video-01", "prompt": "a cat", "apiKey": replicate.key}
+    execution_id = engine.submit({"id": "a", "operation": "generate", "params": params})
+    # When the job runs to its end
+    status = engine.run(execution_id)
+    # Then it failed in words after one create, and no attempt of Step Functions' retry created another
+    assert status["status"] == "failed", status
+    assert engine.jobs(execution_id)["a"]["error"].startswith(
+        "replicate answered HTTP 502 when asked to start the work; it was not asked again"
+    )
+    assert len(replicate.calls_to("POST", "/v1/models/")) == 1
     assert len(replicate.predictions) == 1
 
 

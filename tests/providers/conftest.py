@@ -87,7 +87,7 @@ class Harness:
     clock: Clock
     enqueued: list[str]
     sleeps: list[float]
-    job_statuses: dict[str, str]
+    job_statuses: dict[str, str]  # only for the harness's own jobs (`job()`), which have no job item to read
     deployment_keys: dict[str, str]
     local_runs: list[JobRequest]
 
@@ -124,7 +124,7 @@ def providers(aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch) -> Iterator
     from execution_api.engine.step_functions import StepFunctions
     from execution_api.engine.store import JobStore
     from execution_api.providers.callbacks import CallbackService
-    from execution_api.providers.checker import PredictionChecker, job_credentials
+    from execution_api.providers.checker import PredictionChecker, job_credentials, stored_job_status
     from execution_api.providers.executor import ProviderExecutor, prediction_client, tenant_key_reader
     from execution_api.providers.keys import ProviderKeyCipher, ProviderKeyStore
     from execution_api.providers.settings import ProviderSettings
@@ -175,11 +175,13 @@ def providers(aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch) -> Iterator
             settings, s3, cipher, predictions, tenant_key_reader(key_store, key_cipher),
             deployment_keys.get, Local, transport,
         )  # fmt: skip
+        jobs = JobStore(dynamodb, settings.executions_table_name)
+        stored_status = stored_job_status(jobs)  # what the deployed checker reads: a cancel must mark the job
         checker = PredictionChecker(
             settings, predictions, cipher, StepFunctions(sfn), s3,
-            lambda pk, job_id: statuses.get(job_id, "processing"),
+            lambda pk, job_id: stored_status(pk, job_id) or statuses.get(job_id),
             lambda provider, key: prediction_client(provider, transport(provider, key), settings),
-            job_credentials(JobStore(dynamodb, settings.executions_table_name), cipher),
+            job_credentials(jobs, cipher),
         )  # fmt: skip
         import urllib3
 

@@ -102,10 +102,10 @@ def test_speech_refusals_are_sentences(providers: Harness) -> None:
     assert len(providers.elevenlabs.calls_to("POST", "/v1/text-to-speech/")) == 2 + 3
 
 
-def test_speech_answered_500_then_success_completes_with_one_audio(providers: Harness) -> None:
-    # Text to speech is synchronous (OPERATIONS.md 5.3): a 5xx answer carries no audio, so nothing was produced
-    # to bill, and the same request is sent again.
-    providers.elevenlabs.script("speech", Scripted(500, {"detail": {"status": "internal_error"}}))
+def test_speech_answered_503_then_success_completes_with_one_audio(providers: Harness) -> None:
+    # A 503 is Service Unavailable: the request was not processed (RFC 9110 15.6.4), so no audio was made to
+    # bill, and the same request is sent again.
+    providers.elevenlabs.script("speech", Scripted(503, {"detail": {"status": "system_busy"}}))
     result = providers.executor.run(
         providers.job("generateAudio", SPEECH, {"elevenlabs": providers.elevenlabs.key}), lambda: None
     )
@@ -114,6 +114,23 @@ def test_speech_answered_500_then_success_completes_with_one_audio(providers: Ha
     assert providers.object(output["url"]) == MP3
     assert len(providers.elevenlabs.calls_to("POST", "/v1/text-to-speech/")) == 2
     assert providers.sleeps == [1.0]
+
+
+def test_speech_answered_500_fails_in_words_with_one_call(providers: Harness) -> None:
+    # ElevenLabs documents nothing about its 500 (OPERATIONS.md 5.3): the speech may have been made (and billed)
+    # before the server failed, so it is not asked again, neither now nor by Step Functions.
+    providers.elevenlabs.script("speech", Scripted(500, {"detail": {"status": "internal_error"}}, processed=True))
+    with pytest.raises(JobFailed) as failed:
+        providers.executor.run(
+            providers.job("generateAudio", SPEECH, {"elevenlabs": providers.elevenlabs.key}), lambda: None
+        )
+    assert failed.value.message == (
+        "elevenlabs answered HTTP 500 when asked to start the work; it was not asked again, since it may have "
+        "started it anyway (check the elevenlabs dashboard before running the job again)"
+    )
+    assert not failed.value.retryable
+    assert len(providers.elevenlabs.calls_to("POST", "/v1/text-to-speech/")) == 1
+    assert providers.sleeps == []
 
 
 def test_no_key_anywhere_fails_naming_the_ways_to_give_one(providers: Harness) -> None:

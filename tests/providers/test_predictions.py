@@ -135,10 +135,10 @@ def test_a_forged_or_replayed_callback_is_refused_and_changes_nothing(providers:
             "replicate refused the input: input.duration must be <= 10; your [redacted] was used",
             False,
         ),
-        # Three 5xx in a row: tried three times (a 5xx says the create failed), then left to Step Functions.
-        (Scripted(500, {"detail": "boom"}), "replicate failed with HTTP 500", True),
+        # Three 503s in a row: tried three times (a 503 processed nothing), then left to Step Functions.
+        (Scripted(503, {"detail": "unavailable"}), "replicate failed with HTTP 503", True),
     ],
-    ids=["401-not-retried", "422-scrubbed", "5xx-on-create-tried-then-retryable"],
+    ids=["401-not-retried", "422-scrubbed", "503-on-create-tried-then-retryable"],
 )
 def test_refusals_are_sentences_retried_only_when_it_can_help(
     providers: Harness, answer: Scripted, message: str, retryable: bool
@@ -164,10 +164,10 @@ def test_429_waits_for_retry_after_then_submits_and_a_long_wait_is_left_to_step_
     assert "rate limiting" in failed.value.message
 
 
-def test_a_replicate_create_answered_500_then_success_runs_one_prediction(providers: Harness) -> None:
-    # A 5xx is Replicate's server saying the create failed (no prediction made; the fake makes none): the
-    # create is sent again after 1 s, the job completes, and exactly one prediction ran.
-    providers.replicate.script("create", Scripted(500, {"detail": "Internal server error"}))
+def test_a_replicate_create_answered_503_then_success_runs_one_prediction(providers: Harness) -> None:
+    # A 503 is Service Unavailable: the request was not processed (RFC 9110 15.6.4; the fake makes no
+    # prediction): the create is sent again after 1 s, the job completes, and exactly one prediction ran.
+    providers.replicate.script("create", Scripted(503, {"detail": "Service unavailable"}))
     ref = submit(providers)
     assert providers.sleeps == [1.0]
     assert len(providers.replicate.calls_to("POST", "/v1/models/")) == 2
@@ -177,10 +177,31 @@ def test_a_replicate_create_answered_500_then_success_runs_one_prediction(provid
     assert providers.sfn.answers() == ["success"]
 
 
-def test_a_fal_submit_answered_503_then_success_runs_one_request(providers: Harness) -> None:
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_replicate_create_answered_500_502_or_504_fails_in_words_and_is_not_sent_again(
+    providers: Harness, status: int
+) -> None:
+    # Replicate documents nothing about its 5xx (OPERATIONS.md 5.1), and a 502/504 is often an edge proxy's
+    # answer after the origin took the request: the fake creates the prediction, then answers the 5xx. Sent
+    # again, it could run (and bill) twice; so, like a lost answer, the job fails in words, not retried.
+    providers.replicate.script("create", Scripted(status, {"detail": "Bad gateway"}, processed=True))
+    with pytest.raises(JobFailed) as failed:
+        providers.executor.run(providers.job("generate", SEEDANCE, KEY), lambda: None)
+    assert failed.value.message == (
+        f"replicate answered HTTP {status} when asked to start the work; it was not asked again, since it may "
+        "have started it anyway (check the replicate dashboard before running the job again)"
+    )
+    assert not failed.value.retryable
+    assert len(providers.replicate.calls_to("POST", "/v1/models/")) == 1
+    assert len(providers.replicate.predictions) == 1  # the one the origin made; none twice
+    assert providers.sleeps == []
+
+
+@pytest.mark.parametrize("status", [500, 503, 504])
+def test_a_fal_submit_answered_5xx_then_success_runs_one_request(providers: Harness, status: int) -> None:
     # fal: "5xx not billed" ("Reliability", OPERATIONS.md 5.2): a 5xx on submit queued nothing, so it is sent
     # again; the job completes on the one request that was queued.
-    providers.fal.script("submit", Scripted(503, {"detail": "Service unavailable"}))
+    providers.fal.script("submit", Scripted(status, {"detail": "Internal server error"}))
     params = {"provider": "fal", "modelId": "fal-ai/nano-banana", "prompt": "a cat"}
     with pytest.raises(JobDeferred):
         providers.executor.run(providers.job("generateImage", params, {"fal": providers.fal.key}), lambda: None)
@@ -197,7 +218,7 @@ def test_a_fal_submit_answered_503_then_success_runs_one_request(providers: Harn
 
 
 def test_a_create_that_timed_out_reading_the_answer_is_not_sent_again(providers: Harness) -> None:
-    # Unlike a 5xx, a lost answer leaves the outcome unknown: the fake made the prediction and answered too late.
+    # Unlike a 503, a lost answer leaves the outcome unknown: the fake made the prediction and answered too late.
     # Replicate documents no search of predictions by our callback ref (OPERATIONS.md 5.1) to find it again,
     # so the job fails in words, not retried, rather than pay for a second prediction.
     from execution_api.providers.transport import Transport

@@ -234,6 +234,16 @@ class _Keeper:
         self.beat()
 
 
+def stored_job_status(jobs: JobStore) -> Callable[[str, str], str | None]:
+    """A job's status as the engine stores it (what a cancel marks); None when the job has no item."""
+
+    def status(pk: str, job_id: str) -> str | None:
+        item = jobs.job(pk, job_id)
+        return item["status"]["S"] if item else None
+
+    return status
+
+
 def job_credentials(jobs: JobStore, cipher: WebhookSecretCipher) -> Callable[[PredictionRecord], list[Any]]:
     """The credential values the worker opened for a prediction's job: its execution's sealed credentials
     (params credentials and options.providerApiKeys), opened again; none when the plan had none."""

@@ -4,12 +4,12 @@ credential-like, 429 waits for Retry-After (bounded) and tries again, 5xx and ti
 few times and then left to Step Functions' retry (retryable), never a stack trace or a key in the text.
 
 A create (a prediction, a speech) costs credit, so it is sent again only when the provider said or showed that
-it started nothing: the connection was never made, a 429 said to wait, or a 5xx said the request failed (fal:
-"5xx not billed", the request was not queued; ElevenLabs: a synchronous call whose 5xx carries no audio, so
-nothing was produced to bill; Replicate: a 5xx is taken at its word, the create failed; OPERATIONS.md 5.1-5.3).
-A read timeout or a reset connection on a create leaves the outcome unknown (the provider may have started
-the work): it fails in words, not retried, rather than run (and bill) twice. No provider documents a way to
-find such a prediction again (OPERATIONS.md lists no search of predictions by our callback ref)."""
+it started nothing: the connection was never made, a 429 said to wait, a 503 (Service Unavailable: the request
+was not processed, RFC 9110 15.6.4), or, on fal, any 5xx ("5xx not billed", OPERATIONS.md 5.2). Replicate and
+ElevenLabs document nothing about their other 5xx: a 500, 502 or 504 (an edge proxy's gateway timeout) may come
+after the origin started the work, so like a read timeout or a reset connection it leaves the outcome unknown
+and fails in words, not retried, rather than run (and bill) twice. No provider documents a way to find such a
+prediction again (OPERATIONS.md lists no search of predictions by our callback ref)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ import urllib3
 from execution_api.engine.executors import JobFailed
 
 MAX_ERROR_CHARS = 500
+SERVICE_UNAVAILABLE = 503  # the server did not process the request (RFC 9110 15.6.4): a create may be sent again
+# Providers that document every 5xx as nothing started: fal, "5xx not billed" (OPERATIONS.md 5.2).
+_EVERY_5XX_STARTS_NOTHING = frozenset({"fal"})
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # a prediction's JSON (Whisper's word list); media bytes come via media_inputs
 # Tokens the providers issue (Replicate r8_..., ElevenLabs sk_..., fal id:secret), auth headers, long hex/base64.
 _CREDENTIAL_LIKE = re.compile(
@@ -80,7 +83,7 @@ class Transport:
     provider: str
     key: str
     timeout_seconds: float = 30.0
-    attempts: int = 3  # per call, for 5xx and (except on a create) timeouts; then Step Functions' retry
+    attempts: int = 3  # per call, for 5xx (on a create only those that started nothing) and timeouts (not on a create)
     max_retry_after_seconds: float = 60.0  # a longer wait is handed to Step Functions' retry instead
     sleep: Callable[[float], None] = time.sleep
     heartbeat: Callable[[], None] = lambda: None
@@ -90,14 +93,15 @@ class Transport:
         self, method: str, url: str, headers: Mapping[str, str], body: bytes | None = None, *, create: bool = False
     ) -> Reply:
         """The provider's 2xx answer, or JobFailed in words saying whether trying again can help. `create`:
-        the call starts paid work, and is not sent again after an answer that never came (a read timeout)."""
+        the call starts paid work, and is not sent again after an answer that never came (a read timeout) or a
+        5xx that may have come after the work started (see the module's docstring)."""
         waited = 0.0
         for attempt in range(1, self.attempts + 1):
             reply = self._send(method, url, headers, body)
             if reply is NOT_SENT:
                 reply = None  # never reached the provider: safe to try again, a create too
             elif create and reply is None:
-                raise self._unconfirmed()
+                raise self._unconfirmed("did not answer in time")
             if reply is not None and reply.status < 300:
                 return reply
             if reply is not None and reply.status == 429:
@@ -109,6 +113,8 @@ class Transport:
                 continue
             if reply is not None and reply.status < 500:
                 raise self._refusal(reply)
+            if reply is not None and create and not self._started_nothing(reply.status):
+                raise self._unconfirmed(f"answered HTTP {reply.status}")
             if attempt < self.attempts:
                 self._pause(2.0 ** (attempt - 1))
         what = "did not answer in time" if reply is None else f"failed with HTTP {reply.status}"
@@ -138,10 +144,14 @@ class Transport:
             raise JobFailed(f"{self.provider} answered with more than {MAX_RESPONSE_BYTES} bytes")
         return Reply(response.status, {k.lower(): v for k, v in response.headers.items()}, data)
 
-    def _unconfirmed(self) -> JobFailed:
+    def _started_nothing(self, status: int) -> bool:
+        """Whether a create answered with this 5xx surely started no paid work, so it may be sent again."""
+        return status == SERVICE_UNAVAILABLE or self.provider in _EVERY_5XX_STARTS_NOTHING
+
+    def _unconfirmed(self, what: str) -> JobFailed:
         return JobFailed(
-            f"{self.provider} did not answer in time when asked to start the work; it was not asked again, since "
-            f"it may have started it anyway (check the {self.provider} dashboard before running the job again)"
+            f"{self.provider} {what} when asked to start the work; it was not asked again, since it may have "
+            f"started it anyway (check the {self.provider} dashboard before running the job again)"
         )
 
     def _refusal(self, reply: Reply) -> JobFailed:

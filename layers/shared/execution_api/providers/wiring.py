@@ -15,7 +15,7 @@ from execution_api.container import per_container
 from execution_api.engine.executors import Executor, JobFailed
 from execution_api.observability import logger
 from execution_api.providers.callbacks import CallbackService
-from execution_api.providers.checker import PredictionChecker, job_credentials
+from execution_api.providers.checker import PredictionChecker, job_credentials, stored_job_status
 from execution_api.providers.checks import check_message
 from execution_api.providers.executor import ProviderExecutor, prediction_client, tenant_key_reader
 from execution_api.providers.keys import ProviderKeyCipher, ProviderKeyStore, environment_key
@@ -120,18 +120,13 @@ def prediction_checker() -> PredictionChecker:
 
     settings = _settings()
     jobs = JobStore(engine_dynamodb_client(), settings.executions_table_name)
-
-    def job_status(pk: str, job_id: str) -> str | None:
-        item = jobs.job(pk, job_id)
-        return item["status"]["S"] if item else None
-
     return PredictionChecker(
         settings,
         _predictions(),
         _cipher(),
         StepFunctions(stepfunctions_client()),
         s3_transfer_client(),
-        job_status,
+        stored_job_status(jobs),
         lambda provider, key: prediction_client(provider, Transport(provider, key), settings),
         job_credentials(jobs, _cipher()),
     )
