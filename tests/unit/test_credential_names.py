@@ -136,6 +136,7 @@ VALUE_TEMPLATES = [
     "headers X-Auth-Token:{v}",
     'curl -H "Authorization: Bearer {v}"',
     '{{"api_key": "{v}"}}',
+    "{{'model': 'm', 'token': '{v}'}}",
     # user:pass@ without a scheme: the user holds a letter, the host is a domain name, an IP or localhost
     "user:{v}@host.example.com",
     "ghp_{v}:x-oauth-basic@github.com",
@@ -183,7 +184,7 @@ def test_ordinary_values_are_not_credentials() -> None:
         "maxTokens=3",
         # prompts that look like user:pass@host or a header inside a line (review findings)
         "16:9@30fps portrait", "time 10:30@studio", "ratio 16:9@1.5x", "meet at 10:30@cafe.example.com",
-        "Scene: a cat", "a cat. The secret: a garden", "Time: 10:30", "max_tokens: 300",
+        "Scene: a cat", "a cat. The secret: a garden", 'a "cat": at dusk', "Time: 10:30", "max_tokens: 300",
         "https://example.com/models/gemini-1.5-pro:generateContent",
     ]:  # fmt: skip
         assert not is_credential_value(value), value

@@ -82,10 +82,10 @@ _BARE_USERINFO = re.compile(
 )
 _PARAMETER = re.compile(r"(?:^|[?&;#\s])([^=&;#\s?]+)=[^&;#\s]")
 _HEADER_LINE = re.compile(r"^[ \t]*([\w.-]+)[ \t]*:[ \t]*\S", re.MULTILINE)
-# Inside a line ("note: x-api-key: k", '{"api_key": "k"}') only a name written as an identifier counts (one
-# with '-', '_' or '.' inside, or camelCase) or "Authorization": a word of prose before a colon ("the
-# secret: a garden") does not.
-_INLINE_HEADER = re.compile(r"""(?<![\w./-])["']?([\w.-]+)["']?[ \t]*:(?=[ \t]*\S)""")
+# Inside a line ("note: x-api-key: k", '{"token": "k"}') only a name written as an identifier counts (one
+# with '-', '_' or '.' inside, or camelCase), a quoted one (a key of JSON or YAML text) or "Authorization":
+# a word of prose before a colon ("the secret: a garden") does not.
+_INLINE_HEADER = re.compile(r"""(?<![\w./-])(["']?)([\w.-]+)\1[ \t]*:(?=[ \t]*\S)""")
 _IDENTIFIER = re.compile(r"\w[-_.]\w|[a-z][A-Z]")
 MAX_SEALED_BYTES = 4096  # KMS Encrypt's plaintext limit: one call per execution holds every credential
 
@@ -117,15 +117,15 @@ def is_credential_value(value: str) -> bool:
         return True
     if ":" in value and (
         any(is_credential_key(name) for name in _HEADER_LINE.findall(value))
-        or any(_inline_credential_header(name) for name in _INLINE_HEADER.findall(value))
+        or any(_inline_credential_header(quote, name) for quote, name in _INLINE_HEADER.findall(value))
     ):
         return True
     # Most strings end here: an Authorization header's value starts with its scheme.
     return value.lstrip()[:7].lower().startswith(_AUTH_SCHEMES) and _AUTH_HEADER_VALUE.fullmatch(value) is not None
 
 
-def _inline_credential_header(name: str) -> bool:
-    named_as_header = _IDENTIFIER.search(name) is not None or fold(name) == "authorization"
+def _inline_credential_header(quote: str, name: str) -> bool:
+    named_as_header = bool(quote) or _IDENTIFIER.search(name) is not None or fold(name) == "authorization"
     return named_as_header and is_credential_key(name)
 
 
