@@ -15,7 +15,7 @@ from tests.support import Api, plan, stored_items
 CREDENTIAL_FORMS = [
     "access_token", "accessToken", "refresh_token", "sessionToken", "client_secret", "x-api-key", "secretKey",
     "aws_secret_access_key", "privateKey", "bearer", "auth", "passwd", "credentials", "api key", "api.key",
-    "  apiKey  ", "X-API-KEY", "Client.Secret",
+    "  apiKey  ", "X-API-KEY", "Client.Secret", "hf_tokens", "githubTokens", "idTokens",
 ]  # fmt: skip
 VALUE_FORMS = [
     "https://user:pa55word-x9@media.example.com/in.mp4",
@@ -23,6 +23,8 @@ VALUE_FORMS = [
     "https://media.example.com/in.mp4#access_token=pa55word-x9",
     "Bearer pa55word-x9",
     "basic pa55word-x9==",
+    "user:pa55word-x9@media.example.com",
+    "note: x-api-key: pa55word-x9",
 ]
 
 
@@ -42,6 +44,19 @@ def test_a_credential_inside_a_value_is_never_stored_in_plain_text(api: Api, aws
     stored = json.dumps(stored_items(aws), default=str)
     assert "pa55word-x9" not in stored
     assert "a cat" in stored  # the rest of the params stay as they were
+
+
+@pytest.mark.parametrize("words", ["16:9@30fps portrait", "time 10:30@studio"])
+def test_a_long_prompt_that_only_looks_like_user_and_password_is_stored_as_written(
+    api: Api, aws: LocalDeployment, words: str
+) -> None:
+    # A prompt over KMS's 4096 bytes would be refused ("credentials_too_large") if it were sealed
+    prompt = f"{words}, " + "a cat on a windowsill at dusk, " * 150
+    params = {"prompt": prompt, "max_new_tokens": 300, "outputTokens": 20}
+    response = api.submit(plan({"id": "a", "params": params}))
+    assert response.status == 202, response.body
+    stored_params = [json.loads(item["params"]["S"]) for item in stored_items(aws) if "params" in item]
+    assert stored_params == [params]  # nothing sealed
 
 
 def test_two_keys_that_resolve_to_the_same_dependency_url_are_refused_with_both_pointers(api: Api) -> None:

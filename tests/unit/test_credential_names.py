@@ -5,6 +5,8 @@ from failure texts in every form they can take there."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
@@ -12,8 +14,10 @@ from hypothesis import strategies as st
 from pydantic_core import to_json
 
 from execution_api.credentials import (
+    _BARE_USERINFO,
     REDACTED,
     SEALED,
+    TOKEN_COUNT_WORDS,
     CredentialVault,
     OpenedCredentials,
     _credential_places,
@@ -25,6 +29,7 @@ from execution_api.credentials import (
     take_credentials,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 # The forms issue 23 names (point 8 and the audit after it), and the first six words.
 FORMS = [
     "api_key", "apiToken", "token", "secret", "password", "authorization", "access_token", "accessToken",
@@ -32,12 +37,18 @@ FORMS = [
     "privateKey", "bearer", "auth", "passwd", "credentials",
     "apiKeys", "api_keys", "secrets", "passwords", "basicAuth", "x-auth", "oauth", "proxy-authorization",
     "accessTokens", "refresh_tokens", "privateKeys", "clientSecrets",
+    # "<word>tokens" holds credentials unless the word counts tokens (review findings)
+    "hf_tokens", "githubTokens", "idTokens", "adminTokens", "deviceTokens",
 ]  # fmt: skip
 # Ordinary names that hold a credential word: "tokens" counts tokens (LLM and speech models), an author is
 # no auth, a secretary no secret.
 NOT_CREDENTIALS = [
     "tokens", "maxTokens", "outputTokens", "num_tokens", "keyframes", "prompt", "author", "authorName", "authors",
     "secretary", "passage", "key", "keys", "monkeys", "authority", "authentic",
+    # token counts and a model's own tokens, as LLM and speech APIs name them
+    "minTokens", "max_new_tokens", "min_new_tokens", "inputTokens", "promptTokens", "max_completion_tokens",
+    "total_tokens", "max_output_tokens", "budget_tokens", "reasoningTokens", "cached_tokens", "skip_special_tokens",
+    "suppress_tokens", "stopTokens",
 ]  # fmt: skip
 
 
@@ -120,9 +131,17 @@ VALUE_TEMPLATES = [
     "Proxy-Authorization: Bearer {v}",
     "X-Api-Key: {v}",
     "Accept: */*\nX-Auth: {v}",
-    # user:pass@ without a scheme
+    # ... or named like one inside a line, or in JSON text
+    "note: x-api-key: {v}",
+    "headers X-Auth-Token:{v}",
+    'curl -H "Authorization: Bearer {v}"',
+    '{{"api_key": "{v}"}}',
+    "{{'model': 'm', 'token': '{v}'}}",
+    # user:pass@ without a scheme: the user holds a letter, the host is a domain name, an IP or localhost
     "user:{v}@host.example.com",
-    "{v}:x@proxy.example.com:8080",
+    "ghp_{v}:x-oauth-basic@github.com",
+    "admin:{v}@localhost:5432",
+    "db user:{v}@10.0.0.7:5432",
     "//:{v}@cache.example.com",
     # a parameter named like a credential, bare in the text
     "api_key={v}",
@@ -148,14 +167,40 @@ def test_a_credential_inside_a_value_seals_the_value_whatever_its_key(template: 
     assert open_job_params(redacted, sealed, OpenedCredentials(vault.values, {})) == params
 
 
+def test_the_words_that_count_tokens_are_the_documented_ones() -> None:
+    rule = " ".join((ROOT / "docs" / "security.md").read_text(encoding="utf-8").split("### Credentials")[1].split())
+    documented = rule.split("names a model's own tokens (")[1].split(")")[0].replace("but not `admin`", "")
+    assert re.findall(r"`(\w+)`", documented) == list(TOKEN_COUNT_WORDS)
+    for word in TOKEN_COUNT_WORDS:
+        assert not is_credential_key(f"{word}_tokens")
+        assert is_credential_key(f"{word}_token")  # one token of any kind is a credential
+
+
 def test_ordinary_values_are_not_credentials() -> None:
     for value in [
         "a cat at sunset", "https://cdn.example.com/a.mp4?w=1&tokens=3", "mail bob@example.com", "Bearer",
         "mailto:bob@example.com", "https://cdn.example.com/a@2x.png", "https://example.com:8080/a@b", "x=1 y=2",
         "Note: a cat", "Speaker 1: hello", "00:00:01,000 --> 00:00:02,000", "ratio 16:9", "author: Ann",
         "maxTokens=3",
+        # prompts that look like user:pass@host or a header inside a line (review findings)
+        "16:9@30fps portrait", "time 10:30@studio", "ratio 16:9@1.5x", "meet at 10:30@cafe.example.com",
+        "Scene: a cat", "a cat. The secret: a garden", 'a "cat": at dusk', "Time: 10:30", "max_tokens: 300",
+        "https://example.com/models/gemini-1.5-pro:generateContent",
     ]:  # fmt: skip
         assert not is_credential_value(value), value
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 99),
+    st.integers(0, 99),
+    st.sampled_from(["30fps", "studio", "1.5x", "noon"]),
+    st.text("abc ,.", max_size=40),
+)
+def test_numbers_before_an_at_sign_are_a_prompt_not_a_user_and_password(a: int, b: int, after: str, rest: str) -> None:
+    # "16:9@30fps", "10:30@studio": a ratio or a time, wherever it stands in a prompt
+    prompt = f"a cat, {a}:{b}@{after} {rest}"
+    assert not _BARE_USERINFO.search(prompt), prompt
 
 
 keys = st.one_of(spelling(), st.sampled_from(NOT_CREDENTIALS), st.text(max_size=10))

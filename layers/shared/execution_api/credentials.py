@@ -27,17 +27,25 @@ SHORT_VALUE = 4  # see scrub
 # The rule (docs/security.md#credentials): a key is folded (surrounding whitespace dropped, lower-cased,
 # '_', '-', '.' and spaces removed) and is a credential when it is "bearer" or ends with one of these words,
 # or with its plural: apiKey, apiKeys, x-api-key, basicAuth, x-auth, access_token, client_secret, secrets,
-# aws_secret_access_key, "Private Key", passwords, ... "tokens" counts tokens (maxTokens, outputTokens): of
-# its plurals only those of a credential's token are.
+# aws_secret_access_key, "Private Key", passwords, ... Plain "tokens" counts tokens, and so do the LLM
+# parameters named below (maxTokens, max_new_tokens, outputTokens); any other "<word>tokens" holds
+# credentials (hf_tokens, githubTokens, idTokens).
 CREDENTIAL_KEYS = frozenset({"bearer"})
 _CREDENTIAL_SUFFIX_WORDS = (
     "apikey", "auth", "authorization", "credential", "passwd", "password", "privatekey", "secret", "secretkey",
     "secretaccesskey",
 )  # fmt: skip
-_TOKEN_PLURALS = ("accesstokens", "apitokens", "authtokens", "bearertokens", "refreshtokens", "sessiontokens")
-CREDENTIAL_SUFFIXES = (
-    *_CREDENTIAL_SUFFIX_WORDS, *(word + "s" for word in _CREDENTIAL_SUFFIX_WORDS), "token", *_TOKEN_PLURALS
+CREDENTIAL_SUFFIXES = (*_CREDENTIAL_SUFFIX_WORDS, *(word + "s" for word in _CREDENTIAL_SUFFIX_WORDS), "token")
+# The words before "tokens" that count tokens or name a model's own tokens (max_new_tokens, budget_tokens,
+# skip_special_tokens, suppress_tokens), matched where a folded key ends; "min" not after "ad" (adminTokens).
+TOKEN_COUNT_WORDS = (
+    "max", "min", "new", "num", "total", "input", "output", "prompt", "completion", "generated", "reasoning",
+    "thinking", "budget", "cached", "context", "text", "image", "audio", "video", "vision", "special", "added",
+    "stop", "suppress", "allowed", "banned", "bad", "pad", "eos", "bos",
 )  # fmt: skip
+_TOKEN_COUNTS = re.compile(
+    "(?:^|" + "|".join("(?<!ad)min" if word == "min" else word for word in TOKEN_COUNT_WORDS) + ")tokens$"
+)
 # Every folded credential key holds one of these (the fast path's words); "basic" and "digest" are there
 # for credentials inside values ("Basic dXNlcg==").
 _CREDENTIAL_WORDS = (
@@ -60,13 +68,25 @@ _AUTH_HEADER_VALUE = re.compile(
     r"\s*(?:(?:bearer|basic|token)\s+[\w.~+/=-]+\s*|digest\s+\w+=.*)", re.IGNORECASE | re.DOTALL
 )
 _AUTH_SCHEMES = ("bearer", "basic", "token")
-_URL_USERINFO = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/?#@]+@", re.IGNORECASE)
-# user:pass@host without a scheme (or after "//"); "mailto:bob@host" and the like name a scheme, not a user.
+# "://" after a scheme's character: a scheme matched from each of its letters would cost quadratic time on a
+# long word with an '@' in it (64 KiB of params: 23 s).
+_URL_USERINFO = re.compile(r"(?<=[a-z0-9+.-])://[^\s/?#@]+@", re.IGNORECASE)
+# user:pass@host without a scheme, or after "//". Bare, the user holds a letter and the host is a domain
+# name or localhost, so "16:9@30fps" and "10:30@studio" stay prompts; "mailto:bob@host" and the like name a
+# scheme, not a user.
 _BARE_USERINFO = re.compile(
-    r"(?:^|[\s/])(?!(?:mailto|sips?|xmpp|im|pres):)[^\s/?#@:]*:[^\s/?#@]+@[^\s/?#@]", re.IGNORECASE
+    r"//[^\s/?#@:]*:[^\s/?#@]+@[^\s/?#@]"
+    r"|(?:^|[\s/])(?!(?:mailto|sips?|xmpp|im|pres):)(?=[^\s/?#@:]*[a-z])[^\s/?#@:]+:[^\s/?#@]+@"
+    r"(?:localhost\b|[\w-]+(?:\.[\w-]+)+)",
+    re.IGNORECASE,
 )
 _PARAMETER = re.compile(r"(?:^|[?&;#\s])([^=&;#\s?]+)=[^&;#\s]")
 _HEADER_LINE = re.compile(r"^[ \t]*([\w.-]+)[ \t]*:[ \t]*\S", re.MULTILINE)
+# Inside a line ("note: x-api-key: k", '{"token": "k"}') only a name written as an identifier counts (one
+# with '-', '_' or '.' inside, or camelCase), a quoted one (a key of JSON or YAML text) or "Authorization":
+# a word of prose before a colon ("the secret: a garden") does not.
+_INLINE_HEADER = re.compile(r"""(?<![\w./-])(["']?)([\w.-]+)\1[ \t]*:(?=[ \t]*\S)""")
+_IDENTIFIER = re.compile(r"\w[-_.]\w|[a-z][A-Z]")
 MAX_SEALED_BYTES = 4096  # KMS Encrypt's plaintext limit: one call per execution holds every credential
 
 
@@ -81,6 +101,8 @@ def _folded(text: str) -> str:
 
 def is_credential_key(key: str) -> bool:
     folded = fold(key)
+    if folded.endswith("tokens"):
+        return _TOKEN_COUNTS.search(folded) is None
     return folded in CREDENTIAL_KEYS or folded.endswith(CREDENTIAL_SUFFIXES)
 
 
@@ -93,10 +115,18 @@ def is_credential_value(value: str) -> bool:
         or any(is_credential_key(unquote(name)) for name in _PARAMETER.findall(value))
     ):
         return True
-    if ":" in value and any(is_credential_key(name) for name in _HEADER_LINE.findall(value)):
+    if ":" in value and (
+        any(is_credential_key(name) for name in _HEADER_LINE.findall(value))
+        or any(_inline_credential_header(quote, name) for quote, name in _INLINE_HEADER.findall(value))
+    ):
         return True
     # Most strings end here: an Authorization header's value starts with its scheme.
     return value.lstrip()[:7].lower().startswith(_AUTH_SCHEMES) and _AUTH_HEADER_VALUE.fullmatch(value) is not None
+
+
+def _inline_credential_header(quote: str, name: str) -> bool:
+    named_as_header = bool(quote) or _IDENTIFIER.search(name) is not None or fold(name) == "authorization"
+    return named_as_header and is_credential_key(name)
 
 
 @dataclass
