@@ -218,3 +218,19 @@ def plan(*jobs: dict[str, Any], **plan_fields: Any) -> dict[str, Any]:
 def event_file(name: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((ROOT / "events" / name).read_text())
     return event
+
+
+def fill_the_disk_during_downloads(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Every download (an input, a provider's output) writes 16 bytes under tmp_path, then hits ENOSPC."""
+    import errno
+    import tempfile
+
+    import execution_api.media_inputs as media_inputs
+
+    def copy_until_full(source: Any, file: Any, *args: Any) -> None:
+        file.write(source.read(16))
+        file.flush()
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(media_inputs, "_copy", copy_until_full)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))

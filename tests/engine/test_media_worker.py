@@ -4,22 +4,20 @@ presents presigned GETs, and every bad input fails its job in words, never retri
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import pathlib
 import socket
-import tempfile
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
 
-import execution_api.media_inputs as media_inputs
 from execution_api.outputs import tenant_prefix
 from tests.engine.conftest import Engine
 from tests.fake_media import media_host
+from tests.support import fill_the_disk_during_downloads
 
 __all__ = ["media_host"]  # the fixture
 
@@ -161,13 +159,7 @@ def test_a_job_whose_input_fills_the_workers_disk_fails_once_in_words_and_leaves
     engine: Engine, media_host: str, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
 ) -> None:
     # Given a media worker whose disk fills part-way through a download (ENOSPC on a write)
-    def copy_until_full(source: Any, file: Any, *args: Any) -> None:
-        file.write(source.read(16))
-        file.flush()
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(media_inputs, "_copy", copy_until_full)
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    fill_the_disk_during_downloads(monkeypatch, tmp_path)
     operation, params = reframe(f"{media_host}/clip.mp4")
     execution_id = engine.submit({"id": "big", "operation": operation, "params": params})
     # When the engine runs it on the media worker

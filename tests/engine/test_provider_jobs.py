@@ -58,19 +58,9 @@ def history_text(engine: Engine) -> str:
 
 def test_a_prediction_completes_its_job_by_signed_callback(engine: Engine, replicate: ReplicateFake) -> None:
     execution_id = submit(engine, replicate)
-    (ref,) = refs(engine)
     (prediction_id,) = replicate.predictions
     replicate.finish(prediction_id, output=replicate.serve_file("v.mp4", MP4, "video/mp4"))
-    body, headers = replicate.signed_callback(prediction_id)
-    event = rest_api_event(
-        "POST",
-        f"/api/providers/replicate/callbacks/{ref}",
-        resource="/api/providers/{provider}/callbacks/{ref}",
-        path_parameters={"provider": "replicate", "ref": ref},
-        headers={"Content-Type": "application/json", **headers},
-        body=body,
-    )
-    assert engine.api.call("ProviderCallbackFunction", event).status == 200
+    settle_by_callback(engine, replicate, prediction_id)
     status = engine.run(execution_id)
     assert status["status"] == "completed", status
     result = engine.jobs(execution_id)["a"]["result"]

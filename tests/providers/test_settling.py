@@ -6,10 +6,8 @@ job in words rather than waiting for the queue's dead-letter queue."""
 from __future__ import annotations
 
 import dataclasses
-import errno
 import json
 import pathlib
-import tempfile
 from typing import Any
 
 import boto3
@@ -20,6 +18,7 @@ from execution_api.engine.executors import JobDeferred
 from tests.providers.conftest import TOKEN, Harness
 from tests.providers.fakes import MP4, Scripted
 from tests.providers.test_predictions import KEY, SEEDANCE, submit
+from tests.support import fill_the_disk_during_downloads
 
 SECOND_TOKEN = "task-token-of-the-second-attempt-BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
 
@@ -186,15 +185,7 @@ def test_an_output_that_fills_the_workers_disk_fails_the_job_in_words_at_once_an
     providers: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
 ) -> None:
     # Given a worker whose disk fills part-way through the copy of a provider's output (ENOSPC on a write)
-    import execution_api.media_inputs as media_inputs
-
-    def copy_until_full(source: Any, file: Any, *args: Any) -> None:
-        file.write(source.read(16))
-        file.flush()
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(media_inputs, "_copy", copy_until_full)
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    fill_the_disk_during_downloads(monkeypatch, tmp_path)
     ref = submit(providers)
     url = providers.replicate.serve_file("out.mp4", MP4, "video/mp4")
     providers.replicate.finish(next(iter(providers.replicate.predictions)), output=url)
