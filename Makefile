@@ -8,7 +8,7 @@ MINISTACK_VENV := .venv-ministack
 FUZZ_VENV := .venv-fuzz
 PORT ?= 3000
 MOTO_PORT ?= 5005
-BACKEND ?= moto
+BACKEND ?= ministack
 
 .PHONY: lock help install run invoke sam-env sam-invoke sam-api test pytest unit test-ministack lint typecheck template-lint openapi docs api-key revoke-api-key build deploy rehearse fuzz load bench bench-media clean
 

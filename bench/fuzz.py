@@ -72,7 +72,7 @@ def har_summary(har_path: Path) -> tuple[int, Counter[int], list[str]]:
 def main() -> int:
     if not SCHEMATHESIS.exists():
         raise SystemExit(f"{SCHEMATHESIS} is missing: run `make fuzz` (it creates .venv-fuzz)")
-    backend = os.environ.get("BACKEND") or "moto"
+    backend = os.environ.get("BACKEND") or "ministack"
     examples = int(os.environ.get("FUZZ_EXAMPLES") or 100)
     seed = int(os.environ.get("FUZZ_SEED") or random.SystemRandom().randrange(2**32))
     api_key = "fuzz_" + secrets.token_urlsafe(24)  # matches the authorizer's ValidationExpression

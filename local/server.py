@@ -264,7 +264,7 @@ def main() -> None:
     backend_port = int(os.environ.get("MOTO_PORT") or 5005)
     api_key = os.environ.get("LOCAL_API_KEY") or None
     read_timeout = int(os.environ.get("READ_TIMEOUT") or READ_TIMEOUT)
-    backend = os.environ.get("BACKEND") or "moto"
+    backend = os.environ.get("BACKEND") or "ministack"
     if backend not in BACKENDS:
         raise SystemExit(f"BACKEND={backend}: one of {', '.join(BACKENDS)}")
     overridden = sorted(name for name in SHELL_SETTINGS if name in os.environ)  # before the template's are set
