@@ -87,9 +87,10 @@ template-lint: $(VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml
 
 # Every test: unit, integration (handlers against moto), HTTP (make run's server), template and docs;
-# one worker per CPU (PYTEST_WORKERS=0: in this process), each test module on one worker.
+# one worker per CPU (PYTEST_WORKERS=0: in this process), each test module on one worker. ministack's venv:
+# tests/http/test_make_run_process.py runs make run as a user does, on its default backend.
 PYTEST_WORKERS ?= auto
-pytest: $(VENV)/.installed
+pytest: $(VENV)/.installed $(MINISTACK_VENV)/.installed
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 unit: $(VENV)/.installed
