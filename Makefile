@@ -165,11 +165,12 @@ fuzz: $(VENV)/.installed $(FUZZ_VENV)/.installed $(if $(filter ministack,$(BACKE
 load: $(VENV)/.installed $(if $(filter ministack,$(BACKEND)),$(MINISTACK_VENV)/.installed)
 	BACKEND=$(BACKEND) $(PY) -m bench.load
 
-# The benchmarks (docs/benchmarks.md, docs/engine-benchmarks.md), in process against moto; reports, never fails on a time. The built artifacts' cold start
+# The benchmarks (docs/benchmarks.md in process against moto, docs/engine-benchmarks.md against BACKEND);
+# reports, never fails on a time. The built artifacts' cold start
 # needs make build's .aws-sam/build and python3.13 (with pyenv: PYENV_VERSION=3.11.7:3.13.0 make bench).
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed $(if $(filter ministack,$(BACKEND)),$(MINISTACK_VENV)/.installed)
 	$(PY) -m bench.benchmarks
-	$(PY) -m bench.engine
+	BACKEND=$(BACKEND) $(PY) -m bench.engine
 	$(MAKE) --no-print-directory bench-media
 
 # The media worker's operations on 10 s 720p inputs (60 s for merge) with the real ffmpeg: time, peak memory,
