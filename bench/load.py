@@ -254,6 +254,7 @@ class Footprint:
     threads: int
     rss_mb: float
     cpu_s: float
+    backend_rss_mb: float  # of that, the processes the server started (ministack)
 
     @classmethod
     def of(cls, port: int) -> Footprint:
@@ -267,6 +268,7 @@ class Footprint:
             sum(p.num_threads() for p in tree),
             sum(p.memory_info().rss for p in tree) / 1e6,
             sum(sum(p.cpu_times()[:2]) for p in tree),
+            sum(p.memory_info().rss for p in tree[1:]) / 1e6,
         )
 
 
@@ -648,10 +650,10 @@ def main() -> int:
         "",
         f"The last 100 POSTs against the first 100: {growth}.",
         "",
-        "| make run (server and backend processes) | threads | memory MB | CPU s since start |",
-        "|---|---:|---:|---:|",
+        "| make run (server and backend processes) | threads | memory MB | of it, the backend's | CPU s since start |",
+        "|---|---:|---:|---:|---:|",
         *(
-            f"| {moment} | {f.threads} | {f.rss_mb:.0f} | {f.cpu_s - start.cpu_s:.1f} |"
+            f"| {moment} | {f.threads} | {f.rss_mb:.0f} | {f.backend_rss_mb:.0f} | {f.cpu_s - start.cpu_s:.1f} |"
             for moment, f in (("start", start), ("after the POSTs", after_posts), ("end", end))
         ),
         "",

@@ -128,6 +128,8 @@ def start(
     log_path = Path(tempfile.gettempdir()) / f"execution-api-ministack-{port}.log"
     log = log_path.open("wb")
     environment = {**os.environ, **ENVIRONMENT, "GATEWAY_PORT": str(port)}
+    # MOTO_HOST=0.0.0.0 lets Lambda containers on Linux reach it (sam local; docs/local-development.md).
+    environment["BIND_HOST"] = os.environ.get("MOTO_HOST") or HOST
     if services is not None:
         environment["SERVICES"] = services
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
