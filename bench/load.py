@@ -46,7 +46,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-START_TIMEOUT = 300.0  # seconds; a first `make run BACKEND=ministack` may install its venv
+START_TIMEOUT = 300.0  # seconds; a first `make run` may install ministack's venv
 STOP_TIMEOUT = 20.0
 REQUEST_TIMEOUT = 60.0
 DRAIN_TIMEOUT = 600.0  # seconds the engine gets, after the last POST, to run every one-job plan
