@@ -8,13 +8,13 @@ MINISTACK_VENV := .venv-ministack
 FUZZ_VENV := .venv-fuzz
 PORT ?= 3000
 MOTO_PORT ?= 5005
-BACKEND ?= moto
+BACKEND ?= ministack
 
 .PHONY: lock help install run invoke sam-env sam-invoke sam-api test pytest unit test-ministack lint typecheck template-lint openapi docs api-key revoke-api-key build deploy rehearse fuzz load bench bench-media clean
 
 help:
-	@echo "make run                      the API on http://localhost:$(PORT) against an embedded moto (MOTO_PORT=$(MOTO_PORT))"
-	@echo "make run BACKEND=ministack    the same API against ministack instead of moto, on MOTO_PORT"
+	@echo "make run                      the API on http://localhost:$(PORT) against ministack on MOTO_PORT=$(MOTO_PORT) (own venv)"
+	@echo "make run BACKEND=moto         the same API against an embedded moto (what make test runs on), on MOTO_PORT"
 	@echo "make test                     ruff, mypy, cfn-lint and every test (make pytest)"
 	@echo "make pytest                   every test, without the checks before it"
 	@echo "make unit                     the unit tests only (tests/unit: no network, no backend)"
@@ -31,9 +31,10 @@ help:
 	@echo "                              sam build / sam deploy, unattended unless CONFIRM=1 (SAM CLI in its own venv)"
 	@echo "make rehearse                 build, deploy on ministack's CloudFormation, run one execution end to end, tear down"
 	@echo "make fuzz [FUZZ_EXAMPLES=100] schemathesis against make run from docs/openapi.json (own venv)"
-	@echo "make load [CLIENTS=16 REQUESTS=200 PLANS=one-job] [BACKEND=ministack]  concurrent clients against make run: req/s, latency, threads and memory, then a lost/extra check"
+	@echo "make load [CLIENTS=16 REQUESTS=200 PLANS=one-job] [BACKEND=moto]  concurrent clients against make run: req/s, latency"
+	@echo "                              (first and last 100 POSTs, a 500-job status read), threads and memory, then a lost/extra check"
 	@echo "make bench                    benchmarks (round trips, warm latency, validation, cold start) into docs/benchmarks.md,"
-	@echo "                              the engine's (dispatch latency, chain, fan-out/in, cost) into docs/engine-benchmarks.md,"
+	@echo "                              the engine's on BACKEND (dispatch latency, chain, fan-out/in, cost) into docs/engine-benchmarks.md,"
 	@echo "                              the media operations' (make bench-media) into docs/media-benchmarks.md"
 
 # The application's environment; reinstalled when a requirements file changes.
@@ -87,9 +88,10 @@ template-lint: $(VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml
 
 # Every test: unit, integration (handlers against moto), HTTP (make run's server), template and docs;
-# one worker per CPU (PYTEST_WORKERS=0: in this process), each test module on one worker.
+# one worker per CPU (PYTEST_WORKERS=0: in this process), each test module on one worker. ministack's venv:
+# tests/http/test_make_run_process.py runs make run as a user does, on its default backend.
 PYTEST_WORKERS ?= auto
-pytest: $(VENV)/.installed
+pytest: $(VENV)/.installed $(MINISTACK_VENV)/.installed
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 unit: $(VENV)/.installed
@@ -164,11 +166,12 @@ fuzz: $(VENV)/.installed $(FUZZ_VENV)/.installed $(if $(filter ministack,$(BACKE
 load: $(VENV)/.installed $(if $(filter ministack,$(BACKEND)),$(MINISTACK_VENV)/.installed)
 	BACKEND=$(BACKEND) $(PY) -m bench.load
 
-# The benchmarks (docs/benchmarks.md, docs/engine-benchmarks.md), in process against moto; reports, never fails on a time. The built artifacts' cold start
+# The benchmarks (docs/benchmarks.md in process against moto, docs/engine-benchmarks.md against BACKEND);
+# reports, never fails on a time. The built artifacts' cold start
 # needs make build's .aws-sam/build and python3.13 (with pyenv: PYENV_VERSION=3.11.7:3.13.0 make bench).
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed $(if $(filter ministack,$(BACKEND)),$(MINISTACK_VENV)/.installed)
 	$(PY) -m bench.benchmarks
-	$(PY) -m bench.engine
+	BACKEND=$(BACKEND) $(PY) -m bench.engine
 	$(MAKE) --no-print-directory bench-media
 
 # The media worker's operations on 10 s 720p inputs (60 s for merge) with the real ffmpeg: time, peak memory,

@@ -2,7 +2,7 @@
 
 schemathesis lives in its own venv (.venv-fuzz, from requirements-fuzz.txt) because its pins clash with
 the application's; this script runs with the application's python, starts `make run` on free loopback
-ports (BACKEND passed through, default moto) and runs the schemathesis CLI against it for a bounded
+ports (BACKEND passed through, default ministack) and runs the schemathesis CLI against it for a bounded
 number of examples per operation (FUZZ_EXAMPLES, default 100; FUZZ_SEED to replay a run). It passes
 when schemathesis finds nothing and no answer in its HAR record of every exchange is a 5xx.
 
@@ -72,7 +72,7 @@ def har_summary(har_path: Path) -> tuple[int, Counter[int], list[str]]:
 def main() -> int:
     if not SCHEMATHESIS.exists():
         raise SystemExit(f"{SCHEMATHESIS} is missing: run `make fuzz` (it creates .venv-fuzz)")
-    backend = os.environ.get("BACKEND") or "moto"
+    backend = os.environ.get("BACKEND") or "ministack"
     examples = int(os.environ.get("FUZZ_EXAMPLES") or 100)
     seed = int(os.environ.get("FUZZ_SEED") or random.SystemRandom().randrange(2**32))
     api_key = "fuzz_" + secrets.token_urlsafe(24)  # matches the authorizer's ValidationExpression

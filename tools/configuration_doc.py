@@ -99,9 +99,9 @@ FIXED_LIMITS = {
 # make run's own variables (read by the Makefile and local/server.py, not by the functions).
 MAKE_RUN = {
     "PORT": "The API's port",
-    "MOTO_PORT": "The backend's port (moto, or ministack with `BACKEND=ministack`)",
-    "BACKEND": "`moto`, or `ministack` (installed into its own `.venv-ministack` on first use)",
-    "MOTO_HOST": "The address moto listens on; `0.0.0.0` for `sam local` on Docker Engine for Linux "
+    "MOTO_PORT": "The backend's port (ministack, or moto with `BACKEND=moto`)",
+    "BACKEND": "`ministack` (installed into its own `.venv-ministack` on first use), or `moto` (`make test`'s backend)",
+    "MOTO_HOST": "The address the backend listens on; `0.0.0.0` for `sam local` on Docker Engine for Linux "
     "([local-development.md](local-development.md))",
     "LOCAL_API_KEY": "Turns authentication on, with this key valid for tenant `local` ([security.md](security.md))",
 }
