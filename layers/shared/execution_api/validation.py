@@ -128,6 +128,7 @@ class _JobField:
 
 OPERATION = _JobField("operation", "type", required=True)
 DEPENDS_ON = _JobField("dependsOn", "dependencies", required=False)
+JOB_FIELDS_WITH_ALIASES = (OPERATION, DEPENDS_ON)
 
 
 def plan_from_body(body: Mapping[str, Any]) -> ExecutionPlan | None:
@@ -137,15 +138,17 @@ def plan_from_body(body: Mapping[str, Any]) -> ExecutionPlan | None:
     body = _object(body)
     plan = _object(body.get("executionPlan"))
     raw_jobs = plan.get("jobs")
-    jobs = [_job_from_body(index, raw) for index, raw in enumerate(raw_jobs)] if isinstance(raw_jobs, list) else None
-    if jobs is None or None in jobs:
+    if not isinstance(raw_jobs, list):
+        return None
+    jobs = tuple(job for index, raw in enumerate(raw_jobs) if (job := _job_from_body(index, raw)) is not None)
+    if len(jobs) < len(raw_jobs):
         return None
     options = _object(body.get("options"))
     roots = plan.get("rootJobIds")
     keys = _object(options.get("providerApiKeys"))
     base_in_plan = _string(plan.get("baseExecutionId"))
     return ExecutionPlan(
-        jobs=tuple(job for job in jobs if job is not None),
+        jobs=jobs,
         root_job_ids=tuple(roots) if isinstance(roots, list) and all(isinstance(r, str) for r in roots) else None,
         base_execution_id=base_in_plan or _string(options.get("baseExecutionId")),
         base_execution_pointer="/executionPlan/baseExecutionId" if base_in_plan else "/options/baseExecutionId",
@@ -199,7 +202,7 @@ def field_conflicts(body: Mapping[str, Any]) -> list[Violation]:
         violation
         for index, job in enumerate(raw_jobs if isinstance(raw_jobs, list) else ())
         if isinstance(job, dict)
-        for field in (OPERATION, DEPENDS_ON)
+        for field in JOB_FIELDS_WITH_ALIASES
         for violation in field.conflicts(f"/executionPlan/jobs/{index}", job)
     ]
     violations += _options_conflicts(options)
