@@ -231,14 +231,16 @@ def _strings_in(value: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
 
 
 def _cycle_problems(jobs_by_id: dict[str, PlannedJob]) -> Iterator[Violation]:
-    """One cycle, named as the standard library finds it. The graph holds the first job of each id and its
+    """One cycle, named as the standard library names it. The graph holds the first job of each id and its
     dependencies in the plan (a dependency on itself is reported apart)."""
     graph = {
         job_id: [dependency for dependency in job.depends_on if dependency in jobs_by_id and dependency != job_id]
         for job_id, job in jobs_by_id.items()
     }
+    if not _has_cycle(graph):
+        return
     try:
-        graphlib.TopologicalSorter(graph).prepare()
+        graphlib.TopologicalSorter(graph).prepare()  # only to name the cycle, as the standard library does
     except graphlib.CycleError as error:
         # graphlib lists each node before the nodes that depend on it; reversed, each job depends on the next.
         cycle: list[str] = list(reversed(error.args[1]))
@@ -248,6 +250,24 @@ def _cycle_problems(jobs_by_id: dict[str, PlannedJob]) -> Iterator[Violation]:
             "dependency_cycle",
             f"the dependencies form a cycle: {' -> '.join(cycle)} (each job depends on the next)",
         )
+
+
+def _has_cycle(graph: dict[str, list[str]]) -> bool:
+    """Kahn's algorithm: a few times cheaper than graphlib's search on the valid plans of every request."""
+    waiting = {node: len(dependencies) for node, dependencies in graph.items()}
+    dependents: dict[str, list[str]] = {}
+    for node, dependencies in graph.items():
+        for dependency in dependencies:
+            dependents.setdefault(dependency, []).append(node)
+    ready = [node for node, count in waiting.items() if count == 0]
+    done = 0
+    while ready:
+        done += 1
+        for dependent in dependents.get(ready.pop(), ()):
+            waiting[dependent] -= 1
+            if waiting[dependent] == 0:
+                ready.append(dependent)
+    return done < len(graph)
 
 
 def _root_problems(plan: ExecutionPlan, jobs_by_id: dict[str, PlannedJob]) -> Iterator[Violation]:

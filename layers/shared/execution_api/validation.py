@@ -116,13 +116,14 @@ class _JobField:
     def given_as(self, job: Mapping[str, Any]) -> str:
         return self.alias if job.get(self.name) is None and job.get(self.alias) is not None else self.name
 
-    def conflicts(self, where: str, job: Mapping[str, Any]) -> list[Violation]:
-        given = [name for name in (self.name, self.alias) if job.get(name) is not None]
-        if len(given) == 2:
+    def conflicts(self, index: int, job: Mapping[str, Any]) -> list[Violation]:
+        has_name, has_alias = job.get(self.name) is not None, job.get(self.alias) is not None
+        if has_name and has_alias:
             message = f"give either '{self.name}' or '{self.alias}' (its alias), not both"
-            return [Violation(where, "conflicting_fields", message)]
-        if not given and self.required:
-            return [Violation(where, "missing_field", f"'{self.name}' (or its alias '{self.alias}') is required")]
+            return [Violation(f"/executionPlan/jobs/{index}", "conflicting_fields", message)]
+        if self.required and not (has_name or has_alias):
+            message = f"'{self.name}' (or its alias '{self.alias}') is required"
+            return [Violation(f"/executionPlan/jobs/{index}", "missing_field", message)]
         return []
 
 
@@ -198,13 +199,11 @@ def field_conflicts(body: Mapping[str, Any]) -> list[Violation]:
     plan = _object(body.get("executionPlan"))
     options = _object(body.get("options"))
     raw_jobs = plan.get("jobs")
-    violations = [
-        violation
-        for index, job in enumerate(raw_jobs if isinstance(raw_jobs, list) else ())
-        if isinstance(job, dict)
-        for field in JOB_FIELDS_WITH_ALIASES
-        for violation in field.conflicts(f"/executionPlan/jobs/{index}", job)
-    ]
+    violations: list[Violation] = []
+    for index, job in enumerate(raw_jobs if isinstance(raw_jobs, list) else ()):
+        if isinstance(job, dict):
+            for field in JOB_FIELDS_WITH_ALIASES:
+                violations += field.conflicts(index, job)
     violations += _options_conflicts(options)
     base_in_plan, base_in_options = plan.get("baseExecutionId"), options.get("baseExecutionId")
     if base_in_plan is not None and base_in_options is not None and base_in_plan != base_in_options:
