@@ -107,7 +107,8 @@ def _job_problems(
         yield from _model_problems(job, limits)
     if job.params:
         yield from _params_problems(job, limits.max_job_params_bytes, jobs_by_id)
-    yield from _dependency_problems(job, jobs_by_id, may_be_in_base)
+    if job.depends_on:
+        yield from _dependency_problems(job, jobs_by_id, may_be_in_base)
 
 
 def _model_problems(job: PlannedJob, limits: PlanLimits) -> Iterator[Violation]:
