@@ -23,7 +23,7 @@ ExecutionState = Literal["pending", "processing", "completed", "failed", "cancel
 TERMINAL_STATES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
 
-@dataclass(slots=True)  # not frozen: built once per job of a plan of up to 10,000, and never changed
+@dataclass(slots=True)  # not frozen: params_json() caches its text in it; nothing else changes
 class PlannedJob:
     index: int
     id: str
