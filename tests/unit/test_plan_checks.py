@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from execution_api.errors import Violation
-from execution_api.models.records import ExecutionPlan, PlannedJob, WebhookTarget
+from execution_api.models.plan import ExecutionPlan, PlannedJob, WebhookTarget
 from execution_api.plan_checks import (
     DEPENDENCY_REFERENCE,
     PlanLimits,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from execution_api.errors import PlanRejected
-from execution_api.models.records import PlannedJob
+from execution_api.models.plan import PlannedJob
 from execution_api.plan_checks import PlanLimits
 from execution_api.validation import read_submission
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from execution_api import exact_json, limits
 from execution_api.errors import Violation
-from execution_api.models.records import ExecutionPlan, PlannedJob
+from execution_api.models.plan import ExecutionPlan, PlannedJob
 from execution_api.operations import GENERATION_OPERATIONS, accepted_operations, runs_simulated
 from execution_api.providers.catalog import ModelProblem, route
 from execution_api.webhook_urls import webhook_problems

@@ -26,7 +26,7 @@ from execution_api.limits import (
     MAX_WEBHOOK_SECRET_LENGTH,
     MAX_WEBHOOK_URL_LENGTH,
 )
-from execution_api.models.records import ExecutionPlan, PlannedJob, WebhookTarget
+from execution_api.models.plan import ExecutionPlan, PlannedJob, WebhookTarget
 from execution_api.models.request import FIELDS_OF, JOB_ID_RULE, OPERATION_RULE, SubmitExecutionRequest
 from execution_api.plan_checks import PlanLimits, check_plan, pointer
 
