@@ -72,3 +72,22 @@ def test_given_docs_benchmarks_when_read_then_its_sections_are_the_ones_make_ben
     assert sorted(sections(page)) == sorted(SECTIONS)
     outside = re.sub(r"<!-- bench:([\w-]+) -->.*?<!-- /bench:\1 -->", "", page, flags=re.DOTALL)
     assert "| Jobs |" not in outside
+
+
+def test_given_media_results_when_rendered_then_they_fill_docs_media_benchmarks() -> None:
+    # Given one operation's measured result, as bench.media's child process reports it
+    from bench.media import tables
+
+    result = {"seconds": 2.4, "floor": 2.25, "ffmpeg_runs": 1, "python_mb": 16.2, "ffmpeg_mb": 101.0}
+    results = {
+        "reframe 9:16": {**result, "output_seconds": 10.0, "output_mb": 0.93},
+        "generateImage": {**result, "output_seconds": None, "output_mb": 0.01},
+    }
+    page = (ROOT / "docs" / "media-benchmarks.md").read_text(encoding="utf-8")
+    # When
+    filled = fill(page, tables(results, cold=0.1, load=4.6))
+    # Then each operation is a row, with its cost per minute of output where it has a length
+    assert "| reframe 9:16 | 2.40 s | 2.25 s | 1 | 101 + 16 MB | 10.0 s, 0.93 MB | $0.00057 |" in filled
+    assert "| generateImage | 2.40 s | 2.25 s | 1 | 101 + 16 MB | 0.01 MB | n/a |" in filled
+    assert "| Cold start of the worker's media part, beyond a bare interpreter | 100 ms |" in filled
+    assert filled.split("## Recommendation")[1] == page.split("## Recommendation")[1]
