@@ -1,14 +1,8 @@
-"""The API's benchmarks, run by `make bench` (`python -m bench.benchmarks`).
-
-Round trips, warm latency and validation run in this process against moto's mock_aws, through the
-real submit handler loaded from template.yaml; cold start imports each handler module in fresh
-interpreters. The tables go to docs/benchmarks.md and stdout. A benchmark reports: no time ever
-fails the run (a wrong answer from a handler does, since then nothing measured means anything).
-
-moto's TransactWriteItems deep-copies the whole table once per item of the transaction, so its cost
-grows with the table; real DynamoDB's does not. The executions table is therefore recreated empty
-before every timed call (outside the timed region), and the time spent inside DynamoDB client calls
-is reported apart, so that moto's cost is not read as the product's.
+"""The API's benchmarks, run by `make bench` (`python -m bench.benchmarks`): round trips, warm latency,
+the status read and validation in this process against moto's mock_aws, through the real handlers loaded
+from template.yaml; cold start in fresh interpreters. Fills the tables of docs/benchmarks.md, whose prose
+(what each measures, and how to read it) is written by hand. A benchmark reports: no time fails the run
+(a wrong answer from a handler does, since then nothing measured means anything).
 """
 
 from __future__ import annotations
@@ -20,7 +14,6 @@ import math
 import os
 import platform
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -31,7 +24,9 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from itertools import pairwise
 from pathlib import Path
+from statistics import median
 from typing import Any
+from unittest import mock
 
 import boto3
 from moto import mock_aws
@@ -113,10 +108,6 @@ def layered_plan(jobs: int) -> dict[str, Any]:
         plan_jobs.append({"id": f"job{index}", "operation": operation, "params": params, "dependsOn": depends_on})
     roots = [f"job{index}" for index in range(min(jobs, LAYER_WIDTH))]
     return {"executionPlan": {"jobs": plan_jobs, "rootJobIds": roots}}
-
-
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values)
 
 
 def p95(values: Sequence[float]) -> float:
@@ -264,10 +255,8 @@ class Rig:
         reset_model_data()
 
     def stored_items(self) -> int:
-        count = 0
-        for page in self.admin.get_paginator("scan").paginate(TableName=self.table_name, Select="COUNT"):
-            count += page["Count"]
-        return count
+        pages = self.admin.get_paginator("scan").paginate(TableName=self.table_name, Select="COUNT")
+        return sum(page["Count"] for page in pages)
 
     def post(self, handler: Handler, body: str) -> tuple[float, float, float]:
         """One timed call on an empty table: wall time of the handler call, of it inside DynamoDB client
@@ -399,17 +388,9 @@ class Validation:
         return self.stages[VALIDATE_STAGE]
 
     @property
-    def total(self) -> float:
-        return median(self.totals)
-
-    @property
     def best(self) -> float:
         """The least disturbed run: on a shared machine, the steadiest measure of the work itself."""
         return min(self.totals)
-
-    @property
-    def per_job(self) -> float:
-        return self.total / self.jobs
 
     @property
     def best_per_job(self) -> float:
@@ -519,12 +500,10 @@ def measure_large_refusal(rig: Rig) -> LargeRefusal:
 
     progress(f"whole handler, {LARGE_PLAN_JOBS:,}-job plan with one duplicate id, {LARGE_PLAN_RUNS} runs")
     body = json.dumps(compact_plan(LARGE_PLAN_JOBS))
-    saved = {name: os.environ.get(name) for name in ("MAX_JOBS", "MAX_BODY_BYTES")}
-    os.environ.update({"MAX_JOBS": str(LARGE_PLAN_JOBS), "MAX_BODY_BYTES": str(4 * len(body))})
-    load_settings.cache_clear()
     runs: list[float] = []
     status = 0
-    try:
+    load_settings.cache_clear()
+    with mock.patch.dict(os.environ, {"MAX_JOBS": str(LARGE_PLAN_JOBS), "MAX_BODY_BYTES": str(4 * len(body))}):
         for run in range(LARGE_PLAN_RUNS + 1):
             event = rest_api_event("POST", "/api/execute", headers=JSON_HEADERS, body=body, tenant_id="local")
             context = FakeLambdaContext(rig.function, event["requestContext"]["requestId"])
@@ -537,13 +516,7 @@ def measure_large_refusal(rig: Rig) -> LargeRefusal:
                 raise BenchmarkError(f"expected 422 duplicate_job_id, got {status}: {str(response.get('body'))[:300]}")
             if run:
                 runs.append(elapsed)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        load_settings.cache_clear()
+    load_settings.cache_clear()  # the settings of the environment as it was again
     return LargeRefusal(LARGE_PLAN_JOBS, len(body.encode()), runs, status)
 
 
