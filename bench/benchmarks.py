@@ -929,72 +929,62 @@ def tables(run: Run) -> dict[str, list[str]]:
 def targets(run: Run) -> list[tuple[str, bool, str]]:
     """Each target of the issues: what it asks, whether this run met it, and the figures that say so."""
     found: list[tuple[str, bool, str]] = []
+
+    def add(target: str, met: bool, figures: str) -> None:
+        found.append((target, met, figures))
+
     trips = ", ".join(f"{r.total} for {r.jobs}" for r in run.round_trips)
     small = [r for r in run.round_trips if r.jobs <= ROUND_TRIP_TARGET_MAX_JOBS]
-    found.append(
-        (
-            f"One DynamoDB round trip for plans up to {ROUND_TRIP_TARGET_MAX_JOBS} jobs",
-            all(r.total == 1 for r in small),
-            f"round trips for jobs: {trips}",
-        )
+    add(
+        f"One DynamoDB round trip for plans up to {ROUND_TRIP_TARGET_MAX_JOBS} jobs",
+        all(r.total == 1 for r in small),
+        f"round trips for jobs: {trips}",
     )
     for r in run.latency:
         if r.jobs == LATENCY_TARGET_JOBS:
             handler, minimal = median(r.handler.without_moto), median(r.minimal.without_moto)
-            found.append(
-                (
-                    f"Warm median latency at {r.jobs} jobs within {LATENCY_TARGET_RATIO}x of the minimal handler",
-                    r.ratio <= LATENCY_TARGET_RATIO,
-                    f"{ms(median(r.handler.totals))} against {ms(median(r.minimal.totals))}, {r.ratio:.2f}x; "
-                    f"without moto's time {ms(handler)} against {ms(minimal)}, {r.ratio_without_moto:.2f}x",
-                )
+            add(
+                f"Warm median latency at {r.jobs} jobs within {LATENCY_TARGET_RATIO}x of the minimal handler",
+                r.ratio <= LATENCY_TARGET_RATIO,
+                f"{ms(median(r.handler.totals))} against {ms(median(r.minimal.totals))}, {r.ratio:.2f}x; "
+                f"without moto's time {ms(handler)} against {ms(minimal)}, {r.ratio_without_moto:.2f}x",
             )
         if r.jobs in OWN_WORK_TARGETS:
             own = median(r.handler.own)
-            found.append(
-                (
-                    f"The submit handler's own work at {r.jobs} jobs, median, at most {ms(OWN_WORK_TARGETS[r.jobs])}",
-                    own <= OWN_WORK_TARGETS[r.jobs],
-                    f"{ms(own)}; the minimal handler's {ms(median(r.minimal.own))}",
-                )
+            add(
+                f"The submit handler's own work at {r.jobs} jobs, median, at most {ms(OWN_WORK_TARGETS[r.jobs])}",
+                own <= OWN_WORK_TARGETS[r.jobs],
+                f"{ms(own)}; the minimal handler's {ms(median(r.minimal.own))}",
             )
     largest, first = run.validation[-1], run.validation[0]
     best = min(largest.validation)
-    found.append(
-        (
-            f"Validation of a {largest.jobs:,}-job plan under {ms(VALIDATION_TARGET)}",
-            best < VALIDATION_TARGET,
-            f"validate_submission best {ms(best)}, median {ms(median(largest.validation))}; "
-            f"with the parse of its {largest.body_bytes / 1e6:.1f} MB text best {ms(largest.best)}",
-        )
+    add(
+        f"Validation of a {largest.jobs:,}-job plan under {ms(VALIDATION_TARGET)}",
+        best < VALIDATION_TARGET,
+        f"validate_submission best {ms(best)}, median {ms(median(largest.validation))}; "
+        f"with the parse of its {largest.body_bytes / 1e6:.1f} MB text best {ms(largest.best)}",
     )
     refusal = run.refusal
-    found.append(
-        (
-            f"The whole handler's answer to a {refusal.jobs:,}-job plan under {ms(LARGE_REFUSAL_TARGET)}",
-            min(refusal.runs) < LARGE_REFUSAL_TARGET,
-            f"best {ms(min(refusal.runs))}, median {ms(median(refusal.runs))}",
-        )
+    add(
+        f"The whole handler's answer to a {refusal.jobs:,}-job plan under {ms(LARGE_REFUSAL_TARGET)}",
+        min(refusal.runs) < LARGE_REFUSAL_TARGET,
+        f"best {ms(min(refusal.runs))}, median {ms(median(refusal.runs))}",
     )
     for read in run.status:
-        found.append(
-            (
-                f"Status read of {read.jobs} jobs in one DynamoDB round trip",
-                set(read.round_trips) == {1},
-                f"median {ms(median(read.full.totals))}, 304 {ms(median(read.not_modified))}, "
-                f"{read.computed_capacity} RCU by DynamoDB's rule",
-            )
+        add(
+            f"Status read of {read.jobs} jobs in one DynamoDB round trip",
+            set(read.round_trips) == {1},
+            f"median {ms(median(read.full.totals))}, 304 {ms(median(read.not_modified))}, "
+            f"{read.computed_capacity} RCU by DynamoDB's rule",
         )
     growth = largest.best_per_job / first.best_per_job
-    found.append(
-        (
-            f"Validation time growing linearly (time per job within {LINEARITY_TOLERANCE:g}x from "
-            f"{first.jobs:,} to {largest.jobs:,} jobs)",
-            growth <= LINEARITY_TOLERANCE,
-            f"best runs {first.best_per_job * 1e6:.1f} and {largest.best_per_job * 1e6:.1f} us per job, {growth:.2f}x; "
-            f"with the collector running {first.best_collected_per_job * 1e6:.1f} and "
-            f"{largest.best_collected_per_job * 1e6:.1f} us",
-        )
+    add(
+        f"Validation time growing linearly (time per job within {LINEARITY_TOLERANCE:g}x from "
+        f"{first.jobs:,} to {largest.jobs:,} jobs)",
+        growth <= LINEARITY_TOLERANCE,
+        f"best runs {first.best_per_job * 1e6:.1f} and {largest.best_per_job * 1e6:.1f} us per job, {growth:.2f}x; "
+        f"with the collector running {first.best_collected_per_job * 1e6:.1f} and "
+        f"{largest.best_collected_per_job * 1e6:.1f} us",
     )
     return found
 

@@ -6,6 +6,7 @@ moto's own transact_write_items and finds the same answers and the same tables."
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -193,6 +194,18 @@ def test_a_transaction_copies_each_table_it_touches_once(dynamodb: Any, monkeypa
     )
     assert sorted(copied) == ["Composite", "Simple"]
     assert len(scan(dynamodb)) == 99
+
+
+def test_no_copy_of_a_table_outlives_its_transaction(dynamodb: Any) -> None:
+    """moto's dashboard tracker keeps every model instance: left alone, it kept every copy, and make run
+    on moto grew by the whole table at every transaction (gigabytes after a few hundred executions)."""
+    for number in range(5):
+        dynamodb.transact_write_items(TransactItems=[put(f"E{number}", f"JOB#{n}") for n in range(50)])
+    with pytest.raises(ClientError):
+        dynamodb.transact_write_items(TransactItems=[put("E9", "JOB#a"), put("E1", "JOB#1")])
+    gc.collect()
+    live = [id(table) for table in backend().tables.values()]
+    assert [o.name for o in gc.get_objects() if isinstance(o, Table) and id(o) not in live] == []
 
 
 # ---------------------------------------------------------------------------------------------------
