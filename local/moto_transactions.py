@@ -4,8 +4,8 @@ moto 5.2.5's `DynamoDBBackend.transact_write_items` keeps a copy of each table a
 put back if the transaction fails. It makes that copy in a loop over the actions, before any of them
 runs: a 100-action transaction deep-copies the same unchanged table 100 times and keeps the last copy.
 DynamoDB's transactions cost nothing per stored item, moto's cost grows with the table times the
-actions: a 250-job plan's transactions took 2.9 s of CPU on an empty table and 27 s with 1,000 items
-stored, 0.25 and 0.45 s with this (docs/testing.md), and the storage tests write many such plans.
+actions: a 250-job plan's transactions took 2.9 to 3.7 s of CPU on an empty table and 27 to 28 s with
+1,000 items stored, 0.25 to 0.65 s with this (docs/testing.md); the storage tests write many such plans.
 
 Here, within one call, the first copy of a table is the copy every later action of the loop gets: the
 very copy moto would have kept, since nothing changes between them. moto's code still runs whole, with
