@@ -125,11 +125,9 @@ def progress(message: str) -> None:
 
 @contextlib.contextmanager
 def stdout_to_pipe() -> Iterator[list[int]]:
-    """Powertools writes JSON logs and EMF metrics to file descriptor 1 (its Logger keeps its own
-    reference to sys.stdout, so only a descriptor-level redirect catches it). In Lambda that descriptor
-    is a pipe another process (the runtime) reads; here too: a pipe into `wc -c`, so every log line and
-    metric is formatted and written as deployed, no thread of this process competes for the GIL, and
-    the run's output stays readable. Yields [bytes written], filled in at the end."""
+    """File descriptor 1 (Powertools' Logger keeps its own sys.stdout) into a pipe that `wc -c` reads, as
+    Lambda's runtime reads it: every log line and metric written as deployed, no thread here draining it.
+    Yields [bytes written], filled in at the end."""
     sys.stdout.flush()
     saved = os.dup(1)
     reader = subprocess.Popen(["wc", "-c"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # noqa: S607
@@ -243,10 +241,8 @@ class Rig:
         self.sent[event_name.rsplit(".", 1)[-1]] += 1
 
     def empty_table(self) -> None:
-        """Recreate the executions table empty, as template.yaml defines it (moto's transactions slow
-        down as the table grows; real DynamoDB's do not), and drop moto's references to the table
-        copies its transactions made: moto tracks every model instance it creates (for its dashboard),
-        so without this each 500-job POST would leave some 2 million objects for the collector to walk."""
+        """Recreate the executions table empty, as template.yaml defines it, and drop the table copies of
+        moto's transactions from its dashboard tracker (docs/benchmarks.md, "How to read these numbers")."""
         properties = self.stack.template.resources["ExecutionsTable"]["Properties"]
         self.admin.delete_table(TableName=self.table_name)
         self.admin.create_table(
