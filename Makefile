@@ -108,7 +108,7 @@ test-ministack: $(VENV)/.installed $(MINISTACK_VENV)/.installed
 	TEST_BACKEND=ministack $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile tests/integration tests/http tests/test_events.py tests/engine
 
 openapi: $(VENV)/.installed
-	$(PY) -m local.openapi
+	$(PY) -m tools.openapi
 
 # configuration.md in the dev venv; deployment.md's counts on the SAM CLI's venv (samtranslator is there).
 docs: $(VENV)/.installed $(SAM_VENV)/.installed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from local.openapi import OPENAPI_PATH, openapi_document
+from tools.openapi import OPENAPI_PATH, openapi_document
 
 
 def test_the_committed_document_is_current() -> None:

@@ -70,7 +70,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 
 def openapi_router() -> Any:
-    """The route as docs/openapi.json documents it, for `make openapi` (local/openapi.py) only."""
+    """The route as docs/openapi.json documents it, for `make openapi` (tools/openapi.py) only."""
     from aws_lambda_powertools.event_handler import Response
     from aws_lambda_powertools.event_handler.api_gateway import Router
 

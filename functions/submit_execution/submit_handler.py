@@ -51,7 +51,7 @@ router = Router()
 def submit_execution() -> Response[str]:
     # The body is read here, in one pass (execution_api.validation), not by the resolver: 413 and 415
     # come first whatever the body holds, and the plan is parsed once with its numbers exact.
-    # docs/openapi.json gets the body's schema from SubmitExecutionRequest (local/openapi.py).
+    # docs/openapi.json gets the body's schema from SubmitExecutionRequest (tools/openapi.py).
     event = router.current_event
     tenant = tenant_id(event)
     settings = load_settings(SubmitSettings)
