@@ -26,7 +26,6 @@ from itertools import pairwise
 from pathlib import Path
 from statistics import median
 from typing import Any
-from unittest import mock
 
 import boto3
 from moto import mock_aws
@@ -67,7 +66,7 @@ LATENCY_TARGET_JOBS = 10
 LATENCY_TARGET_RATIO = 1.3
 OWN_WORK_TARGETS = {10: 0.0015, 500: 0.030}  # jobs -> the submit handler's own work, median, seconds
 VALIDATION_TARGET = 0.100  # 10,000 jobs
-LARGE_REFUSAL_TARGET = 0.150
+LARGE_REFUSAL_TARGET = 0.020  # issue 24: a 10,000-job plan answered in at most 20 ms
 # Linear: the per-job time at the largest plan at most this many times the smallest's. A check that is
 # quadratic in the jobs would make it 20x (10,000 jobs against 500); caches and the garbage collector
 # walking a bigger heap make large plans somewhat dearer per job even when the work is linear.
@@ -475,44 +474,44 @@ class LargeRefusal:
 
 
 def compact_plan(jobs: int) -> dict[str, Any]:
-    """About 100 bytes a job (a 10,000-job plan is about 1 MB), a chain, with one duplicate id last."""
+    """About 90 bytes a job as compact JSON (a 10,000-job plan is about 0.9 MB, under MAX_BODY_BYTES), a chain."""
     plan_jobs = [
         {
             "id": f"j{i}",
             "operation": "generateVideo",
-            "params": {"prompt": f"scene {i} of the film"},
+            "params": {"prompt": f"scene {i}"},
             "dependsOn": [f"j{i - 1}"] if i else [],
         }
         for i in range(jobs)
     ]
-    plan_jobs[-1]["id"] = "j5"
     return {"executionPlan": {"jobs": plan_jobs}}
 
 
 def measure_large_refusal(rig: Rig) -> LargeRefusal:
-    """The submit handler's whole answer to a 10,000-job plan of about 1 MB refused for one duplicate id,
-    with MAX_JOBS and MAX_BODY_BYTES raised (nothing is stored: no AWS call)."""
-    from execution_api.settings import load_settings
+    """The submit handler's whole answer to a 10,000-job plan that fits under MAX_BODY_BYTES, with the
+    template's limits: parsed, then refused with one too_many_jobs problem before any job is checked
+    (nothing is stored: no AWS call)."""
+    from execution_api.limits import MAX_BODY_BYTES
 
-    progress(f"whole handler, {LARGE_PLAN_JOBS:,}-job plan with one duplicate id, {LARGE_PLAN_RUNS} runs")
-    body = json.dumps(compact_plan(LARGE_PLAN_JOBS))
+    progress(f"whole handler, {LARGE_PLAN_JOBS:,}-job plan over MAX_JOBS, {LARGE_PLAN_RUNS} runs")
+    body = json.dumps(compact_plan(LARGE_PLAN_JOBS), separators=(",", ":"))
+    if len(body.encode()) > MAX_BODY_BYTES:
+        raise BenchmarkError(f"the plan is {len(body.encode())} bytes, over MAX_BODY_BYTES: it would not be parsed")
     runs: list[float] = []
     status = 0
-    load_settings.cache_clear()
-    with mock.patch.dict(os.environ, {"MAX_JOBS": str(LARGE_PLAN_JOBS), "MAX_BODY_BYTES": str(4 * len(body))}):
-        for run in range(LARGE_PLAN_RUNS + 1):
-            event = rest_api_event("POST", "/api/execute", headers=JSON_HEADERS, body=body, tenant_id="local")
-            context = FakeLambdaContext(rig.function, event["requestContext"]["requestId"])
-            gc.collect()
-            start = time.perf_counter()
-            response = rig.submit(event, context)
-            elapsed = time.perf_counter() - start
-            status = response["statusCode"]
-            if status != 422 or "duplicate_job_id" not in str(response.get("body")):
-                raise BenchmarkError(f"expected 422 duplicate_job_id, got {status}: {str(response.get('body'))[:300]}")
-            if run:
-                runs.append(elapsed)
-    load_settings.cache_clear()  # the settings of the environment as it was again
+    for run in range(LARGE_PLAN_RUNS + 1):
+        event = rest_api_event("POST", "/api/execute", headers=JSON_HEADERS, body=body, tenant_id="local")
+        context = FakeLambdaContext(rig.function, event["requestContext"]["requestId"])
+        gc.collect()
+        start = time.perf_counter()
+        response = rig.submit(event, context)
+        elapsed = time.perf_counter() - start
+        status = response["statusCode"]
+        answer = json.loads(response.get("body") or "{}")
+        if status != 422 or [e.get("code") for e in answer.get("errors", [])] != ["too_many_jobs"]:
+            raise BenchmarkError(f"expected 422 with one too_many_jobs, got {status}: {str(answer)[:300]}")
+        if run:
+            runs.append(elapsed)
     return LargeRefusal(LARGE_PLAN_JOBS, len(body.encode()), runs, status)
 
 
@@ -962,8 +961,8 @@ def targets(run: Run) -> list[tuple[str, bool, str]]:
     )
     refusal = run.refusal
     add(
-        f"The whole handler's answer to a {refusal.jobs:,}-job plan under {ms(LARGE_REFUSAL_TARGET)}",
-        min(refusal.runs) < LARGE_REFUSAL_TARGET,
+        f"The whole handler's answer to a {refusal.jobs:,}-job plan at most {ms(LARGE_REFUSAL_TARGET)}, median",
+        median(refusal.runs) <= LARGE_REFUSAL_TARGET,
         f"best {ms(min(refusal.runs))}, median {ms(median(refusal.runs))}",
     )
     for read in run.status:
