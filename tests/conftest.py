@@ -66,10 +66,10 @@ KEPT_MOTO = KeptMoto()
 def aws(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[LocalDeployment]:
     """moto (or ministack) with the template's tables, key, queues and bucket, and the functions'
     environment applied; each test starts with them empty."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # boto3 would send even moto's calls there
     if TEST_BACKEND != "ministack":
         stack = KEPT_MOTO.deployment()  # started before the environment is saved: moto sets fake credentials
     saved = dict(os.environ)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     use_local_credentials()
     if TEST_BACKEND == "ministack":
         endpoint = request.getfixturevalue("ministack_endpoint")
