@@ -1,14 +1,8 @@
-"""The API's benchmarks, run by `make bench` (`python -m bench.benchmarks`).
-
-Round trips, warm latency and validation run in this process against moto's mock_aws, through the
-real submit handler loaded from template.yaml; cold start imports each handler module in fresh
-interpreters. The tables go to docs/benchmarks.md and stdout. A benchmark reports: no time ever
-fails the run (a wrong answer from a handler does, since then nothing measured means anything).
-
-moto's TransactWriteItems deep-copies the whole table once per item of the transaction, so its cost
-grows with the table; real DynamoDB's does not. The executions table is therefore recreated empty
-before every timed call (outside the timed region), and the time spent inside DynamoDB client calls
-is reported apart, so that moto's cost is not read as the product's.
+"""The API's benchmarks, run by `make bench` (`python -m bench.benchmarks`): round trips, warm latency,
+the status read and validation in this process against moto's mock_aws, through the real handlers loaded
+from template.yaml; cold start in fresh interpreters. Fills the tables of docs/benchmarks.md, whose prose
+(what each measures, and how to read it) is written by hand. A benchmark reports: no time fails the run
+(a wrong answer from a handler does, since then nothing measured means anything).
 """
 
 from __future__ import annotations
@@ -20,7 +14,6 @@ import math
 import os
 import platform
 import re
-import statistics
 import subprocess
 import sys
 import time
@@ -31,14 +24,16 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from itertools import pairwise
 from pathlib import Path
+from statistics import median
 from typing import Any
+from unittest import mock
 
 import boto3
 from moto import mock_aws
 from moto.core.model_instances import reset_model_data
 
 from bench import cold_start_built
-from bench.growth import Growth, measure_growth, render_growth
+from bench.report import fill, mark, ms, pairs, sections, table
 from bench.setup import setup_template
 from local.events import rest_api_event
 from local.stack import (
@@ -115,18 +110,10 @@ def layered_plan(jobs: int) -> dict[str, Any]:
     return {"executionPlan": {"jobs": plan_jobs, "rootJobIds": roots}}
 
 
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values)
-
-
 def p95(values: Sequence[float]) -> float:
     """Nearest-rank 95th percentile."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.2f}" if seconds < 0.1 else f"{seconds * 1000:.1f}"
 
 
 _STARTED = time.perf_counter()
@@ -138,11 +125,9 @@ def progress(message: str) -> None:
 
 @contextlib.contextmanager
 def stdout_to_pipe() -> Iterator[list[int]]:
-    """Powertools writes JSON logs and EMF metrics to file descriptor 1 (its Logger keeps its own
-    reference to sys.stdout, so only a descriptor-level redirect catches it). In Lambda that descriptor
-    is a pipe another process (the runtime) reads; here too: a pipe into `wc -c`, so every log line and
-    metric is formatted and written as deployed, no thread of this process competes for the GIL, and
-    the run's output stays readable. Yields [bytes written], filled in at the end."""
+    """File descriptor 1 (Powertools' Logger keeps its own sys.stdout) into a pipe that `wc -c` reads, as
+    Lambda's runtime reads it: every log line and metric written as deployed, no thread here draining it.
+    Yields [bytes written], filled in at the end."""
     sys.stdout.flush()
     saved = os.dup(1)
     reader = subprocess.Popen(["wc", "-c"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # noqa: S607
@@ -256,10 +241,8 @@ class Rig:
         self.sent[event_name.rsplit(".", 1)[-1]] += 1
 
     def empty_table(self) -> None:
-        """Recreate the executions table empty, as template.yaml defines it (moto's transactions slow
-        down as the table grows; real DynamoDB's do not), and drop moto's references to the table
-        copies its transactions made: moto tracks every model instance it creates (for its dashboard),
-        so without this each 500-job POST would leave some 2 million objects for the collector to walk."""
+        """Recreate the executions table empty, as template.yaml defines it, and drop the table copies of
+        moto's transactions from its dashboard tracker (docs/benchmarks.md, "How to read these numbers")."""
         properties = self.stack.template.resources["ExecutionsTable"]["Properties"]
         self.admin.delete_table(TableName=self.table_name)
         self.admin.create_table(
@@ -268,10 +251,8 @@ class Rig:
         reset_model_data()
 
     def stored_items(self) -> int:
-        count = 0
-        for page in self.admin.get_paginator("scan").paginate(TableName=self.table_name, Select="COUNT"):
-            count += page["Count"]
-        return count
+        pages = self.admin.get_paginator("scan").paginate(TableName=self.table_name, Select="COUNT")
+        return sum(page["Count"] for page in pages)
 
     def post(self, handler: Handler, body: str) -> tuple[float, float, float]:
         """One timed call on an empty table: wall time of the handler call, of it inside DynamoDB client
@@ -403,17 +384,9 @@ class Validation:
         return self.stages[VALIDATE_STAGE]
 
     @property
-    def total(self) -> float:
-        return median(self.totals)
-
-    @property
     def best(self) -> float:
         """The least disturbed run: on a shared machine, the steadiest measure of the work itself."""
         return min(self.totals)
-
-    @property
-    def per_job(self) -> float:
-        return self.total / self.jobs
 
     @property
     def best_per_job(self) -> float:
@@ -523,12 +496,10 @@ def measure_large_refusal(rig: Rig) -> LargeRefusal:
 
     progress(f"whole handler, {LARGE_PLAN_JOBS:,}-job plan with one duplicate id, {LARGE_PLAN_RUNS} runs")
     body = json.dumps(compact_plan(LARGE_PLAN_JOBS))
-    saved = {name: os.environ.get(name) for name in ("MAX_JOBS", "MAX_BODY_BYTES")}
-    os.environ.update({"MAX_JOBS": str(LARGE_PLAN_JOBS), "MAX_BODY_BYTES": str(4 * len(body))})
-    load_settings.cache_clear()
     runs: list[float] = []
     status = 0
-    try:
+    load_settings.cache_clear()
+    with mock.patch.dict(os.environ, {"MAX_JOBS": str(LARGE_PLAN_JOBS), "MAX_BODY_BYTES": str(4 * len(body))}):
         for run in range(LARGE_PLAN_RUNS + 1):
             event = rest_api_event("POST", "/api/execute", headers=JSON_HEADERS, body=body, tenant_id="local")
             context = FakeLambdaContext(rig.function, event["requestContext"]["requestId"])
@@ -541,13 +512,7 @@ def measure_large_refusal(rig: Rig) -> LargeRefusal:
                 raise BenchmarkError(f"expected 422 duplicate_job_id, got {status}: {str(response.get('body'))[:300]}")
             if run:
                 runs.append(elapsed)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        load_settings.cache_clear()
+    load_settings.cache_clear()  # the settings of the environment as it was again
     return LargeRefusal(LARGE_PLAN_JOBS, len(body.encode()), runs, status)
 
 
@@ -771,419 +736,262 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> list[str]:
-    align = align or "l" + "r" * (len(header) - 1)
-    rule = ["---:" if a == "r" else "---" for a in align]
+def kib(size: int, digits: int = 1) -> str:
+    return f"{size / 1024:.{digits}f} KiB"
+
+
+@dataclass
+class Run:
+    """What one `make bench` measured, for the page."""
+
+    started: datetime
+    load: float
+    elapsed: float
+    round_trips: list[RoundTrips]
+    latency: list[Latency]
+    validation: list[Validation]
+    cold_starts: list[ColdStart]
+    python_start: float
+    status: list[StatusRead]
+    refusal: LargeRefusal
+    built: Sequence[str]
+
+
+def run_rows(run: Run) -> list[tuple[str, object]]:
+    libraries = ("moto", "boto3", "pydantic", "aws-lambda-powertools")
     return [
-        "| " + " | ".join(header) + " |",
-        "| " + " | ".join(rule) + " |",
-        *("| " + " | ".join(row) + " |" for row in rows),
+        ("Date", run.started.strftime("%Y-%m-%d %H:%M UTC")),
+        ("Machine", f"{platform.machine()}, {cpu_model()}, {os.cpu_count()} CPUs"),
+        ("Load average at start", f"{run.load:.2f}"),
+        ("Python", f"{platform.python_version()} ({platform.python_implementation()})"),
+        ("Python's own start (`python -c pass`)", ms(run.python_start)),
+        ("Libraries", ", ".join(f"{name} {version(name)}" for name in libraries)),
+        ("Backend", "moto in process (`mock_aws`), table emptied between rounds"),
+        ("Command", "`make bench`"),
+        ("Run time", f"{run.elapsed:.0f} s"),
     ]
 
 
-def mark(met: bool) -> str:
-    return "**met**" if met else "**not met**"
+# The columns that split each call's time three ways: (title, which handler, which part of its time).
+LATENCY_SPLIT = (
+    ("Handler: own", "handler", "own"),
+    ("botocore", "handler", "botocore"),
+    ("moto", "handler", "in_moto"),
+    ("Minimal: own", "minimal", "own"),
+    ("botocore", "minimal", "botocore"),
+    ("moto", "minimal", "in_moto"),
+)
+# The marked sections of docs/benchmarks.md, each filled with a table by tables().
+SECTIONS = (
+    "run",
+    "round-trips",
+    "latency",
+    "latency-split",
+    "own-work",
+    "status",
+    "validation",
+    "large-refusal",
+    "cold-start",
+    "cold-start-heaviest",
+    "built",
+    "targets",
+)
 
 
-def render(
-    started: datetime,
-    load: float,
-    elapsed: float,
-    round_trips: list[RoundTrips],
-    latency: list[Latency],
-    validation: list[Validation],
-    cold_starts: list[ColdStart],
-    python_start: float,
-    status: list[StatusRead],
-    refusal: LargeRefusal,
-    growth: Growth,
-    built: Sequence[str] = (),
-) -> str:
-    out = [
-        "# Benchmarks",
-        "",
-        "Generated by `make bench` (`python -m bench.benchmarks`); run it again rather",
-        "than editing this file. The numbers report; nothing fails on a time.",
-        "",
-        *table(
-            ["", ""],
+def heaviest(times: dict[str, float], quote: str = "") -> str:
+    top = sorted(times.items(), key=lambda item: -item[1])[:TOP]
+    return ", ".join(f"{quote}{name}{quote} {ms(seconds)}" for name, seconds in top)
+
+
+def tables(run: Run) -> dict[str, list[str]]:
+    """Each marked section of docs/benchmarks.md: its table, one row per measured case."""
+    refusal = run.refusal
+    return {
+        "run": pairs(run_rows(run)),
+        "round-trips": table(
             [
-                ["Date", started.strftime("%Y-%m-%d %H:%M UTC")],
-                ["Machine", f"{platform.machine()}, {cpu_model()}, {os.cpu_count()} CPUs"],
-                ["Load average at start", f"{load:.2f}"],
-                ["Python", f"{platform.python_version()} ({platform.python_implementation()})"],
-                [
-                    "Libraries",
-                    ", ".join(
-                        f"{name} {version(name)}" for name in ("moto", "boto3", "pydantic", "aws-lambda-powertools")
-                    ),
-                ],
-                ["Backend", "moto in process (`mock_aws`), table emptied between rounds"],
-                ["Command", "`make bench`"],
-                ["Run time", f"{elapsed:.0f} s"],
+                ("Jobs", lambda r: r.jobs),
+                ("Round trips", lambda r: r.total),
+                ("Calls", lambda r: ", ".join(f"{op} x{n}" for op, n in sorted(r.calls.items()))),
+                ("Expected", lambda r: r.expected),
+                ("Items stored", lambda r: r.items),
             ],
-            "ll",
-        ),
-        "",
-    ]
-
-    out += [
-        "## DynamoDB round trips per accepted POST",
-        "",
-        "HTTP requests the handler's DynamoDB client sent for one accepted POST of a layered plan",
-        "(counted on botocore's `before-send` event, retries included), and the items stored after it.",
-        "",
-        *table(
-            ["Jobs", "Round trips", "Calls", "Expected", "Items stored"],
-            [
-                [
-                    str(r.jobs),
-                    str(r.total),
-                    ", ".join(f"{op} x{n}" for op, n in sorted(r.calls.items())),
-                    str(r.expected),
-                    str(r.items),
-                ]
-                for r in round_trips
-            ],
+            run.round_trips,
             "rrlrr",
         ),
-        "",
-        "The minimal handler below always makes one `PutItem`, whatever the plan's size.",
-        "",
-    ]
-
-    out += [
-        "## Warm POST latency",
-        "",
-        "Wall time of the handler call alone (`time.perf_counter`), after warm-up, each call on an empty",
-        "table. *Handler* is the real submit handler loaded from template.yaml (Powertools resolver,",
-        "schema and graph checks, one item per job in `TransactWriteItems`); *minimal* parses the JSON",
-        "and makes one `put_item` of the whole plan, as the original design does. The two run",
-        "interleaved in the same process.",
-        "",
-        *table(
-            ["Jobs", "Body", "Calls", "Handler median", "Handler p95", "Minimal median", "Minimal p95", "Ratio"],
+        "latency": table(
             [
-                [
-                    str(r.jobs),
-                    f"{r.body_bytes / 1024:.1f} KiB",
-                    str(r.iterations),
-                    f"{ms(median(r.handler.totals))} ms",
-                    f"{ms(p95(r.handler.totals))} ms",
-                    f"{ms(median(r.minimal.totals))} ms",
-                    f"{ms(p95(r.minimal.totals))} ms",
-                    f"{r.ratio:.2f}x",
-                ]
-                for r in latency
+                ("Jobs", lambda r: r.jobs),
+                ("Body", lambda r: kib(r.body_bytes)),
+                ("Calls", lambda r: r.iterations),
+                ("Handler median", lambda r: ms(median(r.handler.totals))),
+                ("Handler p95", lambda r: ms(p95(r.handler.totals))),
+                ("Minimal median", lambda r: ms(median(r.minimal.totals))),
+                ("Minimal p95", lambda r: ms(p95(r.minimal.totals))),
+                ("Ratio", lambda r: f"{r.ratio:.2f}x"),
             ],
+            run.latency,
         ),
-        "",
-        "### Where the time goes (medians)",
-        "",
-        "Each call split three ways: *own* is the handler's code outside DynamoDB client calls;",
-        "*botocore* is the client's own work inside them (validating, serializing and signing the",
-        "request, parsing the answer), which Lambda pays too; *moto* is moto answering (from",
-        "`before-send` to `response-received`), which stands in for the network and DynamoDB and is",
-        "no measure of either. moto's `TransactWriteItems` deep-copies the whole table once per item",
-        "of the transaction, so in a POST of more than 99 jobs each later transaction pays for the",
-        "items the earlier ones wrote: most of the 500-job time is that. *Ratio without moto* compares",
-        "own + botocore of the two handlers: the client-side cost, before any network.",
-        "",
-        *table(
-            ["Jobs", "Handler: own", "botocore", "moto", "Minimal: own", "botocore", "moto", "Ratio without moto"],
+        "latency-split": table(
             [
-                [
-                    str(r.jobs),
-                    f"{ms(median(r.handler.own))} ms",
-                    f"{ms(median(r.handler.botocore))} ms",
-                    f"{ms(median(r.handler.in_moto))} ms",
-                    f"{ms(median(r.minimal.own))} ms",
-                    f"{ms(median(r.minimal.botocore))} ms",
-                    f"{ms(median(r.minimal.in_moto))} ms",
-                    f"{r.ratio_without_moto:.2f}x",
-                ]
-                for r in latency
+                ("Jobs", lambda r: r.jobs),
+                *(
+                    (title, lambda r, who=who, part=part: ms(median(getattr(getattr(r, who), part))))
+                    for title, who, part in LATENCY_SPLIT
+                ),
+                ("Ratio without moto", lambda r: f"{r.ratio_without_moto:.2f}x"),
             ],
+            run.latency,
         ),
-        "",
-    ]
-
-    out += [
-        "### The submit handler's own work",
-        "",
-        "The *own* column above, alone: the handler's code outside DynamoDB client calls (Powertools'",
-        "resolver, parsing and validation, building items and the answer), with its JSON log line and",
-        "EMF metrics formatted and written to a pipe that a thread drains, as Lambda's runtime reads them.",
-        "The minimal handler writes no log line and no metric.",
-        "",
-        *table(
-            ["Jobs", "Handler own median", "Handler own p95", "Minimal own median", "Target"],
+        "own-work": table(
             [
-                [
-                    str(r.jobs),
-                    f"{ms(median(r.handler.own))} ms",
-                    f"{ms(p95(r.handler.own))} ms",
-                    f"{ms(median(r.minimal.own))} ms",
-                    f"{ms(OWN_WORK_TARGETS[r.jobs])} ms" if r.jobs in OWN_WORK_TARGETS else "",
-                ]
-                for r in latency
+                ("Jobs", lambda r: r.jobs),
+                ("Handler own median", lambda r: ms(median(r.handler.own))),
+                ("Handler own p95", lambda r: ms(p95(r.handler.own))),
+                ("Minimal own median", lambda r: ms(median(r.minimal.own))),
+                ("Target", lambda r: ms(OWN_WORK_TARGETS[r.jobs]) if r.jobs in OWN_WORK_TARGETS else ""),
             ],
+            run.latency,
         ),
-        "",
-    ]
-
-    out += [
-        "## The status read",
-        "",
-        "GET /api/execute/{id}/status through the real status handler on a freshly submitted layered plan,",
-        "after warm-up; each full read is followed by a poll that sends its `ETag` back in `If-None-Match`",
-        "(answered 304, no body). *Round trips* are the Query requests one poll sent. *RCU, moto* is what",
-        "moto answers to `ReturnConsumedCapacity: TOTAL` (a constant, whatever the size); *RCU, DynamoDB*",
-        "applies DynamoDB's rule to these items: a strongly consistent Query costs one unit per 4 KB of",
-        "the items read, summed (item sizes by DynamoDB's published rules).",
-        "",
-        *table(
+        "status": table(
             [
-                "Jobs",
-                "Polls",
-                "Body",
-                "Items",
-                "Round trips",
-                "RCU, moto",
-                "RCU, DynamoDB",
-                "200 median",
-                "200 p95",
-                "own",
-                "botocore",
-                "moto",
-                "304 median",
+                ("Jobs", lambda r: r.jobs),
+                ("Polls", lambda r: len(r.full.totals)),
+                ("Body", lambda r: kib(r.body_bytes)),
+                ("Items", lambda r: kib(r.item_bytes)),
+                ("Round trips", lambda r: "/".join(sorted({str(n) for n in r.round_trips}))),
+                ("RCU, moto", lambda r: "/".join(sorted({f"{c:g}" for c in r.moto_capacity}))),
+                ("RCU, DynamoDB", lambda r: r.computed_capacity),
+                ("200 median", lambda r: ms(median(r.full.totals))),
+                ("200 p95", lambda r: ms(p95(r.full.totals))),
+                ("own", lambda r: ms(median(r.full.own))),
+                ("botocore", lambda r: ms(median(r.full.botocore))),
+                ("moto", lambda r: ms(median(r.full.in_moto))),
+                ("304 median", lambda r: ms(median(r.not_modified))),
             ],
-            [
-                [
-                    str(r.jobs),
-                    str(len(r.full.totals)),
-                    f"{r.body_bytes / 1024:.1f} KiB",
-                    f"{r.item_bytes / 1024:.1f} KiB",
-                    "/".join(sorted({str(n) for n in r.round_trips})),
-                    "/".join(sorted({f"{c:g}" for c in r.moto_capacity})),
-                    str(r.computed_capacity),
-                    f"{ms(median(r.full.totals))} ms",
-                    f"{ms(p95(r.full.totals))} ms",
-                    f"{ms(median(r.full.own))} ms",
-                    f"{ms(median(r.full.botocore))} ms",
-                    f"{ms(median(r.full.in_moto))} ms",
-                    f"{ms(median(r.not_modified))} ms",
-                ]
-                for r in status
-            ],
+            run.status,
         ),
-        "",
-        "A 304 saves the body's bytes on the wire and the client's parse, not the read: the handler reads",
-        "the execution to know whether it changed.",
-        "",
-    ]
-
-    out += [
-        "## Plan validation",
-        "",
-        "The one validation path on the request text of the same layered plans, with `max_jobs` raised to",
-        "the plan's size, after one warm-up run: `exact_json.loads` (the exact-number parse and the depth",
-        "check), `SubmitExecutionRequest.model_validate` (schema), `plan_from_body` (the plan and the field",
-        "conflicts, one pass over the jobs), `check_plan` (ids, dependencies, references in params, cycles,",
-        "roots), each timed alone; `validate_submission` is the three after the parse as the handler runs",
-        "them, and *parse + validate* is `read_submission` (both, timed in one piece). All as the handler runs",
-        "them, with the cyclic garbage collector paused (the last column: with it running). Medians;",
-        "*best* is the fastest run, the steadiest measure on a shared machine. Linear growth shows as a flat",
-        "time per job. Measured first, before any call to moto, in a process that holds only the layer's code",
-        "as the submit function's container does (moto's tables slow every later allocation of the process).",
-        "",
-        *table(
-            ["Jobs", "Body", "Runs", *STAGES, "Best", "Best per job", "Best per job, collector running"],
+        "validation": table(
             [
-                [
-                    f"{v.jobs:,}",
-                    f"{v.body_bytes / 1024:.0f} KiB",
-                    str(v.repeats),
-                    *(f"{ms(median(v.stages[stage]))} ms" for stage in STAGES),
-                    f"{ms(v.best)} ms",
-                    f"{v.best_per_job * 1e6:.1f} us",
-                    f"{v.best_collected_per_job * 1e6:.1f} us",
-                ]
-                for v in validation
+                ("Jobs", lambda v: f"{v.jobs:,}"),
+                ("Body", lambda v: kib(v.body_bytes, 0)),
+                ("Runs", lambda v: v.repeats),
+                *((stage, lambda v, stage=stage: ms(median(v.stages[stage]))) for stage in STAGES),
+                ("Best", lambda v: ms(v.best)),
+                ("Best per job", lambda v: f"{v.best_per_job * 1e6:.1f} us"),
+                ("Best per job, collector running", lambda v: f"{v.best_collected_per_job * 1e6:.1f} us"),
             ],
+            run.validation,
         ),
-        "",
-        "### The whole handler's answer to a large plan",
-        "",
-        f"The submit handler on a {refusal.jobs:,}-job plan of {refusal.body_bytes / 1e6:.2f} MB (a chain, about",
-        "100 bytes a job) whose last job repeats an id, with `MAX_JOBS` and `MAX_BODY_BYTES` raised: the",
-        "envelope, the parse, every check, the 422 and its log line and metrics; no AWS call.",
-        "",
-        *table(
-            ["Jobs", "Body", "Runs", "Status", "Median", "Best"],
+        "large-refusal": table(
             [
-                [
-                    f"{refusal.jobs:,}",
-                    f"{refusal.body_bytes / 1024:.0f} KiB",
-                    str(len(refusal.runs)),
-                    str(refusal.status),
-                    f"{ms(median(refusal.runs))} ms",
-                    f"{ms(min(refusal.runs))} ms",
-                ]
+                ("Jobs", lambda r: f"{r.jobs:,}"),
+                ("Body", lambda r: kib(r.body_bytes, 0)),
+                ("Runs", lambda r: len(r.runs)),
+                ("Status", lambda r: r.status),
+                ("Median", lambda r: ms(median(r.runs))),
+                ("Best", lambda r: ms(min(r.runs))),
             ],
+            [refusal],
         ),
-        "",
-    ]
-
-    out += [
-        "## Cold start: importing each handler module",
-        "",
-        f'`python -X importtime -c "import <module>"` in {COLD_START_RUNS} fresh interpreters per handler',
-        "(after one run that writes the bytecode caches), with the function's environment from",
-        "template.yaml, the layer and the function folder on `PYTHONPATH`, and `LAMBDA_TASK_ROOT` set so",
-        "Powertools' Tracer turns on and patches boto3 as in Lambda (the template has `Tracing: Active`).",
-        "*Import* is the module's cumulative import time; *process* is the whole interpreter run; Python's",
-        f"own start (`python -c pass`) takes {ms(python_start)} ms here.",
-        "",
-        *table(
-            ["Handler", "Import median", "Import min", "Import max", "Process median"],
+        "cold-start": table(
             [
-                [
-                    f"`{c.module}` ({c.function.logical_id})",
-                    f"{ms(median(c.imports))} ms",
-                    f"{ms(min(c.imports))} ms",
-                    f"{ms(max(c.imports))} ms",
-                    f"{ms(median(c.walls))} ms",
-                ]
-                for c in cold_starts
+                ("Handler", lambda c: f"`{c.module}` ({c.function.logical_id})"),
+                ("Import median", lambda c: ms(median(c.imports))),
+                ("Import min", lambda c: ms(min(c.imports))),
+                ("Import max", lambda c: ms(max(c.imports))),
+                ("Process median", lambda c: ms(median(c.walls))),
             ],
-            "lrrrr",
+            run.cold_starts,
         ),
-        "",
-        f"Heaviest packages: the {TOP} top-level packages with the most import time of their own",
-        "(self time summed over their modules, so nothing is counted twice), and the heaviest single",
-        "imports by cumulative time (nested ones include each other).",
-        "",
-        *table(
-            ["Handler", "Heaviest packages (self time)", "Heaviest imports (cumulative)"],
+        "cold-start-heaviest": table(
             [
-                [
-                    f"`{c.module}`",
-                    ", ".join(f"{p} {ms(t)} ms" for p, t in sorted(c.packages.items(), key=lambda i: -i[1])[:TOP]),
-                    ", ".join(f"`{m}` {ms(t)} ms" for m, t in sorted(c.modules.items(), key=lambda i: -i[1])[:TOP]),
-                ]
-                for c in cold_starts
+                ("Handler", lambda c: f"`{c.module}`"),
+                ("Heaviest packages (self time)", lambda c: heaviest(c.packages)),
+                ("Heaviest imports (cumulative)", lambda c: heaviest(c.modules, "`")),
             ],
+            run.cold_starts,
             "lll",
         ),
-        "",
-    ]
-
-    out += render_growth(growth)
-
-    out += list(built)  # the built artifacts under Python 3.13 (bench/cold_start_built.py)
-    out += [*WHERE_THE_TIME_WENT.splitlines(), ""]
-
-    out += ["## Targets", "", *targets(round_trips, latency, validation, status, refusal), ""]
-
-    out += [
-        "## How to read these numbers",
-        "",
-        "- Local and in process: no network, no API Gateway, no Lambda runtime. Latency here is",
-        "  the handlers' CPU cost plus moto's; real DynamoDB adds a network round trip per call",
-        "  (single-digit milliseconds), which is why the round-trip count matters more than moto's times.",
-        "- The executions table is recreated empty before every timed call, outside the timed region,",
-        "  because moto's `TransactWriteItems` cost grows with the table (it deep-copies the table once",
-        "  per item of the transaction); real DynamoDB's does not. moto also keeps every one of those",
-        "  copies in its model tracker (some 2 million objects per 500-job POST), which the benchmark",
-        "  drops at the same time (`moto.core.model_instances.reset_model_data()`), so the garbage",
-        "  collector's growing work is not timed either. A collection runs before each timed call, and",
-        "  what exists after set-up (botocore's models, moto, the handler's modules) is frozen out of",
-        "  the collector's way (`gc.freeze()`).",
-        "- Powertools runs as deployed: its JSON log line and EMF metrics are formatted and written to",
-        "  standard output, a pipe that another process reads, as in Lambda. X-Ray tracing is off in process",
-        "  (no daemon); in Lambda it adds its own small cost per call.",
-        "- Requests carry no `Idempotency-Key` (with one, the idempotency table adds its calls) and",
-        "  no webhook secret (with one, KMS adds one `Encrypt`).",
-        f"- The machine is shared: the load average was {load:.2f} at the start on {os.cpu_count()} CPUs, so",
-        "  compare numbers from the same run (the ratios) rather than across runs.",
-        "",
-    ]
-    return "\n".join(out)
+        "built": list(run.built),  # the built artifacts under Python 3.13 (bench/cold_start_built.py)
+        "targets": table(
+            [("Target", lambda t: t[0]), ("Result", lambda t: mark(t[1])), ("Measured", lambda t: t[2])],
+            targets(run),
+            "lll",
+        ),
+    }
 
 
-# Measured once, not by this run: the profile of issue 16's work (cProfile) and `python -m
-# bench.compare_validation` (the commit before it against the working tree, in the same run).
-WHERE_THE_TIME_WENT = (Path(__file__).parent / "where_the_time_went.md").read_text(encoding="utf-8")
+def targets(run: Run) -> list[tuple[str, bool, str]]:
+    """Each target of the issues: what it asks, whether this run met it, and the figures that say so."""
+    found: list[tuple[str, bool, str]] = []
 
+    def add(target: str, met: bool, figures: str) -> None:
+        found.append((target, met, figures))
 
-def targets(
-    round_trips: list[RoundTrips],
-    latency: list[Latency],
-    validation: list[Validation],
-    status: list[StatusRead],
-    refusal: LargeRefusal,
-) -> list[str]:
-    small = [r for r in round_trips if r.jobs <= ROUND_TRIP_TARGET_MAX_JOBS]
-    one_trip = all(r.total == 1 for r in small)
-    trips = ", ".join(f"{r.total} for {r.jobs} job{'s' if r.jobs != 1 else ''}" for r in round_trips)
-    lines = [
-        f"- One DynamoDB round trip for plans up to {ROUND_TRIP_TARGET_MAX_JOBS} jobs: {mark(one_trip)} ({trips}).",
-    ]
-    at = next((r for r in latency if r.jobs == LATENCY_TARGET_JOBS), None)
-    if at is not None:
-        lines.append(
-            f"- Warm median latency at {at.jobs} jobs within {LATENCY_TARGET_RATIO}x of the minimal handler: "
-            f"{mark(at.ratio <= LATENCY_TARGET_RATIO)} ({ms(median(at.handler.totals))} ms against "
-            f"{ms(median(at.minimal.totals))} ms, {at.ratio:.2f}x; without moto's time "
-            f"{ms(median(at.handler.without_moto))} ms against {ms(median(at.minimal.without_moto))} ms, "
-            f"{at.ratio_without_moto:.2f}x)."
-        )
-    for r in latency:
+    trips = ", ".join(f"{r.total} for {r.jobs}" for r in run.round_trips)
+    small = [r for r in run.round_trips if r.jobs <= ROUND_TRIP_TARGET_MAX_JOBS]
+    add(
+        f"One DynamoDB round trip for plans up to {ROUND_TRIP_TARGET_MAX_JOBS} jobs",
+        all(r.total == 1 for r in small),
+        f"round trips for jobs: {trips}",
+    )
+    for r in run.latency:
+        if r.jobs == LATENCY_TARGET_JOBS:
+            handler, minimal = median(r.handler.without_moto), median(r.minimal.without_moto)
+            add(
+                f"Warm median latency at {r.jobs} jobs within {LATENCY_TARGET_RATIO}x of the minimal handler",
+                r.ratio <= LATENCY_TARGET_RATIO,
+                f"{ms(median(r.handler.totals))} against {ms(median(r.minimal.totals))}, {r.ratio:.2f}x; "
+                f"without moto's time {ms(handler)} against {ms(minimal)}, {r.ratio_without_moto:.2f}x",
+            )
         if r.jobs in OWN_WORK_TARGETS:
             own = median(r.handler.own)
-            lines.append(
-                f"- The submit handler's own work at {r.jobs} jobs, median, at most {ms(OWN_WORK_TARGETS[r.jobs])} ms: "
-                f"{mark(own <= OWN_WORK_TARGETS[r.jobs])} ({ms(own)} ms; "
-                f"the minimal handler's {ms(median(r.minimal.own))} ms)."
+            add(
+                f"The submit handler's own work at {r.jobs} jobs, median, at most {ms(OWN_WORK_TARGETS[r.jobs])}",
+                own <= OWN_WORK_TARGETS[r.jobs],
+                f"{ms(own)}; the minimal handler's {ms(median(r.minimal.own))}",
             )
-    largest = validation[-1]
-    best_validation = min(largest.validation)
-    lines.append(
-        f"- Validation of a {largest.jobs:,}-job plan under {ms(VALIDATION_TARGET)} ms: "
-        f"{mark(best_validation < VALIDATION_TARGET)} (validate_submission best {ms(best_validation)} ms, median "
-        f"{ms(median(largest.validation))} ms; with the parse of its {largest.body_bytes / 1e6:.1f} MB text best "
-        f"{ms(largest.best)} ms)."
+    largest, first = run.validation[-1], run.validation[0]
+    best = min(largest.validation)
+    add(
+        f"Validation of a {largest.jobs:,}-job plan under {ms(VALIDATION_TARGET)}",
+        best < VALIDATION_TARGET,
+        f"validate_submission best {ms(best)}, median {ms(median(largest.validation))}; "
+        f"with the parse of its {largest.body_bytes / 1e6:.1f} MB text best {ms(largest.best)}",
     )
-    lines.append(
-        f"- The whole handler's answer to a {refusal.jobs:,}-job plan under {ms(LARGE_REFUSAL_TARGET)} ms: "
-        f"{mark(min(refusal.runs) < LARGE_REFUSAL_TARGET)} (best {ms(min(refusal.runs))} ms, median "
-        f"{ms(median(refusal.runs))} ms)."
+    refusal = run.refusal
+    add(
+        f"The whole handler's answer to a {refusal.jobs:,}-job plan under {ms(LARGE_REFUSAL_TARGET)}",
+        min(refusal.runs) < LARGE_REFUSAL_TARGET,
+        f"best {ms(min(refusal.runs))}, median {ms(median(refusal.runs))}",
     )
-    for read in status:
-        lines.append(
-            f"- Status read of {read.jobs} jobs in one DynamoDB round trip: {mark(set(read.round_trips) == {1})} "
-            f"(median {ms(median(read.full.totals))} ms, 304 {ms(median(read.not_modified))} ms, "
-            f"{read.computed_capacity} RCU by DynamoDB's rule)."
+    for read in run.status:
+        add(
+            f"Status read of {read.jobs} jobs in one DynamoDB round trip",
+            set(read.round_trips) == {1},
+            f"median {ms(median(read.full.totals))}, 304 {ms(median(read.not_modified))}, "
+            f"{read.computed_capacity} RCU by DynamoDB's rule",
         )
-    first, last = validation[0], validation[-1]
-    growth = last.best_per_job / first.best_per_job
-    lines.append(
-        f"- Validation time growing linearly: {mark(growth <= LINEARITY_TOLERANCE)} "
-        f"(best runs: {first.best_per_job * 1e6:.1f} us per job at {first.jobs:,} jobs, "
-        f"{last.best_per_job * 1e6:.1f} us at {last.jobs:,}, {growth:.2f}x; {last.jobs // first.jobs}x the jobs "
-        f"take {last.best / first.best:.1f}x the time; counted linear while the time per job stays within "
-        f"{LINEARITY_TOLERANCE:g}x, where a quadratic check would reach {last.jobs // first.jobs}x; with the "
-        f"collector running {first.best_collected_per_job * 1e6:.1f} and {last.best_collected_per_job * 1e6:.1f} us "
-        "per job)."
+    growth = largest.best_per_job / first.best_per_job
+    add(
+        f"Validation time growing linearly (time per job within {LINEARITY_TOLERANCE:g}x from "
+        f"{first.jobs:,} to {largest.jobs:,} jobs)",
+        growth <= LINEARITY_TOLERANCE,
+        f"best runs {first.best_per_job * 1e6:.1f} and {largest.best_per_job * 1e6:.1f} us per job, {growth:.2f}x; "
+        f"with the collector running {first.best_collected_per_job * 1e6:.1f} and "
+        f"{largest.best_collected_per_job * 1e6:.1f} us",
     )
-    return lines
+    return found
 
 
 def main() -> int:
     started = datetime.now(UTC)
     clock = time.perf_counter()
     load = os.getloadavg()[0]
+    page = OUTPUT.read_text(encoding="utf-8")
+    if sorted(sections(page)) != sorted(SECTIONS):  # checked before the long run, and again by fill()
+        raise SystemExit(f"{OUTPUT.relative_to(ROOT)} has the sections {sections(page)}, not {list(SECTIONS)}")
     template = setup_template()
     os.environ.pop("AWS_ENDPOINT_URL", None)
     use_local_credentials()
@@ -1210,10 +1018,7 @@ def main() -> int:
         python_start = interpreter_start(cold_start_environment(stack, stack.function(SUBMIT)))
         built = cold_start_built.render(cold_start_built.measure())
 
-    with stdout_to_pipe():  # after mock_aws: make run's server talks to its moto over HTTP
-        growth = measure_growth(layered_plan, progress)
-
-    report = render(
+    run = Run(
         started,
         load,
         time.perf_counter() - clock,
@@ -1224,11 +1029,9 @@ def main() -> int:
         python_start,
         status,
         refusal,
-        growth,
         built,
     )
-    OUTPUT.write_text(report, encoding="utf-8")
-    print(report)
+    OUTPUT.write_text(fill(page, tables(run)), encoding="utf-8")
     progress(f"wrote {OUTPUT.relative_to(ROOT)} in {time.perf_counter() - clock:.0f} s")
     return 0
 

@@ -3,10 +3,10 @@ dispatch latency from a dependency's completion to the dependent's hand-off (p50
 20-job chain and of a 100-job fan-out/fan-in of 0 ms jobs, and the AWS cost per 1,000 jobs at list
 prices from counted state transitions, Lambda invocations, SQS requests and DynamoDB writes.
 
-In process against moto (mock_aws executing the real definition) and ministack (when its venv exists),
-the functions fed by local/event_sources.py as in tests/engine. The local interpreters and the polling
-dominate the times: they say how the design behaves, not what AWS would measure. Writes
-docs/engine-benchmarks.md.
+In process against make run's backend (BACKEND: ministack by default, or moto: mock_aws executing the
+real definition, about ten times slower), the functions fed by local/event_sources.py as in tests/engine.
+The local interpreters and the polling dominate the times: they say how the design behaves, not what AWS
+would measure. Writes docs/engine-benchmarks.md.
 """
 
 from __future__ import annotations
@@ -181,14 +181,11 @@ def main() -> int:
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     use_local_credentials()
     patch_step_functions()
-    backends = ["moto"] + (["ministack"] if ministack.EXECUTABLE.exists() else [])
-    sections = []
-    for backend in backends:
-        with contextlib.redirect_stdout(io.StringIO()):  # the functions' log lines
-            sections.append(measure(backend))
-    report = "\n".join(
-        [HEADER.format(when=datetime.now(UTC), load=os.getloadavg()[0], cpus=os.cpu_count()), *sections, FOOTER]
-    )
+    backend = os.environ.get("BACKEND") or "ministack"
+    with contextlib.redirect_stdout(io.StringIO()):  # the functions' log lines
+        section = measure(backend)
+    header = HEADER.format(when=datetime.now(UTC), backend=backend, load=os.getloadavg()[0], cpus=os.cpu_count())
+    report = "\n".join([header, section, FOOTER])
     OUTPUT.write_text(report)
     print(report)
     return 0
@@ -196,11 +193,11 @@ def main() -> int:
 
 HEADER = """# Engine benchmarks
 
-`make bench` on {when:%Y-%m-%d %H:%M} UTC, in process: the real definition on moto (mock_aws executing it)
-and on ministack, the functions fed by local/event_sources.py, 0 ms simulated jobs, MAX_PARALLEL_JOBS 10,
-load average {load:.1f} on {cpus} CPUs. The local backends' interpreters and the event sources' polling
-dominate the times; on AWS each hop is an SQS delivery to Lambda. Dispatch latency is measured in the
-20-job chain, where a hand-off waits only for its dependency (in a fan-out, most jobs wait for a Map slot).
+`make bench` on {when:%Y-%m-%d %H:%M} UTC, in process: the real definition on {backend} (make run's backend;
+`make bench BACKEND=moto` measures moto), the functions fed by local/event_sources.py, 0 ms simulated jobs,
+MAX_PARALLEL_JOBS 10, load average {load:.1f} on {cpus} CPUs. The local backend's interpreter and the event
+sources' polling dominate the times; on AWS each hop is an SQS delivery to Lambda. Dispatch latency is measured
+in the 20-job chain, where a hand-off waits only for its dependency (in a fan-out, most jobs wait for a Map slot).
 """
 
 FOOTER = """

@@ -1,11 +1,15 @@
 """`make load`: concurrent clients against `make run` over loopback, then a check that nothing was lost.
 
-Starts `make run` (BACKEND=moto by default, or ministack; passed through) on free ports, drives it
-with CLIENTS threads (default 16), each on its own keep-alive connection, for REQUESTS requests in
-all (default 400): about 75% valid plans of 0 to 20 jobs (canonical and SDK shapes, some with a
-webhook, some with an Idempotency-Key, some of those sent twice) and 25% invalid ones (cycles,
-unknown dependencies, broken JSON, ...). It reports throughput, latency percentiles per class and
-status counts, then verifies:
+Starts `make run` (its default backend, ministack, or BACKEND=moto; passed through) on free ports,
+submits one 500-job chain of 0 ms jobs, then drives it with CLIENTS threads (default 16), each on its
+own keep-alive connection, for REQUESTS requests in all (default 200): about 75% valid plans of 0 to
+20 jobs (canonical and SDK shapes, some with a webhook, some with an Idempotency-Key, some of those
+sent twice) and 25% invalid ones (cycles, unknown dependencies, broken JSON, ...), or with
+PLANS=one-job only plans of one 0 ms job. Meanwhile one more client reads the 500-job execution's
+status over and over. With PLANS=one-job it then waits until the engine has run every accepted plan.
+It reports throughput, latency percentiles per class (the first and the last 100 POSTs too), the
+500-job status reads, the threads, memory and CPU of make run's processes, and status counts, then
+verifies:
   - every id answered with 202 reads back with 200 from GET status, with the right totalJobs;
   - a scan of the executions table (boto3 on http://127.0.0.1:$MOTO_PORT, whatever the backend)
     holds exactly the accepted executions, each with all its job items: nothing lost, nothing extra;
@@ -42,9 +46,10 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-START_TIMEOUT = 300.0  # seconds; a first `make run BACKEND=ministack` may install its venv
+START_TIMEOUT = 300.0  # seconds; a first `make run` may install ministack's venv
 STOP_TIMEOUT = 20.0
 REQUEST_TIMEOUT = 60.0
+DRAIN_TIMEOUT = 600.0  # seconds the engine gets, after the last POST, to run every one-job plan
 EXECUTIONS_TABLE = "ExecutionsTable"  # what `make run` names the template's table (docs/data-model.md)
 EXECUTION_PK = re.compile(r"^TENANT#(?P<tenant>[^#]+)#EXECUTION#(?P<id>.+)$")
 OPERATIONS = ("generateVideo", "merge", "addSubtitles", "generate", "upscale", "transcode")
@@ -161,6 +166,7 @@ class Outcome:
     planned: Planned
     status: int  # 0: no HTTP answer
     seconds: float
+    started: float  # perf_counter() when sent
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     error: str = ""
@@ -248,6 +254,7 @@ class Footprint:
     threads: int
     rss_mb: float
     cpu_s: float
+    backend_rss_mb: float  # of that, the processes the server started (ministack)
 
     @classmethod
     def of(cls, port: int) -> Footprint:
@@ -261,6 +268,7 @@ class Footprint:
             sum(p.num_threads() for p in tree),
             sum(p.memory_info().rss for p in tree) / 1e6,
             sum(sum(p.cpu_times()[:2]) for p in tree),
+            sum(p.memory_info().rss for p in tree[1:]) / 1e6,
         )
 
 
@@ -376,13 +384,13 @@ def submit(client: Client, planned: Planned) -> Outcome:
         status, headers, raw = client.request("POST", "/api/execute", planned.body, planned.headers)
     except Exception as error:
         elapsed = time.perf_counter() - started
-        return Outcome(planned, 0, elapsed, error=f"{type(error).__name__}: {error} after {elapsed:.1f} s")
+        return Outcome(planned, 0, elapsed, started, error=f"{type(error).__name__}: {error} after {elapsed:.1f} s")
     elapsed = time.perf_counter() - started
     try:
         body = json.loads(raw) if raw else None
     except ValueError:
         body = raw[:200]
-    return Outcome(planned, status, elapsed, body, headers)
+    return Outcome(planned, status, elapsed, started, body, headers)
 
 
 @dataclass
@@ -393,6 +401,7 @@ class StatusRead:
     total_jobs: Any = None
     listed_jobs: Any = None
     error: str = ""
+    state: str = ""  # the execution's status
 
 
 def read_status(client: Client, execution_id: str) -> StatusRead:
@@ -408,7 +417,58 @@ def read_status(client: Client, execution_id: str) -> StatusRead:
         return StatusRead(execution_id, status, elapsed, error="not JSON")
     if status == 200 and body.get("id") != execution_id:
         return StatusRead(execution_id, status, elapsed, error=f"answered for id {body.get('id')!r}")
-    return StatusRead(execution_id, status, elapsed, body.get("totalJobs"), len(body.get("jobs") or []))
+    jobs = len(body.get("jobs") or [])
+    return StatusRead(execution_id, status, elapsed, body.get("totalJobs"), jobs, state=body.get("status", ""))
+
+
+BIG_JOBS = 500  # the largest plan the API takes (MAX_JOBS)
+FINISHED = ("completed", "failed", "cancelled")
+
+
+def big_chain() -> Planned:
+    """A chain of 500 jobs of 0 ms: the largest status there is, running (one job at a time) all load long."""
+    jobs = [{"id": "j0", "operation": "generateVideo", "params": {"simulate": {"ms": 0}}}]
+    jobs += [{**jobs[0], "id": f"j{i}", "dependsOn": [f"j{i - 1}"]} for i in range(1, BIG_JOBS)]
+    body = json.dumps({"executionPlan": {"jobs": jobs}}).encode()
+    return Planned("500-job chain", body, {"Content-Type": "application/json"}, (202,), BIG_JOBS)
+
+
+class StatusWatcher(threading.Thread):
+    """Reads one execution's status over and over, on a connection of its own, until stopped."""
+
+    def __init__(self, port: int, execution_id: str, pause_s: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.client, self.execution_id, self.pause_s = Client(port), execution_id, pause_s
+        self.reads: list[StatusRead] = []
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            self.reads.append(read_status(self.client, self.execution_id))
+            self.stopped.wait(self.pause_s)
+        self.client.close()
+
+    def stop(self) -> list[StatusRead]:
+        self.stopped.set()
+        self.join()
+        return self.reads
+
+
+def wait_until_run(pool: list[Client], execution_ids: list[str], timeout_s: float) -> tuple[list[StatusRead], float]:
+    """Read every execution's status until all have finished (or timeout_s passed): the last read of each,
+    and when the last one was seen finished (perf_counter)."""
+    last: dict[str, StatusRead] = {}
+    pending = list(execution_ids)
+    deadline = time.perf_counter() + timeout_s
+    while pending:
+        reads, _wall = run_concurrently(pool, pending, read_status)
+        last.update((r.execution_id, r) for r in reads)
+        pending = [r.execution_id for r in reads if r.status == 200 and r.state not in FINISHED]
+        if pending and time.perf_counter() < deadline:
+            time.sleep(0.5)
+        elif pending:
+            break
+    return [last[i] for i in execution_ids], time.perf_counter()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -485,7 +545,7 @@ def idempotency_problems(outcomes: list[Outcome]) -> list[str]:
 
 
 def main() -> int:
-    backend = os.environ.get("BACKEND") or "moto"
+    backend = os.environ.get("BACKEND") or "ministack"
     clients = int(os.environ.get("CLIENTS") or 16)
     total = int(os.environ.get("REQUESTS") or 200)
     seed = int(os.environ.get("SEED") or 20261126)
@@ -499,13 +559,22 @@ def main() -> int:
         time.sleep(2)  # its pollers settle
         start = Footprint.of(api.port)
         pool, connect_resets = connect(api.port, clients)
+        big = submit(pool[0], big_chain())
+        if big.status != 202:
+            raise SystemExit(f"the 500-job chain was refused: {big.status} {big.body or big.error}")
+        watcher = StatusWatcher(api.port, big.body["id"])
+        watcher.start()
         outcomes, wall = run_concurrently(pool, planned, submit)
+        big_reads = watcher.stop()
         after_posts = Footprint.of(api.port)
-        accepted: dict[str, Planned] = {}
+        accepted: dict[str, Planned] = {big.body["id"]: big.planned}
         for outcome in outcomes:
             if outcome.status == 202 and isinstance(outcome.body, dict):
                 accepted.setdefault(outcome.body["id"], outcome.planned)
-        reads, read_wall = run_concurrently(pool, sorted(accepted), read_status)
+        load_ids = sorted(set(accepted) - {big.body["id"]})
+        # One-job plans: wait until the engine has run them all; mixed plans (real media) are read once.
+        reads, run_by = wait_until_run(pool, load_ids, DRAIN_TIMEOUT if one_job else 0)
+        reads += wait_until_run(pool, [big.body["id"]], 0)[0]
         for client in pool:
             client.close()
         executions, job_items, item_count = scan_executions(api.backend_port)
@@ -554,7 +623,19 @@ def main() -> int:
     for outcome in outcomes:
         samples[outcome.planned.kind].append(outcome.seconds)
     samples["all POSTs"] = [o.seconds for o in outcomes]
+    in_order = sorted(outcomes, key=lambda o: o.started)
+    samples["first 100 POSTs"] = [o.seconds for o in in_order[:100]]
+    samples["last 100 POSTs"] = [o.seconds for o in in_order[-100:]]
+    samples["GET status, 500-job chain, during the POSTs"] = [r.seconds for r in big_reads]
     samples["GET status (verification)"] = [r.seconds for r in reads]
+    failed_reads = [r for r in big_reads if r.error or r.status != 200]
+    problems += [f"GET status of the 500-job chain: {r.status} {r.error}" for r in failed_reads]
+    states = Counter(r.state for r in reads if r.execution_id != big.body["id"])
+    first_post = in_order[0].started if in_order else run_by
+    if one_job and set(states) != {"completed"}:
+        problems.append(f"not every one-job plan completed within {DRAIN_TIMEOUT:.0f} s: {dict(states)}")
+    first, last = (sorted(samples[f"{n} 100 POSTs"]) for n in ("first", "last"))
+    growth = " and ".join(f"p{f * 100:.0f} {percentile(last, f) / percentile(first, f):.2f}x" for f in (0.5, 0.95))
 
     lines = [
         "",
@@ -567,10 +648,12 @@ def main() -> int:
         "",
         *latency_rows(samples),
         "",
-        "| make run (server and backend processes) | threads | memory MB | CPU s since start |",
-        "|---|---:|---:|---:|",
+        f"The last 100 POSTs against the first 100: {growth}.",
+        "",
+        "| make run (server and backend processes) | threads | memory MB | of it, the backend's | CPU s since start |",
+        "|---|---:|---:|---:|---:|",
         *(
-            f"| {moment} | {f.threads} | {f.rss_mb:.0f} | {f.cpu_s - start.cpu_s:.1f} |"
+            f"| {moment} | {f.threads} | {f.rss_mb:.0f} | {f.backend_rss_mb:.0f} | {f.cpu_s - start.cpu_s:.1f} |"
             for moment, f in (("start", start), ("after the POSTs", after_posts), ("end", end))
         ),
         "",
@@ -578,7 +661,9 @@ def main() -> int:
         "|---|---:|---:|",
         *(f"| {kind} | {status or 'no answer'} | {count} |" for (kind, status), count in sorted(by_class.items())),
         "",
-        f"Status counts: {dict(sorted(statuses.items()))}. GET status reads: {len(reads)} in {read_wall:.2f} s."
+        f"Executions of the load by status when last read: {dict(sorted(states.items()))}"
+        + (f", all seen finished {run_by - first_post:.1f} s after the first POST." if one_job else "."),
+        f"Status counts: {dict(sorted(statuses.items()))}. 500-job chain's status read {len(big_reads)} times."
         f" Table items scanned: {item_count} ({sum(job_items.values())} job items).",
         f"Connections opened one by one before timing; resets while opening them: {connect_resets}.",
         f"make run reported: {server_backend}",

@@ -1,7 +1,8 @@
 """The media worker's benchmarks (issue 21, point 7), run by `make bench-media` (and `make bench`):
 each operation's wall time and peak memory on a 10 s 720p input (60 s for merge), beside ffmpeg's own time
 for the same commands (the floor: the work no wrapper can avoid), the worker's cold start, and the cost per
-minute of output on Lambda arm64 at list prices for the recommended memory. Writes docs/media-benchmarks.md.
+minute of output on Lambda arm64 at list prices for the recommended memory. Fills the tables of
+docs/media-benchmarks.md, whose prose is written by hand.
 
 Each case runs in its own Python process, so peak memory (ru_maxrss) is that case's alone. Encoding uses
 the product's default x264 preset (veryfast). Times are this machine's; docs/media-benchmarks.md says how
@@ -22,6 +23,8 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from typing import Any
+
+from bench.report import Column, fill, pairs, table
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "docs" / "media-benchmarks.md"
@@ -159,41 +162,34 @@ def cost_per_output_minute(seconds: float, output_seconds: float | None) -> floa
     return job * 60 / output_seconds
 
 
-def report(results: dict[str, dict[str, Any]], cold: float, load: float) -> str:
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [
-        "# Media benchmarks",
-        "",
-        f"`make bench-media` on {now}: {platform.machine()}, {os.cpu_count()} CPUs shared with other work "
-        f"(load average {load:.1f} at the start), imageio-ffmpeg's ffmpeg, x264 preset veryfast. Inputs: "
-        "testsrc2 720p 30 fps with a stereo AAC tone, 10 s (60 s for merge: two 30 s halves). Each case ran "
-        "once in its own process; *ffmpeg alone* runs the same ffmpeg commands again without the Python around "
-        "them (the floor; probing inputs and outputs is not in it, and on a busy machine the two runs see "
-        "different loads, so the floor can come out above the wall time). Peak memory is the largest ffmpeg "
-        "process and the Python process, which run at the same time.",
-        "",
-        "| Operation | Wall time | ffmpeg alone | ffmpeg runs | Peak memory (ffmpeg + Python) | Output | "
-        f"Cost per minute of output at {MEMORY_MB} MB |",
-        "|---|---|---|---|---|---|---|",
+def output_text(r: dict[str, Any]) -> str:
+    size = f"{r['output_mb']:.2f} MB"
+    return f"{r['output_seconds']:.1f} s, {size}" if r["output_seconds"] else size
+
+
+def cost_text(r: dict[str, Any]) -> str:
+    cost = cost_per_output_minute(r["seconds"], r["output_seconds"])
+    return f"${cost:.5f}" if cost else "n/a"
+
+
+def tables(results: dict[str, dict[str, Any]], cold: float, load: float) -> dict[str, list[str]]:
+    """The sections of docs/media-benchmarks.md: the run, one row per operation, the worker's cold start."""
+    run = [
+        ("Date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
+        ("Machine", f"{platform.machine()}, {os.cpu_count()} CPUs"),
+        ("Load average at start", f"{load:.1f}"),
+        ("Cold start of the worker's media part, beyond a bare interpreter", f"{cold * 1000:.0f} ms"),
     ]
-    for name, r in results.items():
-        cost = cost_per_output_minute(r["seconds"], r["output_seconds"])
-        output = (
-            f"{r['output_seconds']:.1f} s, {r['output_mb']:.2f} MB"
-            if r["output_seconds"]
-            else f"{r['output_mb']:.2f} MB"
-        )
-        lines.append(
-            f"| {name} | {r['seconds']:.2f} s | {r['floor']:.2f} s | {r['ffmpeg_runs']} | "
-            f"{r['ffmpeg_mb']:.0f} + {r['python_mb']:.0f} MB | {output} | {f'${cost:.5f}' if cost else 'n/a'} |"
-        )
-    lines += [
-        "",
-        f"Cold start of the media worker's own part (import `execution_api.media` and its operations, find ffmpeg, "
-        f"run `ffmpeg -version` once), beyond a bare interpreter: {cold * 1000:.0f} ms.",
-        "",
+    columns: list[Column] = [
+        ("Operation", lambda item: item[0]),
+        ("Wall time", lambda item: f"{item[1]['seconds']:.2f} s"),
+        ("ffmpeg alone", lambda item: f"{item[1]['floor']:.2f} s"),
+        ("ffmpeg runs", lambda item: item[1]["ffmpeg_runs"]),
+        ("Peak memory (ffmpeg + Python)", lambda item: f"{item[1]['ffmpeg_mb']:.0f} + {item[1]['python_mb']:.0f} MB"),
+        ("Output", lambda item: output_text(item[1])),
+        (f"Cost per minute of output at {MEMORY_MB} MB", lambda item: cost_text(item[1])),
     ]
-    return "\n".join(lines)
+    return {"run": pairs(run), "operations": table(columns, list(results.items()), "lllllll")}
 
 
 def main() -> None:
@@ -219,11 +215,7 @@ def main() -> None:
         cold = cold_start()
     finally:
         shutil.rmtree(library, ignore_errors=True)
-    text = report(results, cold, load)
-    previous = OUTPUT.read_text() if OUTPUT.exists() else ""
-    marker = "\n## Recommendation"
-    kept = previous[previous.index(marker) :] if marker in previous else ""  # the hand-written part stays
-    OUTPUT.write_text(text + kept)
+    OUTPUT.write_text(fill(OUTPUT.read_text(encoding="utf-8"), tables(results, cold, load)), encoding="utf-8")
     print(f"wrote {OUTPUT.relative_to(ROOT)}")
 
 

@@ -11,14 +11,16 @@ from typing import Any
 
 import boto3
 
-from local import moto_transactions
 from local.event_sources import EventSources
-from local.moto_step_functions import enable_state_machine_execution
 from local.stack import LocalDeployment
 from local.template import REGION
 
 
 def start_moto(port: int) -> EmbeddedMoto:
+    # Imported here: they import moto, which the default backend (ministack) does without (~20 MB).
+    from local import moto_transactions
+    from local.moto_step_functions import enable_state_machine_execution
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     enable_state_machine_execution()
     moto = EmbeddedMoto(port)

@@ -1,14 +1,6 @@
 """`make run`'s HTTP layer: waitress, a WSGI server, so that no HTTP parsing is our own code.
 
-Why waitress (of uvicorn+h11, hypercorn, cheroot, waitress and werkzeug): it is pure Python with no
-dependencies, kept by the Pylons project, runs on Python 3.11 to 3.13, and does what RFC 9112 asks of
-a server where the old hand-written handling did not: a Content-Length that is not all digits, or
-repeated with two values, is a 400; a chunked body is decoded into the body; a method must be an
-upper-case token (`post` is a 400, never POST); a header's surrounding whitespace is not part of its
-value. It reads each request whole in one I/O thread before a worker thread sees it, so a slow client
-holds no worker and cannot delay others (uvicorn has no read timeout at all, cheroot gives each
-connection a thread while it reads), and it closes a connection that has sent nothing for
-`read_timeout` seconds, so a Content-Length longer than the body holds nothing forever.
+Why waitress: docs/local-development.md, "make run's HTTP layer".
 
 What we add to it is small: the request's header lines as the client sent them (name case and
 repeats), which API Gateway passes to the function (`headers`, `multiValueHeaders`) and WSGI's

@@ -8,13 +8,16 @@ in its own process group so that stopping it stops everything it started.
 Known differences from moto (and AWS): its KMS decrypts tampered ciphertext and ignores a wrong key
 id, and it deletes items whose TTL has passed within about a minute (AWS takes up to days); its Step
 Functions does not enforce a callback task's TimeoutSecondsPath nor a run's TimeoutSeconds, and its
-history leaves out Map iterations.
+history leaves out Map iterations. It ignores a Map's MaxConcurrencyPath too (a thread per item at once:
+500 for the largest plan), so the state machine is created on it with that value as MaxConcurrency
+(`with_static_map_concurrency`).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -24,7 +27,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from local.template import ACCOUNT_ID, REGION, ROOT
 
@@ -125,6 +128,8 @@ def start(
     log_path = Path(tempfile.gettempdir()) / f"execution-api-ministack-{port}.log"
     log = log_path.open("wb")
     environment = {**os.environ, **ENVIRONMENT, "GATEWAY_PORT": str(port)}
+    # MOTO_HOST=0.0.0.0 lets Lambda containers on Linux reach it (sam local; docs/local-development.md).
+    environment["BIND_HOST"] = os.environ.get("MOTO_HOST") or HOST
     if services is not None:
         environment["SERVICES"] = services
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
@@ -169,6 +174,26 @@ def _answers(endpoint: str) -> bool:
             return bool(response.status == 200)
     except (OSError, urllib.error.URLError):
         return False
+
+
+def serves(endpoint: str | None) -> bool:
+    """A ministack answers at `endpoint` (moto answers its health path with a 404)."""
+    return endpoint is not None and _answers(endpoint)
+
+
+def with_static_map_concurrency(definition: str, max_concurrency: int) -> str:
+    """The definition with every Map's MaxConcurrencyPath replaced by MaxConcurrency (the value the run's
+    input would carry, MAX_PARALLEL_JOBS), which ministack does enforce."""
+
+    def replaced(node: Any) -> Any:
+        if isinstance(node, list):
+            return [replaced(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        found = {key: replaced(value) for key, value in node.items() if key != "MaxConcurrencyPath"}
+        return {**found, "MaxConcurrency": max_concurrency} if "MaxConcurrencyPath" in node else found
+
+    return json.dumps(replaced(json.loads(definition)))
 
 
 def reset(endpoint: str) -> None:

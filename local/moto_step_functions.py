@@ -11,9 +11,13 @@ tests and the benchmarks (idempotent: applying twice changes nothing).
    then the attempt counted as a heartbeat timeout. Here an endpoint created after this attempt's
    answer starts out notified.
 
-No upstream issue names 2 or 3 yet (moto's interpreter is LocalStack's; heartbeats came with
-localstack/localstack#8428): they are to be filed there with tests/integration/test_moto_step_functions.py
-as the reproducer. The patches reach into moto's private `_outcome`/`_notify_event`, here and nowhere else.
+Each is moto's behaviour, not AWS's, and cannot be avoided while the tests and `make run BACKEND=moto` run
+the state machine on moto. No upstream issue names them (getmoto/moto and localstack/localstack searched,
+December 2026): 1 is moto's own `StepFunctionResponse.send_task_failure`, which reads `cause` and does not
+pass it on; 2 and 3 are in the interpreter moto vendors from LocalStack, whose heartbeats came with
+localstack/localstack#8428 and whose heartbeat locking fix, #10663, does not cover an answer given before
+the endpoint exists. All three are to be filed, with tests/integration/test_moto_step_functions.py as the
+reproducer. The patches reach into moto's private `_outcome`/`_notify_event`, here and nowhere else.
 """
 
 from __future__ import annotations

@@ -2,25 +2,8 @@
 `sam local invoke` and `sam local start-api` at `make run`'s backend. Generated from template.yaml, so
 it cannot drift; `--check` fails when the committed file is not what this writes.
 
-What SAM does with it (SAM CLI 1.170, samcli/local/lambdafn/env_vars.py): a function's container gets
-the variables the template declares for it (Globals included), each overridden by this file's entry for
-the function's logical id; variables the template does not declare are dropped without a word. So:
-
-- AWS_ENDPOINT_URL is declared in the template's Globals with an empty deployed value (botocore treats
-  an empty one as unset: the real endpoints); here it names make run's backend as the container sees
-  it. Inside the container 127.0.0.1 is the container itself, so the host is `host.docker.internal`:
-  Docker Desktop resolves it; on Linux `--add-host host.docker.internal:host-gateway` maps it to the
-  bridge gateway (samconfig.toml and `make sam-invoke` pass that flag). SAM's `--docker-network host`
-  does not help: SAM CLI skips attaching the container to the "host" network and leaves it on the
-  default bridge.
-- Table names and the KMS key are what make run creates (local/stack.py's provision): a table is named
-  after its logical id; the key is reached through its alias, because its id is random. SAM itself
-  would turn `!GetAtt WebhookSecretKey.Arn` into a Lambda function ARN.
-- Credentials and the region are not here and cannot be: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-  AWS_SESSION_TOKEN and AWS_REGION are reserved by Lambda, so no template may declare them, so no
-  env-vars file may override them. SAM sets them in the container from its own boto3 session (the
-  shell's credentials, or "defaultkey"/"defaultsecret" when there are none) and its `--region`.
-  `make sam-invoke` runs SAM with dummy credentials and the region make run uses.
+What SAM does with the file, and why each entry is what it is (endpoint, resource names, credentials):
+docs/local-development.md, "The env-vars file".
 """
 
 from __future__ import annotations

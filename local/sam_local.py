@@ -2,11 +2,8 @@
 and `sam local start-api`, which run the functions in the Lambda container image (Docker), against the
 backend of a running `make run`.
 
-Before anything is installed or built it checks that Docker answers (else it says plainly that Docker is
-needed and points to `make invoke` / `make run`, which need none) and that make run's backend is
-listening. Then `sam build` (the layer's packages must be installed for the container) and the sam
-command, printed first so it can be pasted next time. See local/sam_env.py for what the env-vars file
-holds and why; docs/local-development.md for what runs where.
+It checks Docker and make run's backend before anything is installed or built, then runs `sam build` and
+the sam command, printed first. docs/local-development.md says what runs where; local/sam_env.py, the file.
 """
 
 from __future__ import annotations

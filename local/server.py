@@ -1,12 +1,12 @@
 """`make run`: the API on http://localhost:3000 the way API Gateway and Lambda would serve it.
 
-An embedded moto server (MOTO_PORT, default 5005) holds the template's tables and key, or, with
-BACKEND=ministack, a ministack subprocess on that same port (local/ministack.py); each
+A ministack subprocess (MOTO_PORT, default 5005; local/ministack.py) holds the template's tables, key,
+queues and state machine, or, with BACKEND=moto, an embedded moto server on that same port; each
 request becomes an API Gateway REST proxy event for the function whose route matches in
 template.yaml, and unknown routes get the template's own gateway response.
 
 This module is the API Gateway part only: HTTP itself is waitress's (local/http_server.py), and the
-embedded moto's transactions do not copy whole tables (local/moto_transactions.py).
+backends are started by local/backends.py.
 """
 
 from __future__ import annotations
@@ -264,7 +264,7 @@ def main() -> None:
     backend_port = int(os.environ.get("MOTO_PORT") or 5005)
     api_key = os.environ.get("LOCAL_API_KEY") or None
     read_timeout = int(os.environ.get("READ_TIMEOUT") or READ_TIMEOUT)
-    backend = os.environ.get("BACKEND") or "moto"
+    backend = os.environ.get("BACKEND") or "ministack"
     if backend not in BACKENDS:
         raise SystemExit(f"BACKEND={backend}: one of {', '.join(BACKENDS)}")
     overridden = sorted(name for name in SHELL_SETTINGS if name in os.environ)  # before the template's are set

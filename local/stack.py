@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 
+from local import ministack
 from local.template import (
     ACCOUNT_ID,
     LOCAL_PARAMETERS,
@@ -213,6 +214,9 @@ def provision_state_machines(template: Template, stack: LocalDeployment, endpoin
     role = f"arn:aws:iam::{ACCOUNT_ID}:role/execution-api-local-state-machine"
     for logical_id, _resource in template.of_type("AWS::Serverless::StateMachine").items():
         definition = state_machine_definition(template, stack, logical_id)
+        if ministack.serves(endpoint_url):  # the functions' MAX_PARALLEL_JOBS: the shell's or the template's
+            limit = os.environ.get("MAX_PARALLEL_JOBS") or stack.names["MaxParallelJobs"]
+            definition = ministack.with_static_map_concurrency(definition, int(limit))
         if logical_id in existing:
             arn = existing[logical_id]
             sfn.update_state_machine(stateMachineArn=arn, definition=definition)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from local import ministack
 from local.stack import (
@@ -23,6 +24,11 @@ from local.stack import (
 )
 from local.template import Template
 from tests.support import TEST_BACKEND, TEST_BACKENDS, Api, KeptMoto
+
+# No test asserts a wall-clock time: Hypothesis's default 200 ms deadline per example is one, and fails on a
+# loaded machine.
+settings.register_profile("no-deadline", deadline=None)
+settings.load_profile("no-deadline")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -119,9 +119,8 @@ class KeptMoto:
 
             self._mock = mock_aws(config=MOTO_CONFIG)
             self._mock.start()
-            # The moto make run uses: transactions roll back item by item instead of copying whole
-            # tables (tests/integration/test_moto_transactions.py proves the same outcomes), which made
-            # the storage tests' 250-job plans take minutes.
+            # The moto `make run BACKEND=moto` uses: a table copied once per transaction, not once per
+            # action (local/moto_transactions.py; the storage tests' 250-job plans took minutes without).
             moto_transactions.enable()
             self._stack = provision()
         else:

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import psutil
 import pytest
 
-from local import sam_env, sam_local
+from local import ministack, sam_env, sam_local
 from local.ministack import free_port
 from local.stack import LocalDeployment, forget_cached_configuration
 from local.template import REGION, ROOT, Template, pseudo_parameters, resolve
@@ -597,5 +598,16 @@ def test_make_runs_backend_listens_on_moto_host(
     server = start_moto(free_port())
     try:
         assert server.server.get_host_and_port()[0] == bound
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(not ministack.EXECUTABLE.exists(), reason="make .venv-ministack/.installed installs it")
+def test_make_runs_default_backend_listens_on_moto_host_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOTO_HOST", "0.0.0.0")  # noqa: S104
+    server = ministack.start()
+    try:
+        listening = {c.laddr.ip for c in psutil.Process(server.process.pid).net_connections() if c.status == "LISTEN"}
+        assert listening == {"0.0.0.0"}  # noqa: S104
     finally:
         server.stop()

@@ -1,7 +1,8 @@
 """The status and authorizer functions load only what their request needs (docs/deployment.md, "Cold starts
 of the API path"): polling status every second must not pay for the submit path, neither pays for Powertools'
-event handler (every resolver and event class), and the authorizer, on every uncached request's path, loads
-no pydantic. Each case imports the handler in a fresh interpreter with its template environment."""
+event handler (every resolver and event class), and neither the authorizer, on every uncached request's
+path, nor the status function loads pydantic (its answer is rendered by execution_api.models.status_view).
+Each case imports the handler in a fresh interpreter with its template environment."""
 
 from __future__ import annotations
 
@@ -55,7 +56,11 @@ def test_the_status_and_authorizer_handlers_never_load_powertools_event_handler(
     assert [m for m in loaded if m.startswith(EVENT_HANDLER)] == []
 
 
-def test_the_authorizer_loads_no_pydantic() -> None:
-    loaded = loaded_by("AuthorizerFunction")
-    assert "execution_api.api_keys" in loaded
+@pytest.mark.parametrize(
+    ("logical_id", "module"),
+    [("AuthorizerFunction", "execution_api.api_keys"), ("ExecutionStatusFunction", "execution_api.models.status_view")],
+)
+def test_the_authorizer_and_status_functions_load_no_pydantic(logical_id: str, module: str) -> None:
+    loaded = loaded_by(logical_id)
+    assert module in loaded
     assert [m for m in loaded if m.startswith(("pydantic", "pydantic_core"))] == []

@@ -73,7 +73,7 @@ def choose_target(args: argparse.Namespace) -> Target:
             f"AWS_ENDPOINT_URL is set ({ambient}) but the target is {endpoint or 'AWS'}: say ENDPOINT={ambient}"
             " (LOCAL=1 for make run's backend) to write there, or unset AWS_ENDPOINT_URL"
         )
-    if args.local:  # moto accepts any credentials; a developer's shell may have none
+    if args.local:  # the local backend accepts any credentials; a developer's shell may have none
         for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
             os.environ.setdefault(name, value)
     session = boto3.session.Session(region_name=args.region or ("us-east-1" if args.local else None))

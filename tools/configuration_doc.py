@@ -99,9 +99,9 @@ FIXED_LIMITS = {
 # make run's own variables (read by the Makefile and local/server.py, not by the functions).
 MAKE_RUN = {
     "PORT": "The API's port",
-    "MOTO_PORT": "The backend's port (moto, or ministack with `BACKEND=ministack`)",
-    "BACKEND": "`moto`, or `ministack` (installed into its own `.venv-ministack` on first use)",
-    "MOTO_HOST": "The address moto listens on; `0.0.0.0` for `sam local` on Docker Engine for Linux "
+    "MOTO_PORT": "The backend's port (ministack, or moto with `BACKEND=moto`)",
+    "BACKEND": "`ministack` (installed into its own `.venv-ministack` on first use), or `moto` (`make test`'s backend)",
+    "MOTO_HOST": "The address the backend listens on; `0.0.0.0` for `sam local` on Docker Engine for Linux "
     "([local-development.md](local-development.md))",
     "LOCAL_API_KEY": "Turns authentication on, with this key valid for tenant `local` ([security.md](security.md))",
 }
@@ -150,9 +150,10 @@ def _environment_section(template: Template, parameters: dict[str, dict[str, Any
         "",
         "## The functions' environment",
         "",
-        "Each function reads the ones it needs into its own settings (`execution_api/settings.py`; the",
-        "authorizer's one name, read without pydantic, in `execution_api/api_keys.py`) when its handler is",
-        "imported, at cold start: a missing or malformed variable fails the start, naming it, never a request.",
+        "Each function reads the ones it needs into its own settings (`execution_api/settings.py`; the API",
+        "path's, read without pydantic, in `execution_api/api_keys.py`, `status.py`, `cors.py` and `outputs.py`)",
+        "when its handler is imported, at cold start: a missing or malformed variable fails the start, naming it,",
+        "never a request.",
         "`make run` and `make invoke` take them from the template, parameters at their defaults; the",
         "ones marked *shell* can be overridden from your shell for a local experiment (`MAX_JOBS=1 make run`),",
         "and `make run` says which it took. Table, key and function names always come from the template.",

@@ -13,9 +13,8 @@ from execution_api.aws_clients import sqs_client
 from execution_api.engine.config import CancelSettings
 from execution_api.engine.scheduler import engine
 from execution_api.http import create_app, tenant_id
-from execution_api.models.response import ExecutionCancelled
+from execution_api.models.response import PROBLEM_RESPONSES, ExecutionCancelled
 from execution_api.observability import logger, tracer
-from execution_api.problem_json import PROBLEM_RESPONSES
 from execution_api.providers.checks import enqueue_checks
 from execution_api.public_paths import public_base_path
 from execution_api.settings import load_settings

@@ -3,7 +3,8 @@
 The answer carries a strong ETag; a poll that sends it back in If-None-Match gets 304 with no body.
 This module loads only the read side (execution_api.status), never the submit path, and routes its one
 route itself (execution_api.rest): Powertools' event handler (about 50 ms of a cold import) is loaded
-only by `make openapi`, through `openapi_router`."""
+only by `make openapi`, through `openapi_router`. Nor does it load pydantic: the body is rendered by
+execution_api.models.status_view, byte for byte the ExecutionStatus model's that OpenAPI documents."""
 
 import re
 from collections.abc import Mapping
@@ -15,12 +16,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_api import rest
+from execution_api.environment import load_settings
 from execution_api.etags import none_match, strong_etag, windowed_etag
-from execution_api.models.response import ExecutionStatus
+from execution_api.models.status_view import status_json
 from execution_api.observability import logger, tracer
 from execution_api.outputs import output_links
-from execution_api.settings import StatusSettings, load_settings
-from execution_api.status import status_service
+from execution_api.status import StatusSettings, status_service
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(StatusSettings)
@@ -37,7 +38,7 @@ ETAG_DOC = (
 def execution_status(event: Mapping[str, Any], execution_id: str) -> dict[str, Any]:
     tenant = rest.tenant_id(event)
     execution, jobs = status_service().status(tenant, execution_id)
-    body = ExecutionStatus.of(execution, jobs).model_dump_json(by_alias=True)
+    body = status_json(execution, jobs)
     links = output_links()
     # With outputs in the bucket, the body holds presigned URLs that change with time: the tag covers the
     # stored state and the signing window instead (docs/api.md, "ETag and presigned URLs").
@@ -48,7 +49,7 @@ def execution_status(event: Mapping[str, Any], execution_id: str) -> dict[str, A
     if presigned:
         execution = replace(execution, result=links.execution_result(execution.result, tenant))
         jobs = [replace(job, result=links.job_result(job.result, tenant)) for job in jobs]
-        body = ExecutionStatus.of(execution, jobs).model_dump_json(by_alias=True)
+        body = status_json(execution, jobs)
     return rest.result(HTTPStatus.OK.value, body, {"Content-Type": "application/json", "ETag": etag})
 
 
@@ -73,7 +74,7 @@ def openapi_router() -> Any:
     from aws_lambda_powertools.event_handler import Response
     from aws_lambda_powertools.event_handler.api_gateway import Router
 
-    from execution_api.problem_json import PROBLEM_RESPONSES
+    from execution_api.models.response import PROBLEM_RESPONSES, ExecutionStatus
 
     router = Router()
 

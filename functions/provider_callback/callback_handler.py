@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_api.errors import Unauthenticated
 from execution_api.http import create_app
+from execution_api.models.response import PROBLEM_RESPONSES
 from execution_api.observability import logger, tracer
-from execution_api.problem_json import PROBLEM_RESPONSES
 from execution_api.providers.settings import PredictionSettings
 from execution_api.providers.signatures import BadSignature
 from execution_api.providers.wiring import callback_service

@@ -17,8 +17,8 @@ from execution_api.aws_clients import dynamodb_client, kms_client
 from execution_api.container import per_container
 from execution_api.errors import MalformedRequest, ProviderKeyNotFound, ProviderNotFound
 from execution_api.http import check_envelope, create_app, tenant_id
+from execution_api.models.response import PROBLEM_RESPONSES
 from execution_api.observability import logger, tracer
-from execution_api.problem_json import PROBLEM_RESPONSES
 from execution_api.providers import catalog
 from execution_api.providers.keys import ProviderKeyCipher, ProviderKeyStore, StoredKey, last_four
 from execution_api.settings import ApiSettings, load_settings

@@ -14,10 +14,9 @@ from execution_api import exact_json
 from execution_api.http import check_envelope, create_app, tenant_id
 from execution_api.idempotency import CONFIG as IDEMPOTENCY_CONFIG
 from execution_api.idempotency import REPLAYED_HEADER, idempotency_key, run_once
-from execution_api.models.response import ExecutionAccepted, status_url
+from execution_api.models.response import PROBLEM_RESPONSES, ExecutionAccepted, status_url
 from execution_api.observability import logger, metrics, tracer
 from execution_api.plan_checks import PlanLimits
-from execution_api.problem_json import PROBLEM_RESPONSES
 from execution_api.public_paths import public_base_path
 from execution_api.settings import SubmitSettings, load_settings
 from execution_api.submission import submission_service

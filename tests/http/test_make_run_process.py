@@ -1,6 +1,7 @@
-"""`make run` as a user runs it (`python -m local.server` in a process group of its own): quiet when idle,
-functions with their own concurrency (jobs of minutes never stop other executions), and gone after the
-first SIGTERM to its group, whatever it is running."""
+"""`make run` as a user runs it (`make run`, its default backend, in a process group of its own): quiet
+when idle, functions with their own concurrency (jobs of minutes never stop other executions), and gone
+after the first SIGTERM to its group, whatever it is running. About the default, so not TEST_BACKEND's:
+the server and the ministack it starts are measured and stopped together."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,7 +19,7 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.support import TEST_BACKEND, free_port
+from tests.support import free_port
 
 pytestmark = pytest.mark.http
 
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 READY = "Ctrl-C stops."
 # Bounds on CPU seconds, not on time taken; generous, as the test machine is shared and noisy.
 IDLE_WINDOW_S = 10.0
-IDLE_CPU_S = 1.0  # 10% of one core (make run's own target: 5%)
+IDLE_CPU_S = 0.5  # 5% of one core, for every process of it (issue 25)
 SLOW_MS = 600_000  # ten minutes: still running when the test ends
 # More than the one shared pool of 16 deliveries the event sources once had, fewer than the work queue's cap
 # (WorkerMaxConcurrency, 20): on Lambda too, 20 jobs of ten minutes would hold every worker the queue may run.
@@ -63,11 +63,12 @@ class MakeRun:
 
 def start_make_run() -> MakeRun:
     port, backend_port = free_port(), free_port()
-    environment = {**os.environ, "PORT": str(port), "MOTO_PORT": str(backend_port), "BACKEND": TEST_BACKEND}
-    for name in ("AWS_ENDPOINT_URL", "LOCAL_API_KEY"):
+    environment = dict(os.environ)
+    for name in ("AWS_ENDPOINT_URL", "LOCAL_API_KEY", "BACKEND", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
         environment.pop(name, None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.server"],
+    # The Makefile's default backend, installed on first use as for a user.
+    process = subprocess.Popen(  # noqa: S603 - fixed arguments, no shell
+        ["make", "--no-print-directory", "run", f"PORT={port}", f"MOTO_PORT={backend_port}"],  # noqa: S607
         cwd=ROOT,
         env=environment,
         stdout=subprocess.PIPE,
@@ -142,13 +143,13 @@ def test_the_first_sigterm_to_its_group_ends_every_process() -> None:
         )
         assert wait_for(lambda: running.status(execution_id)["jobs"][0]["status"] == "processing")
         processes = [psutil.Process(running.process.pid), *psutil.Process(running.process.pid).children(True)]
+        assert {p.name() for p in processes} >= {"make", "python", "ministack"}
 
         # When its process group gets one SIGTERM
         os.killpg(running.process.pid, signal.SIGTERM)
 
-        # Then every process of it ends (make run gives itself 3 s; the bound here is for a loaded machine)
-        _gone, alive = psutil.wait_procs(processes, timeout=30)
+        # Then every process of it ends (make run gives itself 3 s; issue 25 asks for 5)
+        _gone, alive = psutil.wait_procs(processes, timeout=5)
         assert alive == []
-        assert running.process.wait() == 0
     finally:
         stop(running)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from execution_api.aws_clients import dynamodb_client
+from execution_api.limits import MAX_JOBS
 from local.events import rest_api_event
 from local.stack import FakeLambdaContext, LocalDeployment
 from tests.support import JSON, STATUS, SUBMIT, Api, chain, fail_call, plan, stored_items
@@ -49,19 +50,37 @@ def test_the_normalized_webhook_url_is_stored(api: Api, aws: LocalDeployment) ->
 # ---- bounded answers
 
 
-def test_a_flood_of_violations_gives_a_small_answer_that_says_how_many(api: Api, configure: Any) -> None:
-    # Given 60,000 jobs that each break two rules, in a body under the size limit
-    body = json.dumps({"executionPlan": {"jobs": [{"id": "#"}] * 60_000}})
-    assert len(body) < 1024 * 1024
+def test_a_flood_of_violations_gives_a_small_answer_that_says_how_many(api: Api) -> None:
+    # Given MAX_JOBS jobs that each break three rules
+    body = json.dumps({"executionPlan": {"jobs": [{"id": "#"}] * MAX_JOBS}})
     # When it is submitted
     answer = api.submit(None, raw=body)
     # Then the answer lists 100 violations, says how many there were, and stays small
     assert answer.status == 422
     assert len(answer.body["errors"]) == 100
     assert answer.body["errorsTruncated"] is True
-    assert answer.body["errorCount"] > 120_000
+    assert answer.body["errorCount"] == 3 * MAX_JOBS - 1  # the first "#" is no duplicate
     assert len(json.dumps(answer.body)) < 64 * 1024
     assert "(and " in answer.body["error"]
+
+
+def test_a_plan_over_max_jobs_gets_one_problem_whatever_its_jobs_hold(api: Api) -> None:
+    # Given 60,000 jobs that each break rules, in a body under the size limit
+    body = json.dumps({"executionPlan": {"jobs": [{"id": "#"}] * 60_000}, "typo": 1})
+    assert len(body) < 1024 * 1024
+    # When it is submitted
+    answer = api.submit(None, raw=body)
+    # Then the answer is the count alone: no job was checked
+    assert answer.status == 422
+    assert answer.body["errors"] == [
+        {
+            "pointer": "/executionPlan/jobs",
+            "code": "too_many_jobs",
+            "message": f"a plan has at most {MAX_JOBS} jobs, this one 60000",
+        }
+    ]
+    assert answer.body["error"] == f"a plan has at most {MAX_JOBS} jobs, this one 60000"
+    assert "errorCount" not in answer.body
 
 
 def test_a_short_list_is_not_marked_truncated(api: Api) -> None:

@@ -71,6 +71,22 @@ def test_a_webhook_that_is_neither_a_url_nor_an_object_is_a_422(api: Api) -> Non
     assert answer.violation("invalid_type")["pointer"] == "/options/webhook"
 
 
+# ---- null where a field is optional
+
+
+@pytest.mark.parametrize("field", ["dependsOn", "dependencies"])
+def test_a_null_dependency_list_means_none_and_is_accepted(api: Api, field: str) -> None:
+    # Given a root job whose optional dependency list is given as null (a client serialising an unset field);
+    # this body passed the schema and then failed an assert: 500
+    body = plan({"id": "a", field: None})
+    body["executionPlan"]["rootJobIds"] = ["a"]
+    # When it is submitted
+    answer = api.submit(body)
+    # Then it is accepted as a job with no dependencies
+    assert answer.status == 202, answer.body
+    assert api.status(answer.body["id"]).body["jobs"][0]["dependsOn"] == []
+
+
 # ---- what the SDK shows: `error` and `detail` in words
 
 

@@ -7,6 +7,8 @@ import json
 import boto3
 import pytest
 
+from execution_api.models.response import ExecutionStatus
+from execution_api.repository import ExecutionRepository
 from local.stack import LocalDeployment
 from tests.support import Api, event_file, plan
 
@@ -156,3 +158,40 @@ def test_webhook_secret_is_never_returned_by_any_endpoint(api: Api) -> None:
     for answer in (accepted, status):
         assert secret not in json.dumps(answer.body)
         assert secret not in json.dumps(answer.headers)
+
+
+@pytest.mark.parametrize(
+    "stored_result",
+    [
+        {"status": "completed", "outputs": [{**RESULT["outputs"][0], "durationSeconds": 4, "bytes": 9}]},
+        {"status": "completed", "outputs": [], "metadata": {"fps": 29.97, "big": 1e16, "nested": [{"é": None}]}},
+        {"status": "completed", "outputs": [], "text": "a custom worker's own key"},  # the model drops it
+    ],
+    ids=["outputs", "metadata-floats", "extra-key"],
+)
+def test_the_answer_is_the_execution_status_models_byte_for_byte(
+    api: Api, aws: LocalDeployment, stored_result: dict[str, object]
+) -> None:
+    # Given stored jobs: one completed with this result, one cancelled, one failed
+    execution_id = api.submit(plan({"id": "a"}, {"id": "b"}, {"id": "c"})).body["id"]
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    table = aws.names["ExecutionsTable"]
+    for job, status, extra in (
+        ("a", "completed", {"result": {"S": json.dumps(stored_result)}}),
+        ("b", "cancelled", {}),
+        ("c", "failed", {"error": {"S": json.dumps("provider timeout")}}),
+    ):
+        client.update_item(
+            TableName=table,
+            Key={"pk": {"S": f"TENANT#local#EXECUTION#{execution_id}"}, "sk": {"S": f"JOB#{job}"}},
+            UpdateExpression="SET #s = :s" + "".join(f", #{k} = :{k}" for k in extra),
+            ExpressionAttributeNames={"#s": "status", **{f"#{k}": k for k in extra}},
+            ExpressionAttributeValues={":s": {"S": status}, **{f":{k}": v for k, v in extra.items()}},
+        )
+    # When the status is read through the handler
+    answer = api.status(execution_id)
+    # Then its body is the model's dump of the same stored records (docs/openapi.json's schema), byte for byte
+    stored = ExecutionRepository(client, table).get("local", execution_id, with_params=False)
+    assert stored is not None
+    assert answer.status == 200
+    assert answer.raw == ExecutionStatus.of(*stored).model_dump_json(by_alias=True).encode("utf-8")

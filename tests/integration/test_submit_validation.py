@@ -162,9 +162,12 @@ def test_root_mismatch_names_missing_and_extra_ids(api: Api) -> None:
 
 def test_too_many_jobs(api: Api, configure: Any) -> None:
     configure("MAX_JOBS", "2")
-    answer = api.submit(plan({"id": "a"}, {"id": "b"}, {"id": "c"}))
+    # Jobs that break other rules too: a plan over the limit is refused before any job is checked
+    answer = api.submit(plan({"id": "a"}, {"id": "a", "dependsOn": ["ghost"]}, {"id": "#"}))
     assert answer.status == 422
-    assert answer.violation("too_many_jobs")["pointer"] == "/executionPlan/jobs"
+    assert answer.body["errors"] == [
+        {"pointer": "/executionPlan/jobs", "code": "too_many_jobs", "message": "a plan has at most 2 jobs, this one 3"}
+    ]
 
 
 def test_max_jobs_plan_is_accepted(api: Api, configure: Any) -> None:

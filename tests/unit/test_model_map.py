@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from execution_api.models.records import ExecutionPlan
+from execution_api.models.plan import ExecutionPlan
 from execution_api.operations import GENERATION_OPERATIONS
 from execution_api.plan_checks import PlanLimits, check_plan
 from execution_api.providers import catalog

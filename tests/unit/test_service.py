@@ -28,7 +28,8 @@ from execution_api.errors import (
     StorageUnavailable,
 )
 from execution_api.idempotency import run_once
-from execution_api.models.records import Execution, ExecutionPlan, Job
+from execution_api.models.plan import ExecutionPlan
+from execution_api.models.records import Execution, Job
 from execution_api.plan_checks import PlanLimits
 from execution_api.status import StatusService
 from execution_api.submission import SubmissionService

@@ -4,19 +4,32 @@ header at all), the preflight answer, and the headers added to every other answe
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Self
 
-from execution_api.settings import ApiSettings, load_settings
+from execution_api.environment import load_settings, names_variable
 
 CORS_ALLOW_HEADERS = "Authorization,Content-Type,Idempotency-Key,If-None-Match"
 CORS_EXPOSE_HEADERS = "Location,Idempotent-Replayed,Retry-After,ETag"
 
 
+@dataclass(frozen=True)
+class CorsSettings:
+    """Browser origins allowed by CORS (CORS_ALLOW_ORIGINS, comma-separated); none: no CORS headers at all.
+    Read without pydantic: the status function's cold start loads none (execution_api.environment)."""
+
+    cors_allow_origins: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_environment(cls) -> Self:
+        return cls(cors_allow_origins=names_variable("CORS_ALLOW_ORIGINS"))
+
+
 def allowed_origin(event: Mapping[str, Any]) -> str | None:
     """The request's Origin when it is one of the configured origins, else None."""
     origin = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "origin"), None)
-    return origin if origin and origin in load_settings(ApiSettings).cors_allow_origins else None
+    return origin if origin and origin in load_settings(CorsSettings).cors_allow_origins else None
 
 
 def preflight(origin: str, methods: tuple[str, ...]) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """A function's settings read from its environment once per container, and the error that names what is
-missing. Standard library only: the authorizer checks its one variable here without importing pydantic
-(about 30 % of that function's former cold import); the other functions' settings are pydantic
-models (execution_api.settings) read the same way."""
+missing. Standard library only: the authorizer and the status function (api_keys.AuthorizerSettings,
+status.StatusSettings, cors.CorsSettings, outputs.OutputLinkSettings) check their variables here without
+importing pydantic, which with its models was about a third of the status function's cold import
+(docs/benchmarks.md); the other functions' settings are pydantic models (execution_api.settings) read the
+same way, and these helpers word their errors as those do."""
 
 from __future__ import annotations
 
@@ -36,3 +38,34 @@ def required_variable(settings: str, name: str) -> str:
         problem = "is not set" if value is None else "is empty"
         raise SettingsError(f"the environment does not configure {settings}: {name} {problem}")
     return value
+
+
+def text_variable(settings: str, name: str, *, min_length: int = 1) -> str:
+    """A required variable of at least `min_length` characters (pydantic's wording when shorter)."""
+    value = required_variable(settings, name)
+    if len(value) < min_length:
+        problem = f"String should have at least {min_length} characters"
+        raise SettingsError(f"the environment does not configure {settings}: {name}: {problem}")
+    return value
+
+
+def int_variable(settings: str, name: str, *, default: int, ge: int, le: int) -> int:
+    """An optional whole number within [ge, le]; `default` when unset (an empty value is malformed)."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        problem = "Input should be a valid integer, unable to parse string as an integer"
+    else:
+        if ge <= number <= le:
+            return number
+        bound = f"greater than or equal to {ge}" if number < ge else f"less than or equal to {le}"
+        problem = f"Input should be {bound}"
+    raise SettingsError(f"the environment does not configure {settings}: {name}: {problem}")
+
+
+def names_variable(name: str) -> frozenset[str]:
+    """A comma-separated variable as the set of its non-empty, stripped parts (empty when unset)."""
+    return frozenset(part.strip() for part in os.environ.get(name, "").split(",") if part.strip())

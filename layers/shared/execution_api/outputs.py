@@ -16,24 +16,41 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
-from pydantic import Field
-
 from execution_api.container import per_container
-from execution_api.settings import EnvironmentSettings, load_settings
+from execution_api.environment import int_variable, load_settings, text_variable
 
 S3_SCHEME = "s3://"
+# SigV4 presigned URLs last at most 7 days; the signer's own credentials may end them sooner (docs/api.md).
+DEFAULT_URL_EXPIRY_SECONDS = 3600
+MIN_URL_EXPIRY_SECONDS = 120
+MAX_URL_EXPIRY_SECONDS = 604_800
 
 
-class OutputSettings(EnvironmentSettings):
-    """Where outputs live and how long a presigned URL lasts. Every function that stores or presents outputs
-    reads these (worker, media worker, status, webhook sender)."""
+@dataclass(frozen=True)
+class OutputLinkSettings:
+    """Where outputs live and how long a presigned URL lasts, for the functions that present outputs (status,
+    webhook sender). Not a pydantic model: the status function's cold start loads no pydantic (the workers'
+    settings extend execution_api.settings.OutputSettings, the same variables and bounds)."""
 
-    outputs_bucket_name: str = Field(alias="OUTPUTS_BUCKET_NAME", min_length=3)
-    # SigV4 presigned URLs last at most 7 days; the signer's own credentials may end them sooner (docs/api.md).
-    output_url_expiry_seconds: int = Field(default=3600, alias="OUTPUT_URL_EXPIRY_SECONDS", ge=120, le=604_800)
+    outputs_bucket_name: str
+    output_url_expiry_seconds: int = DEFAULT_URL_EXPIRY_SECONDS
+
+    @classmethod
+    def from_environment(cls) -> Self:
+        name = cls.__name__
+        return cls(
+            outputs_bucket_name=text_variable(name, "OUTPUTS_BUCKET_NAME", min_length=3),
+            output_url_expiry_seconds=int_variable(
+                name,
+                "OUTPUT_URL_EXPIRY_SECONDS",
+                default=DEFAULT_URL_EXPIRY_SECONDS,
+                ge=MIN_URL_EXPIRY_SECONDS,
+                le=MAX_URL_EXPIRY_SECONDS,
+            ),
+        )
 
 
 def tenant_prefix(tenant_id: str) -> str:
@@ -119,5 +136,5 @@ def output_links() -> OutputLinks:
     """Presigning with this function's own role, once per container (signing makes no AWS call)."""
     from execution_api.aws_clients import s3_client
 
-    settings = load_settings(OutputSettings)
+    settings = load_settings(OutputLinkSettings)
     return OutputLinks(s3_client(), settings.outputs_bucket_name, settings.output_url_expiry_seconds)

@@ -1,9 +1,10 @@
 """RFC 9457 problem+json answers, the one place errors become them: which status and code each error gets,
-one error's body (type, title, status, detail, code), a plan's violations listed (at most
-MAX_LISTED_VIOLATIONS), and every error status each route documents in OpenAPI.
+one error's body (type, title, status, detail, code) and a plan's violations listed (at most
+MAX_LISTED_VIOLATIONS); every error status each route documents in OpenAPI is
+execution_api.models.response.PROBLEM_RESPONSES.
 
-Nothing here loads Powertools' event handler: the status function answers without it (a shorter cold
-start); the resolver of the other routes turns a ProblemAnswer into its Response."""
+Nothing here loads Powertools' event handler or pydantic: the status function answers without them (a
+shorter cold start); the resolver of the other routes turns a ProblemAnswer into its Response."""
 
 from __future__ import annotations
 
@@ -34,35 +35,12 @@ from execution_api.errors import (
     UnsupportedMediaType,
     Violation,
 )
-from execution_api.models.response import Problem
 from execution_api.observability import logger, metrics
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://errors.execution-api.dev/"
 MAX_LISTED_VIOLATIONS = 100  # keeps every answer far below Lambda's 6 MB response limit
 RETRY_AFTER_SECONDS = "1"
-
-# Every error status the API documents, for the OpenAPI document of each route.
-PROBLEM_RESPONSES: dict[int, Any] = {
-    status: {"description": description, "content": {PROBLEM_JSON: {"model": Problem}}}
-    for status, description in (
-        (400, "The body is not JSON, or not a JSON object; or the Idempotency-Key is malformed."),
-        (401, "Missing or invalid API key."),
-        (404, "No such execution (or route)."),
-        (405, "The route does not take this method."),
-        (409, "A request with this Idempotency-Key is still running, or the execution has already ended."),
-        (413, "The body is larger than MAX_BODY_BYTES."),
-        (415, "The body is not application/json."),
-        (
-            422,
-            "The plan breaks rules (each listed in `errors`), or the Idempotency-Key came with another body.",
-        ),
-        (429, "Too many requests (the tenant's usage plan or the stage's throttle)."),
-        (500, "An internal error; quote `instance` when reporting it."),
-        (503, "DynamoDB or KMS is throttled or unavailable; retry after `Retry-After` seconds."),
-    )
-}
-
 
 # RFC 9110's names, the same on every Python: 3.13 renamed 422's phrase ("Unprocessable Entity" before).
 _TITLES = {HTTPStatus.UNPROCESSABLE_ENTITY: "Unprocessable Content"}

@@ -3,8 +3,10 @@
 A handler module calls `load_settings(ItsSettings)` at import, in Lambda's init phase: a missing or
 malformed variable fails the cold start with a message naming it, never a request. Later calls return
 the same object until `reset_caches()` (the local runtime and tests change the environment).
-The engine's settings extend these in `execution_api.engine.config`; the authorizer's, one name read
-without pydantic, are in `execution_api.api_keys` (load_settings and SettingsError: execution_api.environment).
+The engine's settings extend these in `execution_api.engine.config`. The API path's cold start reads its
+settings without pydantic (execution_api.environment): the authorizer's in `execution_api.api_keys`, the
+status function's in `execution_api.status`, CORS's in `execution_api.cors`, presigning's in
+`execution_api.outputs` (load_settings and SettingsError: execution_api.environment).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
-from execution_api import limits
+from execution_api import limits, outputs
 from execution_api.environment import SettingsError as SettingsError
 from execution_api.environment import load_settings as load_settings
 
@@ -66,18 +68,21 @@ class SweeperSettings(FunctionSettings):
 
 
 class ApiSettings(FunctionSettings):
-    """What every API route reads (execution_api.http)."""
-
-    # Browser origins allowed by CORS (comma-separated); empty: no CORS headers at all.
-    cors_allow_origins: frozenset[str] = Field(default=frozenset(), alias="CORS_ALLOW_ORIGINS")
-
-    _split_origins = field_validator("cors_allow_origins", mode="before")(_names)
+    """What every API route reads (execution_api.http); CORS_ALLOW_ORIGINS is read by execution_api.cors."""
 
 
-class StatusSettings(ApiSettings):
-    """GET /api/execute/{id}/status reads the executions table, and presents outputs as presigned GETs."""
+class OutputSettings(EnvironmentSettings):
+    """Where outputs live and how long a presigned URL lasts, for the workers' settings to extend (the status
+    function and the webhook sender present outputs with execution_api.outputs.OutputLinkSettings: the same
+    variables and bounds, without pydantic)."""
 
     outputs_bucket_name: str = Field(alias="OUTPUTS_BUCKET_NAME", min_length=3)
+    output_url_expiry_seconds: int = Field(
+        default=outputs.DEFAULT_URL_EXPIRY_SECONDS,
+        alias="OUTPUT_URL_EXPIRY_SECONDS",
+        ge=outputs.MIN_URL_EXPIRY_SECONDS,
+        le=outputs.MAX_URL_EXPIRY_SECONDS,
+    )
 
 
 class SubmitSettings(ApiSettings):

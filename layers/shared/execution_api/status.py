@@ -1,13 +1,34 @@
-"""Reading an execution for its client: the status route's only service (nothing of the submit path)."""
+"""Reading an execution for its client: the status route's only service (nothing of the submit path), and
+its settings. Nothing here loads pydantic: the status function's cold start is on every first poll's path
+(docs/benchmarks.md); its answer is shaped by execution_api.status_view."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Self
+
 from execution_api.aws_clients import dynamodb_client
 from execution_api.container import per_container
+from execution_api.environment import load_settings, text_variable
 from execution_api.errors import ExecutionNotFound, check_execution_id
 from execution_api.models.records import Execution, Job
 from execution_api.repository import ExecutionRepository, ExecutionStore
-from execution_api.settings import StatusSettings, load_settings
+
+
+@dataclass(frozen=True)
+class StatusSettings:
+    """GET /api/execute/{id}/status reads the executions table, and presents outputs as presigned GETs
+    (how: execution_api.outputs.OutputLinkSettings; CORS: execution_api.cors.CorsSettings)."""
+
+    executions_table_name: str
+    outputs_bucket_name: str
+
+    @classmethod
+    def from_environment(cls) -> Self:
+        return cls(
+            executions_table_name=text_variable(cls.__name__, "EXECUTIONS_TABLE_NAME"),
+            outputs_bucket_name=text_variable(cls.__name__, "OUTPUTS_BUCKET_NAME", min_length=3),
+        )
 
 
 class StatusService:

@@ -14,7 +14,8 @@ from execution_api.aws_clients import dynamodb_client, kms_client
 from execution_api.container import per_container
 from execution_api.credentials import MAX_SEALED_BYTES, CredentialVault, seal, take_credentials
 from execution_api.errors import EXECUTION_ID, PlanRejected, Violation
-from execution_api.models.records import Execution, ExecutionPlan, Job, PlannedJob, iso_millis
+from execution_api.models.plan import ExecutionPlan, PlannedJob
+from execution_api.models.records import Execution, Job, iso_millis
 from execution_api.plan_checks import pointer
 from execution_api.repository import ExecutionRepository, ExecutionStore
 from execution_api.settings import SubmitSettings, load_settings

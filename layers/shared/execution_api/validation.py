@@ -1,8 +1,9 @@
 """The one validation path of POST /api/execute: the body is parsed once, its structure and every
 whole-plan rule are checked in the same pass, and all violations come back together.
 
-Order, each step only if the previous passed: the body is JSON (400), the JSON is an object (400),
-then schema, cross-field and plan rules (422, every violation listed).
+Order, each step only if the previous passed: the body is JSON (400), the JSON is an object (400), it
+holds at most MAX_JOBS jobs (422 with that one problem: nothing is checked job by job in a plan that is
+refused anyway), then schema, cross-field and plan rules (422, every violation listed).
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import difflib
-import gc
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
@@ -26,7 +26,7 @@ from execution_api.limits import (
     MAX_WEBHOOK_SECRET_LENGTH,
     MAX_WEBHOOK_URL_LENGTH,
 )
-from execution_api.models.records import ExecutionPlan, PlannedJob, WebhookTarget
+from execution_api.models.plan import ExecutionPlan, PlannedJob, WebhookTarget
 from execution_api.models.request import FIELDS_OF, JOB_ID_RULE, OPERATION_RULE, SubmitExecutionRequest
 from execution_api.plan_checks import PlanLimits, check_plan, pointer
 
@@ -35,23 +35,8 @@ def read_submission(
     body: str | None, is_base64_encoded: bool, limits: PlanLimits, *, allow_insecure_webhooks: bool = False
 ) -> tuple[dict[str, Any], ExecutionPlan]:
     """The body (`parse_body`) and its plan (`validate_submission`): what the submit route runs."""
-    with _collector_paused():
-        value = parse_body(body, is_base64_encoded)
-        return value, validate_submission(value, limits, allow_insecure_webhooks=allow_insecure_webhooks)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Parsed JSON holds no reference cycles, so the cyclic garbage collector, triggered again and again
-    by the objects of a large body, would walk them and free nothing: a third of a 10,000-job plan's
-    time. Reference counting still frees everything; the collector resumes when the body is checked."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    value = parse_body(body, is_base64_encoded)
+    return value, validate_submission(value, limits, allow_insecure_webhooks=allow_insecure_webhooks)
 
 
 def parse_body(body: str | None, is_base64_encoded: bool = False) -> dict[str, Any]:
@@ -76,19 +61,34 @@ def validate_submission(
 ) -> ExecutionPlan:
     """The plan in one canonical shape, aliases resolved; PlanRejected with every violation otherwise.
     `allow_insecure_webhooks` (ALLOW_INSECURE_WEBHOOKS) lets an http:// webhook URL to a public host pass."""
-    try:
-        SubmitExecutionRequest.model_validate(body)
-        violations: list[Violation] = []
-    except ValidationError as error:
-        violations = [_schema_violation(e) for e in error.errors(include_url=False, include_input=False)]
-    plan, conflicts = _read_plan(body)
-    violations += conflicts
+    too_many = _too_many_jobs(body, limits.max_jobs)
+    if too_many is not None:
+        raise PlanRejected([too_many])
+    violations = _schema_violations(body) + field_conflicts(body)
+    plan = plan_from_body(body)
     if plan is not None:
         violations += check_plan(plan, limits, allow_insecure_webhooks=allow_insecure_webhooks)
     if violations:
         raise PlanRejected(_unique(violations))
     assert plan is not None  # a body that passed the schema always yields a plan
     return plan
+
+
+def _too_many_jobs(body: Mapping[str, Any], max_jobs: int) -> Violation | None:
+    jobs = _object(body.get("executionPlan")).get("jobs")
+    if isinstance(jobs, list) and len(jobs) > max_jobs:
+        return Violation(
+            "/executionPlan/jobs", "too_many_jobs", f"a plan has at most {max_jobs} jobs, this one {len(jobs)}"
+        )
+    return None
+
+
+def _schema_violations(body: Mapping[str, Any]) -> list[Violation]:
+    try:
+        SubmitExecutionRequest.model_validate(body)
+    except ValidationError as error:
+        return [_schema_violation(e) for e in error.errors(include_url=False, include_input=False)]
+    return []
 
 
 def _unique(violations: list[Violation]) -> list[Violation]:
@@ -101,83 +101,76 @@ def _unique(violations: list[Violation]) -> list[Violation]:
     return unique
 
 
-# ---- the plan, built from the body (best effort when the schema failed, so graph problems are
-# ---- reported in the same answer)
+# ---- the SDK's aliases, all here: which name a job gives a field under, and the conflicts between forms
+
+
+@dataclass(frozen=True)
+class _JobField:
+    """A job field with two names. Null counts as not given; given under both names is a conflict, and
+    then the canonical name is read. The name given is where pointers into the job point."""
+
+    name: str
+    alias: str
+    required: bool
+
+    def given_as(self, job: Mapping[str, Any]) -> str:
+        return self.alias if job.get(self.name) is None and job.get(self.alias) is not None else self.name
+
+    def conflicts(self, index: int, job: Mapping[str, Any]) -> list[Violation]:
+        has_name, has_alias = job.get(self.name) is not None, job.get(self.alias) is not None
+        if has_name and has_alias:
+            message = f"give either '{self.name}' or '{self.alias}' (its alias), not both"
+            return [Violation(f"/executionPlan/jobs/{index}", "conflicting_fields", message)]
+        if self.required and not (has_name or has_alias):
+            message = f"'{self.name}' (or its alias '{self.alias}') is required"
+            return [Violation(f"/executionPlan/jobs/{index}", "missing_field", message)]
+        return []
+
+
+OPERATION = _JobField("operation", "type", required=True)
+DEPENDS_ON = _JobField("dependsOn", "dependencies", required=False)
+JOB_FIELDS_WITH_ALIASES = (OPERATION, DEPENDS_ON)
 
 
 def plan_from_body(body: Mapping[str, Any]) -> ExecutionPlan | None:
-    """None when the jobs' shape is too broken to reason about (an id that is not a string, ...)."""
-    return _read_plan(body)[0]
-
-
-def field_conflicts(body: Mapping[str, Any]) -> list[Violation]:
-    """The rules across fields: aliases given twice, a secret without a URL, two different base ids."""
-    return _read_plan(body)[1]
-
-
-def _read_plan(body: Mapping[str, Any]) -> tuple[ExecutionPlan | None, list[Violation]]:
-    """The plan (as `plan_from_body`) and the conflicts between fields (as `field_conflicts`), in one pass
-    over the jobs: the hot path of a large plan."""
-    plan = body.get("executionPlan") if isinstance(body, Mapping) else None
-    options = _object(body.get("options")) if isinstance(body, Mapping) else {}
-    raw_jobs = plan.get("jobs") if isinstance(plan, dict) else None
-    violations: list[Violation] = []
-    jobs: list[PlannedJob] | None = [] if isinstance(raw_jobs, list) else None
-    for index, raw in enumerate(raw_jobs if isinstance(raw_jobs, list) else ()):
-        if not isinstance(raw, dict):
-            jobs = None
-            continue
-        # The conflicts of a job, inline: the same rules and messages as before, without a set per job.
-        has_operation, has_type = raw.get("operation") is not None, raw.get("type") is not None
-        has_depends_on, has_dependencies = raw.get("dependsOn") is not None, raw.get("dependencies") is not None
-        if (has_operation and has_type) or not (has_operation or has_type) or (has_depends_on and has_dependencies):
-            violations += _job_conflicts(f"/executionPlan/jobs/{index}", raw)
-        if jobs is not None:
-            job = _job_from_body(index, raw)
-            if job is None:
-                jobs = None
-            else:
-                jobs.append(job)
-    violations += _options_conflicts(options)
-    base_in_plan = plan.get("baseExecutionId") if isinstance(plan, dict) else None
-    base_in_options = options.get("baseExecutionId")
-    if base_in_plan is not None and base_in_options is not None and base_in_plan != base_in_options:
-        message = "executionPlan.baseExecutionId and options.baseExecutionId differ; give one, or the same id twice"
-        violations.append(Violation("", "conflicting_fields", message))
-    if jobs is None or not isinstance(plan, dict):
-        return None, violations
+    """The plan, every alias resolved; built even when the schema failed, so graph problems are reported
+    in the same answer. None when the jobs' shape is too broken to reason about (an id that is not a
+    string, ...)."""
+    body = _object(body)
+    plan = _object(body.get("executionPlan"))
+    raw_jobs = plan.get("jobs")
+    if not isinstance(raw_jobs, list):
+        return None
+    jobs = tuple(job for index, raw in enumerate(raw_jobs) if (job := _job_from_body(index, raw)) is not None)
+    if len(jobs) < len(raw_jobs):
+        return None
+    options = _object(body.get("options"))
     roots = plan.get("rootJobIds")
-    keys = options.get("providerApiKeys")
+    keys = _object(options.get("providerApiKeys"))
+    base_in_plan = _string(plan.get("baseExecutionId"))
     return ExecutionPlan(
-        jobs=tuple(jobs),
+        jobs=jobs,
         root_job_ids=tuple(roots) if isinstance(roots, list) and all(isinstance(r, str) for r in roots) else None,
-        base_execution_id=_string(base_in_plan) or _string(options.get("baseExecutionId")),
+        base_execution_id=base_in_plan or _string(options.get("baseExecutionId")),
         base_execution_pointer="/executionPlan/baseExecutionId" if base_in_plan else "/options/baseExecutionId",
         webhook=_webhook_from_options(options),
-        provider_api_keys={k: SecretStr(v) for k, v in keys.items() if isinstance(v, str)}
-        if isinstance(keys, dict)
-        else {},
-    ), violations
+        provider_api_keys={name: SecretStr(key) for name, key in keys.items() if isinstance(key, str)},
+    )
 
 
-def _job_from_body(index: int, raw: dict[str, Any]) -> PlannedJob | None:
-    job_id = raw.get("id")
-    if not isinstance(job_id, str):
+def _job_from_body(index: int, raw: Any) -> PlannedJob | None:
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
         return None
-    depends_field = "dependencies" if "dependencies" in raw and "dependsOn" not in raw else "dependsOn"
-    depends_on = raw.get(depends_field, [])
+    depends_field, operation_field = DEPENDS_ON.given_as(raw), OPERATION.given_as(raw)
+    depends_on = raw.get(depends_field)
+    depends_on = [] if depends_on is None else depends_on
     params = raw.get("params", {})
-    if not (isinstance(depends_on, list) and isinstance(params, dict)):
+    if not (isinstance(depends_on, list) and all(isinstance(d, str) for d in depends_on) and isinstance(params, dict)):
         return None
-    for dependency in depends_on:
-        if not isinstance(dependency, str):
-            return None
-    operation_field = "type" if "type" in raw and "operation" not in raw else "operation"
-    operation = raw.get(operation_field)
-    output = raw.get("output")
+    operation, output = raw.get(operation_field), raw.get("output")
     return PlannedJob(
         index,
-        job_id,
+        raw["id"],
         operation if isinstance(operation, str) else "",
         params,
         tuple(depends_on),
@@ -200,27 +193,23 @@ def _webhook_from_options(options: Mapping[str, Any]) -> WebhookTarget | None:
     return None
 
 
-def _object(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _string(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-# ---- rules across fields (aliases given twice, a secret without a URL, two different base ids)
-
-
-def _job_conflicts(where: str, job: Mapping[str, Any]) -> list[Violation]:
-    present = {name for name in ("operation", "type", "dependsOn", "dependencies") if job.get(name) is not None}
-    problems = []
-    if {"operation", "type"} <= present:
-        problems.append(("conflicting_fields", "give either 'operation' or 'type' (its alias), not both"))
-    if not {"operation", "type"} & present:
-        problems.append(("missing_field", "'operation' (or its alias 'type') is required"))
-    if {"dependsOn", "dependencies"} <= present:
-        problems.append(("conflicting_fields", "give either 'dependsOn' or 'dependencies' (its alias), not both"))
-    return [Violation(where, code, message) for code, message in problems]
+def field_conflicts(body: Mapping[str, Any]) -> list[Violation]:
+    """The rules across fields: aliases given twice, a secret without a URL, two different base ids."""
+    body = _object(body)
+    plan = _object(body.get("executionPlan"))
+    options = _object(body.get("options"))
+    raw_jobs = plan.get("jobs")
+    violations: list[Violation] = []
+    for index, job in enumerate(raw_jobs if isinstance(raw_jobs, list) else ()):
+        if isinstance(job, dict):
+            for field in JOB_FIELDS_WITH_ALIASES:
+                violations += field.conflicts(index, job)
+    violations += _options_conflicts(options)
+    base_in_plan, base_in_options = plan.get("baseExecutionId"), options.get("baseExecutionId")
+    if base_in_plan is not None and base_in_options is not None and base_in_plan != base_in_options:
+        message = "executionPlan.baseExecutionId and options.baseExecutionId differ; give one, or the same id twice"
+        violations.append(Violation("", "conflicting_fields", message))
+    return violations
 
 
 def _options_conflicts(options: Mapping[str, Any]) -> list[Violation]:
@@ -236,6 +225,14 @@ def _options_conflicts(options: Mapping[str, Any]) -> list[Violation]:
     if "webhookSecret" in present and not present & {"webhook", "webhookUrl"}:
         return [Violation("/options", "webhook_secret_without_url", "'webhookSecret' needs a 'webhookUrl'")]
     return []
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 # ---- pydantic's errors as violations: JSON Pointers into the body and stable codes
@@ -264,10 +261,6 @@ _FIELD_CODES = {
     ),
 }
 _LOC_TAGS = {"webhook-object", "webhook-url", "[key]"}  # pydantic's names for union branches and dict keys
-# A job is a TypedDict and its params an InstanceOf[dict] (for speed, models.request): their type errors
-# keep the wording a model and a dict field have always had.
-_JOB_NOT_OBJECT = "Input should be a valid dictionary or instance of JobRequest"
-_NOT_A_DICT = "Input should be a valid dictionary"
 
 
 def _schema_violation(error: Mapping[str, Any]) -> Violation:
@@ -284,9 +277,6 @@ def _schema_violation(error: Mapping[str, Any]) -> Violation:
         return Violation(where, *_FIELD_CODES["providerApiKeys"])
     if kind in _CONSTRAINT_ERRORS and field in _FIELD_CODES:
         return Violation(where, *_FIELD_CODES[field])
-    if kind == "is_instance_of" or (kind == "dict_type" and loc[-2:-1] == ("jobs",)):
-        message = _NOT_A_DICT if kind == "is_instance_of" else _JOB_NOT_OBJECT
-        return Violation(where, "invalid_type", f"'{field}': {message}")
     if kind.endswith("_type") or kind in {"model_attributes_type", "list_type", "dict_type"}:
         return Violation(where, "invalid_type", f"'{field or 'the body'}': {error.get('msg', 'wrong type')}")
     return Violation(where, kind, str(error.get("msg", "invalid value")))

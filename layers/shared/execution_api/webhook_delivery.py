@@ -27,7 +27,7 @@ from execution_api.aws_clients import dynamodb_client, kms_client, sqs_client
 from execution_api.aws_errors import call
 from execution_api.container import per_container
 from execution_api.models.records import Execution, Job, WebhookDelivery
-from execution_api.models.response import client_view
+from execution_api.models.status_view import client_view
 from execution_api.observability import logger, metrics
 from execution_api.outputs import OutputLinks, output_links
 from execution_api.settings import WebhookSettings, load_settings

@@ -20,7 +20,7 @@ from execution_api.limits import MAX_WEBHOOK_URL_LENGTH
 from execution_api.webhook_signing import whsec_problem
 
 if TYPE_CHECKING:
-    from execution_api.models.records import WebhookTarget
+    from execution_api.models.plan import WebhookTarget
 
 _CONTROL_SPACE_OR_BACKSLASH = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
 _AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")

@@ -24,8 +24,8 @@ from execution_api.engine.params import float_numbers
 from execution_api.engine.workdirs import job_workdir
 from execution_api.media_inputs import InputFetcher, InputLimits, InputRefused, InputUnavailable
 from execution_api.operations import executor_of
-from execution_api.outputs import OutputSettings, output_key, reference
-from execution_api.settings import load_settings
+from execution_api.outputs import output_key, reference
+from execution_api.settings import OutputSettings, load_settings
 
 RunOperation = Callable[..., tuple[Sequence[Any], Mapping[str, Any]]]
 

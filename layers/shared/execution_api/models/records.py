@@ -1,6 +1,8 @@
-"""Domain records: the plan once its aliases are resolved, and the execution and jobs that are stored.
+"""Domain records: the execution and jobs that are stored (the plan once its aliases are resolved is in
+`execution_api.models.plan`).
 
-These never go to a client as they are; `execution_api.models.response` shapes what clients see.
+These never go to a client as they are; `execution_api.models.response` shapes what clients see. Standard
+library only: the status function reads them on its cold start without loading pydantic.
 """
 
 from __future__ import annotations
@@ -8,9 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
-
-from pydantic import SecretStr
-from pydantic_core import to_json
 
 
 def iso_millis(moment: datetime) -> str:
@@ -21,65 +20,6 @@ def iso_millis(moment: datetime) -> str:
 # The SDK's and the origin backend's words, for executions and jobs alike.
 ExecutionState = Literal["pending", "processing", "completed", "failed", "cancelled"]
 TERMINAL_STATES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
-
-
-@dataclass(slots=True)  # not frozen: built once per job of a plan of up to 10,000, and never changed
-class PlannedJob:
-    index: int
-    id: str
-    operation: str
-    params: dict[str, Any]
-    depends_on: tuple[str, ...]
-    depends_on_field: str = "dependsOn"  # or the SDK's "dependencies": where error pointers point
-    operation_field: str = "operation"  # or the SDK's "type"
-    output: str | None = None
-    _params_json: bytes | None = field(default=None, init=False, repr=False, compare=False)
-
-    def params_json(self) -> bytes:
-        """The params as compact UTF-8 JSON, serialized once for the plan checks, the credential scan and
-        storage (pydantic-core's `to_json`: Decimals come out quoted; `exact_json.text_of` minds that).
-        Cached: params are never changed in place (credentials are taken from a copy)."""
-        if self._params_json is None:
-            self._params_json = to_json(self.params)
-        return self._params_json
-
-
-@dataclass(frozen=True)
-class WebhookTarget:
-    url: str
-    secret: SecretStr | None
-    pointer: str  # where the URL was given: /options/webhookUrl or /options/webhook/url
-
-
-@dataclass(frozen=True)
-class ExecutionPlan:
-    jobs: tuple[PlannedJob, ...]
-    root_job_ids: tuple[str, ...] | None = None
-    base_execution_id: str | None = None
-    base_execution_pointer: str = "/options/baseExecutionId"
-    webhook: WebhookTarget | None = None
-    provider_api_keys: dict[str, SecretStr] = field(default_factory=dict)
-
-    def job_ids(self) -> frozenset[str]:
-        return frozenset(job.id for job in self.jobs)
-
-    def derived_root_job_ids(self) -> tuple[str, ...]:
-        """The jobs with no dependencies, in plan order: what `rootJobIds` must equal. A job that depends
-        only on jobs of the base execution can start at once, so it is a root too."""
-        if self.base_execution_id is None:
-            return tuple(job.id for job in self.jobs if not job.depends_on)
-        ids = self.job_ids()
-        return tuple(job.id for job in self.jobs if not any(d in ids for d in job.depends_on))
-
-    def base_dependencies(self) -> dict[str, list[PlannedJob]]:
-        """Dependencies on jobs outside the plan (of the base execution), with the jobs that name them."""
-        ids = self.job_ids()
-        outside: dict[str, list[PlannedJob]] = {}
-        for job in self.jobs:
-            for dependency in job.depends_on:
-                if dependency not in ids:
-                    outside.setdefault(dependency, []).append(job)
-        return outside
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,10 @@ in OpenAPI. `execution_api.validation` runs them and the whole-plan rules in one
 
 from __future__ import annotations
 
-from typing import Annotated, NotRequired
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, InstanceOf, SecretStr, Tag, with_config
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag
 from pydantic.alias_generators import to_camel
-from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
 from execution_api.limits import (
     MAX_JOB_ID_LENGTH,
@@ -39,39 +38,24 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True)
 
 
-# One job. A TypedDict, not a model: a plan may hold thousands, and pydantic checks a TypedDict without
-# building an instance per job (less than half the schema's time on a large plan). Its keys are the wire
-# names; `validation` gives its errors the wording a model's would have.
-@with_config(ConfigDict(extra="forbid"))
-class JobRequest(TypedDict):
+class JobRequest(_Body):
+    # Titles from the wire names ("Dependson"), as docs/openapi.json has always shown them.
+    model_config = ConfigDict(field_title_generator=lambda name, _: to_camel(name).title())
+
     id: JobId
-    operation: NotRequired[Annotated[Operation | None, Field(default=None)]]
-    type: NotRequired[Annotated[Operation | None, Field(default=None, description="The SDK's name for `operation`.")]]
-    # Any JSON object, taken as parsed: only its type is checked here, never copied member by member.
-    params: NotRequired[
-        Annotated[
-            InstanceOf[dict],  # type: ignore[type-arg]
-            Field(
-                description="Kept exactly as sent. Credential-like keys (apiKey, token, secret, ...) are sealed "
-                "with KMS."
-            ),
-        ]
-    ]
-    dependsOn: NotRequired[
-        Annotated[
-            list[JobId] | None,
-            Field(default=None, description="Ids of jobs in this plan, or of completed jobs of the base execution."),
-        ]
-    ]
-    dependencies: NotRequired[
-        Annotated[list[JobId] | None, Field(default=None, description="The SDK's name for `dependsOn`.")]
-    ]
-    output: NotRequired[
-        Annotated[
-            str | None,
-            Field(default=None, max_length=MAX_OUTPUT_LENGTH, description="The SDK's output handle, kept as given."),
-        ]
-    ]
+    operation: Operation | None = None
+    type: Operation | None = Field(default=None, description="The SDK's name for `operation`.")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Kept exactly as sent. Credential-like keys (apiKey, token, secret, ...) are sealed with KMS.",
+    )
+    depends_on: list[JobId] | None = Field(
+        default=None, description="Ids of jobs in this plan, or of completed jobs of the base execution."
+    )
+    dependencies: list[JobId] | None = Field(default=None, description="The SDK's name for `dependsOn`.")
+    output: str | None = Field(
+        default=None, max_length=MAX_OUTPUT_LENGTH, description="The SDK's output handle, kept as given."
+    )
 
 
 class ExecutionPlanRequest(_Body):
@@ -119,7 +103,7 @@ class SubmitExecutionRequest(_Body):
 FIELDS_OF: dict[str, tuple[str, ...]] = {
     "the body": tuple(field.alias or name for name, field in SubmitExecutionRequest.model_fields.items()),
     "executionPlan": tuple(field.alias or name for name, field in ExecutionPlanRequest.model_fields.items()),
-    "a job": tuple(JobRequest.__annotations__),
+    "a job": tuple(field.alias or name for name, field in JobRequest.model_fields.items()),
     "options": tuple(field.alias or name for name, field in OptionsRequest.model_fields.items()),
     "options.webhook": tuple(field.alias or name for name, field in WebhookRequest.model_fields.items()),
 }

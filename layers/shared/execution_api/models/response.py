@@ -1,27 +1,20 @@
-"""Response bodies: what clients see. Built from domain records, never from stored items directly."""
+"""Response bodies: what clients see. Built from domain records, never from stored items directly.
+
+These models are the schema of every answer (docs/openapi.json). The status function renders its answer
+with execution_api.models.status_view, the same bytes without loading pydantic on its cold start."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from execution_api.models.records import Execution, Job, WebhookDelivery
+from execution_api.models.status_view import CANCELLED_ERROR, ClientState, client_view
+from execution_api.problem_json import PROBLEM_JSON
 
-# What clients read: the origin's four statuses. A cancel is stored as `cancelled` but read as `failed`
-# with `cancelled: true` and an error in words, so a client that knows only these four (the SDK polls
-# until completed or failed) settles, and a client of this API still tells a cancel from a failure.
-ClientState = Literal["pending", "processing", "completed", "failed"]
-CANCELLED_ERROR = "Execution cancelled"
 CANCELLED_DOC = "True when the execution was cancelled: `status` then reads `failed` and `error` says so."
-
-
-def client_view(status: str, error: Any) -> tuple[ClientState, Any, bool]:
-    """(status, error, cancelled) as a client reads a stored status and error."""
-    if status == "cancelled":
-        return "failed", error or CANCELLED_ERROR, True
-    return cast(ClientState, status), error, False  # the other four stored words are the client's
 
 
 class _Response(BaseModel):
@@ -207,6 +200,28 @@ class Problem(BaseModel):
         default=None, alias="errorCount", description="How many violations there were in all, when `errors` is cut."
     )
     errors_truncated: bool | None = Field(default=None, alias="errorsTruncated")
+
+
+# Every error status the API documents, for the OpenAPI document of each route.
+PROBLEM_RESPONSES: dict[int, Any] = {
+    status: {"description": description, "content": {PROBLEM_JSON: {"model": Problem}}}
+    for status, description in (
+        (400, "The body is not JSON, or not a JSON object; or the Idempotency-Key is malformed."),
+        (401, "Missing or invalid API key."),
+        (404, "No such execution (or route)."),
+        (405, "The route does not take this method."),
+        (409, "A request with this Idempotency-Key is still running, or the execution has already ended."),
+        (413, "The body is larger than MAX_BODY_BYTES."),
+        (415, "The body is not application/json."),
+        (
+            422,
+            "The plan breaks rules (each listed in `errors`), or the Idempotency-Key came with another body.",
+        ),
+        (429, "Too many requests (the tenant's usage plan or the stage's throttle)."),
+        (500, "An internal error; quote `instance` when reporting it."),
+        (503, "DynamoDB or KMS is throttled or unavailable; retry after `Retry-After` seconds."),
+    )
+}
 
 
 class ExecutionCancelled(_Response):
