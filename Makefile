@@ -94,18 +94,20 @@ template-lint: $(VENV)/.installed
 	$(VENV)/bin/cfn-lint template.yaml
 
 # Every test: unit, integration (handlers against moto), HTTP (make run's server), template and docs;
-# one worker per CPU (PYTEST_WORKERS=0: in this process), each test module on one worker. ministack's venv:
+# one worker per CPU (PYTEST_WORKERS=0: in this process). worksteal: each worker takes half the tests in
+# order (a module's server starts once per worker that runs some of it), and an idle one takes half of
+# what the other has left, so neither waits at the end for one long module. ministack's venv:
 # tests/http/test_make_run_process.py runs make run as a user does, on its default backend.
 PYTEST_WORKERS ?= auto
 pytest: $(VENV)/.installed $(MINISTACK_VENV)/.installed
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 unit: $(VENV)/.installed
 	$(VENV)/bin/pytest tests/unit
 
 # The same handlers, storage and HTTP tests against ministack (tests marked moto_only are deselected).
 test-ministack: $(VENV)/.installed $(MINISTACK_VENV)/.installed
-	TEST_BACKEND=ministack $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile tests/integration tests/http tests/test_events.py tests/engine
+	TEST_BACKEND=ministack $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist worksteal tests/integration tests/http tests/test_events.py tests/engine
 
 openapi: $(VENV)/.installed
 	$(PY) -m tools.openapi

@@ -112,28 +112,10 @@ def provision(
     """Create every table, key, alias, queue and state machine of the template (reusing ones that exist)
     and return the wiring. `parameters` override the template's parameter defaults (as a deploy would)."""
     template = template or Template()
-    dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint_url)
     kms = boto3.client("kms", region_name=REGION, endpoint_url=endpoint_url)
     names = {**template.parameter_defaults(), **LOCAL_PARAMETERS, **(parameters or {}), **pseudo_parameters()}
     stack = LocalDeployment(template, names)
-
-    for logical_id, resource in template.of_type("AWS::DynamoDB::Table").items():
-        props = resource["Properties"]
-        names[logical_id] = logical_id
-        stack.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{logical_id}"
-        if logical_id not in dynamodb.list_tables()["TableNames"]:
-            stream = props.get("StreamSpecification")  # CloudFormation's form lacks the API's StreamEnabled
-            dynamodb.create_table(
-                TableName=logical_id,
-                **{k: props[k] for k in TABLE_PROPERTIES if k in props},
-                **({"StreamSpecification": {"StreamEnabled": True, **stream}} if stream else {}),
-            )
-            ttl = props.get("TimeToLiveSpecification")
-            if ttl and ttl.get("Enabled"):
-                dynamodb.update_time_to_live(TableName=logical_id, TimeToLiveSpecification=ttl)
-        if "StreamSpecification" in props:
-            stream_arn = dynamodb.describe_table(TableName=logical_id)["Table"]["LatestStreamArn"]
-            stack.attributes[(logical_id, "StreamArn")] = stream_arn
+    provision_tables(template, stack, endpoint_url)
 
     aliases = template.of_type("AWS::KMS::Alias")
     existing = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
@@ -159,6 +141,29 @@ def provision(
     for logical_id in template.resources:
         names.setdefault(logical_id, f"execution-api-local-{logical_id}")
     return stack
+
+
+def provision_tables(template: Template, stack: LocalDeployment, endpoint_url: str | None) -> None:
+    """DynamoDB tables named by logical id, with the template's keys, indexes, stream and TTL."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint_url)
+    existing = dynamodb.list_tables()["TableNames"]
+    for logical_id, resource in template.of_type("AWS::DynamoDB::Table").items():
+        props = resource["Properties"]
+        stack.names[logical_id] = logical_id
+        stack.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{logical_id}"
+        if logical_id not in existing:
+            stream = props.get("StreamSpecification")  # CloudFormation's form lacks the API's StreamEnabled
+            dynamodb.create_table(
+                TableName=logical_id,
+                **{k: props[k] for k in TABLE_PROPERTIES if k in props},
+                **({"StreamSpecification": {"StreamEnabled": True, **stream}} if stream else {}),
+            )
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl and ttl.get("Enabled"):
+                dynamodb.update_time_to_live(TableName=logical_id, TimeToLiveSpecification=ttl)
+        if "StreamSpecification" in props:
+            stream_arn = dynamodb.describe_table(TableName=logical_id)["Table"]["LatestStreamArn"]
+            stack.attributes[(logical_id, "StreamArn")] = stream_arn
 
 
 def provision_queues(template: Template, stack: LocalDeployment, endpoint_url: str | None) -> None:

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 from hypothesis import settings
-from moto import mock_aws
 
-from local import ministack, moto_transactions
+from local import ministack
 from local.stack import (
     LocalDeployment,
     apply_environment,
@@ -24,7 +23,7 @@ from local.stack import (
     use_local_credentials,
 )
 from local.template import Template
-from tests.support import TEST_BACKEND, TEST_BACKENDS, Api
+from tests.support import TEST_BACKEND, TEST_BACKENDS, Api, KeptMoto
 
 # No test asserts a wall-clock time: Hypothesis's default 200 ms deadline per example is one, and fails on a
 # loaded machine.
@@ -43,6 +42,9 @@ def pytest_configure(config: pytest.Config) -> None:
             if isinstance(value, str):
                 os.environ.setdefault(name, value)
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    # The kept moto (tests/support.py) purges its queues before each test; moto allows one purge a
+    # minute by default, as SQS does. Nothing the tests run purges a queue otherwise.
+    os.environ.setdefault("MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR", "false")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -63,31 +65,38 @@ def ministack_endpoint() -> Iterator[str]:
     server.stop()
 
 
+KEPT_MOTO = KeptMoto()
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[LocalDeployment]:
-    """moto (or ministack) with the template's tables and key, and the functions' environment applied."""
+    """moto (or ministack) with the template's tables, key, queues and bucket, and the functions'
+    environment applied; each test starts with them empty."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # boto3 would send even moto's calls there
+    if TEST_BACKEND != "ministack":
+        stack = KEPT_MOTO.deployment()  # started before the environment is saved: moto sets fake credentials
     saved = dict(os.environ)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     use_local_credentials()
     if TEST_BACKEND == "ministack":
         endpoint = request.getfixturevalue("ministack_endpoint")
         ministack.reset(endpoint)  # every test starts empty, as under mock_aws
         os.environ["AWS_ENDPOINT_URL"] = endpoint  # the handlers' boto3 clients read it
         stack = provision(endpoint_url=endpoint)
-        apply_environment(stack)
-        yield stack
-    else:
-        with mock_aws():
-            # The moto make run uses: transactions roll back item by item instead of copying whole
-            # tables (tests/integration/test_moto_transactions.py proves the same outcomes), which made
-            # the storage tests' 250-job plans take minutes.
-            moto_transactions.enable()
-            stack = provision()
-            apply_environment(stack)
-            yield stack
+    apply_environment(stack)
+    yield stack
     os.environ.clear()
     os.environ.update(saved)
     forget_cached_configuration()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Stop the kept moto after the last of consecutive tests that use it (its state is the process's)."""
+    try:
+        return (yield)
+    finally:
+        if nextitem is None or "aws" not in getattr(nextitem, "fixturenames", ()):
+            KEPT_MOTO.stop()
 
 
 @pytest.fixture

@@ -94,6 +94,6 @@ class FakeMedia(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def media_host() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeMedia)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()  # a quick shutdown()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()

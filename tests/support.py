@@ -18,8 +18,8 @@ import pytest
 
 from local.events import rest_api_event
 from local.ministack import free_port
-from local.stack import FakeLambdaContext, LocalDeployment, forget_cached_configuration
-from local.template import ROOT
+from local.stack import FakeLambdaContext, LocalDeployment, forget_cached_configuration, provision, provision_tables
+from local.template import REGION, ROOT
 
 if TYPE_CHECKING:
     from local.http_server import LocalHttpServer
@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 # The AWS endpoint the tests run against: moto in process, or one ministack server (make test-ministack).
 TEST_BACKEND = os.environ.get("TEST_BACKEND") or "moto"
 TEST_BACKENDS = ("moto", "ministack")
+# moto's settings for the tests' mocks: keep boto3's default session from one mock to the next, so its
+# clients read each service model once per process (100 ms for DynamoDB's) instead of once per test.
+# moto resets it by default lest fake credentials reach AWS later; nothing here can reach AWS.
+MOTO_CONFIG: Any = {"core": {"reset_boto3_session": False}}
 
 # The smallest valid submission, as the original design's smoke curl sends it.
 SEED = b'{"executionPlan":{"jobs":[],"rootJobIds":[]}}'
@@ -93,6 +97,60 @@ class Api:
             tenant_id=tenant or LOCAL_TENANT,
         )
         return self.call(STATUS, event)
+
+
+class KeptMoto:
+    """moto with the template provisioned, kept from one test to the next while consecutive tests use it
+    (the `aws` fixture; conftest stops it before a test that does not). Provisioning costs a fresh mock
+    hundreds of milliseconds (moto makes an RSA key for the KMS key); emptying what a test leaves costs
+    tens. moto's state is the process's, shared with any make run server the tests start: hence stopped
+    (and so reset) before any other test runs, never kept across a module boundary it does not need."""
+
+    def __init__(self) -> None:
+        self._mock: Any = None
+        self._stack: LocalDeployment | None = None
+
+    def deployment(self) -> LocalDeployment:
+        """The provisioned template, empty: as a fresh mock would give it."""
+        if self._mock is None or self._stack is None:
+            from moto import mock_aws
+
+            from local import moto_transactions
+
+            self._mock = mock_aws(config=MOTO_CONFIG)
+            self._mock.start()
+            # The moto `make run BACKEND=moto` uses: a table copied once per transaction, not once per
+            # action (local/moto_transactions.py; the storage tests' 250-job plans took minutes without).
+            moto_transactions.enable()
+            self._stack = provision()
+        else:
+            empty(self._stack)
+        return self._stack
+
+    def stop(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()  # moto forgets every table, key, queue and object
+            self._mock, self._stack = None, None
+
+
+def empty(stack: LocalDeployment) -> None:
+    """What a test can leave in the provisioned template, gone: the tables dropped and made again, the
+    queues purged, the buckets emptied. The key, queues, buckets and state machine stay (nothing under
+    `aws` starts a state machine run: no event sources run there)."""
+    import boto3
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    for logical_id in stack.template.of_type("AWS::DynamoDB::Table"):
+        dynamodb.delete_table(TableName=stack.names[logical_id])
+    provision_tables(stack.template, stack, None)
+    sqs = boto3.client("sqs", region_name=REGION)
+    for logical_id in stack.template.of_type("AWS::SQS::Queue"):
+        sqs.purge_queue(QueueUrl=stack.names[logical_id])
+    s3 = boto3.client("s3", region_name=REGION)
+    for logical_id in stack.template.of_type("AWS::S3::Bucket"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.names[logical_id]):
+            if objects := [{"Key": o["Key"]} for o in page.get("Contents", [])]:
+                s3.delete_objects(Bucket=stack.names[logical_id], Delete={"Objects": objects})
 
 
 @dataclass

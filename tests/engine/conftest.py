@@ -24,7 +24,7 @@ from local.stack import (
     provision,
     use_local_credentials,
 )
-from tests.support import TEST_BACKEND, Answer, Api, plan
+from tests.support import MOTO_CONFIG, TEST_BACKEND, Answer, Api, plan
 
 TERMINAL = ("completed", "failed", "cancelled")
 # Fast defaults for tests; a test changes them with @pytest.mark.engine_settings / engine_parameters.
@@ -119,7 +119,7 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
             ministack.reset(endpoint)
             os.environ["AWS_ENDPOINT_URL"] = endpoint
         else:
-            backend.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+            backend.enter_context(mock_aws(config={**MOTO_CONFIG, "stepfunctions": {"execute_state_machine": True}}))
         stack = provision(endpoint_url=endpoint, parameters=parameters)
         apply_environment(stack)
         os.environ.update({**SETTINGS, **(settings_marker.kwargs if settings_marker else {})})

@@ -1,5 +1,8 @@
 """No execution stays processing: a job that overruns JOB_TIMEOUT_SECONDS fails, and an execution that
-overruns EXECUTION_TIMEOUT_SECONDS fails (the state machine's TimeoutSeconds, then its status event)."""
+overruns EXECUTION_TIMEOUT_SECONDS fails (the state machine's TimeoutSeconds, then its status event).
+
+The overrunning job runs 3 s against a 2 s limit: it starts after the run (and its task) did, so it always
+overruns, and the test waits for it to end (engine.run) 3 s rather than 6."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from tests.engine.conftest import Engine
 @pytest.mark.engine_settings(JOB_TIMEOUT_SECONDS="2", JOB_HEARTBEAT_SECONDS="1", SIMULATED_JOB_MS="0")
 def test_a_job_that_overruns_its_timeout_fails_and_the_others_finish(engine: Engine) -> None:
     execution_id = engine.submit(
-        {"id": "stuck", "params": {"simulate": {"ms": 6000}}},
+        {"id": "stuck", "params": {"simulate": {"ms": 3000}}},
         {"id": "after", "dependsOn": ["stuck"]},
         {"id": "free"},
     )
@@ -31,7 +34,7 @@ def test_a_job_that_overruns_its_timeout_fails_and_the_others_finish(engine: Eng
 @pytest.mark.engine_parameters(ExecutionTimeoutSeconds="2")
 def test_an_execution_that_overruns_its_timeout_fails(engine: Engine) -> None:
     execution_id = engine.submit(
-        {"id": "long", "params": {"simulate": {"ms": 6000}}}, {"id": "next", "dependsOn": ["long"]}
+        {"id": "long", "params": {"simulate": {"ms": 3000}}}, {"id": "next", "dependsOn": ["long"]}
     )
 
     status = engine.run(execution_id)

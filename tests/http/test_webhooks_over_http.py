@@ -22,6 +22,9 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 def test_a_finished_execution_is_announced_signed_and_retried_after_a_503() -> None:
     with receiver(ScriptedAnswer(status=503), ScriptedAnswer(status=200)) as hook, running_server() as (server, _):
         os.environ["ALLOW_INSECURE_WEBHOOKS"] = "true"  # as `ALLOW_INSECURE_WEBHOOKS=true make run` sets it
+        # A first retry after about a second, not the template's 5 (the 5 s wait in SQS is
+        # tests/webhooks/test_webhook_delivery.py's), as `WEBHOOK_RETRY_SCHEDULE=1 make run` would.
+        os.environ["WEBHOOK_RETRY_SCHEDULE"] = "1"
         forget_cached_configuration()
         body = {
             "executionPlan": {"jobs": [{"id": "a", "type": "generate", "params": {"simulate": {"ms": 10}}}]},

@@ -6,18 +6,30 @@ s3transfer it loads (tens of milliseconds of the API functions' cold import; doc
 from __future__ import annotations
 
 import os
+from functools import cache
 from typing import Any
 
+import botocore.loaders
 import botocore.session
 from botocore.config import Config
 
 from execution_api.container import per_container
 
 
+@cache
+def service_models() -> botocore.loaders.Loader:
+    """botocore's reader of the service models (its JSON files), kept for the life of the process, not
+    forgotten with the container's settings: the models never change, and reading DynamoDB's takes about
+    100 ms, which make run and the tests would otherwise pay again each time they reset the caches."""
+    return botocore.loaders.create_loader()
+
+
 @per_container
 def session() -> botocore.session.Session:
-    """One botocore session per container (it caches the service models the clients load)."""
-    return botocore.session.get_session()
+    """One botocore session per container; its clients read the service models once per process."""
+    session = botocore.session.get_session()
+    session.register_component("data_loader", service_models())
+    return session
 
 
 @per_container
