@@ -19,9 +19,13 @@ pytestmark = [
 
 
 def messages(engine: Engine, queue: str) -> list[dict[str, Any]]:
+    """What waits on the queue, received with a long poll: the state machine's task sends its message in a
+    thread of its own, after the gate has marked the job processing, so it may not be there yet."""
     sqs = boto3.client("sqs", region_name="us-east-1")
     url = engine.stack.names[queue]
-    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get("Messages", [])
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60, WaitTimeSeconds=10).get(
+        "Messages", []
+    )
     for message in received:
         sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return [json.loads(message["Body"]) for message in received]
