@@ -434,9 +434,10 @@ def big_chain() -> Planned:
 
 
 class StatusWatcher(threading.Thread):
-    """Reads one execution's status over and over, on a connection of its own, until stopped."""
+    """Reads one execution's status over and over, on a connection of its own, until stopped: a second
+    apart, as the SDK polls (SPEC.md)."""
 
-    def __init__(self, port: int, execution_id: str, pause_s: float = 0.2) -> None:
+    def __init__(self, port: int, execution_id: str, pause_s: float = 1.0) -> None:
         super().__init__(daemon=True)
         self.client, self.execution_id, self.pause_s = Client(port), execution_id, pause_s
         self.reads: list[StatusRead] = []
