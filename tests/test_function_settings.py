@@ -113,6 +113,15 @@ def test_a_malformed_variable_fails_the_import_naming_it() -> None:
     assert outcome.startswith("the environment does not configure SubmitSettings: MAX_JOBS: ")
 
 
+def test_a_malformed_presign_expiry_fails_the_status_functions_import_not_its_requests() -> None:
+    environment = TEMPLATE.offline_environment(TEMPLATE_FUNCTIONS["ExecutionStatusFunction"])
+    malformed, whole = ({**environment, "OUTPUT_URL_EXPIRY_SECONDS": value} for value in ("an hour", "3600.0"))
+    [refused, accepted] = import_handlers([("ExecutionStatusFunction", malformed), ("ExecutionStatusFunction", whole)])
+    assert refused is not None
+    assert refused.startswith("the environment does not configure OutputLinkSettings: OUTPUT_URL_EXPIRY_SECONDS: ")
+    assert accepted is None  # a whole number with a zero fraction, as pydantic's settings take it
+
+
 def test_the_templates_limits_are_the_codes() -> None:
     parameters = TEMPLATE.document["Parameters"]
     shared = TEMPLATE.document["Globals"]["Function"]["Environment"]["Variables"]

@@ -20,11 +20,12 @@ from execution_api.environment import load_settings
 from execution_api.etags import none_match, strong_etag, windowed_etag
 from execution_api.models.status_view import status_json
 from execution_api.observability import logger, tracer
-from execution_api.outputs import output_links
+from execution_api.outputs import OutputLinkSettings, output_links
 from execution_api.status import StatusSettings, status_service
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(StatusSettings)
+load_settings(OutputLinkSettings)
 
 PATH = "/api/execute/<id>/status"  # as OpenAPI declares it (Powertools' syntax)
 ROUTE = re.compile(r"/api/execute/([^/]+)/status/?")  # the same path; a trailing slash is the same route

@@ -35,6 +35,23 @@ def outcome(kind: type[OutputLinkSettings] | type[OutputSettings]) -> str:
         ("outputs", ""),
         ("ab", "3600"),
         (None, "3600"),
+        # pydantic's lax whole numbers: a zero fraction, spaces, signs, underscores; not other digits
+        *(
+            ("outputs", value)
+            for value in (
+                "3600.0",
+                " 3600 ",
+                "3600.00",
+                "+3600",
+                "3_600",
+                "3600.5",
+                "1e3",
+                "0x10",
+                "\u0663\u0666\u0660\u0660",
+                " 3600.0 ",
+                "",
+            )
+        ),
     ],
 )
 def test_presigning_settings_read_and_refuse_the_variables_as_the_workers_pydantic_settings_do(

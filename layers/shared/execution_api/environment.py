@@ -8,6 +8,7 @@ same way, and these helpers word their errors as those do."""
 from __future__ import annotations
 
 import os
+import re
 from typing import Protocol, Self, TypeVar
 
 from execution_api.container import per_container
@@ -49,21 +50,32 @@ def text_variable(settings: str, name: str, *, min_length: int = 1) -> str:
     return value
 
 
+_WHOLE_NUMBER = re.compile(r"([+-]?[0-9][0-9_]*)(?:\.0+)?", re.ASCII)
+
+
 def int_variable(settings: str, name: str, *, default: int, ge: int, le: int) -> int:
     """An optional whole number within [ge, le]; `default` when unset (an empty value is malformed)."""
     value = os.environ.get(name)
     if value is None:
         return default
-    try:
-        number = int(value.strip())
-    except ValueError:
+    # pydantic's lax whole number: ASCII digits, a sign, underscores as int() takes them, a zero fraction.
+    whole = _WHOLE_NUMBER.fullmatch(value.strip())
+    number = _int_or_none(whole.group(1)) if whole else None
+    if number is None:
         problem = "Input should be a valid integer, unable to parse string as an integer"
+    elif ge <= number <= le:
+        return number
     else:
-        if ge <= number <= le:
-            return number
         bound = f"greater than or equal to {ge}" if number < ge else f"less than or equal to {le}"
         problem = f"Input should be {bound}"
     raise SettingsError(f"the environment does not configure {settings}: {name}: {problem}")
+
+
+def _int_or_none(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:  # misplaced underscores: "3__600", "3600_"
+        return None
 
 
 def names_variable(name: str) -> frozenset[str]:

@@ -1,6 +1,6 @@
 """Reading an execution for its client: the status route's only service (nothing of the submit path), and
 its settings. Nothing here loads pydantic: the status function's cold start is on every first poll's path
-(docs/benchmarks.md); its answer is shaped by execution_api.status_view."""
+(docs/benchmarks.md); its answer is shaped by execution_api.models.status_view."""
 
 from __future__ import annotations
 
