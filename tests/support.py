@@ -112,6 +112,8 @@ class KeptMoto:
 
     def deployment(self) -> LocalDeployment:
         """The provisioned template, empty: as a fresh mock would give it."""
+        if self._stack is not None and not empty(self._stack):
+            self.stop()  # a test made what emptying cannot undo: start again from nothing
         if self._mock is None or self._stack is None:
             from moto import mock_aws
 
@@ -123,8 +125,6 @@ class KeptMoto:
             # action (local/moto_transactions.py; the storage tests' 250-job plans took minutes without).
             moto_transactions.enable()
             self._stack = provision()
-        else:
-            empty(self._stack)
         return self._stack
 
     def stop(self) -> None:
@@ -133,11 +133,17 @@ class KeptMoto:
             self._mock, self._stack = None, None
 
 
-def empty(stack: LocalDeployment) -> None:
+def empty(stack: LocalDeployment) -> bool:
     """What a test can leave in the provisioned template, gone: the tables dropped and made again, the
     queues purged, the buckets emptied. The key, queues, buckets and state machine stay (nothing under
-    `aws` starts a state machine run: no event sources run there)."""
+    `aws` starts a state machine run: no event sources run there). False, and nothing done, when the test
+    made what the template does not provision (a secret, another key): only a fresh moto forgets those."""
     import boto3
+
+    secrets = boto3.client("secretsmanager", region_name=REGION).list_secrets()["SecretList"]
+    keys = boto3.client("kms", region_name=REGION).list_keys()["Keys"]
+    if secrets or len(keys) != len(stack.template.of_type("AWS::KMS::Key")):
+        return False
 
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     for logical_id in stack.template.of_type("AWS::DynamoDB::Table"):
@@ -151,6 +157,7 @@ def empty(stack: LocalDeployment) -> None:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.names[logical_id]):
             if objects := [{"Key": o["Key"]} for o in page.get("Contents", [])]:
                 s3.delete_objects(Bucket=stack.names[logical_id], Delete={"Objects": objects})
+    return True
 
 
 @dataclass
