@@ -292,7 +292,11 @@ def main() -> None:
     )
     print("Ctrl-C stops.", flush=True)
     try:
-        threading.Event().wait()
+        # Woken twice a second: a signal may be delivered to any thread, and Python runs its handler only
+        # in the main thread, once that thread wakes. A wait with no timeout would never wake (a make run
+        # that outlived its SIGTERM for an hour).
+        while True:
+            time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
