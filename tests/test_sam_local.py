@@ -602,7 +602,10 @@ def test_make_runs_backend_listens_on_moto_host(
         server.stop()
 
 
-@pytest.mark.skipif(not ministack.EXECUTABLE.exists(), reason="make .venv-ministack/.installed installs it")
+@pytest.mark.skipif(
+    not ministack.EXECUTABLE.exists(),
+    reason="ministack is not installed: run through make pytest or make test, which install .venv-ministack first",
+)
 def test_make_runs_default_backend_listens_on_moto_host_too(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOTO_HOST", "0.0.0.0")  # noqa: S104
     server = ministack.start()
