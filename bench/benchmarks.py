@@ -220,7 +220,7 @@ class Rig:
     """The submit handler and the minimal one on moto, with a round-trip counter and a client clock."""
 
     def __init__(self, stack: LocalDeployment) -> None:
-        from execution_api.aws_clients import dynamodb_client
+        from execution_api.core.aws_clients import dynamodb_client
 
         self.stack = stack
         self.function = stack.function(SUBMIT)
@@ -412,10 +412,10 @@ STAGES = (
 def measure_validation() -> list[Validation]:
     """The one validation path on the body text, stage by stage (each stage timed on its own, so
     plan_from_body, which also finds the field conflicts, is the same pass validate_submission makes)."""
-    from execution_api import exact_json
+    from execution_api.core import exact_json
+    from execution_api.intake.rules import PlanLimits, check_plan
+    from execution_api.intake.validation import parse_body, plan_from_body, read_submission, validate_submission
     from execution_api.models.request import SubmitExecutionRequest
-    from execution_api.plan_checks import PlanLimits, check_plan
-    from execution_api.validation import parse_body, plan_from_body, read_submission, validate_submission
 
     results = []
     gc.collect()
@@ -491,7 +491,7 @@ def measure_large_refusal(rig: Rig) -> LargeRefusal:
     """The submit handler's whole answer to a 10,000-job plan that fits under MAX_BODY_BYTES, with the
     template's limits: parsed, then refused with one too_many_jobs problem before any job is checked
     (nothing is stored: no AWS call)."""
-    from execution_api.limits import MAX_BODY_BYTES
+    from execution_api.core.limits import MAX_BODY_BYTES
 
     progress(f"whole handler, {LARGE_PLAN_JOBS:,}-job plan over MAX_JOBS, {LARGE_PLAN_RUNS} runs")
     body = json.dumps(compact_plan(LARGE_PLAN_JOBS), separators=(",", ":"))

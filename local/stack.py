@@ -311,6 +311,6 @@ def apply_environment(stack: LocalDeployment, keep_shell_settings: bool = False)
 
 def forget_cached_configuration() -> None:
     """Drop the per-container caches (settings, clients, services) so the next call reads the environment."""
-    container = sys.modules.get("execution_api.container")
+    container = sys.modules.get("execution_api.core.container")
     if container is not None:
         container.reset_caches()

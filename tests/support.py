@@ -290,12 +290,12 @@ def fill_the_disk_during_downloads(monkeypatch: pytest.MonkeyPatch, tmp_path: An
     import errno
     import tempfile
 
-    import execution_api.media_inputs as media_inputs
+    import execution_api.engine.fetch as fetch
 
     def copy_until_full(source: Any, file: Any, *args: Any) -> None:
         file.write(source.read(16))
         file.flush()
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(media_inputs, "_copy", copy_until_full)
+    monkeypatch.setattr(fetch, "_copy", copy_until_full)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))

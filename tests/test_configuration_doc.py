@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from execution_api import limits
+from execution_api.core import limits
 from local.template import ROOT, Template
 from tools import configuration_doc
 

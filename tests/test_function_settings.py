@@ -1,6 +1,6 @@
 """Each function checks its settings when its handler is imported (Lambda's init phase): the template gives
 every function what it needs, a missing or malformed variable fails the import naming it, and the limits
-the template and docs/api.md state are the code's (execution_api.limits)."""
+the template and docs/api.md state are the code's (execution_api.core.limits)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 
-from execution_api import limits
+from execution_api.core import limits
 from local.template import ROOT, Template
 
 TEMPLATE = Template()
@@ -43,8 +43,8 @@ REQUIRED = {
 # reports the SettingsError of each import that failed (or null).
 PROBE = """
 import importlib, json, os, sys
-from execution_api.container import reset_caches
-from execution_api.settings import SettingsError
+from execution_api.core.container import reset_caches
+from execution_api.core.settings import SettingsError
 base = dict(os.environ)
 outcomes = []
 for module, environment in json.loads(sys.stdin.read()):
@@ -150,14 +150,16 @@ STATED_LENGTH = re.compile(r"\b(?:1 to|at most|longer than) \d+ (?:of|characters
 def test_the_lengths_docs_api_states_are_the_codes() -> None:
     text = (ROOT / "docs" / "api.md").read_text()
     missing = [phrase for phrase in API_DOC_RULES if phrase not in text]
-    assert not missing, f"docs/api.md no longer says (execution_api.limits): {missing}"
+    assert not missing, f"docs/api.md no longer says (execution_api.core.limits): {missing}"
     covered = [(m.start(), m.end()) for phrase in API_DOC_RULES for m in re.finditer(re.escape(phrase), text)]
     stray = [
         m.group()
         for m in STATED_LENGTH.finditer(text)
         if not any(start <= m.start() and m.end() <= end for start, end in covered)
     ]
-    assert not stray, f"docs/api.md states a length that is not execution_api.limits' or not in API_DOC_RULES: {stray}"
+    assert not stray, (
+        f"docs/api.md states a length that is not execution_api.core.limits' or not in API_DOC_RULES: {stray}"
+    )
 
 
 def test_the_worker_refuses_a_simulated_job_time_over_the_simulate_ms_bound() -> None:

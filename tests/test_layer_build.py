@@ -23,10 +23,10 @@ LOCK = LAYER / "requirements-lock.txt"
 BUILT_LAYER = ROOT / ".aws-sam" / "build" / "SharedLayer" / "python"
 # What only POST /api/execute needs: the status and authorizer functions must never load it.
 SUBMIT_PATH = (
-    "execution_api.idempotency",
-    "execution_api.plan_checks",
+    "execution_api.intake.idempotency",
+    "execution_api.intake.rules",
     "execution_api.models.request",
-    "execution_api.webhook_urls",
+    "execution_api.webhooks.urls",
     "aws_lambda_powertools.utilities.idempotency",
     "nanoid",
 )

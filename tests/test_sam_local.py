@@ -149,8 +149,8 @@ def lambda_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[
 
 
 def endpoints() -> dict[str, str]:
-    """Where the application's own clients (execution_api.aws_clients) send their requests."""
-    from execution_api import aws_clients
+    """Where the application's own clients (execution_api.core.aws_clients) send their requests."""
+    from execution_api.core import aws_clients
 
     forget_cached_configuration()
     return {

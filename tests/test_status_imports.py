@@ -16,11 +16,11 @@ import pytest
 from local.template import Template
 
 SUBMIT_PATH = (
-    "execution_api.validation",
-    "execution_api.plan_checks",
-    "execution_api.idempotency",
-    "execution_api.credentials",
-    "execution_api.webhook_urls",
+    "execution_api.intake.validation",
+    "execution_api.intake.rules",
+    "execution_api.intake.idempotency",
+    "execution_api.core.credentials",
+    "execution_api.webhooks.urls",
     "execution_api.service",
     "aws_lambda_powertools.utilities.idempotency",
     "ada_url",
@@ -45,7 +45,7 @@ def loaded_by(logical_id: str) -> set[str]:
 
 def test_importing_the_status_handler_loads_nothing_of_the_submit_path() -> None:
     loaded = loaded_by("ExecutionStatusFunction")
-    assert "execution_api.status" in loaded
+    assert "execution_api.api.status" in loaded
     assert sorted(loaded & set(SUBMIT_PATH)) == []
 
 
@@ -58,7 +58,10 @@ def test_the_status_and_authorizer_handlers_never_load_powertools_event_handler(
 
 @pytest.mark.parametrize(
     ("logical_id", "module"),
-    [("AuthorizerFunction", "execution_api.api_keys"), ("ExecutionStatusFunction", "execution_api.models.status_view")],
+    [
+        ("AuthorizerFunction", "execution_api.api.authorizer"),
+        ("ExecutionStatusFunction", "execution_api.models.status_view"),
+    ],
 )
 def test_the_authorizer_and_status_functions_load_no_pydantic(logical_id: str, module: str) -> None:
     loaded = loaded_by(logical_id)

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from execution_api.cors import CORS_EXPOSE_HEADERS
+from execution_api.api.cors import CORS_EXPOSE_HEADERS
 from local.template import Template
 
 TEMPLATE = Template()

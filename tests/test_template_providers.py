@@ -10,10 +10,10 @@ import hypothesis
 import pytest
 from hypothesis import strategies as st
 
-from execution_api.api_key_store import TENANT_ID
 from execution_api.providers.checker import LEASE_SECONDS
-from execution_api.providers.keys import ProviderKeyStore
-from execution_api.repository import execution_pk
+from execution_api.storage.api_keys import TENANT_ID
+from execution_api.storage.executions import execution_pk
+from execution_api.storage.provider_keys import ProviderKeyStore
 from local.template import Template, evaluate
 from tests.test_template import statements
 
@@ -69,7 +69,7 @@ def leading_key_allowed(condition: dict[str, Any], pk: str) -> bool:
 
 @hypothesis.settings(deadline=None)
 @hypothesis.given(
-    st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True),  # api_key_store.TENANT_ID
+    st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True),  # storage.api_keys.TENANT_ID
     st.sampled_from(["replicate", "fal", "elevenlabs"]),
     st.one_of(st.just("PROVIDERKEYS"), st.just("x#PROVIDERKEYS"), st.text(max_size=24)),
 )

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from execution_api.webhook_delivery import is_terminal_transition
+from execution_api.webhooks.delivery import is_terminal_transition
 from local.template import Template
 from tests.test_template import grants, statements
 

@@ -1,4 +1,4 @@
-"""The X-Ray SDK is loaded only where tracing is on (execution_api/observability.py): the API functions,
+"""The X-Ray SDK is loaded only where tracing is on (execution_api/core/observability.py): the API functions,
 off by default (ApiFunctionsTraceDisabled), never import it; with tracing on, and in the engine's
 functions, Powertools' Tracer wraps the handler as before. Each case is a fresh interpreter."""
 
@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from execution_api.observability import Untraced
+from execution_api.core.observability import Untraced
 from local.template import Template
 
 TEMPLATE = Template()
@@ -39,7 +39,7 @@ def imported(logical_id: str, trace_disabled: str | None) -> tuple[set[str], str
     if trace_disabled is not None:
         env["POWERTOOLS_TRACE_DISABLED"] = trace_disabled
     code = (
-        f"import json, sys, {module}; from execution_api import observability; "
+        f"import json, sys, {module}; from execution_api.core import observability; "
         "print(json.dumps([sorted(sys.modules), type(observability.tracer).__name__]))"
     )
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)  # noqa: S603

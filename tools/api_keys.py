@@ -30,7 +30,7 @@ from typing import Any
 
 import boto3
 
-from execution_api.api_key_store import TENANT_ID, ApiKeyStore, new_api_key
+from execution_api.storage.api_keys import TENANT_ID, ApiKeyStore, new_api_key
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_TABLE = "ApiKeysTable"  # `make run` names tables by their logical id in template.yaml

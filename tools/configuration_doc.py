@@ -7,7 +7,7 @@ import re
 import sys
 from typing import Any
 
-from execution_api import limits
+from execution_api.core import limits
 from local.stack import LOCAL_RUNNER_SETTINGS, SHELL_SETTINGS
 from local.template import ROOT, Template
 
@@ -80,7 +80,7 @@ MEANINGS = {
     "IMAGEIO_FFMPEG_EXE": "An ffmpeg to use instead of imageio-ffmpeg's own (empty: its own)",
 }
 
-# The limits of execution_api/limits.py that no variable changes; tests/test_configuration_doc.py fails
+# The limits of execution_api/core/limits.py that no variable changes; tests/test_configuration_doc.py fails
 # when one has no line here.
 FIXED_LIMITS = {
     "MAX_JOB_ID_LENGTH": "Characters of a job id, each of `A-Z a-z 0-9 . _ : -` (`invalid_job_id`)",
@@ -94,6 +94,11 @@ FIXED_LIMITS = {
     "MAX_WEBHOOK_SECRET_LENGTH": "Characters of a webhook secret (`invalid_webhook_secret`)",
     "MAX_IDEMPOTENCY_KEY_LENGTH": "Characters of an `Idempotency-Key`, each visible ASCII "
     "(`400 invalid_idempotency_key`)",
+    "DEFAULT_URL_EXPIRY_SECONDS": "Seconds an output's presigned link lasts when `OUTPUT_URL_EXPIRY_SECONDS` is "
+    "not set",
+    "MIN_URL_EXPIRY_SECONDS": "The fewest seconds `OUTPUT_URL_EXPIRY_SECONDS` may be (a shorter value fails the "
+    "function's cold start)",
+    "MAX_URL_EXPIRY_SECONDS": "The most seconds `OUTPUT_URL_EXPIRY_SECONDS` may be: SigV4's 7 days",
 }
 
 # make run's own variables (read by the Makefile and local/server.py, not by the functions).
@@ -150,8 +155,8 @@ def _environment_section(template: Template, parameters: dict[str, dict[str, Any
         "",
         "## The functions' environment",
         "",
-        "Each function reads the ones it needs into its own settings (`execution_api/settings.py`; the API",
-        "path's, read without pydantic, in `execution_api/api_keys.py`, `status.py`, `cors.py` and `outputs.py`)",
+        "Each function reads the ones it needs into its own settings (`execution_api/core/settings.py`; the API",
+        "path's, read without pydantic, in `execution_api/api/authorizer.py`, `status.py`, `cors.py` and `outputs.py`)",
         "when its handler is imported, at cold start: a missing or malformed variable fails the start, naming it,",
         "never a request.",
         "`make run` and `make invoke` take them from the template, parameters at their defaults; the",
@@ -185,7 +190,7 @@ def _fixed_limits_section() -> list[str]:
         "",
         "## Fixed limits",
         "",
-        "Limits no variable changes (`execution_api/limits.py`, which also holds the defaults above).",
+        "Limits no variable changes (`execution_api/core/limits.py`, which also holds the defaults above).",
         "",
         "| Limit | Value | Meaning |",
         "|---|---|---|",

@@ -26,7 +26,7 @@ def openapi_document() -> str:
     template = Template()
     with _declared_environment(template):
         modules = [f.load_module(template.layer_dirs()) for f in template.functions()]
-    from execution_api.http import create_app  # importable once the layer is on sys.path
+    from execution_api.api.resolver import create_app  # importable once the layer is on sys.path
 
     app = create_app({})
     for module in modules:
@@ -72,8 +72,8 @@ IDEMPOTENCY_DOC = (
 def _with_submit_request(document: dict[str, Any]) -> dict[str, Any]:
     """The submit handler reads its body itself (one parse, 413 before anything): the request body and
     the Idempotency-Key header are documented from the same models here."""
-    from execution_api.idempotency import HEADER
-    from execution_api.limits import MAX_IDEMPOTENCY_KEY_LENGTH
+    from execution_api.core.limits import MAX_IDEMPOTENCY_KEY_LENGTH
+    from execution_api.intake.idempotency import HEADER
     from execution_api.models.request import SubmitExecutionRequest
 
     schema = SubmitExecutionRequest.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")

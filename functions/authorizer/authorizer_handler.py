@@ -14,9 +14,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_api.api_keys import AuthorizerSettings, api_key_store
-from execution_api.environment import load_settings
-from execution_api.observability import logger
+from execution_api.api.authorizer import AuthorizerSettings, api_key_store
+from execution_api.core.environment import load_settings
+from execution_api.core.observability import logger
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(AuthorizerSettings)

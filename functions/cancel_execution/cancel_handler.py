@@ -9,15 +9,15 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_api.aws_clients import sqs_client
+from execution_api.api.paths import public_base_path
+from execution_api.api.resolver import create_app, tenant_id
+from execution_api.core.aws_clients import sqs_client
+from execution_api.core.observability import logger, tracer
+from execution_api.core.settings import load_settings
 from execution_api.engine.config import CancelSettings
 from execution_api.engine.scheduler import engine
-from execution_api.http import create_app, tenant_id
 from execution_api.models.response import PROBLEM_RESPONSES, ExecutionCancelled
-from execution_api.observability import logger, tracer
 from execution_api.providers.checks import enqueue_checks
-from execution_api.public_paths import public_base_path
-from execution_api.settings import load_settings
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 SETTINGS = load_settings(CancelSettings)

@@ -8,10 +8,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from execution_api.core.observability import logger, tracer
+from execution_api.core.settings import load_settings
 from execution_api.engine.config import GateSettings
 from execution_api.engine.scheduler import engine
-from execution_api.observability import logger, tracer
-from execution_api.settings import load_settings
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(GateSettings)

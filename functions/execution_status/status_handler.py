@@ -1,8 +1,8 @@
 """GET /api/execute/{id}/status: an execution and its jobs, as the client may see them.
 
 The answer carries a strong ETag; a poll that sends it back in If-None-Match gets 304 with no body.
-This module loads only the read side (execution_api.status), never the submit path, and routes its one
-route itself (execution_api.rest): Powertools' event handler (about 50 ms of a cold import) is loaded
+This module loads only the read side (execution_api.api.status), never the submit path, and routes its one
+route itself (execution_api.api.rest): Powertools' event handler (about 50 ms of a cold import) is loaded
 only by `make openapi`, through `openapi_router`. Nor does it load pydantic: the body is rendered by
 execution_api.models.status_view, byte for byte the ExecutionStatus model's that OpenAPI documents."""
 
@@ -15,13 +15,13 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_api import rest
-from execution_api.environment import load_settings
-from execution_api.etags import none_match, strong_etag, windowed_etag
+from execution_api.api import rest
+from execution_api.api.etags import none_match, strong_etag, windowed_etag
+from execution_api.api.status import StatusSettings, status_service
+from execution_api.core.environment import load_settings
+from execution_api.core.observability import logger, tracer
 from execution_api.models.status_view import status_json
-from execution_api.observability import logger, tracer
-from execution_api.outputs import OutputLinkSettings, output_links
-from execution_api.status import StatusSettings, status_service
+from execution_api.storage.outputs import OutputLinkSettings, output_links
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(StatusSettings)

@@ -5,11 +5,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_api.observability import logger, tracer
+from execution_api.core.observability import logger, tracer
+from execution_api.core.settings import load_settings
 from execution_api.providers.callbacks import poll_due
 from execution_api.providers.settings import PredictionSettings
 from execution_api.providers.wiring import enqueue_check, predictions
-from execution_api.settings import load_settings
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(PredictionSettings)

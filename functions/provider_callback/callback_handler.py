@@ -9,14 +9,14 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_api.errors import Unauthenticated
-from execution_api.http import create_app
+from execution_api.api.resolver import create_app
+from execution_api.core.errors import Unauthenticated
+from execution_api.core.observability import logger, tracer
+from execution_api.core.settings import load_settings
 from execution_api.models.response import PROBLEM_RESPONSES
-from execution_api.observability import logger, tracer
 from execution_api.providers.settings import PredictionSettings
 from execution_api.providers.signatures import BadSignature
 from execution_api.providers.wiring import callback_service
-from execution_api.settings import load_settings
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(PredictionSettings)

@@ -13,16 +13,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
-from execution_api.aws_clients import dynamodb_client, kms_client
-from execution_api.container import per_container
-from execution_api.errors import MalformedRequest, ProviderKeyNotFound, ProviderNotFound
-from execution_api.http import check_envelope, create_app, tenant_id
+from execution_api.api.resolver import check_envelope, create_app, tenant_id
+from execution_api.core.aws_clients import dynamodb_client, kms_client
+from execution_api.core.container import per_container
+from execution_api.core.errors import MalformedRequest, ProviderKeyNotFound, ProviderNotFound
+from execution_api.core.observability import logger, tracer
+from execution_api.core.settings import ApiSettings, load_settings
+from execution_api.intake.validation import parse_body
 from execution_api.models.response import PROBLEM_RESPONSES
-from execution_api.observability import logger, tracer
 from execution_api.providers import catalog
-from execution_api.providers.keys import ProviderKeyCipher, ProviderKeyStore, StoredKey, last_four
-from execution_api.settings import ApiSettings, load_settings
-from execution_api.validation import parse_body
+from execution_api.storage.provider_keys import ProviderKeyCipher, ProviderKeyStore, StoredKey, last_four
 
 MAX_KEY_CHARACTERS = 1024
 

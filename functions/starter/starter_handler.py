@@ -7,11 +7,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from execution_api.core.observability import logger, tracer
+from execution_api.core.settings import load_settings
 from execution_api.engine.config import StarterSettings
 from execution_api.engine.scheduler import engine
-from execution_api.observability import logger, tracer
-from execution_api.repository import EXECUTION_SK
-from execution_api.settings import load_settings
+from execution_api.storage.executions import EXECUTION_SK
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(StarterSettings)

@@ -10,17 +10,17 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_api import exact_json
-from execution_api.http import check_envelope, create_app, tenant_id
-from execution_api.idempotency import CONFIG as IDEMPOTENCY_CONFIG
-from execution_api.idempotency import REPLAYED_HEADER, idempotency_key, run_once
+from execution_api.api.paths import public_base_path
+from execution_api.api.resolver import check_envelope, create_app, tenant_id
+from execution_api.core import exact_json
+from execution_api.core.observability import logger, metrics, tracer
+from execution_api.core.settings import SubmitSettings, load_settings
+from execution_api.intake.idempotency import CONFIG as IDEMPOTENCY_CONFIG
+from execution_api.intake.idempotency import REPLAYED_HEADER, idempotency_key, run_once
+from execution_api.intake.rules import PlanLimits
+from execution_api.intake.submission import submission_service
+from execution_api.intake.validation import read_submission
 from execution_api.models.response import PROBLEM_RESPONSES, ExecutionAccepted, status_url
-from execution_api.observability import logger, metrics, tracer
-from execution_api.plan_checks import PlanLimits
-from execution_api.public_paths import public_base_path
-from execution_api.settings import SubmitSettings, load_settings
-from execution_api.submission import submission_service
-from execution_api.validation import read_submission
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(SubmitSettings)
@@ -49,7 +49,7 @@ router = Router()
     operation_id="submitExecution",
 )
 def submit_execution() -> Response[str]:
-    # The body is read here, in one pass (execution_api.validation), not by the resolver: 413 and 415
+    # The body is read here, in one pass (execution_api.intake.validation), not by the resolver: 413 and 415
     # come first whatever the body holds, and the plan is parsed once with its numbers exact.
     # docs/openapi.json gets the body's schema from SubmitExecutionRequest (tools/openapi.py).
     event = router.current_event

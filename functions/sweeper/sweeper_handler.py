@@ -10,11 +10,11 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_api.aws_clients import dynamodb_client
-from execution_api.models.records import iso_millis
-from execution_api.observability import logger, metrics
-from execution_api.repository import ExecutionRepository
-from execution_api.settings import SweeperSettings, load_settings
+from execution_api.core.aws_clients import dynamodb_client
+from execution_api.core.clock import iso_millis
+from execution_api.core.observability import logger, metrics
+from execution_api.core.settings import SweeperSettings, load_settings
+from execution_api.storage.executions import ExecutionRepository
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(SweeperSettings)

@@ -2,7 +2,7 @@
 so does a job item that has just ended and asked for its own webhook (params.sendJobWebhook).
 
 The template's FilterCriteria passes only such records; the same test runs here for runtimes that do
-not filter. A redelivered record queues nothing new (the claim on the item, see webhook_delivery).
+not filter. A redelivered record queues nothing new (the claim on the item, see webhooks.delivery).
 """
 
 from typing import Any
@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_api.observability import logger, metrics, tracer
-from execution_api.settings import WebhookSettings, load_settings
-from execution_api.webhook_delivery import is_terminal_transition, webhook_deliveries
+from execution_api.core.observability import logger, metrics, tracer
+from execution_api.core.settings import WebhookSettings, load_settings
+from execution_api.webhooks.delivery import is_terminal_transition, webhook_deliveries
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(WebhookSettings)

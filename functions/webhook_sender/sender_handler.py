@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_api.observability import logger, metrics, tracer
-from execution_api.settings import WebhookSenderSettings, load_settings
-from execution_api.webhook_delivery import DeliveryTask, webhook_deliveries
+from execution_api.core.observability import logger, metrics, tracer
+from execution_api.core.settings import WebhookSenderSettings, load_settings
+from execution_api.webhooks.delivery import DeliveryTask, webhook_deliveries
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(WebhookSenderSettings)

@@ -7,16 +7,16 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_api.aws_clients import kms_client
-from execution_api.container import per_container
+from execution_api.core.aws_clients import kms_client
+from execution_api.core.container import per_container
+from execution_api.core.observability import logger, tracer
+from execution_api.core.sealing import WebhookSecretCipher
+from execution_api.core.settings import load_settings
 from execution_api.engine.config import WorkerSettings, engine_dynamodb_client, stepfunctions_client
 from execution_api.engine.media_executor import MediaSettings
-from execution_api.engine.store import JobStore
 from execution_api.engine.worker import Worker
-from execution_api.observability import logger, tracer
 from execution_api.providers.settings import ProviderSettings
-from execution_api.settings import load_settings
-from execution_api.webhook_secrets import WebhookSecretCipher
+from execution_api.storage.jobs import JobStore
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(WorkerSettings)

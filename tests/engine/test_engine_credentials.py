@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from execution_api import exact_json
+from execution_api.core import exact_json
 from execution_api.engine import worker as worker_module
 from execution_api.engine.executors import JobRequest, SimulatedExecutor
 from tests.engine.conftest import Engine

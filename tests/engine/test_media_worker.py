@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 
-from execution_api.outputs import tenant_prefix
+from execution_api.storage.outputs import tenant_prefix
 from tests.engine.conftest import Engine
 from tests.fake_media import media_host
 from tests.support import fill_the_disk_during_downloads

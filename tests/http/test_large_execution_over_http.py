@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from execution_api.limits import MAX_JOBS
+from execution_api.core.limits import MAX_JOBS
 from tests.support import chain, running_server
 
 pytestmark = pytest.mark.http

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from execution_api.aws_clients import dynamodb_client
-from execution_api.limits import MAX_JOBS
+from execution_api.core.aws_clients import dynamodb_client
+from execution_api.core.limits import MAX_JOBS
 from local.events import rest_api_event
 from local.stack import FakeLambdaContext, LocalDeployment
 from tests.support import JSON, STATUS, SUBMIT, Api, chain, fail_call, plan, stored_items

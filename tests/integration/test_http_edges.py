@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from execution_api.webhook_secrets import WebhookSecretCipher
+from execution_api.core.sealing import WebhookSecretCipher
 from local.events import rest_api_event
 from local.stack import LocalDeployment
 from tests.support import STATUS, SUBMIT, Api, plan
@@ -44,7 +44,7 @@ def test_an_unexpected_error_is_a_500_with_the_request_id_only(
     def broken(*_: Any, **__: Any) -> Any:
         raise KeyError("internal detail: pk TENANT#local")
 
-    from execution_api.submission import SubmissionService
+    from execution_api.intake.submission import SubmissionService
 
     monkeypatch.setattr(SubmissionService, "submit", broken)
     # When a plan is submitted

@@ -13,8 +13,8 @@ import boto3
 import pytest
 from botocore.exceptions import ReadTimeoutError
 
-from execution_api.aws_clients import dynamodb_client
-from execution_api.submission import SubmissionService
+from execution_api.core.aws_clients import dynamodb_client
+from execution_api.intake.submission import SubmissionService
 from local.events import rest_api_event
 from local.stack import FakeLambdaContext, LocalDeployment
 from tests.support import JSON, SUBMIT, Answer, Api, all_items, fail_call, plan, stored_items

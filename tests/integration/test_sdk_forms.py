@@ -12,8 +12,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from execution_api.credentials import SEALED, open_credentials, open_job_params
-from execution_api.webhook_secrets import WebhookSecretCipher
+from execution_api.core.credentials import SEALED, open_credentials, open_job_params
+from execution_api.core.sealing import WebhookSecretCipher
 from local.events import rest_api_event
 from local.stack import LocalDeployment
 from tests.support import JSON, SUBMIT, Api, plan, stored_items

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from execution_api.observability import SDK_LOGGERS
+from execution_api.core.observability import SDK_LOGGERS
 from local.events import rest_api_event
 from local.stack import LocalDeployment, forget_cached_configuration
 from tests.support import Api, plan, stored_items
@@ -46,7 +46,7 @@ def test_the_base64_forms_find_a_secret_at_any_offset() -> None:
 def debug_everywhere(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[logging.LogRecord]]:
     """DEBUG logging as LogLevel=DEBUG gives a function (Lambda sets the root logger's level, Powertools its
     own), every record kept: the root logger's and Powertools' (which does not propagate)."""
-    from execution_api.observability import logger
+    from execution_api.core.observability import logger
 
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
     monkeypatch.setenv("POWERTOOLS_DEBUG", "true")
@@ -87,7 +87,7 @@ def assert_never_logged(secret: str, records: list[logging.LogRecord], captured:
 def test_the_sdk_loggers_stay_at_info_or_above_whatever_lambda_sets(level: str, expected: int) -> None:
     # As Lambda's runtime does: the root logger gets ApplicationLogLevel before the handler is imported.
     program = (
-        f"import logging; logging.getLogger().setLevel({level!r}); import execution_api.observability as o; "
+        f"import logging; logging.getLogger().setLevel({level!r}); import execution_api.core.observability as o; "
         "print([logging.getLogger(name).getEffectiveLevel() for name in o.SDK_LOGGERS])"
     )
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -147,11 +147,11 @@ def test_a_deployment_key_and_an_opened_tenant_key_are_never_logged_even_at_debu
         )
         assert api.call("ProviderKeysFunction", put).status == 200
         # When a worker reads the deployment key (GetSecretValue) and opens the tenant's (KMS Decrypt)
-        from execution_api.aws_clients import kms_client
+        from execution_api.core.aws_clients import kms_client
         from execution_api.engine.config import engine_dynamodb_client
         from execution_api.providers.executor import tenant_key_reader
-        from execution_api.providers.keys import ProviderKeyCipher, ProviderKeyStore
         from execution_api.providers.wiring import _deployment_keys
+        from execution_api.storage.provider_keys import ProviderKeyCipher, ProviderKeyStore
 
         assert _deployment_keys()("replicate") == deployment_key
         table, key_id = aws.names["ExecutionsTable"], aws.attributes[("WebhookSecretKey", "Arn")]

@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from execution_api.models.response import ExecutionStatus
-from execution_api.repository import ExecutionRepository
+from execution_api.storage.executions import ExecutionRepository
 from local.stack import LocalDeployment
 from tests.support import Api, event_file, plan
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from execution_api.etags import none_match, strong_etag
+from execution_api.api.etags import none_match, strong_etag
 from local.events import rest_api_event
 from local.stack import FakeLambdaContext
 from tests.support import LOCAL_TENANT, STATUS, Api, event_file, table_items

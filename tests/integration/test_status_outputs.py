@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from execution_api.outputs import output_key, output_links, reference
+from execution_api.storage.outputs import output_key, output_links, reference
 from local.stack import LocalDeployment
 from tests.integration.test_status_etag import header, poll, submitted
 from tests.support import LOCAL_TENANT, Api

@@ -1,4 +1,4 @@
-"""The status function routes its one route itself (execution_api.rest, no Powertools resolver): the
+"""The status function routes its one route itself (execution_api.api.rest, no Powertools resolver): the
 route behind a custom domain's base path, 404 and 405 as problem+json, CORS for the configured origins
 (preflight without an API key, headers on answers and problems), and a 500 that tells the client nothing
 but the request id. Through the handler, with API Gateway's REST events."""
@@ -88,7 +88,7 @@ def test_answers_and_problems_carry_cors_for_an_allowed_origin_only(api: Api, co
 def test_an_unexpected_error_is_a_500_with_the_request_id_only(
     api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from execution_api.status import StatusService
+    from execution_api.api.status import StatusService
 
     def broken(*_: Any, **__: Any) -> Any:
         raise KeyError("internal detail: pk TENANT#local")

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from execution_api.aws_clients import dynamodb_client, kms_client
-from execution_api.repository import ExecutionRepository
-from execution_api.submission import submission_service
+from execution_api.core.aws_clients import dynamodb_client, kms_client
+from execution_api.intake.submission import submission_service
+from execution_api.storage.executions import ExecutionRepository
 from local.stack import LocalDeployment
 from tests.support import Api, chain, fail_call, plan, table_items
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from execution_api.limits import (
+from execution_api.core.limits import (
     MAX_JOB_ID_LENGTH,
     MAX_OPERATION_LENGTH,
     MAX_OUTPUT_LENGTH,
@@ -84,7 +84,7 @@ REJECTED: list[tuple[str, dict[str, Any], str, str]] = [
 
 
 def test_each_length_is_accepted_at_its_limit(api: Api) -> None:
-    # Given every bounded field exactly as long as execution_api.limits allows
+    # Given every bounded field exactly as long as execution_api.core.limits allows
     body = {
         **plan(
             {"id": "j" * MAX_JOB_ID_LENGTH, "operation": "g" * MAX_OPERATION_LENGTH, "output": "$" * MAX_OUTPUT_LENGTH}

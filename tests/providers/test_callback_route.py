@@ -113,8 +113,8 @@ def test_a_signed_callback_sent_again_is_a_replay_401_and_changes_nothing(
 def test_the_callback_opens_only_the_replicate_signing_secret_sealed_apart(
     api: Api, providers: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import execution_api.webhook_secrets as webhook_secrets
-    from execution_api.webhook_secrets import REPLICATE_WEBHOOK
+    import execution_api.core.sealing as sealing
+    from execution_api.core.sealing import REPLICATE_WEBHOOK
 
     # Given a Replicate prediction: the task token and key sealed for the workers, the signing secret apart
     ref = submitted(providers)
@@ -129,14 +129,14 @@ def test_the_callback_opens_only_the_replicate_signing_secret_sealed_apart(
     # When Replicate calls back, the route decrypts only under the signing secret's purpose (which is all
     # its IAM policy allows: tests/test_template_webhooks.py)
     contexts: list[dict[str, str]] = []
-    original = webhook_secrets.call
+    original = sealing.call
 
     def watched(client: Any, operation: str, **kwargs: Any) -> Any:
         if operation == "decrypt":
             contexts.append(kwargs["EncryptionContext"])
         return original(client, operation, **kwargs)
 
-    monkeypatch.setattr(webhook_secrets, "call", watched)
+    monkeypatch.setattr(sealing, "call", watched)
     prediction_id = next(iter(providers.replicate.predictions))
     providers.replicate.finish(prediction_id, output="https://example.com/x.mp4")
     body, headers = providers.replicate.signed_callback(prediction_id)
@@ -148,7 +148,7 @@ def test_the_callback_opens_only_the_replicate_signing_secret_sealed_apart(
 def test_a_ref_that_is_not_one_of_ours_is_401_before_the_table_is_asked(
     api: Api, ref: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from execution_api.providers.store import PredictionStore
+    from execution_api.storage.predictions import PredictionStore
 
     # DynamoDB refuses a partition key over 2048 bytes with a ValidationException ("Service, account, and
     # table quotas": partition key value length), which moto does not check: the table is watched instead.

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from execution_api.engine.executors import JobDeferred, JobRequest
 from execution_api.providers.checks import enqueue_checks
-from execution_api.repository import execution_pk
+from execution_api.storage.executions import execution_pk
 from tests.integration.test_fidelity_routes import cancel
 from tests.providers.conftest import TOKEN, Harness
 from tests.providers.test_predictions import KEY, SEEDANCE
@@ -100,8 +100,8 @@ def test_a_finished_jobs_prediction_is_not_checked_again(api: Api, providers: Ha
 def test_a_queue_that_refuses_the_checks_does_not_fail_the_cancel(
     api: Api, providers: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from execution_api.aws_clients import sqs_client
-    from execution_api.observability import logger
+    from execution_api.core.aws_clients import sqs_client
+    from execution_api.core.observability import logger
 
     execution_id = api.submit(plan({"id": "a"})).body["id"]
     ref = submit_prediction(providers, execution_id, "a")

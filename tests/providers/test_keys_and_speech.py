@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 from pydantic import SecretStr
 
 from execution_api.engine.executors import JobDeferred, JobFailed
-from execution_api.providers.keys import StoredKey, choose_key, last_four
+from execution_api.storage.provider_keys import StoredKey, choose_key, last_four
 from tests.providers.conftest import Harness
 from tests.providers.fakes import MP3, Scripted
 

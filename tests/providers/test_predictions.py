@@ -383,7 +383,7 @@ def test_fals_keys_are_cached_and_a_failed_signature_refetches_them_at_most_ever
 
 
 def test_a_fal_error_echoing_a_credential_of_the_plan_is_scrubbed_when_settled(providers: Harness) -> None:
-    from execution_api.credentials import CredentialVault, seal
+    from execution_api.core.credentials import CredentialVault, seal
 
     # Given a plan whose job gives an input URL with a password in it: sealed at intake with the execution's
     # credentials, opened by the worker, passed to fal (no credential-like word in it for a pattern to catch)

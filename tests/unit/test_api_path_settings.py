@@ -1,4 +1,4 @@
-"""The API path's settings are read without pydantic (execution_api.environment): they accept and refuse
+"""The API path's settings are read without pydantic (execution_api.core.environment): they accept and refuse
 what the pydantic settings of the same variables do, and say so in the same words, naming the variable and
 never its value."""
 
@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from execution_api.cors import CorsSettings
-from execution_api.environment import SettingsError
-from execution_api.outputs import OutputLinkSettings
-from execution_api.settings import OutputSettings
-from execution_api.status import StatusSettings
+from execution_api.api.cors import CorsSettings
+from execution_api.api.status import StatusSettings
+from execution_api.core.environment import SettingsError
+from execution_api.core.settings import OutputSettings
+from execution_api.storage.outputs import OutputLinkSettings
 
 
 def outcome(kind: type[OutputLinkSettings] | type[OutputSettings]) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from execution_api.aws_errors import is_retryable
+from execution_api.core.aws_errors import is_retryable
 
 
 def client_error(code: str, **extra: Any) -> ClientError:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic_core import to_json
 
-from execution_api.credentials import (
+from execution_api.core.credentials import (
     _BARE_USERINFO,
     REDACTED,
     SEALED,

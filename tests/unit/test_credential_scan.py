@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic_core import to_json
 
-from execution_api.credentials import (
+from execution_api.core.credentials import (
     SEALED,
     CredentialVault,
     _credential_places,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic_core import to_json
 
-from execution_api import exact_json
+from execution_api.core import exact_json
 
 # What loads gives: no floats (fractions and exponents are Decimals), ints of any size, any text.
 scalars = st.one_of(

@@ -16,7 +16,7 @@ from moto import mock_aws
 from execution_api.engine.executors import JobFailed, JobRequest
 from execution_api.engine.media_executor import MediaExecutor, MediaSettings
 from execution_api.media import MediaError, MediaOutput
-from execution_api.outputs import parse_reference, tenant_prefix
+from execution_api.storage.outputs import parse_reference, tenant_prefix
 from tests.fake_media import media_host
 
 __all__ = ["media_host"]  # fixture

@@ -1,4 +1,4 @@
-"""Media inputs (execution_api.media_inputs): a loopback fake server plays every bad input of issue 21
+"""Media inputs (execution_api.engine.fetch): a loopback fake server plays every bad input of issue 21
 point 4; the rules are the webhook sender's (https, resolved once, refused ranges, checked redirects)."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from execution_api.media_inputs import InputFetcher, InputLimits, InputRefused, InputUnavailable
-from execution_api.outputs import output_key, reference
+from execution_api.engine.fetch import InputFetcher, InputLimits, InputRefused, InputUnavailable
+from execution_api.storage.outputs import output_key, reference
 from tests.fake_media import VIDEO, media_host
 from tests.webhooks.test_webhook_transport import certificate, tls_receiver
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from execution_api.core.operations import GENERATION_OPERATIONS
+from execution_api.intake.rules import PlanLimits, check_plan
+from execution_api.intake.validation import plan_from_body
 from execution_api.models.plan import ExecutionPlan
-from execution_api.operations import GENERATION_OPERATIONS
-from execution_api.plan_checks import PlanLimits, check_plan
 from execution_api.providers import catalog
 from execution_api.providers.catalog import LOCAL, ModelProblem, provider_input, provider_model, route
-from execution_api.validation import plan_from_body
 
 
 def plan(*jobs: dict[str, Any]) -> ExecutionPlan:

@@ -1,4 +1,4 @@
-"""Output keys, stored references and presigned links (execution_api.outputs)."""
+"""Output keys, stored references and presigned links (execution_api.storage.outputs)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from botocore.config import Config
 from hypothesis import given
 from hypothesis import strategies as st
 
-from execution_api.outputs import OutputLinks, output_key, parse_reference, reference, tenant_key, tenant_prefix
+from execution_api.storage.outputs import OutputLinks, output_key, parse_reference, reference, tenant_key, tenant_prefix
 
 BUCKET = "outputs-bucket"
 KEY_SHAPE = re.compile(r"[0-9a-f]{32}/[A-Za-z0-9_%.~-]+/[0-9a-f]{16}/[0-9a-f]{32}(\.[A-Za-z0-9]+)?")
@@ -68,7 +68,7 @@ def links(clock: Clock, expiry: int = 3600) -> OutputLinks:
         region_name="us-east-1",
         aws_access_key_id="AKIDEXAMPLE",
         aws_secret_access_key="secret",  # a made-up credential: signing makes no call
-        config=Config(signature_version="s3v4"),  # as execution_api.aws_clients.s3_client
+        config=Config(signature_version="s3v4"),  # as execution_api.core.aws_clients.s3_client
     )
     return OutputLinks(s3, BUCKET, expiry, clock)
 

@@ -13,15 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from execution_api.errors import Violation
-from execution_api.models.plan import ExecutionPlan, PlannedJob, WebhookTarget
-from execution_api.plan_checks import (
+from execution_api.core.errors import Violation
+from execution_api.intake.rules import (
     DEPENDENCY_REFERENCE,
     PlanLimits,
     check_plan,
     pointer,
 )
-from execution_api.validation import plan_from_body
+from execution_api.intake.validation import plan_from_body
+from execution_api.models.plan import ExecutionPlan, PlannedJob, WebhookTarget
 
 LIMITS = PlanLimits()
 JOBS = "/executionPlan/jobs"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from http import HTTPStatus
 
-from execution_api.problem_json import problem_response
+from execution_api.api.problems import problem_response
 
 
 def title(status: HTTPStatus, **kwargs: str) -> str:

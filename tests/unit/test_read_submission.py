@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from execution_api.errors import PlanRejected
+from execution_api.core.errors import PlanRejected
+from execution_api.intake.rules import PlanLimits
+from execution_api.intake.validation import read_submission
 from execution_api.models.plan import PlannedJob
-from execution_api.plan_checks import PlanLimits
-from execution_api.validation import read_submission
 
 LIMITS = PlanLimits(max_jobs=3)
 

@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from execution_api.intake.rules import PlanLimits, _reference_problems, check_plan
 from execution_api.models.plan import ExecutionPlan, PlannedJob
-from execution_api.plan_checks import PlanLimits, _reference_problems, check_plan
 
 IDS = ["a", "b", "c", 'q"z', "w\\x", "é", "new\nline", ""]
 reference = st.builds(

@@ -11,13 +11,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from execution_api import media
+from execution_api.core.operations import (
+    BUILT_IN_OPERATIONS,
+    GENERATION_OPERATIONS,
+    MEDIA_OPERATIONS,
+    accepted_operations,
+)
 from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import JobFailed, JobRequest
 from execution_api.engine.media_executor import SelectedExecutor
 from execution_api.engine.params import params_text
 from execution_api.engine.scheduler import Engine
-from execution_api.engine.store import JobStore
-from execution_api.operations import BUILT_IN_OPERATIONS, GENERATION_OPERATIONS, MEDIA_OPERATIONS, accepted_operations
+from execution_api.storage.jobs import JobStore
 
 WORK, MEDIA, CUSTOM = "https://sqs/work", "https://sqs/media", "https://sqs/custom"
 

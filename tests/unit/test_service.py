@@ -19,21 +19,21 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from pydantic import SecretStr
 
-from execution_api.credentials import SEALED
-from execution_api.errors import (
+from execution_api.api.status import StatusService
+from execution_api.core.credentials import SEALED
+from execution_api.core.errors import (
     ExecutionNotFound,
     IdempotencyKeyInFlight,
     IdempotencyKeyReused,
     PlanRejected,
     StorageUnavailable,
 )
-from execution_api.idempotency import run_once
+from execution_api.intake.idempotency import run_once
+from execution_api.intake.rules import PlanLimits
+from execution_api.intake.submission import SubmissionService
+from execution_api.intake.validation import validate_submission
 from execution_api.models.plan import ExecutionPlan
 from execution_api.models.records import Execution, Job
-from execution_api.plan_checks import PlanLimits
-from execution_api.status import StatusService
-from execution_api.submission import SubmissionService
-from execution_api.validation import validate_submission
 
 TENANT = "acme"
 NOW = datetime(2026, 11, 26, 7, 0, 0, 123_000, tzinfo=UTC)

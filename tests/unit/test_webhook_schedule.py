@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
+from execution_api.core.settings import WebhookSettings
 from execution_api.models.records import Execution, WebhookDelivery
-from execution_api.settings import WebhookSettings
-from execution_api.webhook_delivery import (
+from execution_api.webhooks.delivery import (
     MAX_QUEUE_DELAY_SECONDS,
     DeliveryTask,
     Outcome,
     WebhookDeliveries,
     retry_wait,
 )
-from execution_api.webhook_transport import PostResult
+from execution_api.webhooks.transport import PostResult
 
 QUEUED = {"EXECUTIONS_TABLE_NAME": "t", "WEBHOOK_QUEUE_URL": "https://sqs.example/q"}
 DEFAULT = WebhookSettings.model_validate(QUEUED).webhook_retry_schedule

@@ -12,7 +12,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from execution_api.webhook_signing import delivery_headers, signing_key
+from execution_api.webhooks.signing import delivery_headers, signing_key
 
 BODY = b'{"executionId":"V1StGXR8_Z5jdHi6B-myT","status":"completed","result":{"url":"https://x.invalid/v.mp4","status":"completed"},"completedAt":"2026-11-26T06:47:19.123Z"}'
 WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the Standard Webhooks specification's example secret

@@ -6,7 +6,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from execution_api.webhook_urls import MAX_WEBHOOK_URL_LENGTH, webhook_url_problem
+from execution_api.webhooks.urls import MAX_WEBHOOK_URL_LENGTH, webhook_url_problem
 
 INVALID = "invalid_webhook_url"
 INSECURE = "insecure_webhook_url"

@@ -11,7 +11,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from standardwebhooks import Webhook
 
-from execution_api.webhook_delivery import DeliveryQueue, webhook_deliveries
+from execution_api.webhooks.delivery import DeliveryQueue, webhook_deliveries
 from tests.support import plan
 from tests.webhooks.conftest import Delivery
 from tests.webhooks.receiver import ScriptedAnswer, receiver
@@ -280,7 +280,7 @@ def test_a_secret_sealed_for_another_execution_does_not_open(delivery: Delivery)
 def test_a_result_in_the_outputs_bucket_is_delivered_as_a_presigned_get(delivery: Delivery) -> None:
     from urllib.parse import parse_qs, urlsplit
 
-    from execution_api.outputs import output_key, reference
+    from execution_api.storage.outputs import output_key, reference
 
     with receiver(ScriptedAnswer(200)) as hook:
         # Given an execution whose result is an output in the bucket (stored as a reference)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from execution_api.webhook_signing import delivery_headers
+from execution_api.webhooks.signing import delivery_headers
 from local.template import ROOT
 
 DOC = (ROOT / "docs" / "webhooks.md").read_text()

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from execution_api.webhook_transport import MAX_RESPONSE_BYTES, WebhookTransport
+from execution_api.webhooks.transport import MAX_RESPONSE_BYTES, WebhookTransport
 from tests.webhooks.receiver import ScriptedAnswer, receiver
 
 

@@ -1,4 +1,4 @@
-"""The engine's settings (per function, as in execution_api.settings) and AWS clients, once per container."""
+"""The engine's settings (per function, as in execution_api.core.settings) and AWS clients, once per container."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import boto3
 from botocore.config import Config
 from pydantic import Field
 
-from execution_api.container import per_container
+from execution_api.core.container import per_container
+from execution_api.core.operations import executor_of, runs_on_media_worker
+from execution_api.core.settings import ApiSettings, FunctionSettings, load_settings
 from execution_api.engine.executors import MAX_SIMULATED_MS
-from execution_api.operations import executor_of, runs_on_media_worker
-from execution_api.settings import ApiSettings, FunctionSettings, load_settings
 
 
 @per_container
@@ -36,7 +36,7 @@ class EngineSettings(FunctionSettings):
     execution_timeout_seconds: int = Field(default=21_600, alias="EXECUTION_TIMEOUT_SECONDS", ge=1)
     # At most the simulated executor's bound on simulate.ms (15 minutes): a worker could not wait longer.
     simulated_job_ms: int = Field(default=500, alias="SIMULATED_JOB_MS", ge=0, le=MAX_SIMULATED_MS)
-    # Routing (execution_api.operations): the engine names each job's queue in its gate answer.
+    # Routing (execution_api.core.operations): the engine names each job's queue in its gate answer.
     work_queue_url: str | None = Field(default=None, alias="WORK_QUEUE_URL")
     media_queue_url: str | None = Field(default=None, alias="MEDIA_QUEUE_URL")
     # AllowedOperations' own queue (empty: none, and their jobs go to the work queue, whose worker fails them)

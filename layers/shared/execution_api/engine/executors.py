@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from execution_api import exact_json
+from execution_api.core import exact_json
 
 OUTPUT_BASE_URL = "https://outputs.execution-api.invalid"  # .invalid is reserved (RFC 2606): never resolves
 MAX_SIMULATED_MS = 900_000  # simulate.ms at most 15 minutes, Lambda's longest run: a worker could not wait longer
@@ -23,7 +23,7 @@ class JobRequest:
     params: dict[str, Any]  # dependency references already resolved to urls, sealed credentials opened
     attempt: int = 1
     provider_api_keys: dict[str, str] = field(default_factory=dict)  # options.providerApiKeys, opened
-    tenant_id: str = ""  # outputs are stored under the tenant (execution_api.outputs)
+    tenant_id: str = ""  # outputs are stored under the tenant (execution_api.storage.outputs)
     dependency_urls: tuple[str, ...] = ()  # each dependency's main output, in dependsOn order
     task_token: str = ""  # for executors that answer later (a provider's callback): seal it, never log it
 

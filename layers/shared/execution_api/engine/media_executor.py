@@ -16,16 +16,16 @@ from typing import Any
 
 from pydantic import Field
 
-from execution_api.container import per_container
-from execution_api.disk_space import disk_full_message, is_disk_full
+from execution_api.core.container import per_container
+from execution_api.core.disk_space import disk_full_message, is_disk_full
+from execution_api.core.operations import executor_of
+from execution_api.core.settings import OutputSettings, load_settings
 from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import JobFailed, JobRequest, SimulatedExecutor
+from execution_api.engine.fetch import InputFetcher, InputLimits, InputRefused, InputUnavailable
 from execution_api.engine.params import float_numbers
 from execution_api.engine.workdirs import job_workdir
-from execution_api.media_inputs import InputFetcher, InputLimits, InputRefused, InputUnavailable
-from execution_api.operations import executor_of
-from execution_api.outputs import output_key, reference
-from execution_api.settings import OutputSettings, load_settings
+from execution_api.storage.outputs import output_key, reference
 
 RunOperation = Callable[..., tuple[Sequence[Any], Mapping[str, Any]]]
 
@@ -118,7 +118,7 @@ class MediaExecutor:
 
 @per_container
 def media_executor() -> MediaExecutor:
-    from execution_api.aws_clients import s3_transfer_client
+    from execution_api.core.aws_clients import s3_transfer_client
 
     return MediaExecutor(s3_transfer_client(), load_settings(MediaSettings))
 

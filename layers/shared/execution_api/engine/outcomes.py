@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from execution_api.engine.params import output_url
-from execution_api.engine.store import Item, strings, text
+from execution_api.storage.jobs import Item, strings, text
 
 DEPENDENCY_FAILED = "Dependency job failed: {}"
 

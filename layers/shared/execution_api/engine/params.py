@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from execution_api import exact_json
-from execution_api.plan_checks import DEPENDENCY_REFERENCE
+from execution_api.core import exact_json
+from execution_api.models.plan import DEPENDENCY_REFERENCE
 
 
 def job_params(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,24 +12,19 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from execution_api.container import per_container
+from execution_api.core.clock import now_iso
+from execution_api.core.container import per_container
+from execution_api.core.errors import ExecutionAlreadyFinished, ExecutionNotFound, check_execution_id
+from execution_api.core.observability import logger
 from execution_api.engine import outcomes
 from execution_api.engine.config import EngineSettings, engine_dynamodb_client, engine_settings, stepfunctions_client
 from execution_api.engine.outcomes import DEPENDENCY_FAILED
 from execution_api.engine.params import job_params, output_url, params_text, resolve_references
 from execution_api.engine.step_functions import StepFunctions, state_machine_execution_arn, state_machine_execution_name
-from execution_api.engine.store import UNFINISHED, Item, JobStore, in_plan_dependencies, strings, text
-from execution_api.errors import ExecutionAlreadyFinished, ExecutionNotFound, check_execution_id
-from execution_api.observability import logger
-from execution_api.repository import JOB_SK_PREFIX, execution_pk
-
-
-def now_iso() -> str:
-    moment = datetime.now(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+from execution_api.storage.executions import JOB_SK_PREFIX, execution_pk
+from execution_api.storage.jobs import UNFINISHED, Item, JobStore, in_plan_dependencies, strings, text
 
 
 def topological_order(jobs: list[Item]) -> list[str]:

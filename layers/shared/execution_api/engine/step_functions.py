@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from execution_api.observability import logger
+from execution_api.core.observability import logger
 
 # A token Step Functions no longer waits for: its state already moved on, timed out, or the execution stopped.
 STALE_TOKEN_ERRORS = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist", "ExecutionDoesNotExist"})

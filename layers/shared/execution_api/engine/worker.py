@@ -11,18 +11,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from execution_api.aws_errors import is_retryable
-from execution_api.credentials import SEALED, credential_values, open_credentials, open_job_params, scrub
+from execution_api.core.aws_errors import is_retryable
+from execution_api.core.credentials import SEALED, credential_values, open_credentials, open_job_params, scrub
+from execution_api.core.observability import logger
+from execution_api.core.operations import GENERATION_OPERATIONS, runs_simulated
+from execution_api.core.sealing import WebhookSecretCipher
 from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import Executor, JobDeferred, JobFailed, JobRequest
 from execution_api.engine.media_executor import SelectedExecutor
 from execution_api.engine.params import message_params, resolve_references
 from execution_api.engine.step_functions import StepFunctions
-from execution_api.engine.store import JobStore
-from execution_api.observability import logger
-from execution_api.operations import GENERATION_OPERATIONS, runs_simulated
-from execution_api.repository import execution_pk
-from execution_api.webhook_secrets import WebhookSecretCipher
+from execution_api.storage.executions import execution_pk
+from execution_api.storage.jobs import JobStore
 
 RETRYABLE = "Job.Retryable"  # Step Functions retries these, up to JOB_MAX_ATTEMPTS in all
 FAILED = "Job.Failed"

@@ -1,6 +1,7 @@
 """Real media: the operations the media worker runs on ffmpeg (merge, layer, addSubtitles, reframe) and the
 `local` provider's stand-ins for generation, so every SDK pipeline produces playable files without a
-provider key (docs/operations.md). Imported only by workers: the API functions never load ffmpeg."""
+provider key (docs/operations.md). Imported only by workers: the API functions never load ffmpeg.
+It may import core only."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Sequence
 
-from execution_api.disk_space import NO_SPACE_TEXT, disk_full_message
+from execution_api.core.disk_space import NO_SPACE_TEXT, disk_full_message
 from execution_api.media.contract import Heartbeat, MediaError
 
 HEARTBEAT_EVERY_S = 2.0

@@ -3,11 +3,15 @@ which stores it as `execution_api.models.records` (apart from them: the status p
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import SecretStr
 from pydantic_core import to_json
+
+# The SDK wires one job's output into another's input with strings like "_videoJobDependency:job1".
+DEPENDENCY_REFERENCE = re.compile(r"_[A-Za-z][A-Za-z0-9]*JobDependency:(?P<job_id>.*)", re.DOTALL)
 
 
 @dataclass(slots=True)  # not frozen: params_json() caches its text in it; nothing else changes

@@ -8,18 +8,12 @@ library only: the status function reads them on its cold start without loading p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
-
-
-def iso_millis(moment: datetime) -> str:
-    """UTC ISO 8601 with milliseconds and Z: 2026-11-26T06:47:19.123Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
 
 # The SDK's and the origin backend's words, for executions and jobs alike.
 ExecutionState = Literal["pending", "processing", "completed", "failed", "cancelled"]
 TERMINAL_STATES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+UNFINISHED_STATES = ("pending", "processing")  # a tuple: the engine's conditions list them in this order
 
 
 @dataclass(frozen=True)
@@ -68,7 +62,7 @@ class Execution:
     base_execution_id: str | None = None
     webhook_url: str | None = None
     webhook_secret_ciphertext: bytes | None = None  # KMS ciphertext; the plain secret is never stored
-    sealed_credentials: bytes | None = None  # KMS ciphertext of the plan's credentials (execution_api.credentials)
+    sealed_credentials: bytes | None = None  # KMS ciphertext of the plan's credentials (execution_api.core.credentials)
     completed_at: str | None = None
     result: Any = None
     error: Any = None

@@ -1,7 +1,7 @@
 """The POST /api/execute body as clients send it: the canonical form and the SDK's aliases.
 
 These models check structure only (types, lengths, patterns, unknown fields) and document the body
-in OpenAPI. `execution_api.validation` runs them and the whole-plan rules in one pass.
+in OpenAPI. `execution_api.intake.validation` runs them and the whole-plan rules in one pass.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag
 from pydantic.alias_generators import to_camel
 
-from execution_api.limits import (
+from execution_api.core.limits import (
     MAX_JOB_ID_LENGTH,
     MAX_OPERATION_LENGTH,
     MAX_OUTPUT_LENGTH,

@@ -10,9 +10,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from execution_api.core.errors import PROBLEM_JSON
 from execution_api.models.records import Execution, Job, WebhookDelivery
 from execution_api.models.status_view import CANCELLED_ERROR, ClientState, client_view
-from execution_api.problem_json import PROBLEM_JSON
 
 CANCELLED_DOC = "True when the execution was cancelled: `status` then reads `failed` and `error` says so."
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from execution_api.core.sealing import REPLICATE_WEBHOOK, WebhookSecretCipher
 from execution_api.providers.signatures import (
     BadSignature,
     FalKeys,
@@ -24,8 +25,7 @@ from execution_api.providers.signatures import (
     verify_fal,
     verify_replicate,
 )
-from execution_api.providers.store import REF_FORMAT, PredictionStore
-from execution_api.webhook_secrets import REPLICATE_WEBHOOK, WebhookSecretCipher
+from execution_api.storage.predictions import REF_FORMAT, PredictionStore
 
 
 @dataclass

@@ -22,19 +22,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from execution_api.credentials import credential_values, open_credentials, scrub
+from execution_api.core.credentials import credential_values, open_credentials, scrub
+from execution_api.core.observability import logger
+from execution_api.core.sealing import WebhookSecretCipher
 from execution_api.engine.executors import JobFailed
+from execution_api.engine.fetch import InputFetcher, InputRefused, InputUnavailable
 from execution_api.engine.step_functions import StepFunctions
-from execution_api.engine.store import JobStore
 from execution_api.engine.workdirs import job_workdir
-from execution_api.media_inputs import InputFetcher, InputRefused, InputUnavailable
-from execution_api.observability import logger
-from execution_api.outputs import output_key, reference
 from execution_api.providers.prediction import Prediction, PredictionClient, ProviderOutput, sniffed_mime_type
 from execution_api.providers.settings import ProviderSettings
-from execution_api.providers.store import PredictionRecord, PredictionStore
-from execution_api.repository import execution_pk
-from execution_api.webhook_secrets import WebhookSecretCipher
+from execution_api.storage.executions import execution_pk
+from execution_api.storage.jobs import JobStore
+from execution_api.storage.outputs import output_key, reference
+from execution_api.storage.predictions import PredictionRecord, PredictionStore
 
 FAILED = "Job.Failed"
 RETRYABLE = "Job.Retryable"

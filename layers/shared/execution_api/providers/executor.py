@@ -1,7 +1,7 @@
 """The provider executor: runs a generation job on Replicate, fal or ElevenLabs (docs/providers.md).
 
 ElevenLabs answers at once: its audio is stored and the job completes. Replicate and fal run for minutes: the
-prediction is submitted with a callback URL on this API, recorded (execution_api.providers.store) with the
+prediction is submitted with a callback URL on this API, recorded (execution_api.storage.predictions) with the
 task token and key sealed, and the worker returns (JobDeferred) instead of waiting. The callback route or
 the poller settles it (execution_api.providers.checker)."""
 
@@ -15,22 +15,22 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from execution_api.core.observability import logger
+from execution_api.core.sealing import REPLICATE_WEBHOOK, WebhookSecretCipher
 from execution_api.engine.executors import Executor, JobDeferred, JobFailed, JobRequest
 from execution_api.engine.params import float_numbers
-from execution_api.observability import logger
-from execution_api.outputs import OutputLinks, output_key, reference
 from execution_api.providers import catalog
 from execution_api.providers.catalog import LOCAL, ModelProblem, Route
 from execution_api.providers.elevenlabs import ElevenLabsClient
 from execution_api.providers.fal import FalClient
-from execution_api.providers.keys import ProviderKeyCipher, ProviderKeyStore, choose_key, missing_key_message
 from execution_api.providers.prediction import PredictionClient
 from execution_api.providers.replicate import ReplicateClient
 from execution_api.providers.settings import ProviderSettings
-from execution_api.providers.store import PredictionRecord, PredictionStore, new_ref
 from execution_api.providers.transport import Transport
-from execution_api.repository import execution_pk
-from execution_api.webhook_secrets import REPLICATE_WEBHOOK, WebhookSecretCipher
+from execution_api.storage.executions import execution_pk
+from execution_api.storage.outputs import OutputLinks, output_key, reference
+from execution_api.storage.predictions import PredictionRecord, PredictionStore, new_ref
+from execution_api.storage.provider_keys import ProviderKeyCipher, ProviderKeyStore, choose_key, missing_key_message
 
 RETENTION_SECONDS = 90 * 86_400  # a prediction record outlives its execution's items by no more than they live
 

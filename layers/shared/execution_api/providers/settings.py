@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
+from execution_api.core.settings import EnvironmentSettings, _pairs
 from execution_api.engine.media_executor import MediaSettings
 from execution_api.providers import elevenlabs, fal, replicate
-from execution_api.settings import EnvironmentSettings, _pairs
 
 DEFAULT_FAL_JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
 

@@ -28,7 +28,7 @@ MAX_ERROR_CHARS = 500
 SERVICE_UNAVAILABLE = 503  # the server did not process the request (RFC 9110 15.6.4): a create may be sent again
 # Providers that document every 5xx as nothing started: fal, "5xx not billed" (OPERATIONS.md 5.2).
 _EVERY_5XX_STARTS_NOTHING = frozenset({"fal"})
-MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # a prediction's JSON (Whisper's word list); media bytes come via media_inputs
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # a prediction's JSON (Whisper's word list); media bytes come via engine.fetch
 # Tokens the providers issue (Replicate r8_..., ElevenLabs sk_..., fal id:secret), auth headers, long hex/base64.
 _CREDENTIAL_LIKE = re.compile(
     r"(?i)\b(?:bearer|key|token|xi-api-key)\s*[:=]?\s*\S+|\br8_[A-Za-z0-9]+|\bsk_[A-Za-z0-9]+"

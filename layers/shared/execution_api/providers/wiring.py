@@ -10,21 +10,21 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from execution_api.aws_errors import is_retryable
-from execution_api.container import per_container
+from execution_api.core.aws_errors import is_retryable
+from execution_api.core.container import per_container
+from execution_api.core.observability import logger
+from execution_api.core.sealing import WebhookSecretCipher
+from execution_api.core.settings import load_settings
 from execution_api.engine.executors import Executor, JobFailed
-from execution_api.observability import logger
 from execution_api.providers.callbacks import CallbackService
 from execution_api.providers.checker import PredictionChecker, job_credentials, stored_job_status
 from execution_api.providers.checks import check_message
 from execution_api.providers.executor import ProviderExecutor, prediction_client, tenant_key_reader
-from execution_api.providers.keys import ProviderKeyCipher, ProviderKeyStore, environment_key
 from execution_api.providers.settings import PredictionSettings, ProviderSettings
 from execution_api.providers.signatures import FalKeys
-from execution_api.providers.store import PredictionStore
 from execution_api.providers.transport import Transport
-from execution_api.settings import load_settings
-from execution_api.webhook_secrets import WebhookSecretCipher
+from execution_api.storage.predictions import PredictionStore
+from execution_api.storage.provider_keys import ProviderKeyCipher, ProviderKeyStore, environment_key
 
 
 def _settings() -> ProviderSettings:
@@ -39,7 +39,7 @@ def _common() -> PredictionSettings:
 
 @per_container
 def _cipher() -> WebhookSecretCipher:
-    from execution_api.aws_clients import kms_client
+    from execution_api.core.aws_clients import kms_client
 
     return WebhookSecretCipher(kms_client(), _common().webhook_secret_key_id)
 
@@ -94,7 +94,7 @@ def _deployment_keys() -> Any:
 
 @per_container
 def provider_executor() -> ProviderExecutor:
-    from execution_api.aws_clients import kms_client, s3_client
+    from execution_api.core.aws_clients import kms_client, s3_client
     from execution_api.engine.config import engine_dynamodb_client
     from execution_api.engine.media_executor import media_executor
 
@@ -113,10 +113,10 @@ def provider_executor() -> ProviderExecutor:
 
 @per_container
 def prediction_checker() -> PredictionChecker:
-    from execution_api.aws_clients import s3_transfer_client  # upload_file: provider videos can be large
+    from execution_api.core.aws_clients import s3_transfer_client  # upload_file: provider videos can be large
     from execution_api.engine.config import engine_dynamodb_client, stepfunctions_client
     from execution_api.engine.step_functions import StepFunctions
-    from execution_api.engine.store import JobStore
+    from execution_api.storage.jobs import JobStore
 
     settings = _settings()
     jobs = JobStore(engine_dynamodb_client(), settings.executions_table_name)
@@ -134,7 +134,7 @@ def prediction_checker() -> PredictionChecker:
 
 def enqueue_check(ref: str) -> None:
     """A `{"prediction": ref}` message on the work queue: a worker settles the prediction."""
-    from execution_api.aws_clients import sqs_client
+    from execution_api.core.aws_clients import sqs_client
 
     sqs_client().send_message(QueueUrl=_common().work_queue_url, MessageBody=check_message(ref))
 

@@ -1,0 +1,55 @@
+"""Webhook secrets are sealed with KMS, bound to their execution by the encryption context.
+
+The table only ever holds ciphertext. The encryption context ({"executionId": id}) means a
+ciphertext copied onto another execution cannot be decrypted there. A secret sealed for one purpose adds
+{"purpose": ...}: IAM lets a function decrypt that purpose alone (the provider callback opens Replicate's
+signing secret, nothing else), and functions allowed only {"executionId"} cannot open it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pydantic import SecretStr
+
+from execution_api.core.aws_errors import call
+
+REPLICATE_WEBHOOK = "replicate-webhook"  # a prediction's Replicate signing secret, opened by the callback route
+
+
+def _context(execution_id: str, purpose: str | None) -> dict[str, str]:
+    return {"executionId": execution_id} | ({"purpose": purpose} if purpose else {})
+
+
+class SecretSealer(Protocol):
+    """Seals a secret for one execution (WebhookSecretCipher with KMS; an in-memory one in unit tests)."""
+
+    def seal(self, execution_id: str, secret: SecretStr, purpose: str | None = None) -> bytes: ...
+
+
+class WebhookSecretCipher:
+    def __init__(self, client: Any, key_id: str) -> None:
+        self._client = client
+        self._key_id = key_id
+
+    def seal(self, execution_id: str, secret: SecretStr, purpose: str | None = None) -> bytes:
+        response = call(
+            self._client,
+            "encrypt",
+            KeyId=self._key_id,
+            Plaintext=secret.get_secret_value().encode("utf-8"),
+            EncryptionContext=_context(execution_id, purpose),
+        )
+        ciphertext: bytes = response["CiphertextBlob"]
+        return ciphertext
+
+    def unseal(self, execution_id: str, ciphertext: bytes, purpose: str | None = None) -> SecretStr:
+        """Fails unless the ciphertext was sealed for this execution (and purpose)."""
+        response = call(
+            self._client,
+            "decrypt",
+            KeyId=self._key_id,
+            CiphertextBlob=ciphertext,
+            EncryptionContext=_context(execution_id, purpose),
+        )
+        return SecretStr(response["Plaintext"].decode("utf-8"))

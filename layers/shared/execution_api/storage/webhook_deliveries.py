@@ -1,0 +1,147 @@
+"""The webhook delivery state kept on the execution item (or, for a per-job webhook, on the job item), as
+a map attribute `webhook`.
+
+    webhook = {messageId, claimedAt, enqueuedAt, attempts, lastAttemptAt, lastStatus, lastError,
+               deliveredAt, givenUpAt}
+
+Keys come from execution_api.storage.executions, which owns the item layout; this module adds the
+conditional updates of delivery only (docs/webhooks.md explains the claim).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from execution_api.core.aws_errors import call, is_condition_failure
+from execution_api.models.records import Execution, Job, WebhookDelivery
+from execution_api.storage.executions import (
+    EXECUTION_SK,
+    JOB_SK_PREFIX,
+    _execution_from_item,
+    _job_from_item,
+    _key,
+    execution_pk,
+)
+from execution_api.storage.webhook_state import webhook_delivery_from_item
+
+_NAMES = {"#w": "webhook"}
+
+
+class WebhookDeliveryRepository:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def _item_key(self, tenant_id: str, execution_id: str, job_id: str | None) -> dict[str, Any]:
+        """The execution item, or with a job id that job's item: where a delivery's state is kept."""
+        sk = EXECUTION_SK if job_id is None else JOB_SK_PREFIX + job_id
+        return _key(execution_pk(tenant_id, execution_id), sk)
+
+    def get(self, tenant_id: str, execution_id: str) -> Execution | None:
+        response = call(
+            self._client,
+            "get_item",
+            TableName=self._table,
+            Key=self._item_key(tenant_id, execution_id, None),
+            ConsistentRead=True,
+        )
+        return _execution_from_item(response["Item"]) if "Item" in response else None
+
+    def get_job(self, tenant_id: str, execution_id: str, job_id: str) -> Job | None:
+        """A job, without its params (a job webhook never carries them)."""
+        response = call(
+            self._client,
+            "get_item",
+            TableName=self._table,
+            Key=self._item_key(tenant_id, execution_id, job_id),
+            ConsistentRead=True,
+        )
+        return _job_from_item(response["Item"], with_params=False) if "Item" in response else None
+
+    def claim(
+        self, tenant_id: str, execution_id: str, message_id: str, now: str, job_id: str | None = None
+    ) -> WebhookDelivery | None:
+        """Start the delivery once: writes the message id only where none is. Returns the state that is
+        stored afterwards (this claim's, or an earlier one's), or None when the execution item is gone."""
+        try:
+            response = self._update(
+                tenant_id,
+                execution_id,
+                job_id,
+                UpdateExpression="SET #w = :w",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#w)",
+                ExpressionAttributeValues={
+                    ":w": {"M": {"messageId": {"S": message_id}, "claimedAt": {"S": now}, "attempts": {"N": "0"}}}
+                },
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return webhook_delivery_from_item(response["Attributes"])
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            existing = error.response.get("Item")
+            return webhook_delivery_from_item(existing) if existing else None
+
+    def mark_enqueued(self, tenant_id: str, execution_id: str, now: str, job_id: str | None = None) -> None:
+        """The first attempt's message is on the queue: a redelivered stream record sends no other."""
+        self._update(
+            tenant_id,
+            execution_id,
+            job_id,
+            UpdateExpression="SET #w.enqueuedAt = if_not_exists(#w.enqueuedAt, :now)",
+            ConditionExpression="attribute_exists(#w)",
+            ExpressionAttributeValues={":now": {"S": now}},
+        )
+
+    def record_attempt(
+        self,
+        tenant_id: str,
+        execution_id: str,
+        *,
+        attempt: int,
+        status: int | None,
+        error: str | None,
+        now: str,
+        delivered: bool,
+        given_up: bool,
+        job_id: str | None = None,
+    ) -> None:
+        """What attempt number `attempt` came to. Setting (not adding) the count keeps a redelivered
+        message from counting one attempt twice."""
+        assignments = [
+            "#w.attempts = :attempt",
+            "#w.lastAttemptAt = :now",
+            "#w.lastStatus = :status",
+            "#w.lastError = :error",
+        ]
+        if delivered:
+            assignments.append("#w.deliveredAt = :now")
+        if given_up:
+            assignments.append("#w.givenUpAt = :now")
+        self._update(
+            tenant_id,
+            execution_id,
+            job_id,
+            UpdateExpression="SET " + ", ".join(assignments),
+            ConditionExpression="attribute_exists(#w)",
+            ExpressionAttributeValues={
+                ":attempt": {"N": str(attempt)},
+                ":now": {"S": now},
+                ":status": {"N": str(status)} if status is not None else {"NULL": True},
+                ":error": {"S": error} if error is not None else {"NULL": True},
+            },
+        )
+
+    def _update(self, tenant_id: str, execution_id: str, job_id: str | None, **update: Any) -> Any:
+        """A conditional update of the execution's (or the job's) item's `webhook` map (#w)."""
+        return call(
+            self._client,
+            "update_item",
+            TableName=self._table,
+            Key=self._item_key(tenant_id, execution_id, job_id),
+            ExpressionAttributeNames=_NAMES,
+            **update,
+        )
