@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from execution_api import exact_json
-from execution_api.errors import MalformedRequest, PlanRejected
-from execution_api.exact_json import MAX_NESTING_DEPTH
-from execution_api.plan_checks import PlanLimits
-from execution_api.validation import read_submission
+from execution_api.core import exact_json
+from execution_api.core.errors import MalformedRequest, PlanRejected
+from execution_api.core.exact_json import MAX_NESTING_DEPTH
+from execution_api.intake.rules import PlanLimits
+from execution_api.intake.validation import read_submission
 
 TOO_DEEP = f"the body is nested more than {MAX_NESTING_DEPTH} levels deep"
 LONE_SURROGATE = "the body holds a lone surrogate, which is not a character"
