@@ -112,7 +112,7 @@ def test_the_deployment_keys_are_the_stacks_own_unless_a_prefix_is_given(worker:
     assert variables["PROVIDER_KEY_SECRET_PREFIX"] == {"Ref": "ProviderKeySecretPrefix"}
     assert variables["STACK_NAME"] == {"Ref": "AWS::StackName"}
     for given, expected in (("", "media-prod/providers/"), ("shared/providers/", "shared/providers/")):
-        required = {"EXECUTIONS_TABLE_NAME": "t", "WEBHOOK_SECRET_KEY_ID": "k", "OUTPUTS_BUCKET_NAME": "outputs"}
+        required = {"EXECUTIONS_TABLE_NAME": "t", "CREDENTIAL_KEY_ID": "k", "OUTPUTS_BUCKET_NAME": "outputs"}
         settings = ProviderSettings.model_validate(
             required | {"PROVIDER_KEY_SECRET_PREFIX": given, "STACK_NAME": "media-prod"}
         )
