@@ -1,4 +1,5 @@
-"""The product's worker: runs jobs from the work queue through executors and reports with task tokens."""
+"""The job worker (WorkerFunction and MediaWorkerFunction): runs jobs from its queue through executors and
+reports with task tokens."""
 
 import json
 from typing import Any

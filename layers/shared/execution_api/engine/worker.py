@@ -1,4 +1,4 @@
-"""The product's worker: one work-queue message is one attempt of one job (protocol: docs/engine.md).
+"""The job worker: one work-queue message is one attempt of one job (protocol: docs/engine.md).
 It claims the attempt on the job item (a redelivered message never runs a job twice), runs the job's
 executor with heartbeats, and reports to Step Functions with the message's task token."""
 

@@ -50,7 +50,7 @@ def message_id(execution_id: str, job_id: str | None = None) -> str:
 
 
 def webhook_payload(execution: Execution, present: Callable[[Any], Any] = lambda url: url) -> dict[str, Any]:
-    """The origin's payload, the same keys for every end: `{executionId, status, result, error, completedAt}`,
+    """The original backend's payload, the same keys for every end: `{executionId, status, result, error, completedAt}`,
     plus `cancelled` (a cancel reads `failed`, docs/api.md) and, for a failure, `failedAt` (earlier form).
     `present` turns a stored output reference into the URL a receiver downloads (a presigned GET)."""
     ended_at = execution.completed_at or execution.updated_at
