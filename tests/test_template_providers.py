@@ -80,7 +80,7 @@ def test_the_provider_keys_function_reaches_provider_key_items_only(
     [(actions, condition)] = table_grants("ProviderKeysFunction")
     assert actions == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
     assert condition, "ProviderKeysFunction may reach any item of the executions table"
-    # The key items the function reads and writes (providers.keys) are allowed...
+    # The key items the function reads and writes (storage.provider_keys) are allowed...
     assert leading_key_allowed(condition, ProviderKeyStore._key(tenant, provider)["pk"]["S"])
     # ...and no execution's or job's item, whatever the execution id, nor a prediction's
     assert not leading_key_allowed(condition, execution_pk(tenant, execution_id))
