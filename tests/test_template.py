@@ -94,7 +94,7 @@ def test_the_table_is_on_demand_with_ttl_and_pitr() -> None:
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
 
 
-def test_the_webhook_key_rotates() -> None:
+def test_the_credential_key_rotates() -> None:
     assert TEMPLATE.resources["CredentialKey"]["Properties"]["EnableKeyRotation"] is True
 
 

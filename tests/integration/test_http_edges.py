@@ -104,13 +104,13 @@ def test_a_tampered_or_foreign_ciphertext_never_opens(api: Api, aws: LocalDeploy
         tampered[position] ^= 1
         with pytest.raises(ClientError):
             cipher.unseal("a", bytes(tampered))
-    # Nor does one sealed under another key: unseal names the webhook key
+    # Nor does one sealed under another key: unseal names the credential key
     with pytest.raises(ClientError):
         cipher.unseal("a", foreign["CiphertextBlob"])
 
 
-def test_status_function_has_no_webhook_key(aws: LocalDeployment) -> None:
-    # The status function never encrypts: the template gives the key to the submit function only
+def test_status_function_has_no_credential_key(aws: LocalDeployment) -> None:
+    # The status function never seals nor opens a credential: the template gives it no key to do so
     assert "CREDENTIAL_KEY_ID" in aws.environment(aws.function(SUBMIT))
     assert "CREDENTIAL_KEY_ID" not in aws.environment(aws.function(STATUS))
 
