@@ -25,7 +25,7 @@ def result_shape(result: Any) -> dict[str, Any]:
 
 
 def execution_result(jobs: list[Item]) -> dict[str, Any] | None:
-    """{url, status} of the leaf job (no job depends on it) that completed last, as in the original backend; of two
+    """{url, status} of the leaf job (no job depends on it) that completed last, as in the origin; of two
     that completed in the same millisecond, the later in plan order. None for an empty plan."""
     depended_on = {d for job in jobs for d in strings(job, "dependsOn")}
     leaves = [
