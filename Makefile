@@ -107,7 +107,7 @@ unit: $(VENV)/.installed
 
 # The same handlers, storage and HTTP tests against ministack (tests marked moto_only are deselected).
 test-ministack: $(VENV)/.installed $(MINISTACK_VENV)/.installed
-	TEST_BACKEND=ministack $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist worksteal tests/integration tests/http tests/test_events.py tests/engine
+	TEST_BACKEND=ministack $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist worksteal tests/integration tests/http tests/test_invoke_events.py tests/engine
 
 openapi: $(VENV)/.installed
 	$(PY) -m tools.openapi

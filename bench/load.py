@@ -335,7 +335,7 @@ def connect(port: int, clients: int) -> tuple[list[Client], int]:
     """Open the keep-alive connections one after the other, each proven by a GET of the OpenAPI document,
     before the clock starts: `make run` once listened with socketserver's default backlog of 5, so 16
     clients connecting at once got connections reset while it was busy (a regression test in
-    tests/integration/test_fuzz_regressions.py keeps it fixed). Returns the clients and how many resets
+    tests/http/test_local_server_methods_and_backlog.py keeps it fixed). Returns the clients and how many resets
     that took."""
     pool: list[Client] = []
     resets = 0

@@ -5,7 +5,7 @@ minute of output on Lambda arm64 at list prices for the recommended memory. Fill
 docs/media-benchmarks.md, whose prose is written by hand.
 
 Each case runs in its own Python process, so peak memory (ru_maxrss) is that case's alone. Encoding uses
-the product's default x264 preset (veryfast). Times are this machine's; docs/media-benchmarks.md says how
+the media worker's default x264 preset (veryfast). Times are this machine's; docs/media-benchmarks.md says how
 they carry over to Lambda.
 """
 

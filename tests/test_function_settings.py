@@ -18,7 +18,7 @@ TEMPLATE_FUNCTIONS = {f.logical_id: f for f in TEMPLATE.functions()}
 
 # What each function cannot start without (every other variable it reads has a default).
 REQUIRED = {
-    "SubmitExecutionFunction": {"EXECUTIONS_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME", "WEBHOOK_SECRET_KEY_ID"},
+    "SubmitExecutionFunction": {"EXECUTIONS_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME", "CREDENTIAL_KEY_ID"},
     "ExecutionStatusFunction": {"EXECUTIONS_TABLE_NAME", "OUTPUTS_BUCKET_NAME"},
     "CancelExecutionFunction": {"EXECUTIONS_TABLE_NAME", "STATE_MACHINE_ARN", "WORK_QUEUE_URL"},
     "AuthorizerFunction": {"API_KEYS_TABLE_NAME"},
@@ -27,16 +27,16 @@ REQUIRED = {
     "WebhookSenderFunction": {
         "EXECUTIONS_TABLE_NAME",
         "WEBHOOK_QUEUE_URL",
-        "WEBHOOK_SECRET_KEY_ID",
+        "CREDENTIAL_KEY_ID",
         "OUTPUTS_BUCKET_NAME",
     },
     "StarterFunction": {"EXECUTIONS_TABLE_NAME", "STATE_MACHINE_ARN"},
     "EngineFunction": {"EXECUTIONS_TABLE_NAME", "WORK_QUEUE_URL", "MEDIA_QUEUE_URL"},
-    "WorkerFunction": {"EXECUTIONS_TABLE_NAME", "WEBHOOK_SECRET_KEY_ID", "OUTPUTS_BUCKET_NAME"},
-    "MediaWorkerFunction": {"EXECUTIONS_TABLE_NAME", "WEBHOOK_SECRET_KEY_ID", "OUTPUTS_BUCKET_NAME"},
-    "ProviderCallbackFunction": {"EXECUTIONS_TABLE_NAME", "WEBHOOK_SECRET_KEY_ID"},
-    "PredictionPollerFunction": {"EXECUTIONS_TABLE_NAME", "WEBHOOK_SECRET_KEY_ID"},
-    "ProviderKeysFunction": {"EXECUTIONS_TABLE_NAME", "WEBHOOK_SECRET_KEY_ID"},
+    "WorkerFunction": {"EXECUTIONS_TABLE_NAME", "CREDENTIAL_KEY_ID", "OUTPUTS_BUCKET_NAME"},
+    "MediaWorkerFunction": {"EXECUTIONS_TABLE_NAME", "CREDENTIAL_KEY_ID", "OUTPUTS_BUCKET_NAME"},
+    "ProviderCallbackFunction": {"EXECUTIONS_TABLE_NAME", "CREDENTIAL_KEY_ID"},
+    "PredictionPollerFunction": {"EXECUTIONS_TABLE_NAME", "CREDENTIAL_KEY_ID"},
+    "ProviderKeysFunction": {"EXECUTIONS_TABLE_NAME", "CREDENTIAL_KEY_ID"},
 }
 
 # Imports each handler module under each environment it is given, as a fresh container would, and

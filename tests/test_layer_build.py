@@ -4,6 +4,7 @@ importing only its route's code."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -132,6 +133,12 @@ ROUTE_PROBE = textwrap.dedent(
         print(json.dumps(sorted(set(sys.modules) - loaded_before)))
     """
 )
+
+
+@pytest.mark.parametrize("module", SUBMIT_PATH)
+def test_every_module_of_the_submit_path_exists(module: str) -> None:
+    # A renamed module left in SUBMIT_PATH would make "never loaded" pass for the wrong reason.
+    assert importlib.util.find_spec(module) is not None, f"{module} does not exist: name what it became"
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ def test_the_submit_function_gets_only_what_it_uses() -> None:
         "ExecutionsTable": {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchWriteItem"},
         # what Powertools' Idempotency utility does with its records
         "IdempotencyTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
-        "WebhookSecretKey": {"kms:Encrypt"},
+        "CredentialKey": {"kms:Encrypt"},
     }
     [kms] = [s for s in statements("SubmitExecutionFunction") if s["Action"] == "kms:Encrypt"]
     assert kms["Condition"]["ForAllValues:StringEquals"]["kms:EncryptionContextKeys"] == ["executionId"]
@@ -94,8 +94,8 @@ def test_the_table_is_on_demand_with_ttl_and_pitr() -> None:
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
 
 
-def test_the_webhook_key_rotates() -> None:
-    assert TEMPLATE.resources["WebhookSecretKey"]["Properties"]["EnableKeyRotation"] is True
+def test_the_credential_key_rotates() -> None:
+    assert TEMPLATE.resources["CredentialKey"]["Properties"]["EnableKeyRotation"] is True
 
 
 def test_api_throttling_and_outputs() -> None:

@@ -157,7 +157,7 @@ def test_the_workers_claim_report_store_outputs_and_decrypt_only_with_an_executi
         # Claims attempts; records, finds and settles provider predictions (docs/providers.md).
         "ExecutionsTable": {"dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:PutItem"},
         "ExecutionStateMachine": {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"},
-        "WebhookSecretKey": {"kms:Decrypt", "kms:Encrypt"},
+        "CredentialKey": {"kms:Decrypt", "kms:Encrypt"},
         "${OutputsBucket.Arn}/*": {"s3:PutObject", "s3:GetObject"},
         "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${Prefix}*": {
             "secretsmanager:GetSecretValue"

@@ -130,7 +130,7 @@ def test_retained_tables_have_deletion_protection() -> None:
 
 
 def test_names_are_scoped_by_the_stack() -> None:
-    alias = RESOURCES["WebhookSecretKeyAlias"]["Properties"]["AliasName"]["Fn::Sub"]
+    alias = RESOURCES["CredentialKeyAlias"]["Properties"]["AliasName"]["Fn::Sub"]
     assert alias.startswith("alias/${AWS::StackName}-")
     for name, group in TEMPLATE.of_type("AWS::Logs::LogGroup").items():
         assert "${AWS::StackName}" in group["Properties"]["LogGroupName"]["Fn::Sub"], name

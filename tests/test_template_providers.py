@@ -80,7 +80,7 @@ def test_the_provider_keys_function_reaches_provider_key_items_only(
     [(actions, condition)] = table_grants("ProviderKeysFunction")
     assert actions == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
     assert condition, "ProviderKeysFunction may reach any item of the executions table"
-    # The key items the function reads and writes (providers.keys) are allowed...
+    # The key items the function reads and writes (storage.provider_keys) are allowed...
     assert leading_key_allowed(condition, ProviderKeyStore._key(tenant, provider)["pk"]["S"])
     # ...and no execution's or job's item, whatever the execution id, nor a prediction's
     assert not leading_key_allowed(condition, execution_pk(tenant, execution_id))
@@ -112,7 +112,7 @@ def test_the_deployment_keys_are_the_stacks_own_unless_a_prefix_is_given(worker:
     assert variables["PROVIDER_KEY_SECRET_PREFIX"] == {"Ref": "ProviderKeySecretPrefix"}
     assert variables["STACK_NAME"] == {"Ref": "AWS::StackName"}
     for given, expected in (("", "media-prod/providers/"), ("shared/providers/", "shared/providers/")):
-        required = {"EXECUTIONS_TABLE_NAME": "t", "WEBHOOK_SECRET_KEY_ID": "k", "OUTPUTS_BUCKET_NAME": "outputs"}
+        required = {"EXECUTIONS_TABLE_NAME": "t", "CREDENTIAL_KEY_ID": "k", "OUTPUTS_BUCKET_NAME": "outputs"}
         settings = ProviderSettings.model_validate(
             required | {"PROVIDER_KEY_SECRET_PREFIX": given, "STACK_NAME": "media-prod"}
         )

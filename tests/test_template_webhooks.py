@@ -26,7 +26,7 @@ def test_the_sender_reads_and_records_on_the_table_queues_and_decrypts() -> None
     assert grants(SENDER) == {
         "ExecutionsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
         "WebhookDeliveryQueue": {"sqs:SendMessage"},
-        "WebhookSecretKey": {"kms:Decrypt"},
+        "CredentialKey": {"kms:Decrypt"},
         "${OutputsBucket.Arn}/*": {"s3:GetObject"},  # presigns the result's output in the payload
     }
 
@@ -94,7 +94,7 @@ def test_every_webhook_statement_is_scoped_to_one_resource() -> None:
 
 def test_the_sender_gets_the_key_queue_and_schedule() -> None:
     variables = TEMPLATE.resources[SENDER]["Properties"]["Environment"]["Variables"]
-    assert variables["WEBHOOK_SECRET_KEY_ID"] == {"Fn::GetAtt": ["WebhookSecretKey", "Arn"]}
+    assert variables["CREDENTIAL_KEY_ID"] == {"Fn::GetAtt": ["CredentialKey", "Arn"]}
     assert variables["WEBHOOK_QUEUE_URL"] == {"Ref": "WebhookDeliveryQueue"}
     assert variables["WEBHOOK_RETRY_SCHEDULE"] == "5,300,1800,7200,18000,36000,36000"
     assert variables["WEBHOOK_TIMEOUT_SECONDS"] == "10"

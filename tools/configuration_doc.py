@@ -69,7 +69,7 @@ MEANINGS = {
     "CORS_ALLOW_ORIGINS": "Comma-separated browser origins allowed by CORS; empty sends no CORS header",
     "AWS_ENDPOINT_URL": "Empty when deployed (boto3 uses the real endpoints); set by `make run`, `make invoke` "
     "and `sam local` to point the functions at the local backend",
-    "WEBHOOK_SECRET_KEY_ID": "The KMS key that seals webhook secrets and credentials",
+    "CREDENTIAL_KEY_ID": "The KMS key that seals every stored credential (webhook secrets, provider keys, tokens)",
     "IDEMPOTENCY_TABLE_NAME": "Powertools' idempotency records",
     "API_KEYS_TABLE_NAME": "API key hashes and their tenants",
     "POWERTOOLS_TRACE_DISABLED": "`true` never loads the X-Ray SDK (the API functions' default, parameter "

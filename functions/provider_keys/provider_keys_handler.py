@@ -28,7 +28,7 @@ MAX_KEY_CHARACTERS = 1024
 
 
 class ProviderKeySettings(ApiSettings):
-    webhook_secret_key_id: str = Field(alias="WEBHOOK_SECRET_KEY_ID", min_length=1)
+    credential_key_id: str = Field(alias="CREDENTIAL_KEY_ID", min_length=1)
     max_body_bytes: int = Field(default=1_048_576, alias="MAX_BODY_BYTES", ge=1)
 
 
@@ -94,7 +94,7 @@ def put_provider_key(provider: str) -> Response[str]:
             "invalid_provider_key", f'send {{"apiKey": "..."}}: a string of 1 to {MAX_KEY_CHARACTERS} characters'
         )
     key = key.strip()
-    sealed = ProviderKeyCipher(kms_client(), settings.webhook_secret_key_id).seal(tenant, provider, SecretStr(key))
+    sealed = ProviderKeyCipher(kms_client(), settings.credential_key_id).seal(tenant, provider, SecretStr(key))
     stored = StoredKey(sealed, last_four(key), datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"))
     _store().put(tenant, provider, stored)
     return _shown(provider, stored)

@@ -1,4 +1,5 @@
-"""The product's worker: runs jobs from the work queue through executors and reports with task tokens."""
+"""The job worker (WorkerFunction and MediaWorkerFunction): runs jobs from its queue through executors and
+reports with task tokens."""
 
 import json
 from typing import Any
@@ -10,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from execution_api.core.aws_clients import kms_client
 from execution_api.core.container import per_container
 from execution_api.core.observability import logger, tracer
-from execution_api.core.sealing import WebhookSecretCipher
+from execution_api.core.sealing import CredentialCipher
 from execution_api.core.settings import load_settings
 from execution_api.engine.config import WorkerSettings, engine_dynamodb_client, stepfunctions_client
 from execution_api.engine.media_executor import MediaSettings
@@ -27,7 +28,7 @@ load_settings(ProviderSettings)  # both run provider jobs: the work queue deploy
 @per_container
 def worker() -> Worker:
     settings = load_settings(WorkerSettings)
-    cipher = WebhookSecretCipher(kms_client(), settings.webhook_secret_key_id)  # sealed the jobs' credentials
+    cipher = CredentialCipher(kms_client(), settings.credential_key_id)  # sealed the jobs' credentials
     store = JobStore(engine_dynamodb_client(), settings.executions_table_name)
     return Worker(store, stepfunctions_client(), settings, cipher=cipher)
 

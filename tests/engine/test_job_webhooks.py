@@ -30,7 +30,7 @@ def submit(engine: Engine, url: str, *jobs: dict[str, Any]) -> str:
 
 
 def verified(request: Received) -> dict[str, Any]:
-    """The payload, once both signatures check: Standard Webhooks' and the origin's."""
+    """The payload, once both signatures check: Standard Webhooks' and the original backend's."""
     expected = "sha256=" + hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
     assert request.headers["X-Webhook-Signature"] == expected
     payload: dict[str, Any] = Webhook(SECRET).verify(request.body, request.headers)

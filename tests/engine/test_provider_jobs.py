@@ -108,7 +108,7 @@ def test_a_create_answered_502_fails_the_job_in_words_and_step_functions_does_no
 ) -> None:
     from tests.providers.fakes import Scripted
 
-    # Given an edge proxy answering 502 after Replicate's origin created the prediction (outcome unknown)
+    # Given an edge proxy answering 502 after Replicate's own server created the prediction (outcome unknown)
     replicate.script("create", Scripted(502, {"detail": "Bad gateway"}, processed=True))
     params = {"provider": "replicate", "modelId": "minimax/video-01", "prompt": "a cat", "apiKey": replicate.key}
     execution_id = engine.submit({"id": "a", "operation": "generate", "params": params})
@@ -153,7 +153,7 @@ def test_cancelling_the_execution_cancels_its_running_prediction(engine: Engine,
     engine.run_until(lambda: next(iter(replicate.predictions.values()))["status"] == "canceled")
     time.sleep(1.1)  # PROVIDER_POLL_SECONDS: the prediction would be due now, were it not settled
     assert engine.call("PredictionPollerFunction", {}) == {"sent": 0}
-    status = engine.status(execution_id)  # the origin's form of a cancelled execution (docs/api.md)
+    status = engine.status(execution_id)  # the original backend's form of a cancelled execution (docs/api.md)
     assert (status["status"], status["cancelled"], status["jobs"][0]["cancelled"]) == ("failed", True, True)
 
 

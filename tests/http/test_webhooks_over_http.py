@@ -23,7 +23,7 @@ def test_a_finished_execution_is_announced_signed_and_retried_after_a_503() -> N
     with receiver(ScriptedAnswer(status=503), ScriptedAnswer(status=200)) as hook, running_server() as (server, _):
         os.environ["ALLOW_INSECURE_WEBHOOKS"] = "true"  # as `ALLOW_INSECURE_WEBHOOKS=true make run` sets it
         # A first retry after about a second, not the template's 5 (the 5 s wait in SQS is
-        # tests/webhooks/test_webhook_delivery.py's), as `WEBHOOK_RETRY_SCHEDULE=1 make run` would.
+        # tests/webhooks/test_delivery.py's), as `WEBHOOK_RETRY_SCHEDULE=1 make run` would.
         os.environ["WEBHOOK_RETRY_SCHEDULE"] = "1"
         forget_cached_configuration()
         body = {

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from execution_api.core.sealing import WebhookSecretCipher
+from execution_api.core.sealing import CredentialCipher
 from local.events import rest_api_event
 from local.stack import LocalDeployment
 from tests.support import STATUS, SUBMIT, Api, plan
@@ -78,9 +78,7 @@ def test_the_stored_secret_decrypts_only_for_its_own_execution(api: Api, aws: Lo
         Key={"pk": {"S": f"TENANT#local#EXECUTION#{a.body['id']}"}, "sk": {"S": "EXECUTION"}},
     )["Item"]
     ciphertext = item["webhookSecretCiphertext"]["B"]
-    cipher = WebhookSecretCipher(
-        boto3.client("kms", region_name="us-east-1"), aws.attributes[("WebhookSecretKey", "Arn")]
-    )
+    cipher = CredentialCipher(boto3.client("kms", region_name="us-east-1"), aws.attributes[("CredentialKey", "Arn")])
     # The webhook sender's path: the same execution id opens it
     assert cipher.unseal(a.body["id"], ciphertext).get_secret_value() == "shh"
     # A ciphertext copied onto another execution does not
@@ -94,8 +92,8 @@ def test_a_tampered_or_foreign_ciphertext_never_opens(api: Api, aws: LocalDeploy
     from botocore.exceptions import ClientError
 
     kms = boto3.client("kms", region_name="us-east-1")
-    key_arn = aws.attributes[("WebhookSecretKey", "Arn")]
-    cipher = WebhookSecretCipher(kms, key_arn)
+    key_arn = aws.attributes[("CredentialKey", "Arn")]
+    cipher = CredentialCipher(kms, key_arn)
     sealed = kms.encrypt(KeyId=key_arn, Plaintext=b"shh", EncryptionContext={"executionId": "a"})["CiphertextBlob"]
     foreign_key = kms.create_key()["KeyMetadata"]["Arn"]
     foreign = kms.encrypt(KeyId=foreign_key, Plaintext=b"shh", EncryptionContext={"executionId": "a"})
@@ -106,15 +104,15 @@ def test_a_tampered_or_foreign_ciphertext_never_opens(api: Api, aws: LocalDeploy
         tampered[position] ^= 1
         with pytest.raises(ClientError):
             cipher.unseal("a", bytes(tampered))
-    # Nor does one sealed under another key: unseal names the webhook key
+    # Nor does one sealed under another key: unseal names the credential key
     with pytest.raises(ClientError):
         cipher.unseal("a", foreign["CiphertextBlob"])
 
 
-def test_status_function_has_no_webhook_key(aws: LocalDeployment) -> None:
-    # The status function never encrypts: the template gives the key to the submit function only
-    assert "WEBHOOK_SECRET_KEY_ID" in aws.environment(aws.function(SUBMIT))
-    assert "WEBHOOK_SECRET_KEY_ID" not in aws.environment(aws.function(STATUS))
+def test_status_function_has_no_credential_key(aws: LocalDeployment) -> None:
+    # The status function never seals nor opens a credential: the template gives it no key to do so
+    assert "CREDENTIAL_KEY_ID" in aws.environment(aws.function(SUBMIT))
+    assert "CREDENTIAL_KEY_ID" not in aws.environment(aws.function(STATUS))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from execution_api.core.credentials import SEALED, open_credentials, open_job_params
-from execution_api.core.sealing import WebhookSecretCipher
+from execution_api.core.sealing import CredentialCipher
 from local.events import rest_api_event
 from local.stack import LocalDeployment
 from tests.support import JSON, SUBMIT, Api, plan, stored_items
@@ -162,7 +162,7 @@ def test_sealed_credentials_open_only_for_their_own_execution(api: Api, aws: Loc
     items = stored_items(aws)
     execution = next(i for i in items if i["sk"]["S"] == "EXECUTION" and i["executionId"]["S"] == first)
     job_item = next(i for i in items if i["sk"]["S"] == "JOB#a")
-    cipher = WebhookSecretCipher(boto3.client("kms", region_name="us-east-1"), aws.names["WebhookSecretKey"])
+    cipher = CredentialCipher(boto3.client("kms", region_name="us-east-1"), aws.names["CredentialKey"])
     # When the worker's function opens them for their execution
     opened = open_credentials(cipher, first, execution["sealedCredentials"]["B"])
     params = open_job_params(json.loads(job_item["params"]["S"]), json.loads(job_item["sealedParams"]["S"]), opened)

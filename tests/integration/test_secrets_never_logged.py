@@ -154,7 +154,7 @@ def test_a_deployment_key_and_an_opened_tenant_key_are_never_logged_even_at_debu
         from execution_api.storage.provider_keys import ProviderKeyCipher, ProviderKeyStore
 
         assert _deployment_keys()("replicate") == deployment_key
-        table, key_id = aws.names["ExecutionsTable"], aws.attributes[("WebhookSecretKey", "Arn")]
+        table, key_id = aws.names["ExecutionsTable"], aws.attributes[("CredentialKey", "Arn")]
         read: Any = tenant_key_reader(
             ProviderKeyStore(engine_dynamodb_client(), table), ProviderKeyCipher(kms_client(), key_id)
         )

@@ -121,7 +121,7 @@ class Harness:
 
 @pytest.fixture
 def providers(aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    from execution_api.core.sealing import WebhookSecretCipher
+    from execution_api.core.sealing import CredentialCipher
     from execution_api.engine.step_functions import StepFunctions
     from execution_api.providers.callbacks import CallbackService
     from execution_api.providers.checker import PredictionChecker, job_credentials, stored_job_status
@@ -149,12 +149,12 @@ def providers(aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch) -> Iterator
         }
         settings = ProviderSettings.model_validate(environment)
         kms = boto3.client("kms", region_name="us-east-1")
-        cipher = WebhookSecretCipher(kms, environment["WEBHOOK_SECRET_KEY_ID"])
+        cipher = CredentialCipher(kms, environment["CREDENTIAL_KEY_ID"])
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         clock = Clock()
         predictions = PredictionStore(dynamodb, settings.executions_table_name, clock=clock)
         key_store = ProviderKeyStore(dynamodb, settings.executions_table_name)
-        key_cipher = ProviderKeyCipher(kms, environment["WEBHOOK_SECRET_KEY_ID"])
+        key_cipher = ProviderKeyCipher(kms, environment["CREDENTIAL_KEY_ID"])
         sleeps: list[float] = []
         sfn = FakeStepFunctions()
         enqueued: list[str] = []

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from execution_api.engine.executors import JobDeferred, JobRequest
 from execution_api.providers.checks import enqueue_checks
 from execution_api.storage.executions import execution_pk
-from tests.integration.test_fidelity_routes import cancel
+from tests.integration.test_route_ids_and_cancel_answer import cancel
 from tests.providers.conftest import TOKEN, Harness
 from tests.providers.test_predictions import KEY, SEEDANCE
 from tests.support import LOCAL_TENANT, Api, plan

@@ -182,7 +182,7 @@ def test_a_replicate_create_answered_500_502_or_504_fails_in_words_and_is_not_se
     providers: Harness, status: int
 ) -> None:
     # Replicate documents nothing about its 5xx (OPERATIONS.md 5.1), and a 502/504 is often an edge proxy's
-    # answer after the origin took the request: the fake creates the prediction, then answers the 5xx. Sent
+    # answer after Replicate's own server took the request: the fake creates the prediction, then answers the 5xx. Sent
     # again, it could run (and bill) twice; so, like a lost answer, the job fails in words, not retried.
     providers.replicate.script("create", Scripted(status, {"detail": "Bad gateway"}, processed=True))
     with pytest.raises(JobFailed) as failed:
@@ -193,7 +193,7 @@ def test_a_replicate_create_answered_500_502_or_504_fails_in_words_and_is_not_se
     )
     assert not failed.value.retryable
     assert len(providers.replicate.calls_to("POST", "/v1/models/")) == 1
-    assert len(providers.replicate.predictions) == 1  # the one the origin made; none twice
+    assert len(providers.replicate.predictions) == 1  # the one Replicate's server made; none twice
     assert providers.sleeps == []
 
 

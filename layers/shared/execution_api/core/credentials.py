@@ -19,7 +19,7 @@ from urllib.parse import unquote
 from pydantic import SecretStr
 from pydantic_core import to_json
 
-from execution_api.core.sealing import SecretSealer, WebhookSecretCipher
+from execution_api.core.sealing import CredentialCipher, SecretSealer
 
 SEALED = "[sealed]"
 REDACTED = "[redacted]"
@@ -200,7 +200,7 @@ class OpenedCredentials:
     provider_api_keys: dict[str, str]
 
 
-def open_credentials(cipher: WebhookSecretCipher, execution_id: str, ciphertext: bytes) -> OpenedCredentials:
+def open_credentials(cipher: CredentialCipher, execution_id: str, ciphertext: bytes) -> OpenedCredentials:
     """For the worker only (its IAM alone may decrypt): fails unless sealed for this execution."""
     from execution_api.core import exact_json
 

@@ -1,9 +1,13 @@
-"""Webhook secrets are sealed with KMS, bound to their execution by the encryption context.
+"""Credentials are sealed with KMS, bound to their execution by the encryption context.
 
-The table only ever holds ciphertext. The encryption context ({"executionId": id}) means a
-ciphertext copied onto another execution cannot be decrypted there. A secret sealed for one purpose adds
-{"purpose": ...}: IAM lets a function decrypt that purpose alone (the provider callback opens Replicate's
-signing secret, nothing else), and functions allowed only {"executionId"} cannot open it.
+One KMS key (`CredentialKey` in template.yaml, its ARN in `CREDENTIAL_KEY_ID`) seals every credential the
+service stores: here, an execution's webhook secret, its provider keys and the credentials in its jobs'
+params, and a provider job's task token; a tenant's stored provider keys are sealed with the same key under
+the tenant's context (`storage.provider_keys.ProviderKeyCipher`). The table only ever holds ciphertext.
+The encryption context ({"executionId": id}) means a ciphertext copied onto another execution cannot be
+decrypted there. A secret sealed for one purpose adds {"purpose": ...}: IAM lets a function decrypt that
+purpose alone (the provider callback opens Replicate's signing secret, nothing else), and functions allowed
+only {"executionId"} cannot open it.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ def _context(execution_id: str, purpose: str | None) -> dict[str, str]:
 
 
 class SecretSealer(Protocol):
-    """Seals a secret for one execution (WebhookSecretCipher with KMS; an in-memory one in unit tests)."""
+    """Seals a secret for one execution (CredentialCipher with KMS; an in-memory one in unit tests)."""
 
     def seal(self, execution_id: str, secret: SecretStr, purpose: str | None = None) -> bytes: ...
 
 
-class WebhookSecretCipher:
+class CredentialCipher:
+    """Seals and opens credentials with the KMS key, under the execution's (and purpose's) context."""
+
     def __init__(self, client: Any, key_id: str) -> None:
         self._client = client
         self._key_id = key_id

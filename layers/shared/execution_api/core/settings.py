@@ -90,7 +90,7 @@ class SubmitSettings(ApiSettings):
 
     idempotency_table_name: str = Field(alias="IDEMPOTENCY_TABLE_NAME", min_length=1)
     # Seals webhook secrets and credentials (the webhook sender and the worker open them).
-    webhook_secret_key_id: str = Field(alias="WEBHOOK_SECRET_KEY_ID", min_length=1)
+    credential_key_id: str = Field(alias="CREDENTIAL_KEY_ID", min_length=1)
     max_jobs: int = Field(default=limits.MAX_JOBS, alias="MAX_JOBS", ge=0)
     max_job_params_bytes: int = Field(default=limits.MAX_JOB_PARAMS_BYTES, alias="MAX_JOB_PARAMS_BYTES", ge=2)
     max_body_bytes: int = Field(default=limits.MAX_BODY_BYTES, alias="MAX_BODY_BYTES", ge=1)
@@ -114,7 +114,7 @@ class WebhookSettings(FunctionSettings):
     limit. The enqueue function reads these; it never opens a secret."""
 
     webhook_queue_url: str = Field(alias="WEBHOOK_QUEUE_URL", min_length=1)
-    webhook_secret_key_id: str | None = Field(default=None, alias="WEBHOOK_SECRET_KEY_ID")
+    credential_key_id: str | None = Field(default=None, alias="CREDENTIAL_KEY_ID")
     allow_insecure_webhooks: bool = Field(default=False, alias="ALLOW_INSECURE_WEBHOOKS")
     webhook_retry_schedule: tuple[float, ...] = Field(
         default=(5, 300, 1800, 7200, 18000, 36000, 36000), alias="WEBHOOK_RETRY_SCHEDULE"
@@ -142,5 +142,5 @@ class WebhookSettings(FunctionSettings):
 class WebhookSenderSettings(WebhookSettings):
     """The sender opens each execution's webhook secret with this key."""
 
-    webhook_secret_key_id: str = Field(alias="WEBHOOK_SECRET_KEY_ID", min_length=1)
+    credential_key_id: str = Field(alias="CREDENTIAL_KEY_ID", min_length=1)
     outputs_bucket_name: str = Field(alias="OUTPUTS_BUCKET_NAME", min_length=3)

@@ -96,7 +96,7 @@ class CancelSettings(ApiSettings, StarterSettings):
 class WorkerSettings(EngineSettings):
     """The worker opens the credentials sealed at intake with this key."""
 
-    webhook_secret_key_id: str = Field(alias="WEBHOOK_SECRET_KEY_ID", min_length=1)
+    credential_key_id: str = Field(alias="CREDENTIAL_KEY_ID", min_length=1)
 
 
 def engine_settings() -> EngineSettings:

@@ -50,7 +50,7 @@ class Executor(Protocol):
         ...
 
 
-# Output kind by words in the operation name; anything else makes a video (the product's main output).
+# Output kind by words in the operation name; anything else makes a video (what most operations make).
 _KINDS = (
     (("image", "thumbnail", "picture", "photo"), ("image", "png", "image/png")),
     (("audio", "speech", "voice", "music", "sound", "tts"), ("audio", "mp3", "audio/mpeg")),

@@ -1,4 +1,4 @@
-"""The product's worker: one work-queue message is one attempt of one job (protocol: docs/engine.md).
+"""The job worker: one work-queue message is one attempt of one job (protocol: docs/engine.md).
 It claims the attempt on the job item (a redelivered message never runs a job twice), runs the job's
 executor with heartbeats, and reports to Step Functions with the message's task token."""
 
@@ -15,7 +15,7 @@ from execution_api.core.aws_errors import is_retryable
 from execution_api.core.credentials import SEALED, credential_values, open_credentials, open_job_params, scrub
 from execution_api.core.observability import logger
 from execution_api.core.operations import GENERATION_OPERATIONS, runs_simulated
-from execution_api.core.sealing import WebhookSecretCipher
+from execution_api.core.sealing import CredentialCipher
 from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import Executor, JobDeferred, JobFailed, JobRequest
 from execution_api.engine.media_executor import SelectedExecutor
@@ -48,7 +48,7 @@ class Worker:
         settings: EngineSettings,
         executors: Callable[[str, EngineSettings], Executor] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
-        cipher: WebhookSecretCipher | None = None,
+        cipher: CredentialCipher | None = None,
     ) -> None:
         self._store = store
         self._cipher = cipher

@@ -1,7 +1,7 @@
 """Captions as ASS subtitles for libass (OPERATIONS.md 3.3): the five presets, the style overrides a client
 sends, word grouping, and active-word highlighting. Pure: words and a style in, the text of an .ass file out.
 
-Where the origin erred this does better: the script's resolution follows the video's aspect ratio (short
+Where the original backend erred this does better: the script's resolution follows the video's aspect ratio (short
 side 1080, so preset sizes mean what they did on a 1080x1920 frame), and a highlighted caption stays on
 screen between its words instead of blinking off in each gap."""
 

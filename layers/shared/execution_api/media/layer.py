@@ -156,7 +156,7 @@ def _scale(box: Box) -> str:
 
 
 def _key(layer: Layer) -> str:
-    """Chroma key (before scaling, as the origin): the key colour becomes transparent."""
+    """Chroma key (before scaling, as the original backend does): the key colour becomes transparent."""
     spec = layer.spec
     if spec.get("chromaKey") is not True:
         return ""

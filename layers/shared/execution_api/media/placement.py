@@ -44,7 +44,7 @@ def place(placement: Any, canvas: tuple[int, int], size: tuple[int, int], pointe
     W, H = canvas  # the names of OPERATIONS.md's placement table
     if placement == "center":
         return _at(size, canvas, POSITIONS["center"])
-    if placement is None or placement == "full":  # what the origin's layer job defaults to
+    if placement is None or placement == "full":  # what the original backend's layer job defaults to
         return Box(W, H, 0, 0)
     if placement in ("pip", "picture-in-picture"):
         w, h = _fit(size, (W // 4, H // 4))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-# The SDK's and the origin backend's words, for executions and jobs alike.
+# The SDK's and the original backend's words, for executions and jobs alike.
 ExecutionState = Literal["pending", "processing", "completed", "failed", "cancelled"]
 TERMINAL_STATES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 UNFINISHED_STATES = ("pending", "processing")  # a tuple: the engine's conditions list them in this order

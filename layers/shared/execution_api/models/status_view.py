@@ -18,7 +18,7 @@ from typing import Any, Literal, cast
 
 from execution_api.models.records import Execution, Job, WebhookDelivery
 
-# What clients read: the origin's four statuses. A cancel is stored as `cancelled` but read as `failed`
+# What clients read: the original backend's four statuses. A cancel is stored as `cancelled` but read as `failed`
 # with `cancelled: true` and an error in words, so a client that knows only these four (the SDK polls
 # until completed or failed) settles, and a client of this API still tells a cancel from a failure.
 ClientState = Literal["pending", "processing", "completed", "failed"]

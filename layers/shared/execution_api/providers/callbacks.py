@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from execution_api.core.sealing import REPLICATE_WEBHOOK, WebhookSecretCipher
+from execution_api.core.sealing import REPLICATE_WEBHOOK, CredentialCipher
 from execution_api.providers.signatures import (
     BadSignature,
     FalKeys,
@@ -31,7 +31,7 @@ from execution_api.storage.predictions import REF_FORMAT, PredictionStore
 @dataclass
 class CallbackService:
     predictions: PredictionStore
-    cipher: WebhookSecretCipher
+    cipher: CredentialCipher
     fal_keys: FalKeys
     enqueue: Callable[[str], None]  # sends {"prediction": ref} to the work queue
 

@@ -135,7 +135,7 @@ def provider_input(
     spec: Mapping[str, Any], params: Mapping[str, Any], dependency_urls: Sequence[str]
 ) -> dict[str, Any]:
     """The model's input: the provider-native params as given, then each unified option under the model's own
-    field name (the origin drops them for video; we do not), then the fields the model entry fixes."""
+    field name (the original backend drops them for video; we do not), then the fields the model entry fixes."""
     fields: list[dict[str, Any]] = list(spec.get("fields", ()))
     consumed = {name for f in fields for name in f["from"]} | set(spec.get("drop", ())) | NOT_INPUT
     built = {key: value for key, value in params.items() if key not in consumed}

@@ -24,7 +24,7 @@ from typing import Any
 
 from execution_api.core.credentials import credential_values, open_credentials, scrub
 from execution_api.core.observability import logger
-from execution_api.core.sealing import WebhookSecretCipher
+from execution_api.core.sealing import CredentialCipher
 from execution_api.engine.executors import JobFailed
 from execution_api.engine.fetch import InputFetcher, InputRefused, InputUnavailable
 from execution_api.engine.step_functions import StepFunctions
@@ -52,7 +52,7 @@ _EXTENSIONS = {"video/mp4": "mp4", "video/webm": "webm", "image/png": "png", "im
 class PredictionChecker:
     settings: ProviderSettings
     predictions: PredictionStore
-    cipher: WebhookSecretCipher
+    cipher: CredentialCipher
     stepfunctions: StepFunctions
     s3: Any
     job_status: Callable[[str, str], str | None]  # (execution pk, job id) -> the job's status
@@ -244,7 +244,7 @@ def stored_job_status(jobs: JobStore) -> Callable[[str, str], str | None]:
     return status
 
 
-def job_credentials(jobs: JobStore, cipher: WebhookSecretCipher) -> Callable[[PredictionRecord], list[Any]]:
+def job_credentials(jobs: JobStore, cipher: CredentialCipher) -> Callable[[PredictionRecord], list[Any]]:
     """The credential values the worker opened for a prediction's job: its execution's sealed credentials
     (params credentials and options.providerApiKeys), opened again; none when the plan had none."""
 

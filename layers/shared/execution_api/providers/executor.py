@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from execution_api.core.observability import logger
-from execution_api.core.sealing import REPLICATE_WEBHOOK, WebhookSecretCipher
+from execution_api.core.sealing import REPLICATE_WEBHOOK, CredentialCipher
 from execution_api.engine.executors import Executor, JobDeferred, JobFailed, JobRequest
 from execution_api.engine.params import float_numbers
 from execution_api.providers import catalog
@@ -47,7 +47,7 @@ def prediction_client(provider: str, transport: Transport, settings: ProviderSet
 class ProviderExecutor:
     settings: ProviderSettings
     s3: Any
-    sealer: WebhookSecretCipher  # seals the task token and key under the execution's context (KMS)
+    sealer: CredentialCipher  # seals the task token and key under the execution's context (KMS)
     predictions: PredictionStore
     tenant_keys: Callable[[str, str], str | None]  # (tenant, provider) -> the tenant's stored key, opened
     deployment_keys: Callable[[str], str | None]  # provider -> the deployment's secret, if any

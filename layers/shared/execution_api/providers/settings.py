@@ -16,7 +16,7 @@ class PredictionSettings(EnvironmentSettings):
 
     executions_table_name: str = Field(alias="EXECUTIONS_TABLE_NAME", min_length=1)
     # Seals each prediction's task token and key under its execution's context (the worker opens them).
-    webhook_secret_key_id: str = Field(alias="WEBHOOK_SECRET_KEY_ID", min_length=1)
+    credential_key_id: str = Field(alias="CREDENTIAL_KEY_ID", min_length=1)
     work_queue_url: str = Field(default="", alias="WORK_QUEUE_URL")  # where `{"prediction": ref}` goes
     fal_jwks_url: str = Field(default=DEFAULT_FAL_JWKS_URL, alias="FAL_JWKS_URL")
     provider_poll_seconds: int = Field(default=60, alias="PROVIDER_POLL_SECONDS", ge=1)

@@ -3,13 +3,13 @@ rejected the API key"), invalid input fails with the provider's own message scru
 credential-like, 429 waits for Retry-After (bounded) and tries again, 5xx and timeouts are tried again a
 few times and then left to Step Functions' retry (retryable), never a stack trace or a key in the text.
 
-A create (a prediction, a speech) costs credit, so it is sent again only when the provider said or showed that
-it started nothing: the connection was never made, a 429 said to wait, a 503 (Service Unavailable: the request
-was not processed, RFC 9110 15.6.4), or, on fal, any 5xx ("5xx not billed", OPERATIONS.md 5.2). Replicate and
-ElevenLabs document nothing about their other 5xx: a 500, 502 or 504 (an edge proxy's gateway timeout) may come
-after the origin started the work, so like a read timeout or a reset connection it leaves the outcome unknown
-and fails in words, not retried, rather than run (and bill) twice. No provider documents a way to find such a
-prediction again (OPERATIONS.md lists no search of predictions by our callback ref)."""
+A create (a prediction, a speech) costs credit, so it is sent again only when the provider said or showed that it
+started nothing: the connection was never made, a 429 said to wait, a 503 (Service Unavailable: the request was not
+processed, RFC 9110 15.6.4), or, on fal, any 5xx ("5xx not billed", OPERATIONS.md 5.2). Replicate and ElevenLabs
+document nothing about their other 5xx: a 500, 502 or 504 (an edge proxy's gateway timeout) may come after the
+provider's own server (behind the proxy) started the work, so like a read timeout or a reset connection it leaves
+the outcome unknown and fails in words, not retried, rather than run (and bill) twice. No provider documents a way
+to find such a prediction again (OPERATIONS.md lists no search of predictions by our callback ref)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from execution_api.core.aws_errors import is_retryable
 from execution_api.core.container import per_container
 from execution_api.core.observability import logger
-from execution_api.core.sealing import WebhookSecretCipher
+from execution_api.core.sealing import CredentialCipher
 from execution_api.core.settings import load_settings
 from execution_api.engine.executors import Executor, JobFailed
 from execution_api.providers.callbacks import CallbackService
@@ -38,10 +38,10 @@ def _common() -> PredictionSettings:
 
 
 @per_container
-def _cipher() -> WebhookSecretCipher:
+def _cipher() -> CredentialCipher:
     from execution_api.core.aws_clients import kms_client
 
-    return WebhookSecretCipher(kms_client(), _common().webhook_secret_key_id)
+    return CredentialCipher(kms_client(), _common().credential_key_id)
 
 
 @per_container
@@ -101,7 +101,7 @@ def provider_executor() -> ProviderExecutor:
     settings = _settings()
     keys = tenant_key_reader(
         ProviderKeyStore(engine_dynamodb_client(), settings.executions_table_name),
-        ProviderKeyCipher(kms_client(), settings.webhook_secret_key_id),
+        ProviderKeyCipher(kms_client(), settings.credential_key_id),
     )
 
     def local() -> Executor:

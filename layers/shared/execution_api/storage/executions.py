@@ -37,7 +37,7 @@ def execution_pk(tenant_id: str, execution_id: str) -> str:
 
 class ExecutionStore(Protocol):
     """What the submission and status services need of the executions table: ExecutionRepository is the
-    DynamoDB one, tests/unit/test_service.py passes an in-memory one."""
+    DynamoDB one, tests/unit/test_submission_and_status_services.py passes an in-memory one."""
 
     def create(self, execution: Execution, jobs: Sequence[Job]) -> None: ...
 

@@ -28,7 +28,7 @@ from execution_api.core.aws_errors import call
 from execution_api.core.clock import iso_millis
 from execution_api.core.container import per_container
 from execution_api.core.observability import logger, metrics
-from execution_api.core.sealing import WebhookSecretCipher
+from execution_api.core.sealing import CredentialCipher
 from execution_api.core.settings import WebhookSettings, load_settings
 from execution_api.models.records import TERMINAL_STATES, Execution, Job, WebhookDelivery
 from execution_api.models.status_view import client_view
@@ -50,7 +50,7 @@ def message_id(execution_id: str, job_id: str | None = None) -> str:
 
 
 def webhook_payload(execution: Execution, present: Callable[[Any], Any] = lambda url: url) -> dict[str, Any]:
-    """The origin's payload, the same keys for every end: `{executionId, status, result, error, completedAt}`,
+    """The original backend's payload, the same keys for every end: `{executionId, status, result, error, completedAt}`,
     plus `cancelled` (a cancel reads `failed`, docs/api.md) and, for a failure, `failedAt` (earlier form).
     `present` turns a stored output reference into the URL a receiver downloads (a presigned GET)."""
     ended_at = execution.completed_at or execution.updated_at
@@ -180,7 +180,7 @@ class WebhookDeliveries:
         self,
         repository: WebhookDeliveryRepository,
         queue: DeliveryQueue,
-        cipher: WebhookSecretCipher | None,
+        cipher: CredentialCipher | None,
         transport: WebhookTransport,
         schedule: tuple[float, ...],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -300,7 +300,7 @@ class WebhookDeliveries:
         if execution.webhook_secret_ciphertext is None:
             return None
         if self._cipher is None:
-            raise RuntimeError("WEBHOOK_SECRET_KEY_ID is not configured")
+            raise RuntimeError("CREDENTIAL_KEY_ID is not configured")
         return self._cipher.unseal(execution.id, execution.webhook_secret_ciphertext).get_secret_value()
 
 
@@ -308,9 +308,7 @@ class WebhookDeliveries:
 def webhook_deliveries() -> WebhookDeliveries:
     """Delivery wired to DynamoDB, SQS, KMS and the network, once per container."""
     settings = load_settings(WebhookSettings)
-    cipher = (
-        WebhookSecretCipher(kms_client(), settings.webhook_secret_key_id) if settings.webhook_secret_key_id else None
-    )
+    cipher = CredentialCipher(kms_client(), settings.credential_key_id) if settings.credential_key_id else None
     return WebhookDeliveries(
         repository=WebhookDeliveryRepository(dynamodb_client(), settings.executions_table_name),
         queue=DeliveryQueue(sqs_client(), settings.webhook_queue_url),

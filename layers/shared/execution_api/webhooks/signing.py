@@ -1,4 +1,7 @@
-"""Webhook signatures: Standard Webhooks (https://www.standardwebhooks.com) plus the origin's header.
+"""Webhook signatures: Standard Webhooks (https://www.standardwebhooks.com) plus `X-Webhook-Signature`.
+
+`X-Webhook-Signature` is the header the original backend (the one this service replaces) signed its webhooks
+with; it is sent beside Standard Webhooks' headers so receivers written for that backend keep verifying.
 
 Pure functions, no AWS, no network. The key never leaves this module in a header or a log line.
 """
@@ -62,15 +65,15 @@ def standard_webhooks_signature(key: bytes, message_id: str, timestamp: int, bod
 
 
 def body_signature(key: bytes, body: bytes) -> str:
-    """`sha256=<hex HMAC-SHA256 of the body>`: the origin's `X-Webhook-Signature` header's value."""
+    """`sha256=<hex HMAC-SHA256 of the body>`: the value of `X-Webhook-Signature`, the original backend's header."""
     return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
 def delivery_headers(message_id: str, timestamp: int, body: bytes, secret: str | None) -> dict[str, str]:
     """The identifying and signature headers of one attempt; without a secret, no signature headers.
 
-    Each header keeps its own rule: Standard Webhooks decodes a `whsec_` secret, while the origin keys
-    `X-Webhook-Signature` with the secret string exactly as the client gave it, whatever its prefix."""
+    Each header keeps its own rule: Standard Webhooks decodes a `whsec_` secret, while the original backend
+    keyed `X-Webhook-Signature` with the secret string exactly as the client gave it, whatever its prefix."""
     headers = {"webhook-id": message_id, "webhook-timestamp": str(timestamp)}
     if secret:
         headers["webhook-signature"] = standard_webhooks_signature(signing_key(secret), message_id, timestamp, body)

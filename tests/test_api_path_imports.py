@@ -6,6 +6,7 @@ Each case imports the handler in a fresh interpreter with its template environme
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -21,7 +22,7 @@ SUBMIT_PATH = (
     "execution_api.intake.idempotency",
     "execution_api.core.credentials",
     "execution_api.webhooks.urls",
-    "execution_api.service",
+    "execution_api.intake.submission",
     "aws_lambda_powertools.utilities.idempotency",
     "ada_url",
     "nanoid",
@@ -41,6 +42,12 @@ def loaded_by(logical_id: str) -> set[str]:
     code = f"import json, sys, {module}; print(json.dumps(sorted(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)  # noqa: S603
     return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("module", [*SUBMIT_PATH, *EVENT_HANDLER])
+def test_every_module_named_here_exists(module: str) -> None:
+    # A renamed module left here would make "loads nothing of it" pass for the wrong reason.
+    assert importlib.util.find_spec(module) is not None, f"{module} does not exist: name what it became"
 
 
 def test_importing_the_status_handler_loads_nothing_of_the_submit_path() -> None:

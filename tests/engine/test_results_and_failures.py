@@ -43,7 +43,7 @@ def test_the_result_is_the_leaf_that_completed_last(engine: Engine) -> None:
     )
     # When both complete
     status = engine.run(execution_id)
-    # Then the execution's result is the one that completed last, as in the origin
+    # Then the execution's result is the one that completed last, as in the original backend
     assert status["status"] == "completed", status
     assert status["result"]["url"] == status["jobs"][0]["result"]["outputs"][0]["url"]
     assert status["result"]["url"].endswith("/slow.mp4")

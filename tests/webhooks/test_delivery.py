@@ -28,7 +28,7 @@ def test_a_completed_execution_is_delivered_signed(delivery: Delivery) -> None:
         # When its stream record reaches the enqueue function and the message reaches the sender
         assert delivery.run_enqueue(delivery.stream_records()) == {"batchItemFailures": []}
         assert delivery.deliver_until_idle() == 1
-    # Then the receiver got the origin's payload, signed per Standard Webhooks and for the origin's users
+    # Then the receiver got the original backend's payload, signed per Standard Webhooks and with its own header
     [request] = hook.received
     payload = Webhook(SECRET).verify(request.body, request.headers)
     assert payload == {
@@ -111,7 +111,7 @@ def test_a_failure_and_a_cancel_payload(
         delivery.deliver_until_idle()
     [request] = hook.received
     payload = Webhook(b"a plain secret").verify(request.body, request.headers)
-    # The origin's keys for every end, a cancel read as a failure that says so (docs/api.md)
+    # The original backend's keys for every end, a cancel read as a failure that says so (docs/api.md)
     assert payload == {
         "executionId": execution_id,
         "status": "failed",

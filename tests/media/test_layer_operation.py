@@ -110,14 +110,14 @@ def test_given_a_timeline_layer_when_layered_then_its_items_follow_each_other(ru
 @pytest.mark.parametrize(
     ("placement", "size", "expected"),
     [
-        (None, (100, 50), Box(W, H, 0, 0)),  # the origin's layer job defaults to full
+        (None, (100, 50), Box(W, H, 0, 0)),  # the original backend's layer job defaults to full
         ("center", (100, 50), Box(100, 50, 110, 95)),
         ("full", (100, 50), Box(W, H, 0, 0)),
         ("pip", (320, 240), Box(80, 60, 220, 160)),
         ("picture-in-picture", (320, 240), Box(80, 60, 220, 160)),
         ("w-1/4 bottom-right", (320, 240), Box(80, 60, 240, 180)),
         ("h-1/2 top-left", (320, 240), Box(160, 120, 0, 0)),
-        ("bottom-center", (100, 50), Box(100, 50, 110, 190)),  # the origin centred it vertically: a bug
+        ("bottom-center", (100, 50), Box(100, 50, 110, 190)),  # the original backend centred it vertically: a bug
         ("w-full bottom", (320, 240), Box(320, 240, 0, 0)),
         ("top-right-quarter", (320, 240), Box(160, 120, 160, 0)),
         ({"width": "50%", "position": {"x": 10, "y": "25%"}}, (320, 240), Box(160, 120, 10, 60)),

@@ -17,7 +17,7 @@ from moto import mock_aws
 from execution_api.engine.fetch import InputFetcher, InputLimits, InputRefused, InputUnavailable
 from execution_api.storage.outputs import output_key, reference
 from tests.fake_media import VIDEO, media_host
-from tests.webhooks.test_webhook_transport import certificate, tls_receiver
+from tests.webhooks.test_transport import certificate, tls_receiver
 
 __all__ = ["certificate", "media_host", "tls_receiver"]  # fixtures
 

@@ -12,7 +12,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from tests.engine.conftest import Engine
-from tests.engine.test_engine_runs import OUTPUTS, engine_items
+from tests.engine.test_runs import OUTPUTS, engine_items
 
 WORKER = "WorkerFunction"
 STARTER = "StarterFunction"
