@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pydantic_core import to_json
 
@@ -159,6 +159,7 @@ VALUE_TEMPLATES = [
 def test_a_credential_inside_a_value_seals_the_value_whatever_its_key(template: str, secret: str, key: str) -> None:
     value = template.format(v=secret)
     params = {"inputs": [{key: value}], "prompt": "a cat"}
+    assume(secret not in json.dumps({"inputs": [{key: "[sealed]"}], "prompt": "a cat"}))  # e.g. "prompt" itself
     assert is_credential_value(value)
     assert might_hold_credentials(to_json(params))
     vault = CredentialVault()
