@@ -59,10 +59,28 @@ class Finish(EngineMessage):
     action: Literal["finish"]
 
 
-EngineAction = Annotated[Gate | Completed | Failed | Finish, Field(discriminator="action")]
 ENGINE_ACTIONS: tuple[str, ...] = tuple(
     get_args(model.model_fields["action"].annotation)[0] for model in (Gate, Completed, Failed, Finish)
 )
+
+
+def _action(body: Any) -> Any:
+    return body.get("action") if isinstance(body, dict) else getattr(body, "action", None)
+
+
+# The tags are the Literals above (a message whose tag and Literal differed could never parse: the round-trip
+# test would fail). A discriminator of our own, so that an unknown action is refused without quoting it.
+EngineAction = Annotated[
+    Annotated[Gate, Tag("gate")]
+    | Annotated[Completed, Tag("completed")]
+    | Annotated[Failed, Tag("failed")]
+    | Annotated[Finish, Tag("finish")],
+    Discriminator(
+        _action,
+        custom_error_type="engine_action",
+        custom_error_message=f"the action is none of the engine's ({', '.join(ENGINE_ACTIONS)})",
+    ),
+]
 
 
 class EngineRecord(SqsRecordModel):
