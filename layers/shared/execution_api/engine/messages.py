@@ -17,13 +17,13 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Json, Tag
 
 from execution_api.core import exact_json
 
-QUIET = ConfigDict(frozen=True, hide_input_in_errors=True, extra="ignore")
+MESSAGE_CONFIG = ConfigDict(frozen=True, hide_input_in_errors=True, extra="ignore")
 
 
 class EngineMessage(BaseModel):
     """What every engine message carries: the execution, and the task token its state waits on."""
 
-    model_config = QUIET
+    model_config = MESSAGE_CONFIG
 
     tenant_id: str = Field(alias="tenantId", min_length=1)
     execution_id: str = Field(alias="executionId", min_length=1)
@@ -95,7 +95,7 @@ class WorkJob(BaseModel):
     """The job as the gate's answer hands it to a worker (Engine.job_message). Only what a worker reads is
     declared here; `queueUrl`, `timeoutSeconds` and `output` are for Step Functions and are ignored."""
 
-    model_config = QUIET
+    model_config = MESSAGE_CONFIG
 
     tenant_id: str = Field(alias="tenantId", min_length=1)
     execution_id: str = Field(alias="executionId", min_length=1)
@@ -113,7 +113,7 @@ class WorkJob(BaseModel):
 class JobAttempt(BaseModel):
     """RunJob: one attempt of one job, answered with the task token (the worker protocol)."""
 
-    model_config = QUIET
+    model_config = MESSAGE_CONFIG
 
     job: WorkJob
     attempt: int = Field(1, ge=1)  # States.MathAdd($$.State.RetryCount, 1)
@@ -124,7 +124,7 @@ class JobAttempt(BaseModel):
 class PredictionCheck(BaseModel):
     """A provider's callback or the poller: look at this prediction now (providers.checks.check_message)."""
 
-    model_config = QUIET
+    model_config = MESSAGE_CONFIG
 
     prediction: str = Field(min_length=1)
 
