@@ -1,11 +1,9 @@
 """The job worker (WorkerFunction and MediaWorkerFunction): runs jobs from its queue through executors and
 reports with task tokens."""
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_api.core.aws_clients import kms_client
@@ -15,6 +13,7 @@ from execution_api.core.sealing import CredentialCipher
 from execution_api.core.settings import load_settings
 from execution_api.engine.config import WorkerSettings, engine_dynamodb_client, stepfunctions_client
 from execution_api.engine.media_executor import MediaSettings
+from execution_api.engine.messages import PredictionCheck, WorkRecord
 from execution_api.engine.worker import Worker
 from execution_api.providers.settings import ProviderSettings
 from execution_api.storage.jobs import JobStore
@@ -33,21 +32,20 @@ def worker() -> Worker:
     return Worker(store, stepfunctions_client(), settings, cipher=cipher)
 
 
-def run_job(record: SQSRecord) -> None:
-    message: dict[str, Any] = json.loads(record.body)
-    if "prediction" in message:  # a provider's callback or the poller: settle that prediction (docs/providers.md)
+def run_job(record: WorkRecord) -> None:
+    """One parsed message (a record that does not parse fails alone, before this: engine/messages.py)."""
+    message = record.body
+    if isinstance(message, PredictionCheck):  # a provider's callback or the poller (docs/providers.md)
         from execution_api.providers.wiring import prediction_checker
 
-        logger.info("prediction check", extra={"outcome": prediction_checker().check(str(message["prediction"]))})
+        logger.info("prediction check", extra={"outcome": prediction_checker().check(message.prediction)})
         return
-    job = message.get("job") or {}
-    logger.append_keys(executionId=job.get("executionId"), jobId=job.get("id"), attempt=message.get("attempt"))
+    logger.append_keys(executionId=message.job.execution_id, jobId=message.job.id, attempt=message.attempt)
     logger.info("job attempt", extra={"outcome": worker().handle(message)})
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    return process_partial_response(
-        event=event, record_handler=run_job, processor=BatchProcessor(event_type=EventType.SQS), context=context
-    )
+    processor = BatchProcessor(event_type=EventType.SQS, model=WorkRecord)
+    return process_partial_response(event=event, record_handler=run_job, processor=processor, context=context)

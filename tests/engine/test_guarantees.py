@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from local.lambda_events import sqs_record
 from tests.engine.conftest import Engine
 from tests.engine.test_runs import OUTPUTS, engine_items
 
@@ -19,22 +20,8 @@ STARTER = "StarterFunction"
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": "us-east-1",
-            }
-            for m in messages
-        ]
-    }
+    """As Lambda delivers them (the workers parse the whole record, its attributes included)."""
+    return {"Records": [sqs_record(message, queue_arn) for message in messages]}
 
 
 def test_a_redelivered_work_message_runs_once_and_a_duplicate_report_is_refused(engine: Engine) -> None:
@@ -44,7 +31,12 @@ def test_a_redelivered_work_message_runs_once_and_a_duplicate_report_is_refused(
     sqs = boto3.client("sqs", region_name="us-east-1")
     queue = engine.stack.names["WorkQueue"]
     messages: list[dict[str, Any]] = []
-    engine.run_until(lambda: bool(messages.extend(sqs.receive_message(QueueUrl=queue).get("Messages", [])) or messages))
+
+    def received() -> bool:
+        messages.extend(sqs.receive_message(QueueUrl=queue, AttributeNames=["All"]).get("Messages", []))
+        return bool(messages)
+
+    engine.run_until(received)
     event = sqs_event(messages[:1], engine.stack.attributes[("WorkQueue", "Arn")])
 
     # When SQS delivers it twice

@@ -19,8 +19,9 @@ from execution_api.engine.executors import (
     SimulatedExecutor,
     output_kind,
 )
+from execution_api.engine.messages import WorkJob
 from execution_api.engine.outcomes import execution_error, execution_result
-from execution_api.engine.params import job_params, message_params, output_url, params_text, resolve_references
+from execution_api.engine.params import job_params, output_url, params_text, resolve_references
 from execution_api.engine.scheduler import topological_order
 from execution_api.engine.step_functions import state_machine_execution_name
 
@@ -108,8 +109,11 @@ def test_params_are_read_through_one_function_and_travel_exactly() -> None:
     assert params == {"n": Decimal("1E-400"), "k": [1, 2], "big": 12345678901234567890123456789012345678901}
     assert job_params({}) == {}
     # The job message carries them as text, so Step Functions and SQS cannot round a number on the way
-    assert message_params({"paramsJson": params_text(params)}) == params
-    assert str(message_params({"paramsJson": params_text(params)})["n"]) == "1E-400"
+    job = WorkJob.model_validate(
+        {"tenantId": "t", "executionId": "e", "id": "a", "operation": "x", "paramsJson": params_text(params)}
+    )
+    assert job.params() == params
+    assert str(job.params()["n"]) == "1E-400"
 
 
 def test_the_simulated_executor_is_deterministic_and_steerable() -> None:

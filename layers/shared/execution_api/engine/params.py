@@ -24,12 +24,6 @@ def params_text(params: dict[str, Any]) -> str:
     return exact_json.dumps(params)
 
 
-def message_params(message: Mapping[str, Any]) -> dict[str, Any]:
-    """The params of a job message, numbers exact (Decimal for fractions)."""
-    params: dict[str, Any] = exact_json.loads(message["paramsJson"]) if "paramsJson" in message else {}
-    return params
-
-
 def output_url(result: Any) -> str | None:
     """The first output url of a job result ({"outputs": [{"url": ...}]}), as docs/api.md shapes it."""
     if isinstance(result, dict):

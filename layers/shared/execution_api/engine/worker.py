@@ -19,7 +19,8 @@ from execution_api.core.sealing import CredentialCipher
 from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import Executor, JobDeferred, JobFailed, JobRequest
 from execution_api.engine.media_executor import SelectedExecutor
-from execution_api.engine.params import message_params, resolve_references
+from execution_api.engine.messages import JobAttempt, WorkJob
+from execution_api.engine.params import resolve_references
 from execution_api.engine.step_functions import StepFunctions
 from execution_api.storage.executions import execution_pk
 from execution_api.storage.jobs import JobStore
@@ -57,20 +58,20 @@ class Worker:
         self._executors = executors
         self._monotonic = monotonic
 
-    def handle(self, message: dict[str, Any]) -> str:
+    def handle(self, message: JobAttempt) -> str:
         """Run one attempt; returns what happened (for logs and tests)."""
-        job, token, attempt = message["job"], message["taskToken"], int(message.get("attempt") or 1)
-        pk = execution_pk(job["tenantId"], job["executionId"])
+        job, token, attempt = message.job, message.task_token, message.attempt
+        pk = execution_pk(job.tenant_id, job.execution_id)
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        if not self._store.claim_attempt(pk, job["id"], attempt, now):
-            item = self._store.job(pk, job["id"])
+        if not self._store.claim_attempt(pk, job.id, attempt, now):
+            item = self._store.job(pk, job.id)
             status = item["status"]["S"] if item else "gone"
             if status != "processing":  # cancelled or finished meanwhile: say so rather than stay silent
                 self._sfn.fail(token, FAILED, f"the job is {status}")
                 return "not running"
             logger.info("attempt already claimed: a redelivered message", extra={"attempt": attempt})
             return "skipped"
-        heartbeat = self._heartbeat(token, float(message.get("heartbeatSeconds") or 300))
+        heartbeat = self._heartbeat(token, message.heartbeat_seconds)
         opened: list[Any] = []  # every credential value opened for this job: no failure text may carry one
         try:
             request = self._request(pk, job, attempt, opened, token)
@@ -95,33 +96,31 @@ class Worker:
         self._sfn.succeed(token, result)
         return "completed"
 
-    def _request(
-        self, pk: str, job: dict[str, Any], attempt: int, opened_values: list[Any], token: str = ""
-    ) -> JobRequest:
+    def _request(self, pk: str, job: WorkJob, attempt: int, opened_values: list[Any], token: str = "") -> JobRequest:
         """The job as the executor needs it: credentials sealed at intake opened here, by the worker alone,
         in the places the client put them (a place under a dependency reference key is found under its url,
         and a credential that is itself a reference is resolved like any other)."""
-        params = message_params(job)
+        params = job.params()
         keys: dict[str, str] = {}
-        sealed_in_params = SEALED in job.get("paramsJson", "")
+        sealed_in_params = SEALED in job.params_json
         # A provider job needs options.providerApiKeys even when its params hold no credential of their own.
-        simulated = runs_simulated(job["operation"], params, simulated_executor=self._settings.simulated_executor)
-        may_need_keys = job["operation"] in GENERATION_OPERATIONS and not simulated
+        simulated = runs_simulated(job.operation, params, simulated_executor=self._settings.simulated_executor)
+        may_need_keys = job.operation in GENERATION_OPERATIONS and not simulated
         execution = self._store.execution(pk) if sealed_in_params or may_need_keys else None
         if execution is not None and "sealedCredentials" in execution:
             if self._cipher is None:
                 raise JobFailed("the worker has no key to open the job's credentials")
-            opened = open_credentials(self._cipher, job["executionId"], execution["sealedCredentials"]["B"])
+            opened = open_credentials(self._cipher, job.execution_id, execution["sealedCredentials"]["B"])
             opened_values.extend(credential_values(opened))
             if sealed_in_params:
-                item = self._store.job(pk, job["id"]) or {}
+                item = self._store.job(pk, job.id) or {}
                 sealed = json.loads(item["sealedParams"]["S"]) if "sealedParams" in item else {}
-                urls = job.get("dependencies") or {}
+                urls = job.dependencies
                 params = open_job_params(params, sealed, opened, lambda value: resolve_references(value, urls))
             keys = opened.provider_api_keys
-        dependencies = tuple(url for url in (job.get("dependencies") or {}).values() if isinstance(url, str))
+        dependencies = tuple(url for url in job.dependencies.values() if url is not None)
         return JobRequest(
-            job["executionId"], job["id"], job["operation"], params, attempt, keys, job["tenantId"], dependencies, token
+            job.execution_id, job.id, job.operation, params, attempt, keys, job.tenant_id, dependencies, token
         )
 
     def _heartbeat(self, token: str, heartbeat_seconds: float) -> Callable[[], None]:
