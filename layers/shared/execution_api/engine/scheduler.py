@@ -75,7 +75,7 @@ class Engine:
         if not self._settings.state_machine_arn:
             raise RuntimeError("STATE_MACHINE_ARN is not configured")
         pk = execution_pk(tenant_id, execution_id)
-        jobs = self._store.jobs_of(pk, also="baseDependsOn")
+        jobs = self._store.jobs_of(pk)
         order = topological_order(jobs)
         dependents: dict[str, list[str]] = {job_id: [] for job_id in order}
         for job in jobs:
@@ -317,7 +317,7 @@ class Engine:
             name = state_machine_execution_name(tenant_id, execution_id)
             self._sfn.stop(state_machine_execution_arn(self._settings.state_machine_arn, name), "cancelled")
         now, predictions = self._now(), []
-        for job in self._store.jobs_of(pk, also="gateToken, prediction"):
+        for job in self._store.jobs_of(pk):
             if job.status in UNFINISHED_STATES:
                 self._store.cancel_job(pk, job.id, now)
                 if job.gate_token is not None and job.status == "pending":

@@ -16,6 +16,7 @@ from execution_api.storage.items import JOB_ATTRIBUTES, execution_from_item, job
 from execution_api.storage.keys import EXECUTION_SK, JOB_SK_PREFIX, item_key, job_sk
 
 Item = dict[str, Any]
+_OUTLINE = f"{JOB_ATTRIBUTES}, baseDependsOn, gateToken, prediction"  # what jobs_of reads of each job
 
 
 class JobStore:
@@ -55,12 +56,10 @@ class JobStore:
                 request = answer.get("UnprocessedKeys") or {}
         return found
 
-    def jobs_of(self, pk: str, also: str) -> list[Job]:
-        """The execution's jobs in key order, each read only as far as its record needs and `also` names
-        (attribute names, comma-separated), params left out."""
-        projection = f"{JOB_ATTRIBUTES}, {also}"
-        projected = {"ProjectionExpression": projection, "ExpressionAttributeNames": _names(projection)}
-        items = self._partition(pk, projected)
+    def jobs_of(self, pk: str) -> list[Job]:
+        """The execution's jobs in key order, read as far as the start and the cancel need them: keys,
+        dependencies, status, gate token and prediction, not params nor results."""
+        items = self._partition(pk, {"ProjectionExpression": _OUTLINE, "ExpressionAttributeNames": _names(_OUTLINE)})
         return [job_from_item(item, with_params=False) for item in items if item["sk"]["S"].startswith(JOB_SK_PREFIX)]
 
     def execution_and_jobs(self, pk: str) -> tuple[Execution | None, list[Job]]:
