@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from execution_api.storage.stream import item_change
 from execution_api.webhooks.delivery import is_terminal_transition
 from local.template import Template
 from tests.test_template import grants, statements
@@ -197,8 +198,8 @@ JOB = {"pk": "TENANT#t#EXECUTION#e", "sk": "JOB#a", "jobWebhook": True}
         # no webhook URL
         (
             "MODIFY",
-            {"pk": "p", "sk": "EXECUTION", "status": "processing"},
-            {"pk": "p", "sk": "EXECUTION", "status": "completed"},
+            {"pk": EXECUTION["pk"], "sk": "EXECUTION", "status": "processing"},
+            {"pk": EXECUTION["pk"], "sk": "EXECUTION", "status": "completed"},
             False,
         ),
         # a job item that asked for no webhook of its own
@@ -220,5 +221,5 @@ def test_the_stream_filter_passes_exactly_an_execution_or_a_job_ending_with_a_we
     event_name: str, old: dict[str, Any] | None, new: dict[str, Any], expected: bool
 ) -> None:
     assert any(matches(pattern, record(event_name, old, new)) for pattern in stream_filters()) is expected
-    handler_says = event_name == "MODIFY" and is_terminal_transition(new, old or {})
+    handler_says = event_name == "MODIFY" and is_terminal_transition(item_change(record(event_name, old, new)))
     assert handler_says is expected

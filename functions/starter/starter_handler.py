@@ -11,20 +11,19 @@ from execution_api.core.observability import logger, tracer
 from execution_api.core.settings import load_settings
 from execution_api.engine.config import StarterSettings
 from execution_api.engine.scheduler import engine
-from execution_api.storage.executions import EXECUTION_SK
+from execution_api.storage.stream import item_change
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(StarterSettings)
 
 
 def start_execution(record: DynamoDBRecord) -> None:
-    image = record.raw_event.get("dynamodb", {}).get("NewImage", {})
+    change = item_change(record.raw_event)
     # The event source mapping's filter already keeps only inserted execution items; checked again here.
-    if record.raw_event.get("eventName") != "INSERT" or image.get("sk", {}).get("S") != EXECUTION_SK:
+    if change is None or change.event != "INSERT" or change.job_id is not None:
         return
-    tenant_id, execution_id = image["tenantId"]["S"], image["executionId"]["S"]
-    logger.append_keys(executionId=execution_id)
-    arn = engine().start(tenant_id, execution_id)
+    logger.append_keys(executionId=change.execution_id)
+    arn = engine().start(change.tenant_id, change.execution_id)
     logger.info("execution started", extra={"stateMachineExecutionArn": arn})
 
 

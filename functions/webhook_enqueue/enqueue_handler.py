@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_api.core.observability import logger, metrics, tracer
 from execution_api.core.settings import WebhookSettings, load_settings
+from execution_api.storage.stream import item_change
 from execution_api.webhooks.delivery import is_terminal_transition, webhook_deliveries
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
@@ -23,18 +24,13 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def record_handler(record: DynamoDBRecord) -> None:
-    change = record.dynamodb
-    if change is None:
+    change = item_change(record.raw_event)
+    if change is None or not is_terminal_transition(change):
         return
-    new_image = change.new_image or {}
-    if not is_terminal_transition(new_image, change.old_image or {}):
-        return
-    execution_id = str(new_image["executionId"])
-    job_id = str(new_image["jobId"]) if str(new_image["sk"]).startswith("JOB#") else None  # a job's own webhook
-    # The key says the tenant (TENANT#<tenant>#EXECUTION#<id>): a job item carries no tenantId.
-    tenant_id = str(new_image["pk"]).removeprefix("TENANT#").removesuffix(f"#EXECUTION#{execution_id}")
-    outcome = webhook_deliveries().enqueue(tenant_id, execution_id, job_id)
-    logger.info("webhook delivery", extra={"executionId": execution_id, "jobId": job_id, "outcome": outcome.value})
+    outcome = webhook_deliveries().enqueue(change.tenant_id, change.execution_id, change.job_id)
+    logger.info(
+        "webhook delivery", extra={"executionId": change.execution_id, "jobId": change.job_id, "outcome": outcome.value}
+    )
 
 
 @logger.inject_lambda_context

@@ -384,17 +384,17 @@ def test_fals_keys_are_cached_and_a_failed_signature_refetches_them_at_most_ever
 
 def test_a_fal_error_echoing_a_credential_of_the_plan_is_scrubbed_when_settled(providers: Harness) -> None:
     from execution_api.core.credentials import CredentialVault, seal
+    from execution_api.models.records import Execution
+    from execution_api.storage.items import execution_item
 
     # Given a plan whose job gives an input URL with a password in it: sealed at intake with the execution's
     # credentials, opened by the worker, passed to fal (no credential-like word in it for a pattern to catch)
     image = "https://editor:Pa55w0rdXYZ@media.example.com/a.png"
     vault = CredentialVault()
     vault.add(image)
-    item = {
-        "pk": {"S": "TENANT#tenant-a#EXECUTION#exec-1"},
-        "sk": {"S": "EXECUTION"},
-        "sealedCredentials": {"B": seal(providers.checker.cipher, "exec-1", vault)},
-    }
+    sealed = seal(providers.checker.cipher, "exec-1", vault)
+    execution = Execution("exec-1", "tenant-a", "processing", "c", "u", 1, ("a",), 1, sealed_credentials=sealed)
+    item = execution_item(execution, "w")  # the execution as intake stores it
     boto3.client("dynamodb", region_name="us-east-1").put_item(TableName=providers.table, Item=item)
     params = {"provider": "fal", "modelId": "veed/fabric-1.0", "image": image, "audio": "https://x/a.mp3"}
     with pytest.raises(JobDeferred):

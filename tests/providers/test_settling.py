@@ -15,6 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from execution_api.engine.executors import JobDeferred
+from execution_api.models.records import Execution, Job
+from execution_api.storage.items import job_item
 from tests.providers.conftest import TOKEN, Harness
 from tests.providers.fakes import MP4, Scripted
 from tests.providers.test_predictions import KEY, SEEDANCE, submit
@@ -25,9 +27,10 @@ SECOND_TOKEN = "task-token-of-the-second-attempt-BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB
 
 def put_job_item(providers: Harness) -> None:
     """The job's item, as the engine writes it before the worker runs the job."""
+    execution = Execution("exec-1", "tenant-a", "processing", "c", "u", 1, ("job1",), 1)
+    job = Job("job1", 0, "generate", {}, (), None, status="processing")
     boto3.client("dynamodb", region_name="us-east-1").put_item(
-        TableName=providers.table,
-        Item={"pk": {"S": "TENANT#tenant-a#EXECUTION#exec-1"}, "sk": {"S": "JOB#job1"}, "status": {"S": "processing"}},
+        TableName=providers.table, Item=job_item(execution, job, "w")
     )
 
 

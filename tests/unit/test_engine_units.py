@@ -20,25 +20,23 @@ from execution_api.engine.executors import (
     output_kind,
 )
 from execution_api.engine.messages import WorkJob
-from execution_api.engine.outcomes import execution_error, execution_result
-from execution_api.engine.params import job_params, output_url, params_text, resolve_references
+from execution_api.engine.outcomes import execution_error, execution_outcome, execution_result
+from execution_api.engine.params import output_url, params_text, resolve_references
 from execution_api.engine.scheduler import topological_order
 from execution_api.engine.step_functions import state_machine_execution_name
+from execution_api.models.records import Job
+from execution_api.storage.items import job_from_item
 
 
-def item(job_id: str, position: int, depends_on: list[str], **extra: Any) -> dict[str, Any]:
-    found: dict[str, Any] = {
-        "jobId": {"S": job_id},
-        "position": {"N": str(position)},
-        "dependsOn": {"L": [{"S": d} for d in depends_on]},
-    }
-    for name, value in extra.items():
-        found[name] = {"S": json.dumps(value)} if name in ("result", "error") else value
-    return found
+def item(job_id: str, position: int, depends_on: list[str], **extra: Any) -> Job:
+    """A job record as the engine reads it, ended or not."""
+    return Job(
+        id=job_id, position=position, operation="merge", params={}, depends_on=tuple(depends_on), output=None, **extra
+    )
 
 
 @st.composite
-def dags(draw: st.DrawFn) -> list[dict[str, Any]]:
+def dags(draw: st.DrawFn) -> list[Job]:
     size = draw(st.integers(min_value=0, max_value=40))
     jobs = []
     for index in range(size):
@@ -49,19 +47,19 @@ def dags(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 @given(dags())
-def test_topological_order_puts_every_job_after_its_dependencies(jobs: list[dict[str, Any]]) -> None:
+def test_topological_order_puts_every_job_after_its_dependencies(jobs: list[Job]) -> None:
     order = topological_order(jobs)
     seen: set[str] = set()
-    by_id = {j["jobId"]["S"]: j for j in jobs}
+    by_id = {j.id: j for j in jobs}
     assert sorted(order) == sorted(by_id)
     for job_id in order:
-        assert {d["S"] for d in by_id[job_id]["dependsOn"]["L"]} <= seen
+        assert set(by_id[job_id].depends_on) <= seen
         seen.add(job_id)
 
 
 def test_ties_keep_plan_order_and_base_dependencies_do_not_count() -> None:
     jobs = [
-        item("b", 0, ["base1"], baseDependsOn={"L": [{"S": "base1"}]}),
+        item("b", 0, ["base1"], base_depends_on=("base1",)),
         item("a", 1, []),
         item("c", 2, ["a"]),
     ]
@@ -103,11 +101,19 @@ def test_references_are_resolved_in_values_and_keys_at_any_depth() -> None:
     }
 
 
-def test_params_are_read_through_one_function_and_travel_exactly() -> None:
+def test_params_are_read_through_the_job_codec_and_travel_exactly() -> None:
     stored = '{"n": 1e-400, "k": [1, 2], "big": 12345678901234567890123456789012345678901}'
-    params = job_params({"params": {"S": stored}})
+    params = job_from_item(
+        {
+            "jobId": {"S": "a"},
+            "position": {"N": "0"},
+            "operation": {"S": "merge"},
+            "params": {"S": stored},
+            "dependsOn": {"L": []},
+            "status": {"S": "pending"},
+        }
+    ).params
     assert params == {"n": Decimal("1E-400"), "k": [1, 2], "big": 12345678901234567890123456789012345678901}
-    assert job_params({}) == {}
     # The job message carries them as text, so Step Functions and SQS cannot round a number on the way
     job = WorkJob.model_validate(
         {"tenantId": "t", "executionId": "e", "id": "a", "operation": "x", "paramsJson": params_text(params)}
@@ -163,17 +169,24 @@ def test_output_kinds_follow_the_operation() -> None:
 def test_the_execution_result_is_the_last_leaf_jobs_first_output() -> None:
     url = "https://o.invalid/x.mp4"
     jobs = [
-        item("a", 0, [], result={"outputs": [{"url": "https://o.invalid/a.mp4"}]}),
-        item("x", 1, ["a"], result={"outputs": [{"url": url}, {"url": "second"}]}),
+        item("a", 0, [], status="completed", result={"outputs": [{"url": "https://o.invalid/a.mp4"}]}),
+        item("x", 1, ["a"], status="completed", result={"outputs": [{"url": url}, {"url": "second"}]}),
     ]
     assert execution_result(jobs) == {"url": url, "status": "completed"}
+    assert execution_outcome(jobs) == ("completed", {"url": url, "status": "completed"}, None)
     assert execution_result([]) is None
+    assert execution_outcome([]) == ("completed", None, None)  # an empty plan completes with no result
     assert output_url({"outputs": []}) is None
 
 
 def test_the_execution_error_names_root_causes_first() -> None:
     failed = [
-        item("b", 1, ["a"], error="Dependency job failed: a"),
-        item("a", 0, [], error="provider refused"),
+        item("b", 1, ["a"], status="failed", error="Dependency job failed: a"),
+        item("a", 0, [], status="failed", error="provider refused"),
     ]
     assert execution_error(failed) == "job a failed: provider refused (and 1 more job not completed)"
+    # One job short of completion fails the execution with the error, never a result
+    status, result, error = execution_outcome([item("c", 2, [], status="completed"), *failed])
+    assert (status, result, error) == ("failed", None, execution_error(failed))
+    # A job without an error (cancelled) is named by its status
+    assert execution_error([item("d", 0, [], status="cancelled")]) == "job d failed: cancelled"

@@ -22,7 +22,9 @@ from execution_api.engine.executors import JobFailed, JobRequest
 from execution_api.engine.media_executor import SelectedExecutor
 from execution_api.engine.params import params_text
 from execution_api.engine.scheduler import Engine
+from execution_api.storage.items import job_from_item
 from execution_api.storage.jobs import JobStore
+from execution_api.storage.keys import execution_pk
 
 WORK, MEDIA, CUSTOM = "https://sqs/work", "https://sqs/media", "https://sqs/custom"
 
@@ -164,15 +166,18 @@ def job_item(operation: str, params: dict[str, Any]) -> dict[str, Any]:
     return {
         "jobId": {"S": "a"},
         "executionId": {"S": "e"},
+        "position": {"N": "0"},
         "operation": {"S": operation},
         "params": {"S": params_text(params)},
+        "dependsOn": {"L": []},
+        "status": {"S": "processing"},
     }
 
 
 def gate_answer(operation: str, params: dict[str, Any], **fields: Any) -> dict[str, Any]:
     item = job_item(operation, params)
     engine = Engine(JobStore(OneJobTable(item), "t"), None, settings(**fields))
-    return engine.job_message("TENANT#acme#EXECUTION#e", item)
+    return engine.job_message(execution_pk("acme", "e"), job_from_item(item))
 
 
 REPLICATE = {"provider": "replicate", "modelId": "minimax/video-01", "prompt": "a cat"}

@@ -1,5 +1,5 @@
-"""A job's params as the worker sees them: read from the job item through one function, with every
-`_<word>JobDependency:<id>` replaced by that dependency's output url. They travel to the worker as exact
+"""A job's params as the worker sees them: the job record's (storage.items reads them from the job item), with
+every `_<word>JobDependency:<id>` replaced by that dependency's output url. They travel to the worker as exact
 JSON text (`paramsJson`), so no hop (Step Functions, SQS, a JSON parser) can round a number."""
 
 from __future__ import annotations
@@ -10,13 +10,6 @@ from typing import Any
 
 from execution_api.core import exact_json
 from execution_api.models.plan import DEPENDENCY_REFERENCE
-
-
-def job_params(item: Mapping[str, Any]) -> dict[str, Any]:
-    """The stored params of a job item (low-level DynamoDB shape). The one place that knows their storage:
-    today JSON text in `params`; credential values there are "[sealed]" once intake seals them."""
-    params: dict[str, Any] = exact_json.loads(item["params"]["S"]) if "params" in item else {}
-    return params
 
 
 def params_text(params: dict[str, Any]) -> str:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from operator import attrgetter
 from typing import Any
 
 from execution_api.core.clock import now_iso
@@ -21,23 +23,24 @@ from execution_api.core.observability import logger
 from execution_api.engine import outcomes
 from execution_api.engine.config import EngineSettings, engine_dynamodb_client, engine_settings, stepfunctions_client
 from execution_api.engine.outcomes import DEPENDENCY_FAILED
-from execution_api.engine.params import job_params, output_url, params_text, resolve_references
+from execution_api.engine.params import output_url, params_text, resolve_references
 from execution_api.engine.step_functions import StepFunctions, state_machine_execution_arn, state_machine_execution_name
-from execution_api.storage.executions import JOB_SK_PREFIX, execution_pk
-from execution_api.storage.jobs import UNFINISHED, Item, JobStore, in_plan_dependencies, strings, text
+from execution_api.models.records import UNFINISHED_STATES, Job
+from execution_api.storage.jobs import JobStore
+from execution_api.storage.keys import execution_of, execution_pk
 
 
-def topological_order(jobs: list[Item]) -> list[str]:
+def topological_order(jobs: Sequence[Job]) -> list[str]:
     """Job ids so that every job comes after its in-plan dependencies; ties in plan order. The Map runs
     iterations in this order, so a job waiting on its gate never holds a slot its dependency needs."""
-    position = {item["jobId"]["S"]: int(item.get("position", {}).get("N", "0")) for item in jobs}
+    position = {job.id: job.position for job in jobs}
     waiting = dict.fromkeys(position, 0)
     dependents: dict[str, list[str]] = {job_id: [] for job_id in position}
-    for item in jobs:
-        for dependency in in_plan_dependencies(item):
+    for job in jobs:
+        for dependency in job.in_plan_dependencies:
             if dependency in position:
-                waiting[item["jobId"]["S"]] += 1
-                dependents[dependency].append(item["jobId"]["S"])
+                waiting[job.id] += 1
+                dependents[dependency].append(job.id)
     ready = [(position[j], j) for j, n in waiting.items() if n == 0]
     heapq.heapify(ready)
     order: list[str] = []
@@ -72,16 +75,12 @@ class Engine:
         if not self._settings.state_machine_arn:
             raise RuntimeError("STATE_MACHINE_ARN is not configured")
         pk = execution_pk(tenant_id, execution_id)
-        jobs = [
-            item
-            for item in self._store.partition(pk, "sk, jobId, #status, #position, dependsOn, baseDependsOn")
-            if item["sk"]["S"].startswith(JOB_SK_PREFIX)
-        ]
+        jobs = self._store.jobs_of(pk)
         order = topological_order(jobs)
         dependents: dict[str, list[str]] = {job_id: [] for job_id in order}
-        for item in jobs:
-            for dependency in in_plan_dependencies(item):
-                dependents.get(dependency, []).append(item["jobId"]["S"])
+        for job in jobs:
+            for dependency in job.in_plan_dependencies:
+                dependents.get(dependency, []).append(job.id)
         self._store.set_dependents(pk, dependents)
         name = state_machine_execution_name(tenant_id, execution_id)
         arn = state_machine_execution_arn(self._settings.state_machine_arn, name)
@@ -98,7 +97,7 @@ class Engine:
         if self._store.start_execution(pk, arn, self._now()):
             return arn
         execution = self._store.execution(pk)
-        if execution is not None and text(execution, "status") == "cancelled":
+        if execution is not None and execution.status == "cancelled":
             self._sfn.stop(arn, "cancelled before it started")  # the cancel ran before this start existed
             return None
         return arn
@@ -109,72 +108,65 @@ class Engine:
         completion of the last dependency. Both sides are single-item atomic writes: no race loses a gate."""
         pk = execution_pk(tenant_id, execution_id)
         for _ in range(3):  # a condition failure means the item just changed: look again
-            item = self._store.job(pk, job_id)
-            if item is None:
+            job = self._store.job(pk, job_id)
+            if job is None:
                 self._sfn.fail(token, "Job.NotFound", f"no job {job_id}")
                 return
-            status = text(item, "status")
-            if status == "processing" and text(item, "gateToken") == token:
-                self._release(pk, item, token)  # a redelivered gate message: same answer again
+            if job.status == "processing" and job.gate_token == token:
+                self._release(pk, job, token)  # a redelivered gate message: same answer again
                 return
-            if status != "pending":
-                self._sfn.fail(token, "Job.NotRun", f"the job is {status}")
+            if job.status != "pending":
+                self._sfn.fail(token, "Job.NotRun", f"the job is {job.status}")
                 return
-            failed = text(item, "failedDependency")
+            failed = job.failed_dependency
             if failed is not None:
                 self._fail_and_propagate(pk, job_id, DEPENDENCY_FAILED.format(failed), ("pending",))
                 self._sfn.fail(token, "Job.DependencyFailed", DEPENDENCY_FAILED.format(failed))
                 return
-            dependencies = in_plan_dependencies(item)
-            if len(strings(item, "doneDependencies")) >= len(dependencies):
-                self._release(pk, item, token)
+            dependencies = job.in_plan_dependencies
+            if len(job.done_dependencies) >= len(dependencies):
+                self._release(pk, job, token)
                 return
             if self._store.store_gate_token(pk, job_id, token, len(dependencies)):
                 return  # the last dependency's completion answers this token
         raise RuntimeError(f"gate of {job_id} kept changing; the message will be retried")
 
-    def _release(self, pk: str, item: Item, token: str) -> None:
+    def _release(self, pk: str, job: Job, token: str) -> None:
         """Open a job's gate: mark it processing and hand Step Functions the job with its inputs resolved."""
-        job_id = item["jobId"]["S"]
-        if not self._store.mark_processing(pk, job_id, token, self._now()):
-            current = self._store.job(pk, job_id)
-            status = text(current, "status") if current else None
+        if not self._store.mark_processing(pk, job.id, token, self._now()):
+            current = self._store.job(pk, job.id)
+            status = current.status if current else None
             if status in ("failed", "cancelled"):
                 self._sfn.fail(token, "Job.NotRun", f"the job is {status}")
             return
         self._store.touch_execution(pk, self._now())
-        self._sfn.succeed(token, self.job_message(pk, item))
+        self._sfn.succeed(token, self.job_message(pk, job))
 
-    def job_message(self, pk: str, item: Item) -> dict[str, Any]:
+    def job_message(self, pk: str, job: Job) -> dict[str, Any]:
         """The job as a worker gets it: params with each dependency reference replaced by the output url."""
         urls: dict[str, str | None] = {}
-        in_plan = in_plan_dependencies(item)
-        for job_id, dependency in self._store.jobs(pk, in_plan).items():
-            urls[job_id] = output_url(outcomes.parsed(dependency, "result"))
-        base_ids = strings(item, "baseDependsOn")
-        if base_ids:
+        for job_id, dependency in self._store.results(pk, job.in_plan_dependencies).items():
+            urls[job_id] = output_url(dependency.result)
+        if job.base_depends_on:
             execution = self._store.execution(pk)
-            base_id = text(execution, "baseExecutionId") if execution else None
-            tenant_id = text(execution, "tenantId") if execution else None
-            if base_id and tenant_id:
-                base_pk = execution_pk(tenant_id, base_id)
-                for job_id, dependency in self._store.jobs(base_pk, base_ids).items():
-                    urls[job_id] = output_url(outcomes.parsed(dependency, "result"))
-        params = job_params(item)
-        operation = item["operation"]["S"]
+            if execution is not None and execution.base_execution_id:
+                base_pk = execution_pk(execution.tenant_id, execution.base_execution_id)
+                for job_id, dependency in self._store.results(base_pk, job.base_depends_on).items():
+                    urls[job_id] = output_url(dependency.result)
+        tenant_id, execution_id = execution_of(pk)
         message: dict[str, Any] = {
-            "tenantId": pk.split("#")[1],
-            "executionId": item["executionId"]["S"],
-            "id": item["jobId"]["S"],
-            "operation": operation,
-            "paramsJson": params_text(resolve_references(params, urls)),
+            "tenantId": tenant_id,
+            "executionId": execution_id,
+            "id": job.id,
+            "operation": job.operation,
+            "paramsJson": params_text(resolve_references(job.params, urls)),
             # In dependsOn order: a media operation whose params name no input works on the first one.
-            "dependencies": {d: urls[d] for d in strings(item, "dependsOn") if d in urls},
-            "queueUrl": self._settings.queue_url(operation, params),  # RunJob sends the job there
-            "timeoutSeconds": self._settings.job_timeout(operation, params),  # and waits this long for it
+            "dependencies": {d: urls[d] for d in job.depends_on if d in urls},
+            "queueUrl": self._settings.queue_url(job.operation, job.params),  # RunJob sends the job there
+            "timeoutSeconds": self._settings.job_timeout(job.operation, job.params),  # and waits this long for it
         }
-        if "output" in item:
-            message["output"] = item["output"]["S"]
+        if job.output is not None:
+            message["output"] = job.output
         return message
 
     # ---- outcomes ----
@@ -184,17 +176,16 @@ class Engine:
         pk = execution_pk(tenant_id, execution_id)
         if self._store.complete_job(pk, job_id, outcomes.result_shape(result), self._now()):
             self._store.touch_execution(pk, self._now())
-        item = self._store.job(pk, job_id)
-        if item is not None and text(item, "status") == "completed":
-            for dependent_id in strings(item, "dependents"):
+        job = self._store.job(pk, job_id)
+        if job is not None and job.status == "completed":
+            for dependent_id in job.dependents:
                 dependent = self._store.add_done_dependency(pk, dependent_id, job_id)
-                token_waiting = text(dependent, "gateToken")
-                done = len(strings(dependent, "doneDependencies"))
+                token_waiting = dependent.gate_token
                 if (
-                    text(dependent, "status") == "pending"
+                    dependent.status == "pending"
                     and token_waiting is not None
-                    and "failedDependency" not in dependent
-                    and done >= len(in_plan_dependencies(dependent))
+                    and dependent.failed_dependency is None
+                    and len(dependent.done_dependencies) >= len(dependent.in_plan_dependencies)
                 ):
                     self._release(pk, dependent, token_waiting)
         self._sfn.succeed(token, {"jobId": job_id})
@@ -210,10 +201,10 @@ class Engine:
         if error == "States.HeartbeatTimeout":
             return "the worker stopped sending heartbeats (it may have crashed)"
         if error == "States.Timeout":
-            item = self._store.job(pk, job_id)  # its own timeout, as its gate answer gave it
-            if item is None:
+            job = self._store.job(pk, job_id)  # its own timeout, as its gate answer gave it
+            if job is None:
                 return "the job did not finish within its timeout"
-            seconds = self._settings.job_timeout(item["operation"]["S"], job_params(item))
+            seconds = self._settings.job_timeout(job.operation, job.params)
             return f"the job did not finish within {seconds} seconds"
         if isinstance(cause, str) and cause:
             return cause[:2000]
@@ -226,14 +217,14 @@ class Engine:
         while queue:
             current, message, statuses = queue.pop()
             self._store.fail_job(pk, current, message, self._now(), statuses)
-            item = self._store.job(pk, current)
-            if item is None or text(item, "status") != "failed":
+            job = self._store.job(pk, current)
+            if job is None or job.status != "failed":
                 continue  # cancelled meanwhile: nothing to propagate
-            for dependent_id in strings(item, "dependents"):
+            for dependent_id in job.dependents:
                 dependent = self._store.mark_failed_dependency(pk, dependent_id, current)
-                token = text(dependent, "gateToken")
-                if text(dependent, "status") == "pending" and token is not None:
-                    reason = DEPENDENCY_FAILED.format(text(dependent, "failedDependency"))
+                token = dependent.gate_token
+                if dependent.status == "pending" and token is not None:
+                    reason = DEPENDENCY_FAILED.format(dependent.failed_dependency)
                     queue.append((dependent_id, reason, ("pending",)))
                     self._sfn.fail(token, "Job.DependencyFailed", reason)
         self._store.touch_execution(pk, self._now())
@@ -246,38 +237,53 @@ class Engine:
         self._sfn.succeed(token, {"status": status})
         return status
 
-    def conclude(
-        self, pk: str, unfinished_error: str, to: str | None = None, execution_error: str | None = None
-    ) -> str | None:
-        """Finish an unfinished execution: its unfinished jobs failed (or cancelled), then its status."""
-        items = list(self._store.partition(pk))
-        execution = next((i for i in items if i["sk"]["S"] == "EXECUTION"), None)
-        if execution is None or text(execution, "status") not in UNFINISHED:
-            return text(execution, "status") if execution else None
-        jobs = sorted(
-            (i for i in items if i["sk"]["S"].startswith(JOB_SK_PREFIX)), key=lambda i: int(i["position"]["N"])
-        )
+    def conclude(self, pk: str, unfinished_error: str) -> str | None:
+        """End an unfinished execution with its jobs' outcome; the jobs still unfinished never ran and fail with
+        `unfinished_error`. Returns the execution's status (as it was, when it had ended already)."""
+        status, jobs = self._unfinished_run(pk)
+        if jobs is None:
+            return status
+        now = self._now()
+        ended = [self._fail_if_unfinished(pk, job, unfinished_error, now) for job in jobs]
+        status, result, error = outcomes.execution_outcome(ended)
+        self._store.finish_execution(pk, status, result, error, now)
+        return status
+
+    def _time_out(self, pk: str, reason: str) -> None:
+        """Step Functions timed the run out: its unfinished jobs and the execution fail with `reason`."""
+        _, jobs = self._unfinished_run(pk)
+        if jobs is None:
+            return
         now = self._now()
         for job in jobs:
-            if text(job, "status") in UNFINISHED:
-                if to == "cancelled":
-                    self._store.cancel_job(pk, job["jobId"]["S"], now)
-                else:
-                    self._store.fail_job(pk, job["jobId"]["S"], unfinished_error, now, UNFINISHED)
-                job["status"] = {"S": to or "failed"}
-                job["error"] = {"S": json.dumps(unfinished_error)}
-        if to == "cancelled":
-            self._store.fail_execution(pk, "", now, to="cancelled")
-            return "cancelled"
-        failed = [j for j in jobs if text(j, "status") != "completed"]
-        if execution_error is not None:
-            self._store.finish_execution(pk, "failed", None, execution_error, now)
-            return "failed"
-        if not failed:
-            self._store.finish_execution(pk, "completed", outcomes.execution_result(jobs), None, now)
-            return "completed"
-        self._store.finish_execution(pk, "failed", None, outcomes.execution_error(failed), now)
-        return "failed"
+            self._fail_if_unfinished(pk, job, reason, now)
+        self._store.finish_execution(pk, "failed", None, reason, now)
+
+    def _abort(self, pk: str) -> None:
+        """The run was stopped (not by a cancel, which ends the execution first): the execution and its
+        unfinished jobs are cancelled."""
+        _, jobs = self._unfinished_run(pk)
+        if jobs is None:
+            return
+        now = self._now()
+        for job in jobs:
+            if job.status in UNFINISHED_STATES:
+                self._store.cancel_job(pk, job.id, now)
+        self._store.cancel_execution(pk, now)
+
+    def _unfinished_run(self, pk: str) -> tuple[str | None, list[Job] | None]:
+        """The execution's status and, while it is unfinished, its jobs in plan order (None: nothing to end)."""
+        execution, jobs = self._store.execution_and_jobs(pk)
+        if execution is None or execution.status not in UNFINISHED_STATES:
+            return (execution.status if execution else None), None
+        return execution.status, sorted(jobs, key=attrgetter("position"))
+
+    def _fail_if_unfinished(self, pk: str, job: Job, error: str, now: str) -> Job:
+        """The job as it ends: failed with `error` if it was still unfinished."""
+        if job.status not in UNFINISHED_STATES:
+            return job
+        self._store.fail_job(pk, job.id, error, now, UNFINISHED_STATES)
+        return replace(job, status="failed", error=error)
 
     def state_machine_ended(self, detail: dict[str, Any]) -> None:
         """Step Functions ended a run without Finish (timeout, failure, abort): the execution must not stay
@@ -290,9 +296,9 @@ class Engine:
         status = detail.get("status")
         if status == "TIMED_OUT":
             reason = f"the execution did not finish within {self._settings.execution_timeout_seconds} seconds"
-            self.conclude(pk, reason, execution_error=reason)
+            self._time_out(pk, reason)
         elif status == "ABORTED":
-            self.conclude(pk, "the execution was stopped", to="cancelled")
+            self._abort(pk)
         elif status == "FAILED":
             self.conclude(pk, f"the execution failed: {detail.get('error') or 'unknown error'}")
 
@@ -305,21 +311,20 @@ class Engine:
         execution = self._store.execution(pk)
         if execution is None:
             raise ExecutionNotFound(execution_id)
-        if not self._store.fail_execution(pk, "", self._now(), to="cancelled"):
-            raise ExecutionAlreadyFinished(text(self._store.execution(pk) or execution, "status") or "finished")
+        if not self._store.cancel_execution(pk, self._now()):
+            raise ExecutionAlreadyFinished((self._store.execution(pk) or execution).status)
         if self._settings.state_machine_arn:
             name = state_machine_execution_name(tenant_id, execution_id)
             self._sfn.stop(state_machine_execution_arn(self._settings.state_machine_arn, name), "cancelled")
         now, predictions = self._now(), []
-        for item in self._store.partition(pk, "sk, jobId, #status, gateToken, prediction"):
-            if item["sk"]["S"].startswith(JOB_SK_PREFIX) and text(item, "status") in UNFINISHED:
-                self._store.cancel_job(pk, item["jobId"]["S"], now)
-                token = text(item, "gateToken")
-                if token is not None and text(item, "status") == "pending":
+        for job in self._store.jobs_of(pk):
+            if job.status in UNFINISHED_STATES:
+                self._store.cancel_job(pk, job.id, now)
+                if job.gate_token is not None and job.status == "pending":
                     # Stale on AWS once the run is stopped; engines that let waits run out (moto) end sooner.
-                    self._sfn.fail(token, "Execution.Cancelled", "the execution was cancelled")
-                if ref := item.get("prediction", {}).get("M", {}).get("ref", {}).get("S"):
-                    predictions.append(ref)
+                    self._sfn.fail(job.gate_token, "Execution.Cancelled", "the execution was cancelled")
+                if job.prediction_ref:
+                    predictions.append(job.prediction_ref)
         return predictions
 
 

@@ -4,14 +4,13 @@ executor with heartbeats, and reports to Step Functions with the message's task 
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from execution_api.core.aws_errors import is_retryable
+from execution_api.core.clock import now_iso
 from execution_api.core.credentials import SEALED, credential_values, open_credentials, open_job_params, scrub
 from execution_api.core.observability import logger
 from execution_api.core.operations import GENERATION_OPERATIONS, runs_simulated
@@ -22,8 +21,8 @@ from execution_api.engine.media_executor import SelectedExecutor
 from execution_api.engine.messages import JobAttempt, WorkJob
 from execution_api.engine.params import resolve_references
 from execution_api.engine.step_functions import StepFunctions
-from execution_api.storage.executions import execution_pk
 from execution_api.storage.jobs import JobStore
+from execution_api.storage.keys import execution_pk
 
 RETRYABLE = "Job.Retryable"  # Step Functions retries these, up to JOB_MAX_ATTEMPTS in all
 FAILED = "Job.Failed"
@@ -62,10 +61,9 @@ class Worker:
         """Run one attempt; returns what happened (for logs and tests)."""
         job, token, attempt = message.job, message.task_token, message.attempt
         pk = execution_pk(job.tenant_id, job.execution_id)
-        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        if not self._store.claim_attempt(pk, job.id, attempt, now):
-            item = self._store.job(pk, job.id)
-            status = item["status"]["S"] if item else "gone"
+        if not self._store.claim_attempt(pk, job.id, attempt, now_iso()):
+            stored = self._store.job(pk, job.id)
+            status = stored.status if stored else "gone"
             if status != "processing":  # cancelled or finished meanwhile: say so rather than stay silent
                 self._sfn.fail(token, FAILED, f"the job is {status}")
                 return "not running"
@@ -107,14 +105,14 @@ class Worker:
         simulated = runs_simulated(job.operation, params, simulated_executor=self._settings.simulated_executor)
         may_need_keys = job.operation in GENERATION_OPERATIONS and not simulated
         execution = self._store.execution(pk) if sealed_in_params or may_need_keys else None
-        if execution is not None and "sealedCredentials" in execution:
+        if execution is not None and execution.sealed_credentials is not None:
             if self._cipher is None:
                 raise JobFailed("the worker has no key to open the job's credentials")
-            opened = open_credentials(self._cipher, job.execution_id, execution["sealedCredentials"]["B"])
+            opened = open_credentials(self._cipher, job.execution_id, execution.sealed_credentials)
             opened_values.extend(credential_values(opened))
             if sealed_in_params:
-                item = self._store.job(pk, job.id) or {}
-                sealed = json.loads(item["sealedParams"]["S"]) if "sealedParams" in item else {}
+                stored = self._store.job(pk, job.id)
+                sealed = stored.sealed_params if stored else {}
                 urls = job.dependencies
                 params = open_job_params(params, sealed, opened, lambda value: resolve_references(value, urls))
             keys = opened.provider_api_keys

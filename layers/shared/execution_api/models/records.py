@@ -32,9 +32,21 @@ class Job:
     completed_at: str | None = None  # when it ended, whatever the outcome (the engine writes it)
     send_webhook: bool = False  # params.sendJobWebhook is true and the execution has a webhook URL
     webhook_delivery: WebhookDelivery | None = None  # that job webhook's delivery, once the job ended
+    # What the engine keeps on the job while it runs (docs/engine.md); empty at intake.
+    dependents: tuple[str, ...] = ()  # the in-plan jobs that depend on this one
+    done_dependencies: tuple[str, ...] = ()  # the in-plan dependencies completed so far
+    failed_dependency: str | None = None  # the first dependency that failed
+    gate_token: str | None = None  # the task token of the job's gate, parked while it waits
+    prediction_ref: str | None = None  # the provider prediction that runs it, if any
     # At intake, `params` as exact JSON text (exact_json.dumps), already serialized; else None. Stored in
     # place of `params`: whoever makes a Job with other params sets it to None (replace() would copy it).
     params_text: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def in_plan_dependencies(self) -> list[str]:
+        """dependsOn minus baseDependsOn: the dependencies that run in this execution."""
+        base = set(self.base_depends_on)
+        return [d for d in self.depends_on if d not in base]
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,8 @@ from execution_api.engine.step_functions import StepFunctions
 from execution_api.engine.workdirs import job_workdir
 from execution_api.providers.prediction import Prediction, PredictionClient, ProviderOutput, sniffed_mime_type
 from execution_api.providers.settings import ProviderSettings
-from execution_api.storage.executions import execution_pk
 from execution_api.storage.jobs import JobStore
+from execution_api.storage.keys import execution_pk
 from execution_api.storage.outputs import output_key, reference
 from execution_api.storage.predictions import PredictionRecord, PredictionStore
 
@@ -238,8 +238,8 @@ def stored_job_status(jobs: JobStore) -> Callable[[str, str], str | None]:
     """A job's status as the engine stores it (what a cancel marks); None when the job has no item."""
 
     def status(pk: str, job_id: str) -> str | None:
-        item = jobs.job(pk, job_id)
-        return item["status"]["S"] if item else None
+        job = jobs.job(pk, job_id)
+        return job.status if job else None
 
     return status
 
@@ -250,8 +250,8 @@ def job_credentials(jobs: JobStore, cipher: CredentialCipher) -> Callable[[Predi
 
     def opened(record: PredictionRecord) -> list[Any]:
         execution = jobs.execution(execution_pk(record.tenant_id, record.execution_id))
-        if execution is None or "sealedCredentials" not in execution:
+        if execution is None or execution.sealed_credentials is None:
             return []
-        return credential_values(open_credentials(cipher, record.execution_id, execution["sealedCredentials"]["B"]))
+        return credential_values(open_credentials(cipher, record.execution_id, execution.sealed_credentials))
 
     return opened

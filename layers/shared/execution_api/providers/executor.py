@@ -27,7 +27,7 @@ from execution_api.providers.prediction import PredictionClient
 from execution_api.providers.replicate import ReplicateClient
 from execution_api.providers.settings import ProviderSettings
 from execution_api.providers.transport import Transport
-from execution_api.storage.executions import execution_pk
+from execution_api.storage.keys import execution_pk
 from execution_api.storage.outputs import OutputLinks, output_key, reference
 from execution_api.storage.predictions import PredictionRecord, PredictionStore, new_ref
 from execution_api.storage.provider_keys import ProviderKeyCipher, ProviderKeyStore, choose_key, missing_key_message

@@ -52,15 +52,7 @@ class ApiKeyStore:
         source AUTHORIZER, API Gateway takes it from the authorizer only, never from a client."""
         if not TENANT_ID.fullmatch(tenant_id):
             raise ValueError("a tenant id is 1 to 64 characters of A-Z a-z 0-9 _ -")
-        item = {
-            "keyHash": {"S": hash_api_key(key)},
-            "tenantId": {"S": tenant_id},
-            "status": {"S": "active"},
-            "keyHint": {"S": key[: len(KEY_PREFIX) + 4]},  # enough to tell keys apart in a listing
-            "createdAt": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
-        }
-        if usage_key:
-            item["usageKey"] = {"S": usage_key}
+        item = _key_item(key, tenant_id, usage_key, datetime.now(UTC).isoformat(timespec="seconds"))
         self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(keyHash)")
 
     def tenant_for(self, key: str) -> str | None:
@@ -74,13 +66,13 @@ class ApiKeyStore:
         item = self._client.get_item(TableName=self._table, Key={"keyHash": {"S": presented}}, ConsistentRead=True).get(
             "Item"
         )
-        if item is None or item["status"]["S"] != "active":
+        stored = _stored_key(item) if item is not None else None
+        if stored is None or stored.status != "active":
             return None
         # The lookup already matched the hash; compare again in constant time so no code path leaks timing.
-        if not hmac.compare_digest(item["keyHash"]["S"], presented):
+        if not hmac.compare_digest(stored.key_hash, presented):
             return None
-        usage_key = item.get("usageKey", {}).get("S")
-        return KeyGrant(tenant_id=item["tenantId"]["S"], usage_key=usage_key or None)
+        return KeyGrant(tenant_id=stored.tenant_id, usage_key=stored.usage_key)
 
     def revoke(self, key: str) -> bool:
         """Mark a key revoked; False when no such key exists."""
@@ -101,3 +93,32 @@ class ApiKeyStore:
                 return False
             raise
         return True
+
+
+@dataclass(frozen=True)
+class _StoredKey:
+    """An API key's item as the authorizer reads it."""
+
+    key_hash: str
+    tenant_id: str
+    status: str  # active | revoked
+    usage_key: str | None
+
+
+def _key_item(key: str, tenant_id: str, usage_key: str | None, created_at: str) -> dict[str, Any]:
+    """The item of a new key: its hash, never the key (docs/data-model.md, ApiKeysTable)."""
+    item = {
+        "keyHash": {"S": hash_api_key(key)},
+        "tenantId": {"S": tenant_id},
+        "status": {"S": "active"},
+        "keyHint": {"S": key[: len(KEY_PREFIX) + 4]},  # enough to tell keys apart in a listing
+        "createdAt": {"S": created_at},
+    }
+    if usage_key:
+        item["usageKey"] = {"S": usage_key}
+    return item
+
+
+def _stored_key(item: dict[str, Any]) -> _StoredKey:
+    usage_key = item.get("usageKey", {}).get("S")
+    return _StoredKey(item["keyHash"]["S"], item["tenantId"]["S"], item["status"]["S"], usage_key or None)

@@ -1,38 +1,31 @@
-"""ExecutionRepository: the only code that knows the table's keys, attributes and conditions.
+"""ExecutionRepository: intake's and the status route's reads and writes of executions and their jobs: the
+submission in transactions no reader sees half of, the sweep of abandoned ones, the status read.
 
-Item layout (docs/data-model.md has the full table):
-  pk = TENANT#<tenantId>#EXECUTION#<executionId>
-  sk = EXECUTION          the execution: status, counts, webhook, TTL
-  sk = JOB#<jobId>        one item per job, so a worker updates a job without rewriting the plan
-The tenant is part of the key, so one tenant's request can never address another's items.
+Keys are storage.keys' (one item per job, so a worker updates a job without rewriting the plan); items and
+records convert in storage.items (docs/data-model.md has the full table).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator, Sequence
+from operator import attrgetter
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from execution_api.core import exact_json
 from execution_api.core.aws_errors import call, is_retryable
 from execution_api.core.errors import StorageUnavailable
 from execution_api.core.observability import logger
 from execution_api.models.records import Execution, Job
-from execution_api.storage.webhook_state import webhook_delivery_from_item
+from execution_api.storage.items import execution_from_item, execution_item, job_from_item, job_item
+from execution_api.storage.keys import EXECUTION_SK, JOB_SK_PREFIX, PENDING_PK, execution_pk
+from execution_api.storage.keys import item_key as _key
 
-EXECUTION_SK = "EXECUTION"
-PENDING_PK = "PENDING_SUBMISSION"  # markers of multi-transaction submissions still being written
-JOB_SK_PREFIX = "JOB#"
+_position = attrgetter("position")
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit on actions per TransactWriteItems
 MAX_TRANSACTION_BYTES = 3_500_000  # below DynamoDB's 4 MB per transaction, with room for key overhead
 _NOT_EXISTS = "attribute_not_exists(pk)"
-
-
-def execution_pk(tenant_id: str, execution_id: str) -> str:
-    return f"TENANT#{tenant_id}#EXECUTION#{execution_id}"
 
 
 class ExecutionStore(Protocol):
@@ -69,8 +62,8 @@ class ExecutionRepository:
         """
         pk = execution_pk(execution.tenant_id, execution.id)
         write_id = uuid.uuid4().hex
-        items = [_job_item(pk, execution, job, write_id) for job in jobs]
-        items.append(_execution_item(pk, execution, write_id))
+        items = [job_item(execution, job, write_id) for job in jobs]
+        items.append(execution_item(execution, write_id))
         batches = [[self._put(item) for item in batch] for batch in _transaction_batches(items, MAX_TRANSACTION_ITEMS)]
         if len(batches) > 1:  # room for the marker's Put in the first batch and its Delete in the last
             batches = [[self._put(i) for i in b] for b in _transaction_batches(items, MAX_TRANSACTION_ITEMS - 1)]
@@ -165,11 +158,9 @@ class ExecutionRepository:
         execution_items = [item for item in items if item["sk"]["S"] == EXECUTION_SK]
         if not execution_items:
             return None  # no execution item: nothing, or job items of a submission that never completed
-        jobs = sorted(
-            (_job_from_item(item, with_params) for item in items if item["sk"]["S"].startswith(JOB_SK_PREFIX)),
-            key=lambda job: job.position,
-        )
-        return _execution_from_item(execution_items[0]), jobs
+        jobs = [job_from_item(item, with_params) for item in items if item["sk"]["S"].startswith(JOB_SK_PREFIX)]
+        jobs.sort(key=_position)
+        return execution_from_item(execution_items[0]), jobs
 
     def _query(self, pk: str) -> Iterator[dict[str, Any]]:
         request: dict[str, Any] = {
@@ -226,39 +217,6 @@ def _approximate_size(item: dict[str, Any]) -> int:
     return size + 130 * len(item.get("rootJobIds", {}).get("L", [])) + 2048
 
 
-def _key(pk: str, sk: str) -> dict[str, Any]:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
-
-
-def _strings(values: Sequence[str]) -> dict[str, Any]:
-    return {"L": [{"S": v} for v in values]}
-
-
-def _execution_item(pk: str, execution: Execution, write_id: str) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        **_key(pk, EXECUTION_SK),
-        "writeId": {"S": write_id},
-        "entity": {"S": "execution"},
-        "executionId": {"S": execution.id},
-        "tenantId": {"S": execution.tenant_id},
-        "status": {"S": execution.status},
-        "createdAt": {"S": execution.created_at},
-        "updatedAt": {"S": execution.updated_at},
-        "expiresAt": {"N": str(execution.expires_at)},
-        "rootJobIds": _strings(execution.root_job_ids),
-        "totalJobs": {"N": str(execution.total_jobs)},
-    }
-    if execution.base_execution_id is not None:
-        item["baseExecutionId"] = {"S": execution.base_execution_id}
-    if execution.webhook_url is not None:
-        item["webhookUrl"] = {"S": execution.webhook_url}
-    if execution.webhook_secret_ciphertext is not None:
-        item["webhookSecretCiphertext"] = {"B": execution.webhook_secret_ciphertext}
-    if execution.sealed_credentials is not None:
-        item["sealedCredentials"] = {"B": execution.sealed_credentials}
-    return item
-
-
 def _marker_item(pk: str, execution: Execution, write_id: str) -> dict[str, Any]:
     return {
         **_key(PENDING_PK, f"{execution.created_at}#{pk}"),
@@ -269,73 +227,4 @@ def _marker_item(pk: str, execution: Execution, write_id: str) -> dict[str, Any]
     }
 
 
-def _job_item(pk: str, execution: Execution, job: Job, write_id: str) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        **_key(pk, JOB_SK_PREFIX + job.id),
-        "writeId": {"S": write_id},
-        "entity": {"S": "job"},
-        "executionId": {"S": execution.id},
-        "jobId": {"S": job.id},
-        "position": {"N": str(job.position)},
-        "operation": {"S": job.operation},
-        # JSON text, not a DynamoDB map: keeps every digit, empty strings and key order exactly as sent.
-        "params": {"S": job.params_text if job.params_text is not None else exact_json.dumps(job.params)},
-        "dependsOn": _strings(job.depends_on),
-        "status": {"S": job.status},
-        "createdAt": {"S": execution.created_at},
-        "updatedAt": {"S": execution.updated_at},
-        "expiresAt": {"N": str(execution.expires_at)},
-    }
-    if job.output is not None:
-        item["output"] = {"S": job.output}
-    if job.base_depends_on:
-        item["baseDependsOn"] = _strings(job.base_depends_on)
-    if job.sealed_params:
-        item["sealedParams"] = {"S": json.dumps(job.sealed_params, separators=(",", ":"))}
-    if job.send_webhook:  # the stream filter of per-job webhooks (docs/webhooks.md) reads this flag
-        item["jobWebhook"] = {"BOOL": True}
-    return item
-
-
-def _optional_json(item: dict[str, Any], name: str) -> Any:
-    return json.loads(item[name]["S"]) if name in item else None
-
-
-def _execution_from_item(item: dict[str, Any]) -> Execution:
-    return Execution(
-        id=item["executionId"]["S"],
-        tenant_id=item["tenantId"]["S"],
-        status=item["status"]["S"],
-        created_at=item["createdAt"]["S"],
-        updated_at=item["updatedAt"]["S"],
-        completed_at=item["completedAt"]["S"] if "completedAt" in item else None,
-        expires_at=int(item["expiresAt"]["N"]),
-        root_job_ids=tuple(v["S"] for v in item["rootJobIds"]["L"]),
-        total_jobs=int(item["totalJobs"]["N"]),
-        base_execution_id=item["baseExecutionId"]["S"] if "baseExecutionId" in item else None,
-        webhook_url=item["webhookUrl"]["S"] if "webhookUrl" in item else None,
-        webhook_secret_ciphertext=item["webhookSecretCiphertext"]["B"] if "webhookSecretCiphertext" in item else None,
-        sealed_credentials=item["sealedCredentials"]["B"] if "sealedCredentials" in item else None,
-        result=_optional_json(item, "result"),
-        error=_optional_json(item, "error"),
-        webhook_delivery=webhook_delivery_from_item(item),
-    )
-
-
-def _job_from_item(item: dict[str, Any], with_params: bool = True) -> Job:
-    return Job(
-        id=item["jobId"]["S"],
-        position=int(item["position"]["N"]),
-        operation=item["operation"]["S"],
-        params=exact_json.loads(item["params"]["S"]) if with_params else {},
-        depends_on=tuple(v["S"] for v in item["dependsOn"]["L"]),
-        output=item["output"]["S"] if "output" in item else None,
-        status=item["status"]["S"],
-        base_depends_on=tuple(v["S"] for v in item.get("baseDependsOn", {}).get("L", [])),
-        sealed_params=json.loads(item["sealedParams"]["S"]) if "sealedParams" in item else {},
-        result=_optional_json(item, "result"),
-        error=_optional_json(item, "error"),
-        completed_at=item["completedAt"]["S"] if "completedAt" in item else None,
-        send_webhook="jobWebhook" in item,
-        webhook_delivery=webhook_delivery_from_item(item),
-    )
+__all__ = ["EXECUTION_SK", "JOB_SK_PREFIX", "ExecutionRepository", "ExecutionStore", "execution_pk"]

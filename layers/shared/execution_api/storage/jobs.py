@@ -4,7 +4,6 @@ redelivered message or a duplicate report never applies twice."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -12,29 +11,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from execution_api.core.aws_errors import is_condition_failure
-from execution_api.models.records import UNFINISHED_STATES
-from execution_api.storage.executions import EXECUTION_SK, JOB_SK_PREFIX, execution_pk
+from execution_api.models.records import UNFINISHED_STATES, Execution, Job
+from execution_api.storage.items import JOB_ATTRIBUTES, execution_from_item, job_from_item, json_text
+from execution_api.storage.keys import EXECUTION_SK, JOB_SK_PREFIX, item_key, job_sk
 
 Item = dict[str, Any]
-UNFINISHED = UNFINISHED_STATES  # the statuses a job or execution can still leave
-
-
-def strings(item: Item, name: str) -> list[str]:
-    """A list-of-strings (L) or string-set (SS) attribute as a list."""
-    value = item.get(name, {})
-    if "SS" in value:
-        return list(value["SS"])
-    return [v["S"] for v in value.get("L", [])]
-
-
-def text(item: Item, name: str) -> str | None:
-    return item[name]["S"] if name in item else None
-
-
-def in_plan_dependencies(item: Item) -> list[str]:
-    """dependsOn minus baseDependsOn: the dependencies that run in this execution."""
-    base = set(strings(item, "baseDependsOn"))
-    return [d for d in strings(item, "dependsOn") if d not in base]
+_OUTLINE = f"{JOB_ATTRIBUTES}, baseDependsOn, gateToken, prediction"  # what jobs_of reads of each job
 
 
 class JobStore:
@@ -42,51 +24,62 @@ class JobStore:
         self._client = client
         self._table = table_name
 
-    # ---- reads ----
-    def job(self, pk: str, job_id: str) -> Item | None:
-        found: Item | None = self._client.get_item(
-            TableName=self._table, Key=_key(pk, JOB_SK_PREFIX + job_id), ConsistentRead=True
-        ).get("Item")
-        return found
+    # ---- reads: records, decoded by storage.items ----
+    def job(self, pk: str, job_id: str) -> Job | None:
+        found = self._client.get_item(TableName=self._table, Key=_key(pk, job_sk(job_id)), ConsistentRead=True)
+        return job_from_item(found["Item"]) if "Item" in found else None
 
-    def execution(self, pk: str) -> Item | None:
-        found: Item | None = self._client.get_item(
-            TableName=self._table, Key=_key(pk, EXECUTION_SK), ConsistentRead=True
-        ).get("Item")
-        return found
+    def execution(self, pk: str) -> Execution | None:
+        found = self._client.get_item(TableName=self._table, Key=_key(pk, EXECUTION_SK), ConsistentRead=True)
+        return execution_from_item(found["Item"]) if "Item" in found else None
 
-    def jobs(self, pk: str, job_ids: Sequence[str], projection: str = "jobId, #result") -> dict[str, Item]:
-        """Job items by id, 100 per BatchGetItem (strongly consistent), unprocessed keys retried."""
-        found: dict[str, Item] = {}
+    def results(self, pk: str, job_ids: Sequence[str]) -> dict[str, Job]:
+        """Jobs by id with their results (not their params), 100 per BatchGetItem (strongly consistent),
+        unprocessed keys retried."""
+        found: dict[str, Job] = {}
+        projection = JOB_ATTRIBUTES + ", #result"
         for start in range(0, len(job_ids), 100):
-            keys = [_key(pk, JOB_SK_PREFIX + job_id) for job_id in job_ids[start : start + 100]]
+            keys = [_key(pk, job_sk(job_id)) for job_id in job_ids[start : start + 100]]
             request: dict[str, Any] = {
                 self._table: {
                     "Keys": keys,
                     "ConsistentRead": True,
                     "ProjectionExpression": projection,
-                    "ExpressionAttributeNames": {"#result": "result"},
+                    "ExpressionAttributeNames": _names(projection),
                 }
             }
             while request:
                 answer = self._client.batch_get_item(RequestItems=request)
                 for item in answer.get("Responses", {}).get(self._table, []):
-                    found[item["jobId"]["S"]] = item
+                    job = job_from_item(item, with_params=False)
+                    found[job.id] = job
                 request = answer.get("UnprocessedKeys") or {}
         return found
 
-    def partition(self, pk: str, projection: str | None = None) -> Iterator[Item]:
+    def jobs_of(self, pk: str) -> list[Job]:
+        """The execution's jobs in key order, read as far as the start and the cancel need them: keys,
+        dependencies, status, gate token and prediction, not params nor results."""
+        items = self._partition(pk, {"ProjectionExpression": _OUTLINE, "ExpressionAttributeNames": _names(_OUTLINE)})
+        return [job_from_item(item, with_params=False) for item in items if item["sk"]["S"].startswith(JOB_SK_PREFIX)]
+
+    def execution_and_jobs(self, pk: str) -> tuple[Execution | None, list[Job]]:
+        """The execution and its jobs in key order (params left out): one strongly consistent Query, paged."""
+        execution, jobs = None, []
+        for item in self._partition(pk, {}):
+            if item["sk"]["S"] == EXECUTION_SK:
+                execution = execution_from_item(item)
+            elif item["sk"]["S"].startswith(JOB_SK_PREFIX):
+                jobs.append(job_from_item(item, with_params=False))
+        return execution, jobs
+
+    def _partition(self, pk: str, projection: dict[str, Any]) -> Iterator[Item]:
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": pk}},
             "ConsistentRead": True,
+            **projection,
         }
-        if projection:
-            request["ProjectionExpression"] = projection
-            names = {name: name[1:] for name in re.findall(r"#\w+", projection)}
-            if names:
-                request["ExpressionAttributeNames"] = names
         while True:
             page = self._client.query(**request)
             yield from page.get("Items", [])
@@ -105,7 +98,7 @@ class JobStore:
                     {
                         "Update": {
                             "TableName": self._table,
-                            "Key": _key(pk, JOB_SK_PREFIX + job_id),
+                            "Key": _key(pk, job_sk(job_id)),
                             "UpdateExpression": "SET dependents = :d",
                             "ExpressionAttributeValues": {":d": {"L": [{"S": i} for i in ids]}},
                         }
@@ -128,7 +121,7 @@ class JobStore:
         """Park the gate's token on a pending job whose dependencies are not all done and none failed;
         False when that no longer holds (then the caller answers the gate itself)."""
         return self._update(
-            _key(pk, JOB_SK_PREFIX + job_id),
+            _key(pk, job_sk(job_id)),
             "SET gateToken = :token",
             "#status = :pending AND attribute_not_exists(failedDependency)"
             " AND (attribute_not_exists(doneDependencies) OR size(doneDependencies) < :n)",
@@ -138,44 +131,42 @@ class JobStore:
     def mark_processing(self, pk: str, job_id: str, token: str, now: str) -> bool:
         """pending -> processing when the gate opens; true again for the same gate token (a redelivery)."""
         return self._update(
-            _key(pk, JOB_SK_PREFIX + job_id),
+            _key(pk, job_sk(job_id)),
             "SET #status = :processing, gateToken = :token, startedAt = if_not_exists(startedAt, :now),"
             " updatedAt = :now",
             "#status = :pending OR (#status = :processing AND gateToken = :token)",
             {":processing": _s("processing"), ":pending": _s("pending"), ":token": _s(token), ":now": _s(now)},
         )
 
-    def add_done_dependency(self, pk: str, job_id: str, dependency: str) -> Item:
-        """Count `dependency` as done for `job_id` (a string set: adding twice counts once); the new item."""
+    def add_done_dependency(self, pk: str, job_id: str, dependency: str) -> Job:
+        """Count `dependency` as done for `job_id` (a string set: adding twice counts once); the job now."""
         answer = self._client.update_item(
             TableName=self._table,
-            Key=_key(pk, JOB_SK_PREFIX + job_id),
+            Key=_key(pk, job_sk(job_id)),
             UpdateExpression="ADD doneDependencies :d",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":d": {"SS": [dependency]}},
             ReturnValues="ALL_NEW",
         )
-        item: Item = answer["Attributes"]
-        return item
+        return job_from_item(answer["Attributes"])
 
-    def mark_failed_dependency(self, pk: str, job_id: str, dependency: str) -> Item:
-        """Record the first failed dependency of `job_id`; the new item."""
+    def mark_failed_dependency(self, pk: str, job_id: str, dependency: str) -> Job:
+        """Record the first failed dependency of `job_id`; the job now."""
         answer = self._client.update_item(
             TableName=self._table,
-            Key=_key(pk, JOB_SK_PREFIX + job_id),
+            Key=_key(pk, job_sk(job_id)),
             UpdateExpression="SET failedDependency = if_not_exists(failedDependency, :d)",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":d": _s(dependency)},
             ReturnValues="ALL_NEW",
         )
-        item: Item = answer["Attributes"]
-        return item
+        return job_from_item(answer["Attributes"])
 
     # ---- outcomes ----
     def claim_attempt(self, pk: str, job_id: str, attempt: int, now: str) -> bool:
         """The worker's claim on one attempt: a redelivered message of an attempt already claimed gets False."""
         return self._update(
-            _key(pk, JOB_SK_PREFIX + job_id),
+            _key(pk, job_sk(job_id)),
             "SET attempts = :a, updatedAt = :now",
             "#status = :processing AND (attribute_not_exists(attempts) OR attempts < :a)",
             {":a": {"N": str(attempt)}, ":processing": _s("processing"), ":now": _s(now)},
@@ -183,7 +174,7 @@ class JobStore:
 
     def complete_job(self, pk: str, job_id: str, result: Any, now: str) -> bool:
         return self._update(
-            _key(pk, JOB_SK_PREFIX + job_id),
+            _key(pk, job_sk(job_id)),
             "SET #status = :completed, #result = :result, completedAt = :now, updatedAt = :now REMOVE gateToken",
             "#status = :processing",
             {":completed": _s("completed"), ":processing": _s("processing"), ":result": _json(result), ":now": _s(now)},
@@ -191,10 +182,10 @@ class JobStore:
         )
 
     def fail_job(self, pk: str, job_id: str, error: str, now: str, from_statuses: Sequence[str]) -> bool:
-        return self._status_change(pk, JOB_SK_PREFIX + job_id, "failed", error, now, from_statuses)
+        return self._status_change(pk, job_sk(job_id), "failed", error, now, from_statuses)
 
     def cancel_job(self, pk: str, job_id: str, now: str) -> bool:
-        return self._status_change(pk, JOB_SK_PREFIX + job_id, "cancelled", None, now, UNFINISHED)
+        return self._status_change(pk, job_sk(job_id), "cancelled", None, now, UNFINISHED_STATES)
 
     def finish_execution(self, pk: str, status: str, result: Any, error: str | None, now: str) -> bool:
         """processing -> completed | failed, with the result or the error."""
@@ -208,9 +199,9 @@ class JobStore:
                 names[f"#{name}"] = name
         return self._update(_key(pk, EXECUTION_SK), update, "#status = :processing", values, names=names)
 
-    def fail_execution(self, pk: str, error: str, now: str, to: str = "failed") -> bool:
-        """Any unfinished execution -> failed (or cancelled), e.g. when Step Functions timed it out."""
-        return self._status_change(pk, EXECUTION_SK, to, error if to == "failed" else None, now, UNFINISHED)
+    def cancel_execution(self, pk: str, now: str) -> bool:
+        """Any unfinished execution -> cancelled; False when it had already finished."""
+        return self._status_change(pk, EXECUTION_SK, "cancelled", None, now, UNFINISHED_STATES)
 
     def touch_execution(self, pk: str, now: str) -> None:
         self._update(
@@ -259,8 +250,12 @@ class JobStore:
         return True
 
 
-def _key(pk: str, sk: str) -> Item:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
+_key = item_key
+
+
+def _names(projection: str) -> dict[str, str]:
+    """ExpressionAttributeNames of a projection's #names (`#status` is `status`: a reserved word)."""
+    return {name: name[1:] for name in re.findall(r"#\w+", projection)}
 
 
 def _s(value: str) -> dict[str, str]:
@@ -269,7 +264,7 @@ def _s(value: str) -> dict[str, str]:
 
 def _json(value: Any) -> dict[str, str]:
     # JSON text, like params: the status endpoint parses result and error.
-    return {"S": json.dumps(value, separators=(",", ":"), ensure_ascii=False)}
+    return {"S": json_text(value)}
 
 
-__all__ = ["JobStore", "execution_pk", "in_plan_dependencies", "strings", "text"]
+__all__ = ["JobStore"]

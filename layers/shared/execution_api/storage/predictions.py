@@ -20,6 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from execution_api.core.clock import iso_millis
+from execution_api.storage.keys import item_key, job_sk
 
 PENDING = "pending"  # the only value of the index's partition key: few predictions are pending at once
 PENDING_INDEX = "PendingPredictions"
@@ -96,7 +97,7 @@ class PredictionStore:
         note = {"provider": {"S": provider}, "id": {"S": prediction_id}, "ref": {"S": ref}}
         self._client.update_item(
             TableName=self._table,
-            Key={"pk": {"S": pk}, "sk": {"S": f"JOB#{job_id}"}},
+            Key=item_key(pk, job_sk(job_id)),
             UpdateExpression="SET prediction = :p",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":p": {"M": note}},
@@ -106,7 +107,7 @@ class PredictionStore:
         """The job's prediction when one is noted on it and not yet settled (a retried attempt reuses it)."""
         item = self._client.get_item(
             TableName=self._table,
-            Key={"pk": {"S": pk}, "sk": {"S": f"JOB#{job_id}"}},
+            Key=item_key(pk, job_sk(job_id)),
             ProjectionExpression="prediction",
             ConsistentRead=True,
         ).get("Item")

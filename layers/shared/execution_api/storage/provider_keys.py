@@ -96,21 +96,23 @@ class ProviderKeyStore:
         return {"pk": {"S": f"TENANT#{tenant_id}#PROVIDERKEYS"}, "sk": {"S": f"PROVIDERKEY#{provider}"}}
 
     def put(self, tenant_id: str, provider: str, stored: StoredKey) -> None:
-        item = self._key(tenant_id, provider) | {
-            "sealed": {"B": stored.sealed},
-            "last4": {"S": stored.last4},
-            "updatedAt": {"S": stored.updated_at},
-        }
-        self._client.put_item(TableName=self._table, Item=item)
+        self._client.put_item(TableName=self._table, Item=self._key(tenant_id, provider) | _key_attributes(stored))
 
     def get(self, tenant_id: str, provider: str) -> StoredKey | None:
         item = self._client.get_item(TableName=self._table, Key=self._key(tenant_id, provider)).get("Item")
-        if not item:
-            return None
-        return StoredKey(bytes(item["sealed"]["B"]), item["last4"]["S"], item["updatedAt"]["S"])
+        return _stored_key(item) if item else None
 
     def delete(self, tenant_id: str, provider: str) -> bool:
         answer = self._client.delete_item(
             TableName=self._table, Key=self._key(tenant_id, provider), ReturnValues="ALL_OLD"
         )
         return bool(answer.get("Attributes"))
+
+
+def _key_attributes(stored: StoredKey) -> dict[str, Any]:
+    """A provider key's item besides its key: the ciphertext only, never the key (docs/data-model.md)."""
+    return {"sealed": {"B": stored.sealed}, "last4": {"S": stored.last4}, "updatedAt": {"S": stored.updated_at}}
+
+
+def _stored_key(item: dict[str, Any]) -> StoredKey:
+    return StoredKey(bytes(item["sealed"]["B"]), item["last4"]["S"], item["updatedAt"]["S"])

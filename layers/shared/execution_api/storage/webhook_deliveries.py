@@ -4,8 +4,8 @@ a map attribute `webhook`.
     webhook = {messageId, claimedAt, enqueuedAt, attempts, lastAttemptAt, lastStatus, lastError,
                deliveredAt, givenUpAt}
 
-Keys come from execution_api.storage.executions, which owns the item layout; this module adds the
-conditional updates of delivery only (docs/webhooks.md explains the claim).
+Keys come from storage.keys, the items' records from storage.items and the map's from storage.webhook_state;
+this module adds the conditional updates of delivery only (docs/webhooks.md explains the claim).
 """
 
 from __future__ import annotations
@@ -16,15 +16,9 @@ from botocore.exceptions import ClientError
 
 from execution_api.core.aws_errors import call, is_condition_failure
 from execution_api.models.records import Execution, Job, WebhookDelivery
-from execution_api.storage.executions import (
-    EXECUTION_SK,
-    JOB_SK_PREFIX,
-    _execution_from_item,
-    _job_from_item,
-    _key,
-    execution_pk,
-)
-from execution_api.storage.webhook_state import webhook_delivery_from_item
+from execution_api.storage.items import execution_from_item, job_from_item
+from execution_api.storage.keys import EXECUTION_SK, execution_pk, item_key, job_sk
+from execution_api.storage.webhook_state import claimed_webhook_state, webhook_delivery_from_item
 
 _NAMES = {"#w": "webhook"}
 
@@ -36,8 +30,8 @@ class WebhookDeliveryRepository:
 
     def _item_key(self, tenant_id: str, execution_id: str, job_id: str | None) -> dict[str, Any]:
         """The execution item, or with a job id that job's item: where a delivery's state is kept."""
-        sk = EXECUTION_SK if job_id is None else JOB_SK_PREFIX + job_id
-        return _key(execution_pk(tenant_id, execution_id), sk)
+        sk = EXECUTION_SK if job_id is None else job_sk(job_id)
+        return item_key(execution_pk(tenant_id, execution_id), sk)
 
     def get(self, tenant_id: str, execution_id: str) -> Execution | None:
         response = call(
@@ -47,7 +41,7 @@ class WebhookDeliveryRepository:
             Key=self._item_key(tenant_id, execution_id, None),
             ConsistentRead=True,
         )
-        return _execution_from_item(response["Item"]) if "Item" in response else None
+        return execution_from_item(response["Item"]) if "Item" in response else None
 
     def get_job(self, tenant_id: str, execution_id: str, job_id: str) -> Job | None:
         """A job, without its params (a job webhook never carries them)."""
@@ -58,7 +52,7 @@ class WebhookDeliveryRepository:
             Key=self._item_key(tenant_id, execution_id, job_id),
             ConsistentRead=True,
         )
-        return _job_from_item(response["Item"], with_params=False) if "Item" in response else None
+        return job_from_item(response["Item"], with_params=False) if "Item" in response else None
 
     def claim(
         self, tenant_id: str, execution_id: str, message_id: str, now: str, job_id: str | None = None
@@ -72,9 +66,7 @@ class WebhookDeliveryRepository:
                 job_id,
                 UpdateExpression="SET #w = :w",
                 ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#w)",
-                ExpressionAttributeValues={
-                    ":w": {"M": {"messageId": {"S": message_id}, "claimedAt": {"S": now}, "attempts": {"N": "0"}}}
-                },
+                ExpressionAttributeValues={":w": claimed_webhook_state(message_id, now)},
                 ReturnValues="UPDATED_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )

@@ -1,5 +1,10 @@
-"""The `webhook` map that webhook delivery keeps on an execution item, or on a job item for a per-job
-webhook (docs/webhooks.md), read into its record."""
+"""The one codec of a webhook delivery's state: the `webhook` map that webhook delivery keeps on an execution
+item, or on a job item for a per-job webhook (docs/webhooks.md), written when a delivery is claimed and
+read into its record.
+
+    webhook = {messageId, claimedAt, enqueuedAt, attempts, lastAttemptAt, lastStatus, lastError,
+               deliveredAt, givenUpAt}
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,13 @@ from typing import Any
 from execution_api.models.records import WebhookDelivery
 
 
+def claimed_webhook_state(message_id: str, now: str) -> dict[str, Any]:
+    """The map a claim writes: one message id, ever, and no attempt yet."""
+    return {"M": {"messageId": {"S": message_id}, "claimedAt": {"S": now}, "attempts": {"N": "0"}}}
+
+
 def webhook_delivery_from_item(item: dict[str, Any]) -> WebhookDelivery | None:
-    """The `webhook` map that webhook delivery keeps on the execution item (docs/webhooks.md)."""
+    """The delivery state of an execution or job item; None before a delivery was claimed."""
     state = item.get("webhook", {}).get("M")
     if state is None:
         return None

@@ -33,6 +33,7 @@ from execution_api.core.settings import WebhookSettings, load_settings
 from execution_api.models.records import TERMINAL_STATES, Execution, Job, WebhookDelivery
 from execution_api.models.status_view import client_view
 from execution_api.storage.outputs import OutputLinks, output_links
+from execution_api.storage.stream import ItemChange
 from execution_api.storage.webhook_deliveries import WebhookDeliveryRepository
 from execution_api.webhooks.signing import delivery_headers
 from execution_api.webhooks.transport import WebhookTransport
@@ -102,17 +103,15 @@ def retry_wait(failed_attempt: int, schedule: tuple[float, ...], rng: random.Ran
     return base * rng.uniform(1 - JITTER, 1 + JITTER)
 
 
-def is_terminal_transition(new_image: dict[str, Any], old_image: dict[str, Any]) -> bool:
+def is_terminal_transition(change: ItemChange | None) -> bool:
     """The same test as the template's FilterCriteria, for runtimes that do not filter: an execution
     item with a webhook URL, or a job item that asked for its own webhook (`jobWebhook`), that has just
     become terminal (our own later updates never match)."""
-    sk = str(new_image.get("sk") or "")
-    wants_one = bool(new_image.get("webhookUrl")) if sk == "EXECUTION" else new_image.get("jobWebhook") is True
     return (
-        (sk == "EXECUTION" or sk.startswith("JOB#"))
-        and wants_one
-        and new_image.get("status") in TERMINAL_STATES
-        and old_image.get("status") not in TERMINAL_STATES
+        change is not None
+        and change.wants_webhook
+        and change.status in TERMINAL_STATES
+        and change.old_status not in TERMINAL_STATES
     )
 
 
