@@ -15,6 +15,7 @@ from pydantic.alias_generators import to_camel
 
 from execution_api.api.resolver import check_envelope, create_app, tenant_id
 from execution_api.core.aws_clients import dynamodb_client, kms_client
+from execution_api.core.clock import iso_seconds
 from execution_api.core.container import per_container
 from execution_api.core.errors import MalformedRequest, ProviderKeyNotFound, ProviderNotFound
 from execution_api.core.observability import logger, tracer
@@ -95,7 +96,7 @@ def put_provider_key(provider: str) -> Response[str]:
         )
     key = key.strip()
     sealed = ProviderKeyCipher(kms_client(), settings.credential_key_id).seal(tenant, provider, SecretStr(key))
-    stored = StoredKey(sealed, last_four(key), datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"))
+    stored = StoredKey(sealed, last_four(key), iso_seconds(datetime.now(UTC)))
     _store().put(tenant, provider, stored)
     return _shown(provider, stored)
 

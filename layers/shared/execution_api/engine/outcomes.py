@@ -29,7 +29,7 @@ def execution_outcome(jobs: Sequence[Job]) -> tuple[str, dict[str, Any] | None, 
 
 
 def execution_result(jobs: Sequence[Job]) -> dict[str, Any] | None:
-    """{url, status} of the leaf job (no job depends on it) that completed last, as in the origin; of two
+    """{url, status} of the leaf job (no job depends on it) that completed last, as in the original backend; of two
     that completed in the same millisecond, the later in plan order. None for an empty plan."""
     depended_on = {d for job in jobs for d in job.depends_on}
     leaves = [(job.completed_at or "", i, job) for i, job in enumerate(jobs) if job.id not in depended_on]

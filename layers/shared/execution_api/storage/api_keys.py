@@ -20,6 +20,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from execution_api.core.clock import iso_seconds
+
 KEY_PREFIX = "exk_"
 TENANT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -52,7 +54,7 @@ class ApiKeyStore:
         source AUTHORIZER, API Gateway takes it from the authorizer only, never from a client."""
         if not TENANT_ID.fullmatch(tenant_id):
             raise ValueError("a tenant id is 1 to 64 characters of A-Z a-z 0-9 _ -")
-        item = _key_item(key, tenant_id, usage_key, datetime.now(UTC).isoformat(timespec="seconds"))
+        item = _key_item(key, tenant_id, usage_key, iso_seconds(datetime.now(UTC)))
         self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(keyHash)")
 
     def tenant_for(self, key: str) -> str | None:
@@ -85,7 +87,7 @@ class ApiKeyStore:
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":revoked": {"S": "revoked"},
-                    ":now": {"S": datetime.now(UTC).isoformat(timespec="seconds")},
+                    ":now": {"S": iso_seconds(datetime.now(UTC))},
                 },
             )
         except ClientError as error:
