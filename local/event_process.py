@@ -22,6 +22,11 @@ from local.event_sources import EventSources
 from local.stack import LocalDeployment
 from local.template import ROOT, Template
 
+# On AWS the API never shares a CPU with the engine; on a laptop it does, so the engine takes the CPU the API
+# leaves: a POST waits for no backlog, and the engine still runs what was accepted, as fast once the POSTs
+# stop (docs/local-development.md has the figures).
+NICENESS = 10
+
 
 class EventProcess:
     """The child process, from the server's side: start(), stop(), and returncode once it has ended."""
@@ -52,6 +57,7 @@ class EventProcess:
 def main() -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, signal.SIG_DFL)  # the kernel ends it, whichever thread is busy
+    os.nice(NICENESS)
     wiring = json.loads(sys.stdin.buffer.readline())
     attributes = {(name, attribute): value for name, attribute, value in wiring["attributes"]}
     EventSources(LocalDeployment(Template(), wiring["names"], attributes), os.environ["AWS_ENDPOINT_URL"]).start()

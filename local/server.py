@@ -45,7 +45,8 @@ LOCAL_TENANT = "local"  # API Gateway REST refuses larger payloads itself
 class LocalApi:
     """Routes requests to the template's handlers. One lock per function: a Powertools resolver serves
     one event at a time, like one warm Lambda container per function, while different functions (a
-    POST and a status read) run side by side."""
+    POST and a status read) run side by side. Not a pool of copies: they would share the layer's logger and
+    metrics, mixing concurrent invocations' log keys and EMF (docs/local-development.md)."""
 
     def __init__(self, stack: LocalDeployment, authenticate: bool = False) -> None:
         self.stack = stack

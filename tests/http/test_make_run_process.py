@@ -1,6 +1,7 @@
 """`make run` as a user runs it (`make run`, its default backend, in a process group of its own): quiet
-when idle, functions with their own concurrency (jobs of minutes never stop other executions), and gone
-after the first SIGTERM to its group, whatever it is running. About the default, so not TEST_BACKEND's:
+when idle, functions with their own concurrency (jobs of minutes never stop other executions), the event
+sources in a process of their own that make run does not outlive, and gone after the first SIGTERM to its
+group, whatever it is running. About the default, so not TEST_BACKEND's:
 the server and the ministack it starts are measured and stopped together."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
+from local.event_process import NICENESS
 from tests.support import free_port
 
 pytestmark = pytest.mark.http
@@ -122,6 +124,7 @@ def test_idle_make_run_uses_almost_no_cpu(make_run: MakeRun) -> None:
     names = [p.name() for p in make_run.processes()]
     assert "ministack" in names  # every process is measured: ministack's and the event sources' too
     assert make_run.event_process() in make_run.processes()
+    assert make_run.event_process().nice() == NICENESS  # the API's process comes first for the CPU
     time.sleep(2)  # the first stream reads and the first long polls are under way
     before = make_run.cpu_seconds()
     time.sleep(IDLE_WINDOW_S)
@@ -195,5 +198,20 @@ def test_on_moto_too_the_event_sources_run_the_engine_from_their_own_process() -
             {"id": "b", "operation": "merge", "dependsOn": ["a"], "params": {"simulate": {"ms": 0}}},
         )
         assert wait_for(lambda: running.status(execution_id)["status"] == "completed"), running.status(execution_id)
+    finally:
+        stop(running)
+
+
+def test_when_the_server_is_killed_its_event_sources_and_backend_end_too() -> None:
+    # Given make run, serving
+    running = start_make_run()
+    try:
+        processes = running.processes()
+        (server,) = [p for p in processes if "local.server" in p.cmdline()]
+        # When its server is killed, with no chance to stop anything
+        server.kill()
+        # Then nothing of it is left: the event sources see their stdin close, ministack gets the kernel's SIGKILL
+        _gone, alive = psutil.wait_procs(processes, timeout=5)
+        assert alive == []
     finally:
         stop(running)
