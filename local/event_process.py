@@ -40,6 +40,7 @@ class EventProcess:
         self.process = subprocess.Popen(  # this interpreter, a fixed module
             [sys.executable, "-m", "local.event_process"], stdin=subprocess.PIPE, cwd=ROOT
         )
+        os.setpriority(os.PRIO_PROCESS, self.process.pid, NICENESS)
         assert self.process.stdin is not None
         self.process.stdin.write(json.dumps(wiring).encode() + b"\n")
         self.process.stdin.flush()  # kept open: its end is the child's sign that the server is gone
@@ -57,7 +58,6 @@ class EventProcess:
 def main() -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, signal.SIG_DFL)  # the kernel ends it, whichever thread is busy
-    os.nice(NICENESS)
     wiring = json.loads(sys.stdin.buffer.readline())
     attributes = {(name, attribute): value for name, attribute, value in wiring["attributes"]}
     EventSources(LocalDeployment(Template(), wiring["names"], attributes), os.environ["AWS_ENDPOINT_URL"]).start()
