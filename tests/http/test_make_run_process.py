@@ -187,7 +187,7 @@ def test_when_its_event_sources_process_dies_make_run_ends_and_says_why() -> Non
         stop(running)
 
 
-def test_on_moto_too_the_event_sources_run_the_engine_from_their_own_process() -> None:
+def test_on_moto_too_the_engine_runs_from_the_event_sources_process_and_logs_to_make_runs_output() -> None:
     # Given make run on the embedded moto
     running = start_make_run("BACKEND=moto")
     try:
@@ -198,6 +198,9 @@ def test_on_moto_too_the_event_sources_run_the_engine_from_their_own_process() -
             {"id": "b", "operation": "merge", "dependsOn": ["a"], "params": {"simulate": {"ms": 0}}},
         )
         assert wait_for(lambda: running.status(execution_id)["status"] == "completed"), running.status(execution_id)
+        # and the worker's logs, from the event sources' process, are in make run's output
+        assert running.process.stdout is not None
+        assert b'"function_name":"execution-api-local-WorkerFunction"' in (running.process.stdout.read() or b"")
     finally:
         stop(running)
 
