@@ -8,7 +8,8 @@ sent twice) and 25% invalid ones (cycles, unknown dependencies, broken JSON, ...
 PLANS=one-job only plans of one 0 ms job. Meanwhile one more client reads the 500-job execution's
 status over and over. With PLANS=one-job it then waits until the engine has run every accepted plan.
 It reports throughput, latency percentiles per class (the first and the last 100 POSTs too), the
-500-job status reads, the threads, memory and CPU of make run's processes, and status counts, then
+500-job status reads, the threads and memory of each of make run's processes (the API server, its event
+sources' process, the backend) and their CPU, and status counts, then
 verifies:
   - every id answered with 202 reads back with 200 from GET status, with the right totalJobs;
   - a scan of the executions table (boto3 on http://127.0.0.1:$MOTO_PORT, whatever the backend)
@@ -247,14 +248,15 @@ def one_job_plans(total: int) -> list[Planned]:
     return [Planned("valid", raw, dict(headers), (202,), 1) for _ in range(total)]
 
 
+ROLES = ("API server", "event sources", "backend")  # make run's processes (under moto, no backend of its own)
+
+
 @dataclass
 class Footprint:
-    """make run's processes (the server and any backend it started) at one moment."""
+    """make run's processes at one moment: threads and memory MB of each role, CPU seconds of all."""
 
-    threads: int
-    rss_mb: float
+    parts: dict[str, tuple[int, float]]
     cpu_s: float
-    backend_rss_mb: float  # of that, the processes the server started (ministack)
 
     @classmethod
     def of(cls, port: int) -> Footprint:
@@ -262,14 +264,18 @@ class Footprint:
         server = next(
             c.pid for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port and c.status == "LISTEN"
         )
-        process = psutil.Process(server)
-        tree = [process, *process.children(recursive=True)]
-        return cls(
-            sum(p.num_threads() for p in tree),
-            sum(p.memory_info().rss for p in tree) / 1e6,
-            sum(sum(p.cpu_times()[:2]) for p in tree),
-            sum(p.memory_info().rss for p in tree[1:]) / 1e6,
-        )
+        tree = [psutil.Process(server), *psutil.Process(server).children(recursive=True)]
+        parts = dict.fromkeys(ROLES, (0, 0.0))
+        for index, process in enumerate(tree):
+            role = ROLES[0] if index == 0 else ROLES[1] if "local.event_process" in process.cmdline() else ROLES[2]
+            threads, mb = parts[role]
+            parts[role] = (threads + process.num_threads(), mb + process.memory_info().rss / 1e6)
+        return cls(parts, sum(sum(p.cpu_times()[:2]) for p in tree))
+
+    def row(self, moment: str, start: Footprint) -> str:
+        threads, mb = sum(t for t, _ in self.parts.values()), sum(m for _, m in self.parts.values())
+        each = " | ".join(f"{t} / {m:.0f}" for t, m in self.parts.values())
+        return f"| {moment} | {threads} | {mb:.0f} | {each} | {self.cpu_s - start.cpu_s:.1f} |"
 
 
 def plan_requests(total: int, seed: int) -> list[Planned]:
@@ -651,12 +657,11 @@ def main() -> int:
         "",
         f"The last 100 POSTs against the first 100: {growth}.",
         "",
-        "| make run (server and backend processes) | threads | memory MB | of it, the backend's | CPU s since start |",
-        "|---|---:|---:|---:|---:|",
-        *(
-            f"| {moment} | {f.threads} | {f.rss_mb:.0f} | {f.backend_rss_mb:.0f} | {f.cpu_s - start.cpu_s:.1f} |"
-            for moment, f in (("start", start), ("after the POSTs", after_posts), ("end", end))
-        ),
+        "| make run, every process | threads | memory MB | "
+        + " | ".join(f"{role}: threads / MB" for role in ROLES)
+        + " | CPU s since start |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *(f.row(moment, start) for moment, f in (("start", start), ("after the POSTs", after_posts), ("end", end))),
         "",
         "| class | status | count |",
         "|---|---:|---:|",

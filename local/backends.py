@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 
+from local.event_process import EventProcess
 from local.event_sources import EventSources
 from local.stack import LocalDeployment
 from local.template import REGION
@@ -67,14 +68,16 @@ def stop_runs(endpoint: str) -> None:
 
 
 class BackendWithEventSources:
-    """The backend server and the event sources that feed the functions from it; stop() stops both."""
+    """The backend server and the event sources that feed the functions from it; stop() stops both. The
+    sources run in this process (the tests drive and pause them), or with `own_process` in a child, as
+    make run runs them (local/event_process.py)."""
 
-    def __init__(self, backend: Any, stack: LocalDeployment, endpoint_url: str) -> None:
+    def __init__(self, backend: Any, stack: LocalDeployment, endpoint_url: str, own_process: bool = False) -> None:
         # moto's state machine interpreter calls SQS and DynamoDB on localhost:$MOTO_PORT (put back by stop()).
         self._moto_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = endpoint_url.rsplit(":", 1)[1]
         self.backend = backend
-        self.sources = EventSources(stack, endpoint_url)
+        self.sources = EventProcess(stack) if own_process else EventSources(stack, endpoint_url)
         self.sources.start()
 
     def stop(self) -> None:

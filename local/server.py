@@ -45,13 +45,16 @@ LOCAL_TENANT = "local"  # API Gateway REST refuses larger payloads itself
 class LocalApi:
     """Routes requests to the template's handlers. One lock per function: a Powertools resolver serves
     one event at a time, like one warm Lambda container per function, while different functions (a
-    POST and a status read) run side by side."""
+    POST and a status read) run side by side. Not a pool of copies: they would share the layer's logger and
+    metrics, mixing concurrent invocations' log keys and EMF (docs/local-development.md)."""
 
     def __init__(self, stack: LocalDeployment, authenticate: bool = False) -> None:
         self.stack = stack
-        self._handlers = {f.logical_id: stack.handler(f) for f in stack.functions}
-        self._locks = {f.logical_id: threading.Lock() for f in stack.functions}
         self.authorizer = stack.template.default_authorizer() if authenticate else None
+        authorizer_id = self.authorizer.function_id if self.authorizer else None
+        api = [f for f in stack.functions if f.routes or f.logical_id == authorizer_id]
+        self._handlers = {f.logical_id: stack.handler(f) for f in api}  # the engine's are the event sources'
+        self._locks = {f.logical_id: threading.Lock() for f in api}
 
     def handle(
         self,
@@ -209,13 +212,15 @@ def serve(
     backend: str = "moto",
     keep_shell_settings: bool = False,
     read_timeout: int = READ_TIMEOUT,
+    engine_process: bool = False,
 ) -> tuple[LocalHttpServer, Any, LocalDeployment]:
     """Start the backend (moto or ministack, on backend_port) and the API; returns (http server, backend
     server, stack) for tests to stop.
 
     With `api_key`, authentication is on: that key is stored (hashed) for tenant "local", and every
     request goes through the template's authorizer, so keys made with `make api-key` work too.
-    `read_timeout`: seconds a connection may send nothing before the server closes it."""
+    `read_timeout`: seconds a connection may send nothing before the server closes it. `engine_process`: the
+    event sources in a process of their own (make run's), else in this one (the tests')."""
     use_local_credentials()
     backend_server = start_backend(backend, backend_port)
     endpoint = f"http://127.0.0.1:{backend_port}"
@@ -224,9 +229,8 @@ def serve(
     os.environ.setdefault("CLIENT_READ_TIMEOUT_SECONDS", "30")
     stack = provision(endpoint_url=endpoint)
     apply_environment(stack, keep_shell_settings=keep_shell_settings)
-    backend_server = BackendWithEventSources(
-        backend_server, stack, endpoint
-    )  # the engine: streams and queues to the functions
+    # The engine: streams and queues to the functions.
+    backend_server = BackendWithEventSources(backend_server, stack, endpoint, own_process=engine_process)
     api = LocalApi(stack, authenticate=bool(api_key))  # loads the handlers, and so the layer's code
     if api_key:
         from execution_api.api.authorizer import ApiKeyStore
@@ -272,7 +276,13 @@ def main() -> None:
     if api_key and authorizer and authorizer.validation and not authorizer.validation.fullmatch(f"Bearer {api_key}"):
         raise SystemExit("LOCAL_API_KEY does not fit the authorizer's header pattern: use A-Z a-z 0-9 - . _ ~ + /")
     httpd, backend_server, stack = serve(
-        port, backend_port, api_key=api_key, backend=backend, keep_shell_settings=True, read_timeout=read_timeout
+        port,
+        backend_port,
+        api_key=api_key,
+        backend=backend,
+        keep_shell_settings=True,
+        read_timeout=read_timeout,
+        engine_process=True,
     )
     print(f"Execution API on http://localhost:{port}  (POST /api/execute, GET /api/execute/{{id}}/status)")
     if api_key:
@@ -291,20 +301,23 @@ def main() -> None:
         f" --endpoint-url http://127.0.0.1:{backend_port} --table-name {stack.table_names()[0]}"
     )
     print("Ctrl-C stops.", flush=True)
+    code = 0
     try:
         # Woken twice a second: a signal may be delivered to any thread, and Python runs its handler only
         # in the main thread, once that thread wakes. A wait with no timeout would never wake (a make run
-        # that outlived its SIGTERM for an hour).
-        while True:
+        # that outlived its SIGTERM for an hour). Without its event sources make run stops, and says why.
+        while (ended := backend_server.sources.returncode) is None:
             time.sleep(0.5)
+        print(f"make run: its event sources' process ended ({ended}); stopping. Its output is above.", flush=True)
+        code = 1
     except KeyboardInterrupt:
         pass
     finally:
-        _exit_soon(0)
+        _exit_soon(code)
         httpd.shutdown()
         backend_server.stop()
         sys.stdout.flush()
-        os._exit(0)  # nothing left to wait for: threads still running are cut off, as Lambda would
+        os._exit(code)  # nothing left to wait for: threads still running are cut off, as Lambda would
 
 
 if __name__ == "__main__":

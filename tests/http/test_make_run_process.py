@@ -1,6 +1,7 @@
 """`make run` as a user runs it (`make run`, its default backend, in a process group of its own): quiet
-when idle, functions with their own concurrency (jobs of minutes never stop other executions), and gone
-after the first SIGTERM to its group, whatever it is running. About the default, so not TEST_BACKEND's:
+when idle, functions with their own concurrency (jobs of minutes never stop other executions), the event
+sources in a process of their own that make run does not outlive, and gone after the first SIGTERM to its
+group, whatever it is running. About the default, so not TEST_BACKEND's:
 the server and the ministack it starts are measured and stopped together."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
+from local.event_process import NICENESS
 from tests.support import free_port
 
 pytestmark = pytest.mark.http
@@ -55,20 +57,28 @@ class MakeRun:
         answer: dict[str, Any] = self.call("GET", f"/api/execute/{execution_id}/status")
         return answer
 
+    def processes(self) -> list[psutil.Process]:
+        """make, the server, its event sources' process and ministack: the process and all it started."""
+        process = psutil.Process(self.process.pid)
+        return [process, *process.children(recursive=True)]
+
+    def event_process(self) -> psutil.Process:
+        (found,) = [p for p in self.processes() if "local.event_process" in p.cmdline()]
+        return found
+
     def cpu_seconds(self) -> float:
         """CPU time of the process and every process it started."""
-        process = psutil.Process(self.process.pid)
-        return sum(sum(p.cpu_times()[:2]) for p in [process, *process.children(recursive=True)])
+        return sum(sum(p.cpu_times()[:2]) for p in self.processes())
 
 
-def start_make_run() -> MakeRun:
+def start_make_run(*arguments: str) -> MakeRun:
     port, backend_port = free_port(), free_port()
     environment = dict(os.environ)
     for name in ("AWS_ENDPOINT_URL", "LOCAL_API_KEY", "BACKEND", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
         environment.pop(name, None)
     # The Makefile's default backend, installed on first use as for a user.
     process = subprocess.Popen(  # noqa: S603 - fixed arguments, no shell
-        ["make", "--no-print-directory", "run", f"PORT={port}", f"MOTO_PORT={backend_port}"],  # noqa: S607
+        ["make", "--no-print-directory", "run", f"PORT={port}", f"MOTO_PORT={backend_port}", *arguments],  # noqa: S607
         cwd=ROOT,
         env=environment,
         stdout=subprocess.PIPE,
@@ -111,6 +121,10 @@ def wait_for(condition: Any, timeout_s: float = 60) -> bool:
 
 
 def test_idle_make_run_uses_almost_no_cpu(make_run: MakeRun) -> None:
+    names = [p.name() for p in make_run.processes()]
+    assert "ministack" in names  # every process is measured: ministack's and the event sources' too
+    assert make_run.event_process() in make_run.processes()
+    assert make_run.event_process().nice() == NICENESS  # the API's process comes first for the CPU
     time.sleep(2)  # the first stream reads and the first long polls are under way
     before = make_run.cpu_seconds()
     time.sleep(IDLE_WINDOW_S)
@@ -142,13 +156,64 @@ def test_the_first_sigterm_to_its_group_ends_every_process() -> None:
             {"id": "slow", "operation": "generateVideo", "params": {"simulate": {"ms": SLOW_MS}}}
         )
         assert wait_for(lambda: running.status(execution_id)["jobs"][0]["status"] == "processing")
-        processes = [psutil.Process(running.process.pid), *psutil.Process(running.process.pid).children(True)]
+        processes = running.processes()
         assert {p.name() for p in processes} >= {"make", "python", "ministack"}
+        assert running.event_process() in processes
 
         # When its process group gets one SIGTERM
         os.killpg(running.process.pid, signal.SIGTERM)
 
         # Then every process of it ends (make run gives itself 3 s; issue 25 asks for 5)
+        _gone, alive = psutil.wait_procs(processes, timeout=5)
+        assert alive == []
+    finally:
+        stop(running)
+
+
+def test_when_its_event_sources_process_dies_make_run_ends_and_says_why() -> None:
+    # Given make run, serving
+    running = start_make_run()
+    try:
+        processes = running.processes()
+        # When its event sources' process dies (a crash: nothing else stops it)
+        running.event_process().kill()
+        # Then make run ends with an error and a message, its backend with it, rather than accept work no engine runs
+        gone, alive = psutil.wait_procs(processes, timeout=5)
+        assert alive == []
+        assert next(p.returncode for p in gone if p.pid == running.process.pid) != 0  # psutil has reaped make
+        assert running.process.stdout is not None
+        assert b"its event sources' process ended (-9); stopping" in running.process.stdout.read()
+    finally:
+        stop(running)
+
+
+def test_on_moto_too_the_engine_runs_from_the_event_sources_process_and_logs_to_make_runs_output() -> None:
+    # Given make run on the embedded moto
+    running = start_make_run("BACKEND=moto")
+    try:
+        assert running.event_process().parent().cmdline()[1:] == ["-m", "local.server"]
+        # When an execution of two jobs is submitted, then the engine runs it to the end
+        execution_id = running.submit(
+            {"id": "a", "operation": "generateVideo", "params": {"simulate": {"ms": 0}}},
+            {"id": "b", "operation": "merge", "dependsOn": ["a"], "params": {"simulate": {"ms": 0}}},
+        )
+        assert wait_for(lambda: running.status(execution_id)["status"] == "completed"), running.status(execution_id)
+        # and the worker's logs, from the event sources' process, are in make run's output
+        assert running.process.stdout is not None
+        assert b'"function_name":"execution-api-local-WorkerFunction"' in (running.process.stdout.read() or b"")
+    finally:
+        stop(running)
+
+
+def test_when_the_server_is_killed_its_event_sources_and_backend_end_too() -> None:
+    # Given make run, serving
+    running = start_make_run()
+    try:
+        processes = running.processes()
+        (server,) = [p for p in processes if "local.server" in p.cmdline()]
+        # When its server is killed, with no chance to stop anything
+        server.kill()
+        # Then nothing of it is left: the event sources see their stdin close, ministack gets the kernel's SIGKILL
         _gone, alive = psutil.wait_procs(processes, timeout=5)
         assert alive == []
     finally:
