@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import (
     MAX_SIMULATED_MS,
     JobFailed,
@@ -23,6 +22,7 @@ from execution_api.engine.messages import WorkJob
 from execution_api.engine.outcomes import execution_error, execution_outcome, execution_result
 from execution_api.engine.params import output_url, params_text, resolve_references
 from execution_api.engine.scheduler import topological_order
+from execution_api.engine.settings import EngineSettings
 from execution_api.engine.step_functions import state_machine_execution_name
 from execution_api.models.records import Job
 from execution_api.storage.items import job_from_item
