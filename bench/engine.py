@@ -61,7 +61,7 @@ class Rig:
         forget_cached_configuration()
         self.sources = EventSources(self.stack, endpoint)
         self.calls: Counter[str] = Counter()
-        from execution_api.engine.config import engine_dynamodb_client, stepfunctions_client
+        from execution_api.core.aws_clients import engine_dynamodb_client, stepfunctions_client
 
         for client in (engine_dynamodb_client(), stepfunctions_client()):
             client.meta.events.register("before-call", self._count)

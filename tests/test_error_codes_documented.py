@@ -20,7 +20,8 @@ def _string(node: ast.AST, pattern: re.Pattern[str] = CODE) -> str | None:
 
 def codes_in_layer() -> set[str]:
     """Codes in the places the layer writes them: Violation(pointer, code, ...), MalformedRequest(code, ...),
-    (code, message) pairs, and (HTTPStatus.X, code, ...) / problem(HTTPStatus.X, code, ...)."""
+    (code, message) pairs, (HTTPStatus.X, code, ...) / problem(HTTPStatus.X, code, ...), and the values of a
+    mapping named *CODES."""
     codes: set[str] = set()
     layer = ROOT / "layers" / "shared" / "execution_api"
     # The media package runs in workers only: its (module, function) pairs are no answer of the API.
@@ -40,7 +41,14 @@ def codes_in_layer() -> set[str]:
             codes.update(code for candidate in candidates if (code := _string(candidate)))
             if isinstance(node, ast.Tuple) and len(node.elts) == 2 and (code := _string(node.elts[0], PAIR_CODE)):
                 codes.add(code)
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict) and _names_codes(node.targets):
+                codes.update(code for value in node.value.values if value and (code := _string(value, PAIR_CODE)))
     return codes
+
+
+def _names_codes(targets: list[ast.expr]) -> bool:
+    """A mapping to codes, by its name (`webhooks.urls._CODES`: core.destinations' kinds to the API's codes)."""
+    return any(isinstance(target, ast.Name) and target.id.endswith("CODES") for target in targets)
 
 
 def codes_in_template() -> set[str]:

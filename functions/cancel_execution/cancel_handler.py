@@ -14,8 +14,8 @@ from execution_api.api.resolver import create_app, tenant_id
 from execution_api.core.aws_clients import sqs_client
 from execution_api.core.observability import logger, tracer
 from execution_api.core.settings import load_settings
-from execution_api.engine.config import CancelSettings
 from execution_api.engine.scheduler import engine
+from execution_api.engine.settings import CancelSettings
 from execution_api.models.response import PROBLEM_RESPONSES, ExecutionCancelled
 from execution_api.providers.checks import enqueue_checks
 

@@ -2,7 +2,6 @@
 gives none (docs/providers.md, "Keys"). Sealed with KMS under the tenant's and provider's context; the
 table holds ciphertext and the last 4 characters, which is all GET ever shows."""
 
-from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -15,7 +14,6 @@ from pydantic.alias_generators import to_camel
 
 from execution_api.api.resolver import check_envelope, create_app, tenant_id
 from execution_api.core.aws_clients import dynamodb_client, kms_client
-from execution_api.core.clock import iso_seconds
 from execution_api.core.container import per_container
 from execution_api.core.errors import MalformedRequest, ProviderKeyNotFound, ProviderNotFound
 from execution_api.core.observability import logger, tracer
@@ -96,8 +94,7 @@ def put_provider_key(provider: str) -> Response[str]:
         )
     key = key.strip()
     sealed = ProviderKeyCipher(kms_client(), settings.credential_key_id).seal(tenant, provider, SecretStr(key))
-    stored = StoredKey(sealed, last_four(key), iso_seconds(datetime.now(UTC)))
-    _store().put(tenant, provider, stored)
+    stored = _store().put(tenant, provider, sealed, last_four(key))
     return _shown(provider, stored)
 
 

@@ -9,8 +9,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_api.core.observability import logger, tracer
 from execution_api.core.settings import load_settings
-from execution_api.engine.config import StarterSettings
 from execution_api.engine.scheduler import engine
+from execution_api.engine.settings import StarterSettings
 from execution_api.storage.stream import item_change
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.

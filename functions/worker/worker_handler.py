@@ -6,14 +6,14 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from execution_api.core.aws_clients import kms_client
+from execution_api.core.aws_clients import engine_dynamodb_client, kms_client, stepfunctions_client
 from execution_api.core.container import per_container
 from execution_api.core.observability import logger, tracer
 from execution_api.core.sealing import CredentialCipher
 from execution_api.core.settings import load_settings
-from execution_api.engine.config import WorkerSettings, engine_dynamodb_client, stepfunctions_client
 from execution_api.engine.media_executor import MediaSettings
 from execution_api.engine.messages import PredictionCheck, WorkRecord
+from execution_api.engine.settings import WorkerSettings
 from execution_api.engine.worker import Worker
 from execution_api.providers.settings import ProviderSettings
 from execution_api.storage.jobs import JobStore

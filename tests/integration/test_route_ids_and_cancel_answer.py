@@ -39,8 +39,7 @@ def cancel(api: Api, execution_id: str) -> Answer:
 def dynamodb_refuses_large_keys(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Both routes' DynamoDB clients answer as real DynamoDB does to a key over its size limit; the
     operations that reached them are recorded."""
-    from execution_api.core.aws_clients import dynamodb_client
-    from execution_api.engine.config import engine_dynamodb_client
+    from execution_api.core.aws_clients import dynamodb_client, engine_dynamodb_client
 
     reached: list[str] = []
     for client in {id(c): c for c in (dynamodb_client(), engine_dynamodb_client())}.values():

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from execution_api.core.aws_clients import dynamodb_client
-from execution_api.engine.config import EngineSettings
 from execution_api.engine.scheduler import Engine
+from execution_api.engine.settings import EngineSettings
 from execution_api.storage.jobs import JobStore
 from execution_api.storage.keys import execution_pk
 from local.stack import LocalDeployment

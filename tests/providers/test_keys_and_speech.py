@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 from pydantic import SecretStr
 
 from execution_api.engine.executors import JobDeferred, JobFailed
-from execution_api.storage.provider_keys import StoredKey, choose_key, last_four
+from execution_api.storage.provider_keys import choose_key, last_four
 from tests.providers.conftest import Harness
 from tests.providers.fakes import MP3, Scripted
 
@@ -25,7 +25,7 @@ SPEECH = {"provider": "elevenlabs", "modelId": "elevenlabs/turbo-v2.5", "text": 
 
 def store_tenant_key(providers: Harness, provider: str, key: str) -> None:
     sealed = providers.key_cipher.seal("tenant-a", provider, SecretStr(key))
-    providers.key_store.put("tenant-a", provider, StoredKey(sealed, last_four(key), "2026-12-07T03:00:00Z"))
+    providers.key_store.put("tenant-a", provider, sealed, last_four(key))
 
 
 @pytest.mark.parametrize(

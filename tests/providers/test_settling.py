@@ -75,7 +75,7 @@ def test_every_check_heartbeats_even_when_the_provider_is_unavailable(providers:
 def test_the_lease_is_shorter_than_the_tasks_heartbeat_and_renewed_during_a_long_copy(
     providers: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from execution_api.engine.config import WorkerSettings
+    from execution_api.engine.settings import WorkerSettings
     from execution_api.providers import checker
 
     assert WorkerSettings.model_fields["job_heartbeat_seconds"].default > checker.LEASE_SECONDS

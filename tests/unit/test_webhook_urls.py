@@ -6,7 +6,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from execution_api.webhooks.urls import MAX_WEBHOOK_URL_LENGTH, webhook_url_problem
+from execution_api.core.limits import MAX_WEBHOOK_URL_LENGTH
+from execution_api.webhooks.urls import webhook_url_problem
 
 INVALID = "invalid_webhook_url"
 INSECURE = "insecure_webhook_url"

@@ -200,7 +200,7 @@ def test_a_private_address_is_refused_at_send_time_and_retried_as_a_failure(
     execution_id = delivery.submit("https://hooks.example.com/in")
     delivery.end(execution_id, "completed", result=RESULT)
     delivery.run_enqueue(delivery.stream_records())
-    monkeypatch.setattr(webhook_deliveries()._transport, "_resolve", lambda host, port: ["10.1.2.3"])
+    monkeypatch.setattr(webhook_deliveries()._transport._egress, "_resolve", lambda host, port: ["10.1.2.3"])
     delivery.deliver_until_idle()
     state = delivery.item(execution_id)["webhook"]["M"]
     assert state["lastStatus"] == {"NULL": True}

@@ -47,8 +47,32 @@ def client_config() -> Config:
 
 
 @per_container
+def engine_client_config() -> Config:
+    """The engine's and the workers': more attempts and time than the API's, since no client is waiting and a
+    lost call stalls a run. make run raises the read timeout (CLIENT_READ_TIMEOUT_SECONDS) for moto's slow
+    large answers."""
+    return Config(
+        retries={"mode": "standard", "total_max_attempts": 5},
+        connect_timeout=2,
+        read_timeout=float(os.environ.get("CLIENT_READ_TIMEOUT_SECONDS") or 5),
+    )
+
+
+@per_container
 def dynamodb_client() -> Any:
     return session().create_client("dynamodb", config=client_config())
+
+
+@per_container
+def engine_dynamodb_client() -> Any:
+    """The table for the engine and workers: the API's client has 2 s timeouts and 3 attempts to fit a 29 s
+    request; the engine can wait longer."""
+    return session().create_client("dynamodb", config=engine_client_config())
+
+
+@per_container
+def stepfunctions_client() -> Any:
+    return session().create_client("stepfunctions", config=engine_client_config())
 
 
 @per_container

@@ -3,7 +3,7 @@
 A handler module calls `load_settings(ItsSettings)` at import, in Lambda's init phase: a missing or
 malformed variable fails the cold start with a message naming it, never a request. Later calls return
 the same object until `reset_caches()` (the local runtime and tests change the environment).
-The engine's settings extend these in `execution_api.engine.config`. The API path's cold start reads its
+The engine's settings extend these in `execution_api.engine.settings`. The API path's cold start reads its
 settings without pydantic (execution_api.core.environment): the authorizer's in `execution_api.api.authorizer`, the
 status function's in `execution_api.api.status`, CORS's in `execution_api.api.cors`, presigning's in
 `execution_api.storage.outputs` (load_settings and SettingsError: execution_api.core.environment).

@@ -1,7 +1,7 @@
-"""Fetching a media job's inputs (the `Fetch` of execution_api.media): a client's URL under the webhook rules
-(https only, resolved once, connected to a checked address, refused ranges, every redirect checked the same
-way), or an output of this service read from the OutputsBucket. Size and time are bounded; a partial file
-never stays behind. docs/api.md, "Media inputs", lists what a client sees for each bad input.
+"""Fetching a media job's inputs (the `Fetch` of execution_api.media): a client's URL through core.egress, under
+the rules a webhook meets (https only, resolved once, connected to a checked address, refused ranges, every
+redirect checked the same way), or an output of this service read from the OutputsBucket. Size and time are
+bounded; a partial file never stays behind. docs/api.md, "Media inputs", lists what a client sees for each bad input.
 
 `InputRefused` is a bad input (the job fails, never retried); `InputUnavailable` a transient failure (the
 job is retried). A full disk (ENOSPC) is `DiskFull`, a refusal: the same job on the same worker cannot fit.
@@ -25,8 +25,8 @@ from urllib.parse import urljoin, urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from execution_api.core.disk_space import disk_full_message, is_disk_full
+from execution_api.core.egress import CheckedTransport, Deadline, RefusedAddress, resolve_host
 from execution_api.storage.outputs import parse_reference, tenant_key
-from execution_api.webhooks.transport import Deadline, RefusedAddress, WebhookTransport, resolve_host
 
 MAX_REDIRECTS = 5
 USER_AGENT = "ExecutionAPI-Media/1.0"  # some hosts (Wikimedia's among them) answer 403 to a request without one
@@ -72,9 +72,7 @@ class InputFetcher:
         # several slow inputs fails in words instead of running into the worker's timeout
         self._time_left = time_left
         self._heartbeat = heartbeat  # offered between chunks: a long download must not look like a dead worker
-        self._transport = WebhookTransport(
-            allow_insecure=limits.allow_insecure, timeout_seconds=limits.timeout_seconds, resolver=resolver
-        )
+        self._transport = CheckedTransport(allow_insecure=limits.allow_insecure, resolver=resolver)
 
     def __call__(self, url: str, directory: pathlib.Path) -> pathlib.Path:
         shown = _shown(url)
@@ -125,7 +123,7 @@ class InputFetcher:
         except RefusedAddress as refused:
             if _resolver_busy(refused):
                 raise InputUnavailable(f"the input {shown} could not be resolved for now (DNS)") from None
-            raise InputRefused(f"the input {shown} cannot be fetched: {_reason(str(refused))}") from None
+            raise InputRefused(f"the input {shown} cannot be fetched: {refused}") from None
         except InputRefused:
             raise
         except (OSError, http.client.HTTPException) as error:
@@ -216,8 +214,3 @@ def _resolver_busy(refused: RefusedAddress) -> bool:
     attempt may pass; a name that does not exist (EAI_NONAME) stays a bad input."""
     cause = refused.__cause__
     return isinstance(cause, socket.gaierror) and cause.errno == socket.EAI_AGAIN
-
-
-def _reason(refused: str) -> str:
-    """The webhook rules' words, said of an input."""
-    return refused.replace("the webhook URL", "the URL").replace("; use the webhook secret", "")

@@ -20,10 +20,10 @@ from execution_api.core.container import per_container
 from execution_api.core.disk_space import disk_full_message, is_disk_full
 from execution_api.core.operations import executor_of
 from execution_api.core.settings import OutputSettings, load_settings
-from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import JobFailed, JobRequest, SimulatedExecutor
 from execution_api.engine.fetch import InputFetcher, InputLimits, InputRefused, InputUnavailable
 from execution_api.engine.params import float_numbers
+from execution_api.engine.settings import EngineSettings
 from execution_api.engine.workdirs import job_workdir
 from execution_api.storage.outputs import output_key, reference
 

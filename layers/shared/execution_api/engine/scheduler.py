@@ -16,14 +16,15 @@ from dataclasses import replace
 from operator import attrgetter
 from typing import Any
 
+from execution_api.core.aws_clients import engine_dynamodb_client, stepfunctions_client
 from execution_api.core.clock import now_iso
 from execution_api.core.container import per_container
 from execution_api.core.errors import ExecutionAlreadyFinished, ExecutionNotFound, check_execution_id
 from execution_api.core.observability import logger
 from execution_api.engine import outcomes
-from execution_api.engine.config import EngineSettings, engine_dynamodb_client, engine_settings, stepfunctions_client
 from execution_api.engine.outcomes import DEPENDENCY_FAILED
 from execution_api.engine.params import output_url, params_text, resolve_references
+from execution_api.engine.settings import EngineSettings, engine_settings
 from execution_api.engine.step_functions import StepFunctions, state_machine_execution_arn, state_machine_execution_name
 from execution_api.models.records import UNFINISHED_STATES, Job
 from execution_api.storage.jobs import JobStore

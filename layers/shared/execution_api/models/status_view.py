@@ -6,7 +6,7 @@ Loading pydantic and building the response models was about a third of the statu
 (docs/benchmarks.md). What the engine and the workers store (docs/api.md) takes this path; stored data of
 another shape (a custom worker's extra result keys, a float pydantic would print in exponent form, a value
 pydantic would coerce or refuse) is `Unusual`, and `status_json` hands it to the models as before, so every
-answer, a refusal included, stays pydantic's. tests/unit/test_status_view.py compares the two.
+answer, a refusal included, stays pydantic's. tests/unit/test_models_status_view.py compares the two.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
-from execution_api.models.records import Execution, Job, WebhookDelivery
+from execution_api.models.records import Execution, ExecutionState, Job, WebhookDelivery
 
 # What clients read: the original backend's four statuses. A cancel is stored as `cancelled` but read as `failed`
 # with `cancelled: true` and an error in words, so a client that knows only these four (the SDK polls
 # until completed or failed) settles, and a client of this API still tells a cancel from a failure.
 ClientState = Literal["pending", "processing", "completed", "failed"]
 CANCELLED_ERROR = "Execution cancelled"
-STORED_STATES = frozenset({"pending", "processing", "completed", "failed", "cancelled"})
+STORED_STATES = frozenset(get_args(ExecutionState))
 # JobOutput's fields by alias, in the model's order; the last four are left out when unknown (None).
 OUTPUT_FIELDS = ("type", "url", "mimeType", "bytes", "durationSeconds", "width", "height")
 _OUTPUT_FIELD_SET = frozenset(OUTPUT_FIELDS)

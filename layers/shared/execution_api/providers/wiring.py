@@ -46,7 +46,7 @@ def _cipher() -> CredentialCipher:
 
 @per_container
 def _predictions() -> PredictionStore:
-    from execution_api.engine.config import engine_dynamodb_client
+    from execution_api.core.aws_clients import engine_dynamodb_client
 
     return PredictionStore(engine_dynamodb_client(), _common().executions_table_name)
 
@@ -94,8 +94,7 @@ def _deployment_keys() -> Any:
 
 @per_container
 def provider_executor() -> ProviderExecutor:
-    from execution_api.core.aws_clients import kms_client, s3_client
-    from execution_api.engine.config import engine_dynamodb_client
+    from execution_api.core.aws_clients import engine_dynamodb_client, kms_client, s3_client
     from execution_api.engine.media_executor import media_executor
 
     settings = _settings()
@@ -113,8 +112,11 @@ def provider_executor() -> ProviderExecutor:
 
 @per_container
 def prediction_checker() -> PredictionChecker:
-    from execution_api.core.aws_clients import s3_transfer_client  # upload_file: provider videos can be large
-    from execution_api.engine.config import engine_dynamodb_client, stepfunctions_client
+    from execution_api.core.aws_clients import (
+        engine_dynamodb_client,
+        s3_transfer_client,  # upload_file: provider videos can be large
+        stepfunctions_client,
+    )
     from execution_api.engine.step_functions import StepFunctions
     from execution_api.storage.jobs import JobStore
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr
 
 from execution_api.core.aws_errors import call
+from execution_api.core.clock import iso_seconds
 
 # Under make run (LOCAL_PROVIDERS) the deployment's key of a provider may come from the shell that started
 # it, in the variable each provider's own SDK reads; deployed, only Secrets Manager is read.
@@ -95,8 +97,11 @@ class ProviderKeyStore:
     def _key(tenant_id: str, provider: str) -> dict[str, Any]:
         return {"pk": {"S": f"TENANT#{tenant_id}#PROVIDERKEYS"}, "sk": {"S": f"PROVIDERKEY#{provider}"}}
 
-    def put(self, tenant_id: str, provider: str, stored: StoredKey) -> None:
+    def put(self, tenant_id: str, provider: str, sealed: bytes, last4: str) -> StoredKey:
+        """Store (or replace) the key, stamped now as ApiKeyStore stamps its keys; returns what was stored."""
+        stored = StoredKey(sealed, last4, iso_seconds(datetime.now(UTC)))
         self._client.put_item(TableName=self._table, Item=self._key(tenant_id, provider) | _key_attributes(stored))
+        return stored
 
     def get(self, tenant_id: str, provider: str) -> StoredKey | None:
         item = self._client.get_item(TableName=self._table, Key=self._key(tenant_id, provider)).get("Item")

@@ -1,30 +1,27 @@
-"""Which webhook URLs the service will call back: a pure check on the URL as senders parse it.
-
-The URL is parsed by the WHATWG URL standard (ada-url, the parser inside Node.js), the rules that
-urllib3, requests, browsers and `fetch` follow, so the host judged here is the host a sender would
-connect to: a backslash ends the authority, `2130706433` and `0x7f.1` are IPv4, fullwidth letters
-are IDNA-mapped. Input a sender would silently repair (tabs, control characters, spaces) is refused.
-The sender checks the resolved addresses again at send time with `address_problem`.
+"""Which webhook URLs the service will call back: core.destinations' rules, said of "the webhook URL" with the
+API's codes, and the secret a plan's webhook must carry. The sender checks the resolved addresses again at
+send time (core.egress).
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from typing import TYPE_CHECKING
 
 from ada_url import URL
 
+from execution_api.core.destinations import url_problem
 from execution_api.core.errors import Violation
-from execution_api.core.limits import MAX_WEBHOOK_URL_LENGTH
 from execution_api.webhooks.signing import whsec_problem
 
 if TYPE_CHECKING:
     from execution_api.models.plan import WebhookTarget
 
-_CONTROL_SPACE_OR_BACKSLASH = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
-_AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_CODES = {
+    "invalid": "invalid_webhook_url",
+    "credentials": "invalid_webhook_url",
+    "insecure": "insecure_webhook_url",
+    "not_allowed": "webhook_host_not_allowed",
+}
 
 
 def webhook_url_problem(url: str, *, allow_insecure: bool) -> tuple[str, str] | None:
@@ -33,72 +30,18 @@ def webhook_url_problem(url: str, *, allow_insecure: bool) -> tuple[str, str] | 
     `allow_insecure` admits `http` and loopback hosts for local experiments; private,
     link-local and the other non-global ranges stay refused either way.
     """
-    problem = _spelling_problem(url)
-    if problem is not None:
-        return "invalid_webhook_url", problem
-    try:
-        parsed = URL(url)
-    except ValueError:
-        return "invalid_webhook_url", "the webhook URL is not a valid absolute URL"
-    if parsed.protocol not in ("https:", "http:") or not parsed.hostname:
-        return "invalid_webhook_url", "the webhook URL must be an absolute https URL with a host"
-    if parsed.protocol == "http:" and not allow_insecure:
-        return "insecure_webhook_url", "the webhook URL must use https"
-    host = parsed.hostname.rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return None if allow_insecure else _refused("a loopback host")
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None  # a name: WHATWG already turned every numeric spelling into an address
-    reason = address_problem(address, allow_insecure=allow_insecure)
-    return None if reason is None else _refused(reason)
+    problem = url_problem(url, allow_insecure=allow_insecure)
+    if problem is None:
+        return None
+    message = "the webhook URL" + problem.sentence.removeprefix("the URL")
+    if problem.kind == "credentials":
+        message += "; use the webhook secret"
+    return _CODES[problem.kind], message
 
 
 def normalized_webhook_url(url: str) -> str:
     """The URL as a sender will use it (what is stored): call only on a URL that passed the check."""
     return str(URL(url).href)
-
-
-def address_problem(address: IpAddress, *, allow_insecure: bool) -> str | None:
-    """Why the service must not connect to `address` (a literal host or a resolved one), or None."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
-        if embedded is not None:
-            address = embedded
-    if address.is_loopback:
-        return None if allow_insecure else "a loopback address"
-    if address.is_unspecified:
-        return "an unspecified address"
-    if address.is_link_local:
-        return "a link-local address (this range holds the cloud metadata endpoint)"
-    if address.is_multicast:
-        return "a multicast address"
-    if address.is_private or getattr(address, "is_site_local", False):  # fec0::/10, deprecated site-local
-        return "a private address"
-    if address.is_reserved or not address.is_global:
-        return "a reserved or shared address"
-    return None
-
-
-def _spelling_problem(url: str) -> str | None:
-    if len(url) > MAX_WEBHOOK_URL_LENGTH:
-        return f"the webhook URL is longer than {MAX_WEBHOOK_URL_LENGTH} characters"
-    if _CONTROL_SPACE_OR_BACKSLASH.search(url):
-        return "the webhook URL must not contain spaces, control characters or backslashes"
-    authority = _AUTHORITY.match(url)
-    if authority is None or not authority[1]:
-        return "the webhook URL must be an absolute https URL with a host"
-    if "@" in authority[1]:
-        # Credentials in a URL would be stored and shown by the status endpoint: use webhookSecret.
-        return "the webhook URL must not contain credentials; use the webhook secret"
-    if "%" in authority[1]:
-        return "the webhook URL's host must not be percent-encoded"
-    return None
-
-
-def _refused(what: str) -> tuple[str, str]:
-    return "webhook_host_not_allowed", f"the webhook URL points to {what}, which the service will not call"
 
 
 def webhook_problems(webhook: WebhookTarget, *, allow_insecure: bool = False) -> list[Violation]:

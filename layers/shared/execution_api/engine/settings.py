@@ -1,26 +1,15 @@
-"""The engine's settings (per function, as in execution_api.core.settings) and AWS clients, once per container."""
+"""The engine's settings, one class per function that reads them (as in execution_api.core.settings); its AWS
+clients are execution_api.core.aws_clients'."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from pydantic import Field
 
-from execution_api.core.container import per_container
 from execution_api.core.operations import executor_of, runs_on_media_worker
 from execution_api.core.settings import ApiSettings, FunctionSettings, load_settings
 from execution_api.engine.executors import MAX_SIMULATED_MS
-
-
-@per_container
-def _client_config() -> Config:
-    """More attempts and time than the API's clients: no client is waiting, and a lost call stalls a run.
-    make run raises the read timeout (CLIENT_READ_TIMEOUT_SECONDS) for moto's slow large answers."""
-    read_timeout = float(os.environ.get("CLIENT_READ_TIMEOUT_SECONDS") or 5)
-    return Config(retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=2, read_timeout=read_timeout)
 
 
 class EngineSettings(FunctionSettings):
@@ -101,14 +90,3 @@ class WorkerSettings(EngineSettings):
 
 def engine_settings() -> EngineSettings:
     return load_settings(EngineSettings)
-
-
-@per_container
-def stepfunctions_client() -> Any:
-    return boto3.client("stepfunctions", config=_client_config())
-
-
-@per_container
-def engine_dynamodb_client() -> Any:
-    # Its own client: the API's has 2 s timeouts and 3 attempts for a 29 s request; the engine can wait longer.
-    return boto3.client("dynamodb", config=_client_config())
