@@ -120,9 +120,12 @@ def test_the_providers_check_message_is_a_prediction_check() -> None:
 
 # ---- round trips ----
 ids = st.text(min_size=1, max_size=30)
+# A provider's text, passed on in a result or an error: any code point, lone surrogates ("\ud800") as often
+# as not (json.dumps escapes them, json.loads reads them back).
+provider_texts = st.lists(st.characters() | st.integers(0xD800, 0xDFFF).map(chr), max_size=12).map("".join)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | provider_texts,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(provider_texts, inner, max_size=4),
     max_leaves=12,
 )
 tokens = st.text(max_size=10).map(lambda tail: f"{TOKEN}{tail}")
@@ -137,10 +140,20 @@ engine_messages = st.one_of(
 
 @given(engine_messages)
 def test_every_engine_message_round_trips(wire: dict[str, Any]) -> None:
-    message = EngineRecord.model_validate(sqs_record(json.dumps(wire))).body
+    body = json.dumps(wire)
+    message = EngineRecord.model_validate(sqs_record(body)).body
     assert type(message) is ENGINE_MODELS[wire["action"]]
-    assert message.model_dump(by_alias=True) == wire  # the result and failure exactly as json.loads reads them
+    # The result and failure exactly as json.loads reads them (it joins an escaped surrogate pair into one).
+    assert message.model_dump(by_alias=True) == json.loads(body)
     assert not quotes_the_token(repr(message))
+
+
+@pytest.mark.parametrize(("action", "field"), [("completed", "result"), ("failed", "failure")])
+def test_a_lone_surrogate_in_a_result_or_a_failure_is_read_as_json_loads_reads_it(action: str, field: str) -> None:
+    text = "a provider said \ud83d and stopped"  # half of a surrogate pair: not UTF-8, still JSON
+    wire = {"action": action, "tenantId": "t", "executionId": "e", "jobId": "a", "taskToken": TOKEN, field: [text]}
+    message = EngineRecord.model_validate(sqs_record(json.dumps(wire))).body
+    assert message.model_dump(by_alias=True)[field] == [text] == json.loads(json.dumps(wire))[field]
 
 
 @given(

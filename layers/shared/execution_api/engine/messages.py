@@ -1,8 +1,8 @@
 """The messages on the engine's queue and the work queues (docs/engine.md), as typed models: what the state
 machine sends (statemachine/execution.asl.json, whose `action` values are these Literals: a test holds them
 equal) and what a provider's callback or the poller puts on a work queue. The batch handlers parse each SQS
-record with Powertools' parser (`EngineRecord`, `WorkRecord`: the body is JSON of one message), so a message
-that does not parse fails its record alone; SQS retries it, then moves it to the dead-letter queue.
+record with Powertools' parser (`EngineRecord`, `WorkRecord`: the body is JSON of one message, read by json.loads),
+so a message that does not parse fails its record alone; SQS retries it, then moves it to the dead-letter queue.
 
 Task tokens are secrets: they are left out of a model's repr, and a validation error's text never quotes the
 input (`hide_input_in_errors`), since Powertools puts that text in the log and in the error it raises when a
@@ -10,14 +10,35 @@ whole batch failed. Unknown fields are ignored, so a sender that adds one does n
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal, get_args
 
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Json, Tag
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
+from pydantic_core import PydanticCustomError
 
 from execution_api.core import exact_json
 
 MESSAGE_CONFIG = ConfigDict(frozen=True, hide_input_in_errors=True, extra="ignore")
+
+
+def json_body(text: Any) -> Any:
+    """A record's body parsed as json.loads parses it. Not pydantic's `Json`: its parser refuses a lone surrogate
+    escape ("\\ud800") that json.loads reads, and a provider's text in a result or an error may carry one (the
+    record would fail and the run wait for its timeout). An error says where the text broke, never what it holds
+    (a task token)."""
+    if not isinstance(text, str | bytes | bytearray):
+        raise PydanticCustomError("json_type", "JSON input should be string, bytes or bytearray")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise PydanticCustomError(
+            "json_invalid",
+            "Invalid JSON: {error} at line {line} column {column}",
+            {"error": error.msg, "line": error.lineno, "column": error.colno},
+        ) from None
+    except (UnicodeDecodeError, RecursionError):  # bytes in no JSON encoding; nested deeper than Python recurses
+        raise PydanticCustomError("json_invalid", "Invalid JSON: not decodable") from None
 
 
 class EngineMessage(BaseModel):
@@ -88,7 +109,7 @@ class EngineRecord(SqsRecordModel):
 
     model_config = ConfigDict(hide_input_in_errors=True)
 
-    body: Json[EngineAction]  # the text, parsed and validated
+    body: Annotated[EngineAction, BeforeValidator(json_body)]  # the text, parsed and validated
 
 
 class WorkJob(BaseModel):
@@ -143,4 +164,4 @@ class WorkRecord(SqsRecordModel):
 
     model_config = ConfigDict(hide_input_in_errors=True)
 
-    body: Json[WorkMessage]  # the text, parsed and validated
+    body: Annotated[WorkMessage, BeforeValidator(json_body)]  # the text, parsed and validated
