@@ -21,6 +21,7 @@ from execution_api.engine.messages import (
     Failed,
     Finish,
     Gate,
+    GateAnswer,
     JobAttempt,
     PredictionCheck,
     WorkJob,
@@ -113,6 +114,16 @@ def test_the_job_attempt_declares_exactly_the_fields_run_job_sends() -> None:
     assert wire_names(JobAttempt) == sent_names(STATES["RunJob"]["Parameters"]["MessageBody"])
 
 
+def test_the_gate_answer_is_the_job_a_worker_reads_and_what_run_job_reads_of_it() -> None:
+    # WaitForDependencies puts its answer at $.job; RunJob sends it on as the attempt's job and reads two fields.
+    run_job = STATES["RunJob"]
+    assert STATES["WaitForDependencies"]["ResultPath"] == "$.job" == run_job["Parameters"]["MessageBody"]["job.$"]
+    for_step_functions = {run_job["Parameters"]["QueueUrl.$"], run_job["TimeoutSecondsPath"]}
+    assert {f"$.job.{name}" for name in wire_names(GateAnswer) - wire_names(WorkJob)} == for_step_functions | {
+        "$.job.output"  # passed on, read by no one: the plan's label for the job's output
+    }
+
+
 def test_the_providers_check_message_is_a_prediction_check() -> None:
     record = WorkRecord.model_validate(sqs_record(check_message("replicate:abc")))
     assert record.body == PredictionCheck(prediction="replicate:abc")
@@ -172,6 +183,32 @@ def test_every_job_attempt_round_trips(job: dict[str, Any], attempt: int, heartb
     assert message.job.model_dump(by_alias=True) == {"dependencies": {}, **job}
     assert str(message.job.params()["n"]) == "1E-400"
     assert not quotes_the_token(repr(message))
+
+
+gate_answers = st.fixed_dictionaries(
+    {
+        "tenantId": ids,
+        "executionId": ids,
+        "id": ids,
+        "operation": ids,
+        "paramsJson": st.just('{"n": 1e-400}'),
+        "dependencies": st.dictionaries(ids, st.none() | st.text(), max_size=3),
+        "queueUrl": ids,
+        "timeoutSeconds": st.integers(min_value=1, max_value=10**6),
+    },
+    optional={"output": st.text()},
+).map(GateAnswer.model_validate)
+
+
+@given(gate_answers)
+def test_the_worker_reads_the_gate_answer_as_sent(answer: GateAnswer) -> None:
+    # The bytes SendTaskSuccess hands Step Functions, sent on by RunJob inside the attempt, are what the worker reads.
+    sent = json.dumps({"job": answer.wire(), "attempt": 1, "heartbeatSeconds": 60, "taskToken": TOKEN})
+    message = WorkRecord.model_validate(sqs_record(sent)).body
+    assert isinstance(message, JobAttempt)
+    assert message.job == WorkJob.model_validate(answer.model_dump(by_alias=True))
+    assert answer.wire() == {key: value for key, value in answer.model_dump(by_alias=True).items() if value is not None}
+    assert ("output" in answer.wire()) is (answer.output is not None)
 
 
 def test_fields_a_newer_sender_adds_are_ignored() -> None:

@@ -113,8 +113,7 @@ class EngineRecord(SqsRecordModel):
 
 
 class WorkJob(BaseModel):
-    """The job as the gate's answer hands it to a worker (Engine.job_message). Only what a worker reads is
-    declared here; `queueUrl`, `timeoutSeconds` and `output` are for Step Functions and are ignored."""
+    """The job as the gate's answer (`GateAnswer`) hands it to a worker: what a worker reads of it."""
 
     model_config = MESSAGE_CONFIG
 
@@ -129,6 +128,19 @@ class WorkJob(BaseModel):
         """The params, numbers exact (Decimal for fractions)."""
         params: dict[str, Any] = exact_json.loads(self.params_json)
         return params
+
+
+class GateAnswer(WorkJob):
+    """WaitForDependencies' answer (Engine.job_message), which RunJob sends on as the attempt's `job`: the job a
+    worker reads, and what only Step Functions reads (the queue RunJob sends to, how long it waits)."""
+
+    queue_url: str = Field(alias="queueUrl", min_length=1)  # RunJob's QueueUrl.$
+    timeout_seconds: int = Field(alias="timeoutSeconds", ge=1)  # RunJob's TimeoutSecondsPath
+    output: str | None = None  # the plan's label for the job's output, passed on as it was written
+
+    def wire(self) -> dict[str, Any]:
+        """The answer as Step Functions gets it (SendTaskSuccess's output): `output` only when the plan set it."""
+        return self.model_dump(by_alias=True, exclude_none=True)
 
 
 class JobAttempt(BaseModel):

@@ -22,6 +22,7 @@ from execution_api.core.errors import ExecutionAlreadyFinished, ExecutionNotFoun
 from execution_api.core.observability import logger
 from execution_api.engine import outcomes
 from execution_api.engine.config import EngineSettings, engine_dynamodb_client, engine_settings, stepfunctions_client
+from execution_api.engine.messages import GateAnswer
 from execution_api.engine.outcomes import DEPENDENCY_FAILED
 from execution_api.engine.params import output_url, params_text, resolve_references
 from execution_api.engine.step_functions import StepFunctions, state_machine_execution_arn, state_machine_execution_name
@@ -143,7 +144,8 @@ class Engine:
         self._sfn.succeed(token, self.job_message(pk, job))
 
     def job_message(self, pk: str, job: Job) -> dict[str, Any]:
-        """The job as a worker gets it: params with each dependency reference replaced by the output url."""
+        """The gate's answer (engine/messages.py's GateAnswer): the job as a worker gets it, params with each
+        dependency reference replaced by the output url."""
         urls: dict[str, str | None] = {}
         for job_id, dependency in self._store.results(pk, job.in_plan_dependencies).items():
             urls[job_id] = output_url(dependency.result)
@@ -154,20 +156,18 @@ class Engine:
                 for job_id, dependency in self._store.results(base_pk, job.base_depends_on).items():
                     urls[job_id] = output_url(dependency.result)
         tenant_id, execution_id = execution_of(pk)
-        message: dict[str, Any] = {
-            "tenantId": tenant_id,
-            "executionId": execution_id,
-            "id": job.id,
-            "operation": job.operation,
-            "paramsJson": params_text(resolve_references(job.params, urls)),
+        return GateAnswer(
+            tenantId=tenant_id,
+            executionId=execution_id,
+            id=job.id,
+            operation=job.operation,
+            paramsJson=params_text(resolve_references(job.params, urls)),
             # In dependsOn order: a media operation whose params name no input works on the first one.
-            "dependencies": {d: urls[d] for d in job.depends_on if d in urls},
-            "queueUrl": self._settings.queue_url(job.operation, job.params),  # RunJob sends the job there
-            "timeoutSeconds": self._settings.job_timeout(job.operation, job.params),  # and waits this long for it
-        }
-        if job.output is not None:
-            message["output"] = job.output
-        return message
+            dependencies={d: urls[d] for d in job.depends_on if d in urls},
+            queueUrl=self._settings.queue_url(job.operation, job.params),  # RunJob sends the job there
+            timeoutSeconds=self._settings.job_timeout(job.operation, job.params),  # and waits this long for it
+            output=job.output,
+        ).wire()
 
     # ---- outcomes ----
     def completed(self, tenant_id: str, execution_id: str, job_id: str, result: Any, token: str) -> None:
