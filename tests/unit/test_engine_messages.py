@@ -16,6 +16,10 @@ from pydantic import BaseModel, ValidationError
 
 from execution_api.engine.messages import (
     ENGINE_ACTIONS,
+    JOB_DEPENDENCY_FAILED,
+    JOB_FAILED,
+    JOB_NOT_RUN,
+    JOB_RETRYABLE,
     Completed,
     EngineRecord,
     Failed,
@@ -112,6 +116,23 @@ def test_each_engine_message_declares_exactly_the_fields_its_state_sends(state: 
 
 def test_the_job_attempt_declares_exactly_the_fields_run_job_sends() -> None:
     assert wire_names(JobAttempt) == sent_names(STATES["RunJob"]["Parameters"]["MessageBody"])
+
+
+def test_the_task_errors_are_the_names_the_definition_retries_and_catches() -> None:
+    run_job, gate = STATES["RunJob"], STATES["WaitForDependencies"]
+    # RunJob retries a retryable failure (and a missed heartbeat), nothing else the workers send ...
+    [retry] = run_job["Retry"]
+    assert retry["ErrorEquals"] == [JOB_RETRYABLE, "States.HeartbeatTimeout"]
+    # ... and takes every other failure to RecordFailure; the gate's failures end the job's iteration (NotRun).
+    assert run_job["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "RecordFailure"}]
+    assert gate["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "NotRun"}]
+    final = (JOB_FAILED, JOB_NOT_RUN, JOB_DEPENDENCY_FAILED)
+    assert not any(
+        name in rule["ErrorEquals"] for state in STATES.values() for rule in state.get("Retry", []) for name in final
+    )
+    # Every Job.* name the definition writes is one of the engine's.
+    text = (ROOT / "statemachine" / "execution.asl.json").read_text()
+    assert set(re.findall(r'"(Job\.\w+)"', text)) <= {JOB_RETRYABLE, *final}
 
 
 def test_the_gate_answer_is_the_job_a_worker_reads_and_what_run_job_reads_of_it() -> None:

@@ -21,6 +21,14 @@ from execution_api.core import exact_json
 
 MESSAGE_CONFIG = ConfigDict(frozen=True, hide_input_in_errors=True, extra="ignore")
 
+# The errors a task token is failed with (SendTaskFailure), as the definition names them: RunJob's Retry retries
+# JOB_RETRYABLE (up to JOB_MAX_ATTEMPTS in all) and its Catch takes the rest to RecordFailure; the gate's two
+# go to WaitForDependencies' Catch (NotRun). A test holds them equal to statemachine/execution.asl.json.
+JOB_RETRYABLE = "Job.Retryable"
+JOB_FAILED = "Job.Failed"
+JOB_NOT_RUN = "Job.NotRun"  # the gate: the job was failed or cancelled meanwhile
+JOB_DEPENDENCY_FAILED = "Job.DependencyFailed"  # the gate: a dependency failed
+
 
 def json_body(text: Any) -> Any:
     """A record's body parsed as json.loads parses it. Not pydantic's `Json`: its parser refuses a lone surrogate

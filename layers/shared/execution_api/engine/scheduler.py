@@ -22,7 +22,7 @@ from execution_api.core.errors import ExecutionAlreadyFinished, ExecutionNotFoun
 from execution_api.core.observability import logger
 from execution_api.engine import outcomes
 from execution_api.engine.config import EngineSettings, engine_dynamodb_client, engine_settings, stepfunctions_client
-from execution_api.engine.messages import GateAnswer
+from execution_api.engine.messages import JOB_DEPENDENCY_FAILED, JOB_NOT_RUN, GateAnswer
 from execution_api.engine.outcomes import DEPENDENCY_FAILED
 from execution_api.engine.params import output_url, params_text, resolve_references
 from execution_api.engine.step_functions import StepFunctions, state_machine_execution_arn, state_machine_execution_name
@@ -117,12 +117,12 @@ class Engine:
                 self._release(pk, job, token)  # a redelivered gate message: same answer again
                 return
             if job.status != "pending":
-                self._sfn.fail(token, "Job.NotRun", f"the job is {job.status}")
+                self._sfn.fail(token, JOB_NOT_RUN, f"the job is {job.status}")
                 return
             failed = job.failed_dependency
             if failed is not None:
                 self._fail_and_propagate(pk, job_id, DEPENDENCY_FAILED.format(failed), ("pending",))
-                self._sfn.fail(token, "Job.DependencyFailed", DEPENDENCY_FAILED.format(failed))
+                self._sfn.fail(token, JOB_DEPENDENCY_FAILED, DEPENDENCY_FAILED.format(failed))
                 return
             dependencies = job.in_plan_dependencies
             if len(job.done_dependencies) >= len(dependencies):
@@ -138,7 +138,7 @@ class Engine:
             current = self._store.job(pk, job.id)
             status = current.status if current else None
             if status in ("failed", "cancelled"):
-                self._sfn.fail(token, "Job.NotRun", f"the job is {status}")
+                self._sfn.fail(token, JOB_NOT_RUN, f"the job is {status}")
             return
         self._store.touch_execution(pk, self._now())
         self._sfn.succeed(token, self.job_message(pk, job))
@@ -226,7 +226,7 @@ class Engine:
                 if dependent.status == "pending" and token is not None:
                     reason = DEPENDENCY_FAILED.format(dependent.failed_dependency)
                     queue.append((dependent_id, reason, ("pending",)))
-                    self._sfn.fail(token, "Job.DependencyFailed", reason)
+                    self._sfn.fail(token, JOB_DEPENDENCY_FAILED, reason)
         self._store.touch_execution(pk, self._now())
 
     # ---- the end ----
