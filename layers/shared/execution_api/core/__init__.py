@@ -1,4 +1,5 @@
 """The small common core every other package stands on: domain errors, limits, the one timestamp form
 (clock), settings and how a function reads them, the AWS clients and the Powertools logger/metrics/tracer
-made once per container, which AWS failures are worth a retry, exact JSON, credential sealing with KMS,
-and which worker runs an operation. It imports nothing else of execution_api (docs/architecture.md)."""
+made once per container, which AWS failures are worth a retry, exact JSON, an SQS body read as json.loads
+reads it, credential sealing with KMS, and which worker runs an operation. It imports nothing else of
+execution_api (docs/architecture.md)."""

@@ -10,14 +10,13 @@ whole batch failed. Unknown fields are ignored, so a sender that adds one does n
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal, get_args
 
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
-from pydantic_core import PydanticCustomError
 
 from execution_api.core import exact_json
+from execution_api.core.sqs_json import json_body
 
 MESSAGE_CONFIG = ConfigDict(frozen=True, hide_input_in_errors=True, extra="ignore")
 
@@ -28,25 +27,6 @@ JOB_RETRYABLE = "Job.Retryable"
 JOB_FAILED = "Job.Failed"
 JOB_NOT_RUN = "Job.NotRun"  # the gate: the job was failed or cancelled meanwhile
 JOB_DEPENDENCY_FAILED = "Job.DependencyFailed"  # the gate: a dependency failed
-
-
-def json_body(text: Any) -> Any:
-    """A record's body parsed as json.loads parses it. Not pydantic's `Json`: its parser refuses a lone surrogate
-    escape ("\\ud800") that json.loads reads, and a provider's text in a result or an error may carry one (the
-    record would fail and the run wait for its timeout). An error says where the text broke, never what it holds
-    (a task token)."""
-    if not isinstance(text, str | bytes | bytearray):
-        raise PydanticCustomError("json_type", "JSON input should be string, bytes or bytearray")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise PydanticCustomError(
-            "json_invalid",
-            "Invalid JSON: {error} at line {line} column {column}",
-            {"error": error.msg, "line": error.lineno, "column": error.colno},
-        ) from None
-    except (UnicodeDecodeError, RecursionError):  # bytes in no JSON encoding; nested deeper than Python recurses
-        raise PydanticCustomError("json_invalid", "Invalid JSON: not decodable") from None
 
 
 class EngineMessage(BaseModel):
