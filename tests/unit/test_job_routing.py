@@ -19,10 +19,10 @@ from execution_api.core.operations import (
 )
 from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import JobFailed, JobRequest
-from execution_api.engine.media_executor import SelectedExecutor
 from execution_api.engine.messages import GateAnswer
 from execution_api.engine.params import params_text
 from execution_api.engine.scheduler import Engine
+from execution_api.engine.selection import SelectedExecutor
 from execution_api.storage.items import job_from_item
 from execution_api.storage.jobs import JobStore
 from execution_api.storage.keys import execution_pk

@@ -17,9 +17,9 @@ from execution_api.core.operations import GENERATION_OPERATIONS, runs_simulated
 from execution_api.core.sealing import CredentialCipher
 from execution_api.engine.config import EngineSettings
 from execution_api.engine.executors import Executor, JobDeferred, JobFailed, JobRequest
-from execution_api.engine.media_executor import SelectedExecutor
 from execution_api.engine.messages import JOB_FAILED, JOB_RETRYABLE, JobAttempt, WorkJob
 from execution_api.engine.params import resolve_references
+from execution_api.engine.selection import SelectedExecutor
 from execution_api.engine.step_functions import StepFunctions
 from execution_api.storage.jobs import JobStore
 from execution_api.storage.keys import execution_pk
