@@ -9,25 +9,25 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_api.core.observability import logger, metrics, tracer
 from execution_api.core.settings import WebhookSenderSettings, load_settings
-from execution_api.webhooks.delivery import DeliveryTask, webhook_deliveries
+from execution_api.webhooks.delivery import DeliveryRecord, webhook_deliveries
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(WebhookSenderSettings)
 
-processor = BatchProcessor(event_type=EventType.SQS)
 
-
-def record_handler(record: SQSRecord) -> None:
-    webhook_deliveries().attempt(DeliveryTask.from_json(record.body))
+def record_handler(record: DeliveryRecord) -> None:
+    """One parsed task (a record that does not parse fails alone, before this)."""
+    webhook_deliveries().attempt(record.body)
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    # One processor per invocation: a failed record is retried alone (ReportBatchItemFailures).
+    processor = BatchProcessor(event_type=EventType.SQS, model=DeliveryRecord)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -35,6 +35,7 @@ MALFORMED_ENGINE = [
     json.dumps({**GATE, "tenantId": None}),
     json.dumps({**GATE, "taskToken": [TOKEN]}),
     json.dumps([GATE]),
+    "[" * 100_000 + TOKEN,  # nested deeper than json.loads recurses
 ]
 MALFORMED_WORK = [
     "",
@@ -136,6 +137,19 @@ def test_each_engine_message_calls_its_engine_method(
     answer = invoke(aws, "EngineFunction", sqs_event(json.dumps(body)))
     assert answer == {"batchItemFailures": []}
     assert engine.calls == [call]
+
+
+def test_a_lone_surrogate_in_a_providers_text_reaches_the_engine(aws: LocalDeployment, engine: Recorder) -> None:
+    # A provider's text cut inside a surrogate pair: json.loads reads it (as the engine did before its models).
+    text = "the model said \ud83d"
+    completed = {**GATE, "action": "completed", "result": {"outputs": [], "metadata": {"caption": text}}}
+    failed = {**GATE, "action": "failed", "failure": {"Error": "Job.Failed", "Cause": text}}
+    answer = invoke(aws, "EngineFunction", sqs_event(json.dumps(completed), json.dumps(failed)))
+    assert answer == {"batchItemFailures": []}
+    assert engine.calls == [
+        ("completed", ("local", KEYS["executionId"], "a", completed["result"], TOKEN)),
+        ("failed", ("local", KEYS["executionId"], "a", failed["failure"], TOKEN)),
+    ]
 
 
 def test_malformed_engine_messages_fail_alone_and_log_no_token(

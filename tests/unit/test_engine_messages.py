@@ -16,11 +16,16 @@ from pydantic import BaseModel, ValidationError
 
 from execution_api.engine.messages import (
     ENGINE_ACTIONS,
+    JOB_DEPENDENCY_FAILED,
+    JOB_FAILED,
+    JOB_NOT_RUN,
+    JOB_RETRYABLE,
     Completed,
     EngineRecord,
     Failed,
     Finish,
     Gate,
+    GateAnswer,
     JobAttempt,
     PredictionCheck,
     WorkJob,
@@ -113,6 +118,33 @@ def test_the_job_attempt_declares_exactly_the_fields_run_job_sends() -> None:
     assert wire_names(JobAttempt) == sent_names(STATES["RunJob"]["Parameters"]["MessageBody"])
 
 
+def test_the_task_errors_are_the_names_the_definition_retries_and_catches() -> None:
+    run_job, gate = STATES["RunJob"], STATES["WaitForDependencies"]
+    # RunJob retries a retryable failure (and a missed heartbeat), nothing else the workers send ...
+    [retry] = run_job["Retry"]
+    assert retry["ErrorEquals"] == [JOB_RETRYABLE, "States.HeartbeatTimeout"]
+    # ... and takes every other failure to RecordFailure; the gate's failures end the job's iteration (NotRun).
+    assert run_job["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "RecordFailure"}]
+    assert gate["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "NotRun"}]
+    final = (JOB_FAILED, JOB_NOT_RUN, JOB_DEPENDENCY_FAILED)
+    assert not any(
+        name in rule["ErrorEquals"] for state in STATES.values() for rule in state.get("Retry", []) for name in final
+    )
+    # Every Job.* name the definition writes is one of the engine's.
+    text = (ROOT / "statemachine" / "execution.asl.json").read_text()
+    assert set(re.findall(r'"(Job\.\w+)"', text)) <= {JOB_RETRYABLE, *final}
+
+
+def test_the_gate_answer_is_the_job_a_worker_reads_and_what_run_job_reads_of_it() -> None:
+    # WaitForDependencies puts its answer at $.job; RunJob sends it on as the attempt's job and reads two fields.
+    run_job = STATES["RunJob"]
+    assert STATES["WaitForDependencies"]["ResultPath"] == "$.job" == run_job["Parameters"]["MessageBody"]["job.$"]
+    for_step_functions = {run_job["Parameters"]["QueueUrl.$"], run_job["TimeoutSecondsPath"]}
+    assert {f"$.job.{name}" for name in wire_names(GateAnswer) - wire_names(WorkJob)} == for_step_functions | {
+        "$.job.output"  # passed on, read by no one: the plan's label for the job's output
+    }
+
+
 def test_the_providers_check_message_is_a_prediction_check() -> None:
     record = WorkRecord.model_validate(sqs_record(check_message("replicate:abc")))
     assert record.body == PredictionCheck(prediction="replicate:abc")
@@ -120,9 +152,12 @@ def test_the_providers_check_message_is_a_prediction_check() -> None:
 
 # ---- round trips ----
 ids = st.text(min_size=1, max_size=30)
+# A provider's text, passed on in a result or an error: any code point, lone surrogates ("\ud800") as often
+# as not (json.dumps escapes them, json.loads reads them back).
+provider_texts = st.lists(st.characters() | st.integers(0xD800, 0xDFFF).map(chr), max_size=12).map("".join)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | provider_texts,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(provider_texts, inner, max_size=4),
     max_leaves=12,
 )
 tokens = st.text(max_size=10).map(lambda tail: f"{TOKEN}{tail}")
@@ -137,10 +172,20 @@ engine_messages = st.one_of(
 
 @given(engine_messages)
 def test_every_engine_message_round_trips(wire: dict[str, Any]) -> None:
-    message = EngineRecord.model_validate(sqs_record(json.dumps(wire))).body
+    body = json.dumps(wire)
+    message = EngineRecord.model_validate(sqs_record(body)).body
     assert type(message) is ENGINE_MODELS[wire["action"]]
-    assert message.model_dump(by_alias=True) == wire  # the result and failure exactly as json.loads reads them
+    # The result and failure exactly as json.loads reads them (it joins an escaped surrogate pair into one).
+    assert message.model_dump(by_alias=True) == json.loads(body)
     assert not quotes_the_token(repr(message))
+
+
+@pytest.mark.parametrize(("action", "field"), [("completed", "result"), ("failed", "failure")])
+def test_a_lone_surrogate_in_a_result_or_a_failure_is_read_as_json_loads_reads_it(action: str, field: str) -> None:
+    text = "a provider said \ud83d and stopped"  # half of a surrogate pair: not UTF-8, still JSON
+    wire = {"action": action, "tenantId": "t", "executionId": "e", "jobId": "a", "taskToken": TOKEN, field: [text]}
+    message = EngineRecord.model_validate(sqs_record(json.dumps(wire))).body
+    assert message.model_dump(by_alias=True)[field] == [text] == json.loads(json.dumps(wire))[field]
 
 
 @given(
@@ -159,6 +204,32 @@ def test_every_job_attempt_round_trips(job: dict[str, Any], attempt: int, heartb
     assert message.job.model_dump(by_alias=True) == {"dependencies": {}, **job}
     assert str(message.job.params()["n"]) == "1E-400"
     assert not quotes_the_token(repr(message))
+
+
+gate_answers = st.fixed_dictionaries(
+    {
+        "tenantId": ids,
+        "executionId": ids,
+        "id": ids,
+        "operation": ids,
+        "paramsJson": st.just('{"n": 1e-400}'),
+        "dependencies": st.dictionaries(ids, st.none() | st.text(), max_size=3),
+        "queueUrl": ids,
+        "timeoutSeconds": st.integers(min_value=1, max_value=10**6),
+    },
+    optional={"output": st.text()},
+).map(GateAnswer.model_validate)
+
+
+@given(gate_answers)
+def test_the_worker_reads_the_gate_answer_as_sent(answer: GateAnswer) -> None:
+    # The bytes SendTaskSuccess hands Step Functions, sent on by RunJob inside the attempt, are what the worker reads.
+    sent = json.dumps({"job": answer.wire(), "attempt": 1, "heartbeatSeconds": 60, "taskToken": TOKEN})
+    message = WorkRecord.model_validate(sqs_record(sent)).body
+    assert isinstance(message, JobAttempt)
+    assert message.job == WorkJob.model_validate(answer.model_dump(by_alias=True))
+    assert answer.wire() == {key: value for key, value in answer.model_dump(by_alias=True).items() if value is not None}
+    assert ("output" in answer.wire()) is (answer.output is not None)
 
 
 def test_fields_a_newer_sender_adds_are_ignored() -> None:

@@ -18,9 +18,10 @@ from execution_api.core.operations import (
     accepted_operations,
 )
 from execution_api.engine.executors import JobFailed, JobRequest
-from execution_api.engine.media_executor import SelectedExecutor
+from execution_api.engine.messages import GateAnswer
 from execution_api.engine.params import params_text
 from execution_api.engine.scheduler import Engine
+from execution_api.engine.selection import SelectedExecutor
 from execution_api.engine.settings import EngineSettings
 from execution_api.storage.items import job_from_item
 from execution_api.storage.jobs import JobStore
@@ -201,6 +202,18 @@ def test_the_gate_answer_carries_the_jobs_own_timeout_routed_like_its_queue(
     answer = gate_answer(operation, params, SIMULATED_EXECUTOR=simulated, LOCAL_PROVIDERS=local)
     assert (answer["queueUrl"], answer["timeoutSeconds"]) == (queue, timeout)
     assert (answer["id"], answer["operation"]) == ("a", operation)
+
+
+@pytest.mark.parametrize("output", [None, "$job1"])
+def test_the_gate_answer_is_a_gate_answer_model(output: str | None) -> None:
+    item = job_item("merge", {"n": 1.5}) | ({"output": {"S": output}} if output else {})
+    engine = Engine(JobStore(OneJobTable(item), "t"), None, settings())
+    answer = engine.job_message(execution_pk("acme", "e"), job_from_item(item))
+    assert answer == GateAnswer.model_validate(answer).wire()  # no field the model does not declare
+    expected = {"tenantId": "acme", "executionId": "e", "id": "a", "operation": "merge", "paramsJson": '{"n":1.5}'}
+    assert answer == {**expected, "dependencies": {}, "queueUrl": MEDIA, "timeoutSeconds": 900} | (
+        {"output": output} if output else {}
+    )
 
 
 def test_both_timeouts_come_from_the_settings_and_the_heartbeat_stays_below_the_shorter() -> None:

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from execution_api.core.settings import WebhookSettings
 from execution_api.models.records import Execution, WebhookDelivery
 from execution_api.webhooks.delivery import (
     MAX_QUEUE_DELAY_SECONDS,
+    DeliveryRecord,
     DeliveryTask,
     Outcome,
     WebhookDeliveries,
     retry_wait,
 )
 from execution_api.webhooks.transport import PostResult
+from tests.unit.test_engine_messages import sqs_record
 
 QUEUED = {"EXECUTIONS_TABLE_NAME": "t", "WEBHOOK_QUEUE_URL": "https://sqs.example/q"}
 DEFAULT = WebhookSettings.model_validate(QUEUED).webhook_retry_schedule
@@ -120,8 +126,18 @@ def deliveries(*answers: PostResult) -> tuple[WebhookDeliveries, FakeQueue, Fake
     return service, queue, repository, transport, clock
 
 
+def task_at(attempt: int, due_at: float) -> DeliveryTask:
+    return DeliveryTask(
+        tenantId="acme",
+        executionId="V1StGXR8_Z5jdHi6B-myT",
+        messageId="msg_V1StGXR8_Z5jdHi6B-myT",
+        attempt=attempt,
+        dueAt=due_at,
+    )
+
+
 def first_task() -> DeliveryTask:
-    return DeliveryTask("acme", "V1StGXR8_Z5jdHi6B-myT", "msg_V1StGXR8_Z5jdHi6B-myT", 1, NOW.timestamp())
+    return task_at(1, NOW.timestamp())
 
 
 def test_a_503_schedules_the_next_attempt_about_5_s_later_through_sqs() -> None:
@@ -139,7 +155,7 @@ def test_a_503_schedules_the_next_attempt_about_5_s_later_through_sqs() -> None:
 def test_a_long_wait_hops_through_sqs_15_minutes_at_a_time() -> None:
     # Given attempt 4, due in two hours
     service, queue, _, transport, clock = deliveries(PostResult(200))
-    task = DeliveryTask("acme", "V1StGXR8_Z5jdHi6B-myT", "msg_V1StGXR8_Z5jdHi6B-myT", 4, NOW.timestamp() + 7200)
+    task = task_at(4, NOW.timestamp() + 7200)
     # When its message arrives early, again and again
     hops = 0
     while True:
@@ -166,7 +182,7 @@ def test_410_gives_up_without_a_retry() -> None:
 
 def test_the_last_attempt_gives_up() -> None:
     service, queue, repository, _, _ = deliveries(PostResult(None, "timeout: no complete answer within 10 s"))
-    last = DeliveryTask("acme", "V1StGXR8_Z5jdHi6B-myT", "msg_V1StGXR8_Z5jdHi6B-myT", 8, NOW.timestamp())
+    last = task_at(8, NOW.timestamp())
     assert service.max_attempts == 8
     assert service.attempt(last) is Outcome.GIVEN_UP
     assert queue.sent == []
@@ -192,10 +208,51 @@ def test_each_attempt_is_signed_anew_with_its_own_timestamp_and_the_same_id() ->
     service, _, _, transport, clock = deliveries(PostResult(500), PostResult(200))
     service.attempt(first_task())
     clock.now += timedelta(seconds=5)
-    service.attempt(
-        DeliveryTask("acme", "V1StGXR8_Z5jdHi6B-myT", "msg_V1StGXR8_Z5jdHi6B-myT", 2, clock.now.timestamp())
-    )
+    service.attempt(task_at(2, clock.now.timestamp()))
     (_, body1, headers1), (_, body2, headers2) = transport.posts
     assert body1 == body2
     assert headers1["webhook-id"] == headers2["webhook-id"]
     assert int(headers2["webhook-timestamp"]) - int(headers1["webhook-timestamp"]) == 5
+
+
+# ---- the queue message ----
+def test_the_queue_message_is_written_as_before() -> None:
+    # A message in flight across a deploy is read by the other version: the text is what from_json read.
+    assert task_at(2, 1765100000.5).to_json() == (
+        '{"tenantId": "acme", "executionId": "V1StGXR8_Z5jdHi6B-myT", "messageId": "msg_V1StGXR8_Z5jdHi6B-myT", '
+        '"attempt": 2, "dueAt": 1765100000.5}'
+    )
+    job_task = task_at(1, 1765100000).model_copy(update={"job_id": "a"})
+    assert json.loads(job_task.to_json()) == {**json.loads(task_at(1, 1765100000).to_json()), "jobId": "a"}
+
+
+@given(
+    st.builds(
+        DeliveryTask,
+        tenantId=st.text(),
+        executionId=st.text(),
+        messageId=st.text(),
+        attempt=st.integers(min_value=1, max_value=100),
+        dueAt=st.floats(allow_nan=False, allow_infinity=False),
+        jobId=st.none() | st.text(),
+    )
+)
+def test_every_queue_message_round_trips(task: DeliveryTask) -> None:
+    assert DeliveryRecord.model_validate(sqs_record(task.to_json())).body == task
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[]",
+        '{"tenantId": "acme", "executionId": "e", "attempt": 1, "dueAt": 1}',  # no messageId
+        '{"tenantId": "acme", "executionId": "e", "messageId": "m", "attempt": "first", "dueAt": 1}',
+        '{"tenantId": "acme", "executionId": "e", "messageId": "m", "attempt": 1, "dueAt": "soon"}',
+        '{"tenantId": "acme", "executionId": "e", "messageId": "m", "attempt": 1, "dueAt": 1, "jobId": 7}',
+    ],
+)
+def test_a_malformed_queue_message_is_refused(body: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        DeliveryRecord.model_validate(sqs_record(body))
+    assert refused.value.title == "DeliveryRecord"  # Powertools fails that record alone

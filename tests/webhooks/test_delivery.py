@@ -248,8 +248,12 @@ def test_a_malformed_message_fails_alone_for_sqs_to_retry_and_dead_letter(delive
         delivery.end(execution_id, "completed", result=RESULT)
         delivery.run_enqueue(delivery.stream_records())
         [good] = delivery.queued()
-        bad = {**good, "messageId": "broken-1", "body": "not json"}
-        assert delivery.run_sender([bad, good]) == {"batchItemFailures": [{"itemIdentifier": "broken-1"}]}
+        task = json.loads(good["body"])
+        bodies = ["not json", json.dumps([task]), json.dumps({**task, "attempt": "first"})]
+        bodies.append(json.dumps({k: v for k, v in task.items() if k != "messageId"}))
+        bad = [{**good, "messageId": f"broken-{i}", "body": body} for i, body in enumerate(bodies)]
+        answer = delivery.run_sender([*bad, good])
+        assert answer == {"batchItemFailures": [{"itemIdentifier": f"broken-{i}"} for i in range(len(bodies))]}
     assert len(hook.received) == 1
 
 

@@ -1,5 +1,5 @@
-"""The executors a worker chooses between per job (docs/engine.md, "Routing"), and the media executor: the
-glue between execution_api.media (ffmpeg, the local provider) and the OutputsBucket.
+"""The media executor: the glue between execution_api.media (ffmpeg, the local provider) and the OutputsBucket
+(engine/selection.py chooses it per job).
 
 execution_api.media is imported on first use only: the work-queue worker, which has no media layer,
 never needs it, and the API functions never import this module."""
@@ -18,12 +18,10 @@ from pydantic import Field
 
 from execution_api.core.container import per_container
 from execution_api.core.disk_space import disk_full_message, is_disk_full
-from execution_api.core.operations import executor_of
 from execution_api.core.settings import OutputSettings, load_settings
-from execution_api.engine.executors import JobFailed, JobRequest, SimulatedExecutor
+from execution_api.engine.executors import JobFailed, JobRequest
 from execution_api.engine.fetch import InputFetcher, InputLimits, InputRefused, InputUnavailable
 from execution_api.engine.params import float_numbers
-from execution_api.engine.settings import EngineSettings
 from execution_api.engine.workdirs import job_workdir
 from execution_api.storage.outputs import output_key, reference
 
@@ -121,35 +119,3 @@ def media_executor() -> MediaExecutor:
     from execution_api.core.aws_clients import s3_transfer_client
 
     return MediaExecutor(s3_transfer_client(), load_settings(MediaSettings))
-
-
-def provider_executor() -> Any:
-    """Replicate, fal and ElevenLabs (execution_api.providers), imported on first use."""
-    from execution_api.providers.wiring import provider_executor as built
-
-    return built()
-
-
-@dataclass
-class SelectedExecutor:
-    """Chooses the executor of each job: simulated where enabled and asked for (or the operation is unknown),
-    the media executor for the media operations, the provider executor for the generations (which hands a
-    job with no key to the local provider under make run), else a failure that names what this deployment
-    runs (a job no worker runs is never retried)."""
-
-    settings: EngineSettings
-    media: Callable[[], Any] = media_executor
-    providers: Callable[[], Any] = provider_executor
-
-    def run(self, job: JobRequest, heartbeat: Callable[[], None]) -> dict[str, Any]:
-        settings = self.settings
-        executor = executor_of(job.operation, job.params, simulated_executor=settings.simulated_executor)
-        if executor == "simulated":
-            return SimulatedExecutor(default_ms=settings.simulated_job_ms).run(job, heartbeat)
-        if executor == "media":
-            result: dict[str, Any] = self.media().run(job, heartbeat)
-            return result
-        if executor == "providers":
-            generated: dict[str, Any] = self.providers().run(job, heartbeat)
-            return generated
-        raise JobFailed(f"no worker of this deployment runs operation '{job.operation}'")

@@ -1,8 +1,8 @@
 """The messages on the engine's queue and the work queues (docs/engine.md), as typed models: what the state
 machine sends (statemachine/execution.asl.json, whose `action` values are these Literals: a test holds them
 equal) and what a provider's callback or the poller puts on a work queue. The batch handlers parse each SQS
-record with Powertools' parser (`EngineRecord`, `WorkRecord`: the body is JSON of one message), so a message
-that does not parse fails its record alone; SQS retries it, then moves it to the dead-letter queue.
+record with Powertools' parser (`EngineRecord`, `WorkRecord`: the body is JSON of one message, read by json.loads),
+so a message that does not parse fails its record alone; SQS retries it, then moves it to the dead-letter queue.
 
 Task tokens are secrets: they are left out of a model's repr, and a validation error's text never quotes the
 input (`hide_input_in_errors`), since Powertools puts that text in the log and in the error it raises when a
@@ -13,11 +13,20 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, get_args
 
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Json, Tag
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 
 from execution_api.core import exact_json
+from execution_api.core.sqs_json import json_body
 
 MESSAGE_CONFIG = ConfigDict(frozen=True, hide_input_in_errors=True, extra="ignore")
+
+# The errors a task token is failed with (SendTaskFailure), as the definition names them: RunJob's Retry retries
+# JOB_RETRYABLE (up to JOB_MAX_ATTEMPTS in all) and its Catch takes the rest to RecordFailure; the gate's two
+# go to WaitForDependencies' Catch (NotRun). A test holds them equal to statemachine/execution.asl.json.
+JOB_RETRYABLE = "Job.Retryable"
+JOB_FAILED = "Job.Failed"
+JOB_NOT_RUN = "Job.NotRun"  # the gate: the job was failed or cancelled meanwhile
+JOB_DEPENDENCY_FAILED = "Job.DependencyFailed"  # the gate: a dependency failed
 
 
 class EngineMessage(BaseModel):
@@ -88,12 +97,11 @@ class EngineRecord(SqsRecordModel):
 
     model_config = ConfigDict(hide_input_in_errors=True)
 
-    body: Json[EngineAction]  # the text, parsed and validated
+    body: Annotated[EngineAction, BeforeValidator(json_body)]  # the text, parsed and validated
 
 
 class WorkJob(BaseModel):
-    """The job as the gate's answer hands it to a worker (Engine.job_message). Only what a worker reads is
-    declared here; `queueUrl`, `timeoutSeconds` and `output` are for Step Functions and are ignored."""
+    """The job as the gate's answer (`GateAnswer`) hands it to a worker: what a worker reads of it."""
 
     model_config = MESSAGE_CONFIG
 
@@ -108,6 +116,19 @@ class WorkJob(BaseModel):
         """The params, numbers exact (Decimal for fractions)."""
         params: dict[str, Any] = exact_json.loads(self.params_json)
         return params
+
+
+class GateAnswer(WorkJob):
+    """WaitForDependencies' answer (Engine.job_message), which RunJob sends on as the attempt's `job`: the job a
+    worker reads, and what only Step Functions reads (the queue RunJob sends to, how long it waits)."""
+
+    queue_url: str = Field(alias="queueUrl", min_length=1)  # RunJob's QueueUrl.$
+    timeout_seconds: int = Field(alias="timeoutSeconds", ge=1)  # RunJob's TimeoutSecondsPath
+    output: str | None = None  # the plan's label for the job's output, passed on as it was written
+
+    def wire(self) -> dict[str, Any]:
+        """The answer as Step Functions gets it (SendTaskSuccess's output): `output` only when the plan set it."""
+        return self.model_dump(by_alias=True, exclude_none=True)
 
 
 class JobAttempt(BaseModel):
@@ -143,4 +164,4 @@ class WorkRecord(SqsRecordModel):
 
     model_config = ConfigDict(hide_input_in_errors=True)
 
-    body: Json[WorkMessage]  # the text, parsed and validated
+    body: Annotated[WorkMessage, BeforeValidator(json_body)]  # the text, parsed and validated

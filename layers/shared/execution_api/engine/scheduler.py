@@ -22,6 +22,7 @@ from execution_api.core.container import per_container
 from execution_api.core.errors import ExecutionAlreadyFinished, ExecutionNotFound, check_execution_id
 from execution_api.core.observability import logger
 from execution_api.engine import outcomes
+from execution_api.engine.messages import JOB_DEPENDENCY_FAILED, JOB_NOT_RUN, GateAnswer
 from execution_api.engine.outcomes import DEPENDENCY_FAILED
 from execution_api.engine.params import output_url, params_text, resolve_references
 from execution_api.engine.settings import EngineSettings, engine_settings
@@ -117,12 +118,12 @@ class Engine:
                 self._release(pk, job, token)  # a redelivered gate message: same answer again
                 return
             if job.status != "pending":
-                self._sfn.fail(token, "Job.NotRun", f"the job is {job.status}")
+                self._sfn.fail(token, JOB_NOT_RUN, f"the job is {job.status}")
                 return
             failed = job.failed_dependency
             if failed is not None:
                 self._fail_and_propagate(pk, job_id, DEPENDENCY_FAILED.format(failed), ("pending",))
-                self._sfn.fail(token, "Job.DependencyFailed", DEPENDENCY_FAILED.format(failed))
+                self._sfn.fail(token, JOB_DEPENDENCY_FAILED, DEPENDENCY_FAILED.format(failed))
                 return
             dependencies = job.in_plan_dependencies
             if len(job.done_dependencies) >= len(dependencies):
@@ -138,13 +139,14 @@ class Engine:
             current = self._store.job(pk, job.id)
             status = current.status if current else None
             if status in ("failed", "cancelled"):
-                self._sfn.fail(token, "Job.NotRun", f"the job is {status}")
+                self._sfn.fail(token, JOB_NOT_RUN, f"the job is {status}")
             return
         self._store.touch_execution(pk, self._now())
         self._sfn.succeed(token, self.job_message(pk, job))
 
     def job_message(self, pk: str, job: Job) -> dict[str, Any]:
-        """The job as a worker gets it: params with each dependency reference replaced by the output url."""
+        """The gate's answer (engine/messages.py's GateAnswer): the job as a worker gets it, params with each
+        dependency reference replaced by the output url."""
         urls: dict[str, str | None] = {}
         for job_id, dependency in self._store.results(pk, job.in_plan_dependencies).items():
             urls[job_id] = output_url(dependency.result)
@@ -155,20 +157,18 @@ class Engine:
                 for job_id, dependency in self._store.results(base_pk, job.base_depends_on).items():
                     urls[job_id] = output_url(dependency.result)
         tenant_id, execution_id = execution_of(pk)
-        message: dict[str, Any] = {
-            "tenantId": tenant_id,
-            "executionId": execution_id,
-            "id": job.id,
-            "operation": job.operation,
-            "paramsJson": params_text(resolve_references(job.params, urls)),
+        return GateAnswer(
+            tenantId=tenant_id,
+            executionId=execution_id,
+            id=job.id,
+            operation=job.operation,
+            paramsJson=params_text(resolve_references(job.params, urls)),
             # In dependsOn order: a media operation whose params name no input works on the first one.
-            "dependencies": {d: urls[d] for d in job.depends_on if d in urls},
-            "queueUrl": self._settings.queue_url(job.operation, job.params),  # RunJob sends the job there
-            "timeoutSeconds": self._settings.job_timeout(job.operation, job.params),  # and waits this long for it
-        }
-        if job.output is not None:
-            message["output"] = job.output
-        return message
+            dependencies={d: urls[d] for d in job.depends_on if d in urls},
+            queueUrl=self._settings.queue_url(job.operation, job.params),  # RunJob sends the job there
+            timeoutSeconds=self._settings.job_timeout(job.operation, job.params),  # and waits this long for it
+            output=job.output,
+        ).wire()
 
     # ---- outcomes ----
     def completed(self, tenant_id: str, execution_id: str, job_id: str, result: Any, token: str) -> None:
@@ -227,7 +227,7 @@ class Engine:
                 if dependent.status == "pending" and token is not None:
                     reason = DEPENDENCY_FAILED.format(dependent.failed_dependency)
                     queue.append((dependent_id, reason, ("pending",)))
-                    self._sfn.fail(token, "Job.DependencyFailed", reason)
+                    self._sfn.fail(token, JOB_DEPENDENCY_FAILED, reason)
         self._store.touch_execution(pk, self._now())
 
     # ---- the end ----

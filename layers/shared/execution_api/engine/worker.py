@@ -16,16 +16,14 @@ from execution_api.core.observability import logger
 from execution_api.core.operations import GENERATION_OPERATIONS, runs_simulated
 from execution_api.core.sealing import CredentialCipher
 from execution_api.engine.executors import Executor, JobDeferred, JobFailed, JobRequest
-from execution_api.engine.media_executor import SelectedExecutor
-from execution_api.engine.messages import JobAttempt, WorkJob
+from execution_api.engine.messages import JOB_FAILED, JOB_RETRYABLE, JobAttempt, WorkJob
 from execution_api.engine.params import resolve_references
+from execution_api.engine.selection import SelectedExecutor
 from execution_api.engine.settings import EngineSettings
 from execution_api.engine.step_functions import StepFunctions
 from execution_api.storage.jobs import JobStore
 from execution_api.storage.keys import execution_pk
 
-RETRYABLE = "Job.Retryable"  # Step Functions retries these, up to JOB_MAX_ATTEMPTS in all
-FAILED = "Job.Failed"
 UNEXPECTED = "the worker failed unexpectedly"
 TRANSIENT = "the worker could not reach an AWS service"
 
@@ -65,7 +63,7 @@ class Worker:
             stored = self._store.job(pk, job.id)
             status = stored.status if stored else "gone"
             if status != "processing":  # cancelled or finished meanwhile: say so rather than stay silent
-                self._sfn.fail(token, FAILED, f"the job is {status}")
+                self._sfn.fail(token, JOB_FAILED, f"the job is {status}")
                 return "not running"
             logger.info("attempt already claimed: a redelivered message", extra={"attempt": attempt})
             return "skipped"
@@ -81,7 +79,7 @@ class Worker:
             return "deferred"  # a provider's callback or the poller answers the task token
         except JobFailed as failure:
             reason = scrub(failure.message, opened)[:32_000]
-            self._sfn.fail(token, RETRYABLE if failure.retryable else FAILED, reason)
+            self._sfn.fail(token, JOB_RETRYABLE if failure.retryable else JOB_FAILED, reason)
             return "failed"
         except Exception as error:
             # Only what is known to pass is retried (AWS throttling, a lost connection); anything else would
@@ -89,7 +87,7 @@ class Worker:
             trace = "".join(traceback.format_exception(error))  # scrubbed too: logs hold no credential either
             logger.error("executor failed unexpectedly", extra={"trace": scrub(trace, opened)})
             transient = is_retryable(error)
-            self._sfn.fail(token, RETRYABLE if transient else FAILED, TRANSIENT if transient else UNEXPECTED)
+            self._sfn.fail(token, JOB_RETRYABLE if transient else JOB_FAILED, TRANSIENT if transient else UNEXPECTED)
             return "failed"
         self._sfn.succeed(token, result)
         return "completed"

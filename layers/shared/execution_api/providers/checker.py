@@ -27,6 +27,7 @@ from execution_api.core.observability import logger
 from execution_api.core.sealing import CredentialCipher
 from execution_api.engine.executors import JobFailed
 from execution_api.engine.fetch import InputFetcher, InputRefused, InputUnavailable
+from execution_api.engine.messages import JOB_FAILED
 from execution_api.engine.step_functions import StepFunctions
 from execution_api.engine.workdirs import job_workdir
 from execution_api.providers.prediction import Prediction, PredictionClient, ProviderOutput, sniffed_mime_type
@@ -36,8 +37,6 @@ from execution_api.storage.keys import execution_pk
 from execution_api.storage.outputs import output_key, reference
 from execution_api.storage.predictions import PredictionRecord, PredictionStore
 
-FAILED = "Job.Failed"
-RETRYABLE = "Job.Retryable"
 # Shorter than the task's heartbeat timeout (JobHeartbeatSeconds: 300 by default, at least 180): a crashed
 # checker's lease ends while the task still waits. The holder renews it with each heartbeat during a long copy.
 LEASE_SECONDS = 120
@@ -81,7 +80,7 @@ class PredictionChecker:
             f"an internal error repeated {errors} times"
         )
         try:
-            self.stepfunctions.fail(self._secrets(record)["taskToken"], FAILED, message)
+            self.stepfunctions.fail(self._secrets(record)["taskToken"], JOB_FAILED, message)
         finally:  # even when the task cannot be answered: its own timeout ends it; the record stops here
             self.predictions.settled(record.ref, "failed")
         return "failed"
@@ -150,7 +149,7 @@ class PredictionChecker:
     def _fail(self, record: PredictionRecord, token: str, message: str) -> None:
         """Fails the job's task with `message` scrubbed of its key and of every credential opened for the job."""
         opened = [self._secrets(record)["apiKey"], *self.job_credentials(record)]
-        self.stepfunctions.fail(token, FAILED, scrub(message, opened)[:32_000])
+        self.stepfunctions.fail(token, JOB_FAILED, scrub(message, opened)[:32_000])
 
     def _copy(self, record: PredictionRecord, prediction: Prediction, beat: Callable[[], None]) -> dict[str, Any]:
         """Every output into the bucket before the job completes (Replicate deletes API outputs after an hour)."""

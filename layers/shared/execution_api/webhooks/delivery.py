@@ -14,14 +14,15 @@ import json
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from execution_api.core.aws_clients import dynamodb_client, kms_client, sqs_client
 from execution_api.core.aws_errors import call
@@ -30,6 +31,7 @@ from execution_api.core.container import per_container
 from execution_api.core.observability import logger, metrics
 from execution_api.core.sealing import CredentialCipher
 from execution_api.core.settings import WebhookSettings, load_settings
+from execution_api.core.sqs_json import json_body
 from execution_api.models.records import TERMINAL_STATES, Execution, Job, WebhookDelivery
 from execution_api.models.status_view import client_view
 from execution_api.storage.outputs import OutputLinks, output_links
@@ -115,38 +117,28 @@ def is_terminal_transition(change: ItemChange | None) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class DeliveryTask:
+class DeliveryTask(BaseModel):
     """One queue message: which attempt to make, and not before when (epoch seconds)."""
 
-    tenant_id: str
-    execution_id: str
-    message_id: str
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
+
+    tenant_id: str = Field(alias="tenantId")
+    execution_id: str = Field(alias="executionId")
+    message_id: str = Field(alias="messageId")
     attempt: int
-    due_at: float
-    job_id: str | None = None  # a per-job webhook's job
+    due_at: float = Field(alias="dueAt")
+    job_id: str | None = Field(None, alias="jobId")  # a per-job webhook's job
 
     def to_json(self) -> str:
-        task = {
-            "tenantId": self.tenant_id,
-            "executionId": self.execution_id,
-            "messageId": self.message_id,
-            "attempt": self.attempt,
-            "dueAt": self.due_at,
-        }
-        return json.dumps(task if self.job_id is None else {**task, "jobId": self.job_id})
+        return json.dumps(self.model_dump(by_alias=True, exclude_none=True))
 
-    @classmethod
-    def from_json(cls, text: str) -> DeliveryTask:
-        data = json.loads(text)
-        return cls(
-            data["tenantId"],
-            data["executionId"],
-            data["messageId"],
-            int(data["attempt"]),
-            float(data["dueAt"]),
-            data.get("jobId"),
-        )
+
+class DeliveryRecord(SqsRecordModel):
+    """A delivery queue record whose body is one task (Powertools' parser: one that does not parse fails alone)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    body: Annotated[DeliveryTask, BeforeValidator(json_body)]
 
 
 class DeliveryQueue:
@@ -211,7 +203,14 @@ class WebhookDeliveries:
             return Outcome.NOTHING_TO_DO
         if delivery.enqueued:
             return Outcome.ALREADY_QUEUED
-        task = DeliveryTask(tenant_id, execution_id, delivery.message_id, 1, now.timestamp(), job_id)
+        task = DeliveryTask(
+            tenantId=tenant_id,
+            executionId=execution_id,
+            messageId=delivery.message_id,
+            attempt=1,
+            dueAt=now.timestamp(),
+            jobId=job_id,
+        )
         self._queue.send(task, 0)
         self._repository.mark_enqueued(tenant_id, execution_id, iso_millis(now), job_id)
         return Outcome.QUEUED
@@ -269,7 +268,9 @@ class WebhookDeliveries:
             metrics.add_metric(name="WebhookDeliveryGivenUp", unit=MetricUnit.Count, value=1)
             logger.warning("webhook delivery given up" + (" (410 Gone)" if gone else ""), extra=log)
             return Outcome.GIVEN_UP
-        next_task = replace(task, attempt=task.attempt + 1, due_at=self._clock().timestamp() + wait_next)
+        next_task = task.model_copy(
+            update={"attempt": task.attempt + 1, "due_at": self._clock().timestamp() + wait_next}
+        )
         self._queue.send(next_task, math.ceil(wait_next))
         logger.info("webhook attempt failed; retry scheduled", extra={**log, "retryInSeconds": round(wait_next)})
         return Outcome.RETRY_SCHEDULED
