@@ -20,6 +20,8 @@ from execution_api.storage.items import (
     job_from_item,
     job_item,
     json_text,
+    prediction_note,
+    prediction_ref,
 )
 from execution_api.storage.keys import EXECUTION_SK, execution_of, execution_pk, item_key, job_id_of, job_sk
 from execution_api.storage.stream import ItemChange, item_change
@@ -123,6 +125,18 @@ def test_the_engines_attributes_are_read_into_the_job_record() -> None:
     assert (job.dependents, job.done_dependencies, job.failed_dependency) == (("k", "l"), ("a",), "b")
     assert (job.gate_token, job.prediction_ref, job.completed_at) == ("token-1", "ref-1", "2026-11-26T07:48:56.889Z")
     assert (job.result, job.error) == ({"outputs": [{"url": "s3://b/k"}]}, "Dependency job failed: b")
+
+
+@given(IDS, IDS, IDS)
+def test_the_prediction_noted_on_a_job_reads_back_by_its_ref(provider: str, prediction_id: str, ref: str) -> None:
+    # Given the note storage.predictions writes on a job item (the stored map: provider, id, ref)
+    note = prediction_note(provider, prediction_id, ref)
+    assert note == {"M": {"provider": {"S": provider}, "id": {"S": prediction_id}, "ref": {"S": ref}}}
+    # When the job item is read, whole or projected to the note alone, then the ref is found
+    item = job_item(Execution("e", "t", "pending", "c", "u", 1, ("j",), 1), Job("j", 0, "x", {}, (), None), "w")
+    assert job_from_item({**item, "prediction": note}).prediction_ref == ref
+    assert prediction_ref({"prediction": note}) == ref
+    assert prediction_ref({}) is None
 
 
 def test_a_job_without_engine_state_reads_as_a_fresh_one() -> None:

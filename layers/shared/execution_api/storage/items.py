@@ -137,11 +137,21 @@ def job_from_item(item: Item, with_params: bool = True) -> Job:
         done_dependencies=tuple(item["doneDependencies"]["SS"]) if "doneDependencies" in item else (),
         failed_dependency=item["failedDependency"]["S"] if "failedDependency" in item else None,
         gate_token=item["gateToken"]["S"] if "gateToken" in item else None,
-        prediction_ref=_prediction_ref(item) if "prediction" in item else None,
+        prediction_ref=prediction_ref(item) if "prediction" in item else None,
     )
 
 
-def _prediction_ref(item: Item) -> str | None:
-    """The ref of the provider prediction noted on a job item (storage.predictions writes the note)."""
-    ref: str | None = item["prediction"]["M"].get("ref", {}).get("S")
+# The job item's `prediction` map: which provider prediction runs the job (storage.predictions notes it; the
+# retried attempt and the cancel find the prediction by its ref).
+PREDICTION = "prediction"
+
+
+def prediction_note(provider: str, prediction_id: str, ref: str) -> Item:
+    """The `prediction` map noted on a job item."""
+    return {"M": {"provider": {"S": provider}, "id": {"S": prediction_id}, "ref": {"S": ref}}}
+
+
+def prediction_ref(item: Item) -> str | None:
+    """The ref of the prediction noted on a job item (whole or projected); None when none is."""
+    ref: str | None = item.get(PREDICTION, {}).get("M", {}).get("ref", {}).get("S")
     return ref
