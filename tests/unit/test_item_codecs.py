@@ -5,6 +5,7 @@ to what they say; keys split back into the ids they were made of."""
 from __future__ import annotations
 
 import json
+import re
 import string
 from typing import Any
 
@@ -25,7 +26,13 @@ from execution_api.storage.items import (
 )
 from execution_api.storage.keys import EXECUTION_SK, execution_of, execution_pk, item_key, job_id_of, job_sk
 from execution_api.storage.stream import ItemChange, item_change
-from execution_api.storage.webhook_state import claimed_webhook_state, webhook_delivery_from_item
+from execution_api.storage.webhook_state import (
+    attempt_update,
+    claim_update,
+    claimed_webhook_state,
+    enqueued_update,
+    webhook_delivery_from_item,
+)
 
 IDS = st.text(string.ascii_letters + string.digits + "_-", min_size=1, max_size=24)
 STATES = st.sampled_from(["pending", "processing", "completed", "failed", "cancelled"])
@@ -245,3 +252,42 @@ def test_a_claimed_webhook_state_reads_back_as_a_delivery_not_yet_queued() -> No
     state = claimed_webhook_state("msg_E1", "2026-11-26T07:48:56.889Z")
     assert webhook_delivery_from_item({"webhook": state}) == WebhookDelivery("msg_E1", attempts=0, enqueued=False)
     assert webhook_delivery_from_item({}) is None
+
+
+def apply(state: dict[str, Any], expression: str, values: dict[str, Any]) -> dict[str, Any]:
+    """What DynamoDB does with a `SET #w.field = :value, ...` on the `webhook` map (if_not_exists included)."""
+    fields = dict(state["M"])
+    for assignment in re.split(r", (?=#w\.)", expression.removeprefix("SET ")):
+        target, value = assignment.split(" = ")
+        field = target.removeprefix("#w.")
+        if value.startswith("if_not_exists("):
+            value = value.rstrip(")").split(", ")[1]
+            fields.setdefault(field, values[value])
+        else:
+            fields[field] = values[value]
+    return {"M": fields}
+
+
+@given(st.integers(1, 9), st.none() | st.integers(100, 599), st.none() | st.text(max_size=8), st.booleans())
+def test_each_update_of_the_webhook_map_reads_back_as_the_delivery_it_records(
+    attempt: int, status: int | None, error: str | None, delivered: bool
+) -> None:
+    # Given a claimed delivery, its message queued, then an attempt that was delivered or given up
+    claim = claim_update("msg_E1", "2026-11-26T07:48:56.889Z")
+    assert claim.expression == "SET #w = :w"
+    state = claim.values[":w"]
+    enqueued = enqueued_update("2026-11-26T07:48:57.000Z")
+    state = apply(state, enqueued.expression, enqueued.values)
+    update = attempt_update(attempt, status, error, "2026-11-26T07:49:00.000Z", delivered, not delivered)
+    state = apply(state, update.expression, update.values)
+    # When the map is read, then it is that delivery; no status or error is stored as NULL
+    moment = "2026-11-26T07:49:00.000Z"
+    assert webhook_delivery_from_item({"webhook": state}) == WebhookDelivery(
+        "msg_E1",
+        attempts=attempt,
+        last_status=status,
+        delivered_at=moment if delivered else None,
+        given_up_at=None if delivered else moment,
+        enqueued=True,
+    )
+    assert (state["M"]["lastError"] == {"NULL": True}) is (error is None)
