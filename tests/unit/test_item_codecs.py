@@ -109,6 +109,16 @@ def test_a_job_is_stored_with_its_params_text_as_intake_serialized_it() -> None:
     assert job_item(execution, job, "w")["params"] == {"S": '{"fps":23.976000}'}
 
 
+def test_sealed_params_are_stored_as_compact_ascii_escaped_json_text() -> None:
+    # Given a job with a credential sealed under a key that is not ASCII
+    execution = Execution("e", "t", "pending", "c", "u", 1, ("a",), 1)
+    job = Job("a", 0, "merge", {"clé": {"apiKey": "[sealed]"}}, (), None, sealed_params={"/clé/apiKey": 0})
+    # When it is stored, then the pointer is escaped as it always was, and reads back as it was
+    item = job_item(execution, job, "w")
+    assert item["sealedParams"] == {"S": '{"/cl\\u00e9/apiKey":0}'}
+    assert job_from_item(item).sealed_params == {"/clé/apiKey": 0}
+
+
 def test_the_engines_attributes_are_read_into_the_job_record() -> None:
     # Given a job item as the engine leaves it mid-run: dependents, a completed and a failed dependency,
     # a parked gate token, a prediction noted on it, a result and an error as JSON text
@@ -128,7 +138,8 @@ def test_the_engines_attributes_are_read_into_the_job_record() -> None:
     }
     # When it is read
     job = job_from_item(item)
-    # Then the record says it all
+    # Then the record says it all, and its repr leaves the gate's task token out
+    assert "token-1" not in repr(job)
     assert (job.dependents, job.done_dependencies, job.failed_dependency) == (("k", "l"), ("a",), "b")
     assert (job.gate_token, job.prediction_ref, job.completed_at) == ("token-1", "ref-1", "2026-11-26T07:48:56.889Z")
     assert (job.result, job.error) == ({"outputs": [{"url": "s3://b/k"}]}, "Dependency job failed: b")

@@ -108,6 +108,8 @@ def job_item(execution: Execution, job: Job, write_id: str) -> Item:
     if job.base_depends_on:
         item["baseDependsOn"] = _strings(job.base_depends_on)
     if job.sealed_params:
+        # Not json_text: sealedParams has always been stored ASCII-escaped (a pointer into a key `clé` is
+        # "/cl\u00e9"), and stored bytes do not change; both read back the same.
         item["sealedParams"] = {"S": json.dumps(job.sealed_params, separators=(",", ":"))}
     if job.send_webhook:  # the stream filter of per-job webhooks (docs/webhooks.md) reads this flag
         item["jobWebhook"] = {"BOOL": True}
