@@ -229,8 +229,8 @@ def serve(
     )  # the engine: streams and queues to the functions
     api = LocalApi(stack, authenticate=bool(api_key))  # loads the handlers, and so the layer's code
     if api_key:
-        from execution_api.api.authorizer import ApiKeyStore
         from execution_api.core.aws_clients import dynamodb_client
+        from execution_api.storage.api_keys import ApiKeyStore
 
         store = ApiKeyStore(dynamodb_client(), stack.names["ApiKeysTable"])
         if store.tenant_for(api_key) is None:
