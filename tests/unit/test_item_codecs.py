@@ -134,6 +134,7 @@ def test_the_engines_attributes_are_read_into_the_job_record() -> None:
         "prediction": {"M": {"provider": {"S": "fal"}, "id": {"S": "p1"}, "ref": {"S": "ref-1"}}},
         "result": {"S": json_text({"outputs": [{"url": "s3://b/k"}]})},
         "error": {"S": json_text("Dependency job failed: b")},
+        "startedAt": {"S": "2026-11-26T07:48:50.001Z"},
         "completedAt": {"S": "2026-11-26T07:48:56.889Z"},
     }
     # When it is read
@@ -142,6 +143,7 @@ def test_the_engines_attributes_are_read_into_the_job_record() -> None:
     assert "token-1" not in repr(job)
     assert (job.dependents, job.done_dependencies, job.failed_dependency) == (("k", "l"), ("a",), "b")
     assert (job.gate_token, job.prediction_ref, job.completed_at) == ("token-1", "ref-1", "2026-11-26T07:48:56.889Z")
+    assert job.started_at == "2026-11-26T07:48:50.001Z"
     assert (job.result, job.error) == ({"outputs": [{"url": "s3://b/k"}]}, "Dependency job failed: b")
 
 

@@ -29,6 +29,7 @@ class Job:
     sealed_params: dict[str, int] = field(default_factory=dict)  # JSON Pointer in params -> sealed value
     result: Any = None
     error: Any = None
+    started_at: str | None = None  # when its gate opened and it went to a worker (the engine writes it)
     completed_at: str | None = None  # when it ended, whatever the outcome (the engine writes it)
     send_webhook: bool = False  # params.sendJobWebhook is true and the execution has a webhook URL
     webhook_delivery: WebhookDelivery | None = None  # that job webhook's delivery, once the job ended

@@ -132,6 +132,7 @@ def job_from_item(item: Item, with_params: bool = True) -> Job:
         sealed_params=_read_json(item["sealedParams"]["S"])[0] if "sealedParams" in item else {},
         result=_read_json(item["result"]["S"])[0] if "result" in item else None,
         error=_read_json(item["error"]["S"])[0] if "error" in item else None,
+        started_at=item["startedAt"]["S"] if "startedAt" in item else None,
         completed_at=item["completedAt"]["S"] if "completedAt" in item else None,
         send_webhook="jobWebhook" in item,
         webhook_delivery=webhook_delivery_from_item(item) if "webhook" in item else None,
