@@ -93,7 +93,7 @@ def ids(*values: str) -> Any:
 def service(store: InMemoryExecutions, sealer: FakeSealer | None = None, *new_ids: str) -> SubmissionService:
     return SubmissionService(
         repository=store,
-        sealer=sealer or FakeSealer(),
+        cipher=sealer or FakeSealer(),
         retention_days=RETENTION_DAYS,
         new_id=ids(*(new_ids or (FIRST_ID, SECOND_ID))),
         clock=lambda: NOW,

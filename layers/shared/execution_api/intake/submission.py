@@ -30,13 +30,13 @@ class SubmissionService:
     def __init__(
         self,
         repository: ExecutionStore,
-        sealer: SecretSealer,
+        cipher: SecretSealer,
         retention_days: int,
         new_id: Callable[[], str] = nanoid,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._repository = repository
-        self._sealer = sealer
+        self._cipher = cipher
         self._retention_seconds = retention_days * SECONDS_PER_DAY
         self._new_id = new_id
         self._clock = clock
@@ -57,7 +57,7 @@ class SubmissionService:
         created_at = iso_millis(now)
         webhook_ciphertext = None
         if plan.webhook is not None and plan.webhook.secret is not None:
-            webhook_ciphertext = self._sealer.seal(execution_id, plan.webhook.secret)
+            webhook_ciphertext = self._cipher.seal(execution_id, plan.webhook.secret)
         execution = Execution(
             id=execution_id,
             tenant_id=tenant_id,
@@ -70,7 +70,7 @@ class SubmissionService:
             base_execution_id=base_id,
             webhook_url=normalized_webhook_url(plan.webhook.url) if plan.webhook else None,
             webhook_secret_ciphertext=webhook_ciphertext,
-            sealed_credentials=seal(self._sealer, execution_id, vault) if vault else None,
+            sealed_credentials=seal(self._cipher, execution_id, vault) if vault else None,
         )
         jobs = [
             Job(
@@ -136,6 +136,6 @@ def submission_service() -> SubmissionService:
     settings = load_settings(SubmitSettings)
     return SubmissionService(
         repository=ExecutionRepository(dynamodb_client(), settings.executions_table_name),
-        sealer=CredentialCipher(kms_client(), settings.credential_key_id),
+        cipher=CredentialCipher(kms_client(), settings.credential_key_id),
         retention_days=settings.execution_retention_days,
     )
