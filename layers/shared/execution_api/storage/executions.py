@@ -1,4 +1,4 @@
-"""ExecutionRepository: intake's and the status route's reads and writes of executions and their jobs: the
+"""ExecutionStore: intake's and the status route's reads and writes of executions and their jobs: the
 submission in transactions no reader sees half of, the sweep of abandoned ones, the status read.
 
 Keys are storage.keys' (one item per job, so a worker updates a job without rewriting the plan); items and
@@ -27,8 +27,8 @@ MAX_TRANSACTION_BYTES = 3_500_000  # below DynamoDB's 4 MB per transaction, with
 _NOT_EXISTS = "attribute_not_exists(pk)"
 
 
-class ExecutionStore(Protocol):
-    """What the submission and status services need of the executions table: ExecutionRepository is the
+class StoredExecutions(Protocol):
+    """What the submission and status services need of the executions table: ExecutionStore is the
     DynamoDB one, tests/unit/test_submission_and_status_services.py passes an in-memory one."""
 
     def create(self, execution: Execution, jobs: Sequence[Job]) -> None: ...
@@ -40,7 +40,7 @@ class ExecutionStore(Protocol):
     ) -> tuple[Execution, list[Job]] | None: ...
 
 
-class ExecutionRepository:
+class ExecutionStore:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name
@@ -227,4 +227,4 @@ def _marker_item(pk: str, execution: Execution, write_id: str) -> dict[str, Any]
     }
 
 
-__all__ = ["ExecutionRepository", "ExecutionStore"]
+__all__ = ["ExecutionStore", "StoredExecutions"]

@@ -26,7 +26,7 @@ from execution_api.storage.webhook_state import (
 )
 
 
-class WebhookDeliveryRepository:
+class WebhookDeliveryStore:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name
