@@ -598,6 +598,8 @@ def dynamodb_size(value: dict[str, Any]) -> int:
 
 
 def measure_status(rig: Rig) -> list[StatusRead]:
+    from execution_api.storage.keys import EXECUTION_SK, job_id_of, keys_of
+
     client = rig.handler_client
     sent: list[int] = [0]
     capacity: list[float] = []
@@ -630,7 +632,7 @@ def measure_status(rig: Rig) -> list[StatusRead]:
                 item
                 for page in rig.admin.get_paginator("scan").paginate(TableName=rig.table_name)
                 for item in page["Items"]
-                if item["sk"]["S"] == "EXECUTION" or item["sk"]["S"].startswith("JOB#")
+                if keys_of(item)[1] == EXECUTION_SK or job_id_of(keys_of(item)[1]) is not None
             ]
             item_bytes = sum(sum(len(k) + dynamodb_size(v) for k, v in item.items()) for item in items)
 

@@ -21,7 +21,7 @@ import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from moto import mock_aws
@@ -38,6 +38,9 @@ from local.stack import (
     use_local_credentials,
 )
 from local.template import ROOT
+
+if TYPE_CHECKING:
+    from execution_api.models.records import Job
 
 OUTPUT = ROOT / "docs" / "engine-benchmarks.md"
 # US East (N. Virginia) list prices.
@@ -62,10 +65,13 @@ class Rig:
         self.sources = EventSources(self.stack, endpoint)
         self.calls: Counter[str] = Counter()
         from execution_api.core.aws_clients import engine_dynamodb_client, stepfunctions_client
+        from execution_api.storage.jobs import JobStore
 
         for client in (engine_dynamodb_client(), stepfunctions_client()):
             client.meta.events.register("before-call", self._count)
-        self.table = boto3.resource("dynamodb", region_name="us-east-1").Table(self.stack.names["ExecutionsTable"])
+        # The bench reads the table through storage's codec, on a client of its own (its calls are not counted)
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        self.store = JobStore(dynamodb, self.stack.names["ExecutionsTable"])
         self.sfn = boto3.client("stepfunctions", region_name="us-east-1")
         submit = self.stack.function("SubmitExecutionFunction")
         self._submit = self.stack.handler(submit)
@@ -86,23 +92,25 @@ class Rig:
         if answer["statusCode"] != 202:
             raise RuntimeError(f"the submit handler answered {answer['statusCode']}: {answer['body'][:300]}")
         execution_id: str = json.loads(answer["body"])["id"]
-        pk = f"TENANT#local#EXECUTION#{execution_id}"
+        from execution_api.models.records import TERMINAL_STATES
+        from execution_api.storage.keys import execution_pk
+
+        pk = execution_pk("local", execution_id)
 
         def done() -> bool:
-            item = self.table.get_item(Key={"pk": pk, "sk": "EXECUTION"}, ConsistentRead=True)["Item"]
-            return item["status"] in ("completed", "failed", "cancelled")
+            execution = self.store.execution(pk)
+            return execution is not None and execution.status in TERMINAL_STATES
 
         assert self.sources.run_until(done, timeout_s=900, idle_s=0.005), execution_id
         elapsed = time.perf_counter() - started
         self.sources.run_until(lambda: not self.sources.busy(), 10)
         return execution_id, elapsed
 
-    def jobs(self, execution_id: str) -> dict[str, dict[str, Any]]:
-        from boto3.dynamodb.conditions import Key
+    def jobs(self, execution_id: str) -> dict[str, Job]:
+        from execution_api.storage.keys import execution_pk
 
-        pk = f"TENANT#local#EXECUTION#{execution_id}"
-        items = self.table.query(KeyConditionExpression=Key("pk").eq(pk), ConsistentRead=True)["Items"]
-        return {i["jobId"]: i for i in items if "jobId" in i}
+        _, jobs = self.store.execution_and_jobs(execution_pk("local", execution_id))
+        return {job.id: job for job in jobs}
 
     def dispatch_latencies(self, execution_id: str) -> list[float]:
         """Seconds from a job's last dependency completing to the job being marked processing (handed to
@@ -110,9 +118,11 @@ class Rig:
         jobs = self.jobs(execution_id)
         found = []
         for job in jobs.values():
-            if job.get("dependsOn") and "startedAt" in job:
-                ready = max(stamp(jobs[d]["completedAt"]) for d in job["dependsOn"])
-                found.append(stamp(job["startedAt"]) - ready)
+            if job.depends_on and job.started_at is not None:
+                completed = [jobs[d].completed_at for d in job.depends_on]
+                assert all(completed), (job.id, completed)  # it started: its dependencies ended
+                ready = max(stamp(moment) for moment in completed if moment)
+                found.append(stamp(job.started_at) - ready)
         return found
 
     def transitions(self, execution_id: str) -> int:
@@ -168,7 +178,7 @@ def measure(backend: str) -> str:
             calls = rig.calls - before_calls
             invocations = {k: v - before_invocations.get(k, 0) for k, v in rig.sources.invocations.items()}
             if name.endswith("chain"):
-                missing = [j for j, item in rig.jobs(execution_id).items() if "startedAt" not in item]
+                missing = [j for j, job in rig.jobs(execution_id).items() if job.started_at is None]
                 assert not missing, (backend, rig.jobs(execution_id)[missing[0]])
                 # In a chain nothing waits for a Map slot: each hand-off waits only for its dependency.
                 latencies = rig.dispatch_latencies(execution_id)

@@ -26,7 +26,6 @@ import json
 import math
 import os
 import random
-import re
 import shutil
 import signal
 import socket
@@ -52,7 +51,6 @@ STOP_TIMEOUT = 20.0
 REQUEST_TIMEOUT = 60.0
 DRAIN_TIMEOUT = 600.0  # seconds the engine gets, after the last POST, to run every one-job plan
 EXECUTIONS_TABLE = "ExecutionsTable"  # what `make run` names the template's table (docs/data-model.md)
-EXECUTION_PK = re.compile(r"^TENANT#(?P<tenant>[^#]+)#EXECUTION#(?P<id>.+)$")
 OPERATIONS = ("generateVideo", "merge", "addSubtitles", "generate", "upscale", "transcode")
 
 
@@ -486,6 +484,10 @@ def scan_executions(backend_port: int) -> tuple[dict[str, int], Counter[str], in
     """(execution id -> totalJobs of each execution item, job items per execution id, items in all)."""
     import boto3
 
+    sys.path.insert(0, str(ROOT / "layers" / "shared"))  # the table is read through storage's codecs
+    from execution_api.storage.items import execution_from_item
+    from execution_api.storage.keys import EXECUTION_SK, execution_of, job_id_of, keys_of
+
     client = boto3.client(
         "dynamodb",
         endpoint_url=f"http://{HOST}:{backend_port}",
@@ -496,16 +498,17 @@ def scan_executions(backend_port: int) -> tuple[dict[str, int], Counter[str], in
     executions: dict[str, int] = {}
     jobs: Counter[str] = Counter()
     items = 0
-    for page in client.get_paginator("scan").paginate(
-        TableName=EXECUTIONS_TABLE, ConsistentRead=True, ProjectionExpression="pk, sk, totalJobs"
-    ):
+    for page in client.get_paginator("scan").paginate(TableName=EXECUTIONS_TABLE, ConsistentRead=True):
         for item in page["Items"]:
             items += 1
-            match = EXECUTION_PK.match(item["pk"]["S"])
-            execution_id = match["id"] if match else item["pk"]["S"]
-            if item["sk"]["S"] == "EXECUTION":
-                executions[execution_id] = int(item.get("totalJobs", {}).get("N", "-1"))
-            elif item["sk"]["S"].startswith("JOB#"):
+            pk, sk = keys_of(item)
+            try:
+                _, execution_id = execution_of(pk)
+            except ValueError:  # a submission marker or a prediction: counted, no execution's
+                execution_id = pk
+            if sk == EXECUTION_SK:
+                executions[execution_id] = execution_from_item(item).total_jobs
+            elif job_id_of(sk) is not None:
                 jobs[execution_id] += 1
     return executions, jobs, items
 

@@ -233,8 +233,8 @@ def serve(
     backend_server = BackendWithEventSources(backend_server, stack, endpoint, own_process=engine_process)
     api = LocalApi(stack, authenticate=bool(api_key))  # loads the handlers, and so the layer's code
     if api_key:
-        from execution_api.api.authorizer import ApiKeyStore
         from execution_api.core.aws_clients import dynamodb_client
+        from execution_api.storage.api_keys import ApiKeyStore
 
         store = ApiKeyStore(dynamodb_client(), stack.names["ApiKeysTable"])
         if store.tenant_for(api_key) is None:

@@ -15,7 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from execution_api.api.authorizer import ApiKeyStore, KeyGrant
+from execution_api.storage.api_keys import ApiKeyStore, KeyGrant
 from local.stack import FakeLambdaContext, apply_environment, forget_cached_configuration, provision
 from local.template import Template
 from tools import api_keys

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from execution_api.providers.checker import LEASE_SECONDS
 from execution_api.storage.api_keys import TENANT_ID
-from execution_api.storage.executions import execution_pk
+from execution_api.storage.keys import execution_pk
 from execution_api.storage.provider_keys import ProviderKeyStore
 from local.template import Template, evaluate
 from tests.test_template import statements

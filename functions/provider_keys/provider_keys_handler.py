@@ -17,11 +17,13 @@ from execution_api.core.aws_clients import dynamodb_client, kms_client
 from execution_api.core.container import per_container
 from execution_api.core.errors import MalformedRequest, ProviderKeyNotFound, ProviderNotFound
 from execution_api.core.observability import logger, tracer
+from execution_api.core.sealing import ProviderKeyCipher
 from execution_api.core.settings import ApiSettings, load_settings
 from execution_api.intake.validation import parse_body
 from execution_api.models.response import PROBLEM_RESPONSES
 from execution_api.providers import catalog
-from execution_api.storage.provider_keys import ProviderKeyCipher, ProviderKeyStore, StoredKey, last_four
+from execution_api.providers.keys import last_four
+from execution_api.storage.provider_keys import ProviderKeyStore, StoredKey
 
 MAX_KEY_CHARACTERS = 1024
 

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from execution_api.api.authorizer import ApiKeyStore, hash_api_key
+from execution_api.storage.api_keys import ApiKeyStore, hash_api_key
 from local.stack import FakeLambdaContext, LocalDeployment
 from tests.support import Api, plan, stored_items
 

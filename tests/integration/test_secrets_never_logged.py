@@ -148,9 +148,10 @@ def test_a_deployment_key_and_an_opened_tenant_key_are_never_logged_even_at_debu
         assert api.call("ProviderKeysFunction", put).status == 200
         # When a worker reads the deployment key (GetSecretValue) and opens the tenant's (KMS Decrypt)
         from execution_api.core.aws_clients import engine_dynamodb_client, kms_client
+        from execution_api.core.sealing import ProviderKeyCipher
         from execution_api.providers.executor import tenant_key_reader
         from execution_api.providers.wiring import _deployment_keys
-        from execution_api.storage.provider_keys import ProviderKeyCipher, ProviderKeyStore
+        from execution_api.storage.provider_keys import ProviderKeyStore
 
         assert _deployment_keys()("replicate") == deployment_key
         table, key_id = aws.names["ExecutionsTable"], aws.attributes[("CredentialKey", "Arn")]

@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from execution_api.models.response import ExecutionStatus
-from execution_api.storage.executions import ExecutionRepository
+from execution_api.storage.executions import ExecutionStore
 from local.stack import LocalDeployment
 from tests.support import Api, event_file, plan
 
@@ -191,7 +191,7 @@ def test_the_answer_is_the_execution_status_models_byte_for_byte(
     # When the status is read through the handler
     answer = api.status(execution_id)
     # Then its body is the model's dump of the same stored records (docs/openapi.json's schema), byte for byte
-    stored = ExecutionRepository(client, table).get("local", execution_id, with_params=False)
+    stored = ExecutionStore(client, table).get("local", execution_id, with_params=False)
     assert stored is not None
     assert answer.status == 200
     assert answer.raw == ExecutionStatus.of(*stored).model_dump_json(by_alias=True).encode("utf-8")

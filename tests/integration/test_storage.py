@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 from execution_api.core.aws_clients import dynamodb_client, kms_client
 from execution_api.intake.submission import submission_service
-from execution_api.storage.executions import ExecutionRepository
+from execution_api.storage.executions import ExecutionStore
 from local.stack import LocalDeployment
 from tests.support import Api, chain, fail_call, plan, table_items
 
@@ -65,7 +65,7 @@ def test_a_reader_never_sees_a_partly_written_large_execution(
 ) -> None:
     # Given a reader that looks after every transaction of a 250-job submission
     client = dynamodb_client()
-    reader = ExecutionRepository(client, aws.names["ExecutionsTable"])
+    reader = ExecutionStore(client, aws.names["ExecutionsTable"])
     real = client.transact_write_items
     seen: list[int | None] = []
 

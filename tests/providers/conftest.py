@@ -17,13 +17,14 @@ from tests.providers.fakes import ElevenLabsFake, FalFake, ReplicateFake, servin
 
 if TYPE_CHECKING:  # imported by the fixture: Powertools reads its settings when execution_api.core.observability is
     # imported, and this conftest is imported before the root conftest puts the template's settings in place.
+    from execution_api.core.sealing import ProviderKeyCipher
     from execution_api.engine.executors import JobRequest
     from execution_api.providers.callbacks import CallbackService
     from execution_api.providers.checker import PredictionChecker
     from execution_api.providers.executor import ProviderExecutor
     from execution_api.providers.settings import ProviderSettings
     from execution_api.storage.predictions import PredictionStore
-    from execution_api.storage.provider_keys import ProviderKeyCipher, ProviderKeyStore
+    from execution_api.storage.provider_keys import ProviderKeyStore
 
 TOKEN = "task-token-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
@@ -121,7 +122,7 @@ class Harness:
 
 @pytest.fixture
 def providers(aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    from execution_api.core.sealing import CredentialCipher
+    from execution_api.core.sealing import CredentialCipher, ProviderKeyCipher
     from execution_api.engine.step_functions import StepFunctions
     from execution_api.providers.callbacks import CallbackService
     from execution_api.providers.checker import PredictionChecker, job_credentials, stored_job_status
@@ -131,7 +132,7 @@ def providers(aws: LocalDeployment, monkeypatch: pytest.MonkeyPatch) -> Iterator
     from execution_api.providers.transport import Transport
     from execution_api.storage.jobs import JobStore
     from execution_api.storage.predictions import PredictionStore
-    from execution_api.storage.provider_keys import ProviderKeyCipher, ProviderKeyStore
+    from execution_api.storage.provider_keys import ProviderKeyStore
 
     with serving(ReplicateFake()) as rep, serving(FalFake()) as fal, serving(ElevenLabsFake()) as eleven:
         assert isinstance(rep, ReplicateFake)

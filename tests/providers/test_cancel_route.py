@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from execution_api.engine.executors import JobDeferred, JobRequest
 from execution_api.providers.checks import enqueue_checks
-from execution_api.storage.executions import execution_pk
+from execution_api.storage.keys import execution_pk
 from tests.integration.test_route_ids_and_cancel_answer import cancel
 from tests.providers.conftest import TOKEN, Harness
 from tests.providers.test_predictions import KEY, SEEDANCE

@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 from pydantic import SecretStr
 
 from execution_api.engine.executors import JobDeferred, JobFailed
-from execution_api.storage.provider_keys import choose_key, last_four
+from execution_api.providers.keys import choose_key, last_four
 from tests.providers.conftest import Harness
 from tests.providers.fakes import MP3, Scripted
 
@@ -49,6 +49,17 @@ def test_keys_are_chosen_in_the_documented_order(
     params = {"apiKey": params_key} if params_key is not None else {}
     keys = {"fal": execution_key} if execution_key else {}
     assert choose_key("fal", params, keys, lambda: tenant_key, lambda: deployment_key) == chosen
+
+
+def test_a_tenants_key_opens_only_for_its_tenant_and_provider(providers: Harness) -> None:
+    # Given a key sealed for tenant-a's replicate (KMS context {tenantId, provider})
+    sealed = providers.key_cipher.seal("tenant-a", "replicate", SecretStr("r8_secret_key_1234"))
+    assert b"r8_secret_key_1234" not in sealed
+    # When it is unsealed, then only under the same tenant and provider
+    assert providers.key_cipher.unseal("tenant-a", "replicate", sealed).get_secret_value() == "r8_secret_key_1234"
+    for tenant, provider in (("tenant-b", "replicate"), ("tenant-a", "fal")):
+        with pytest.raises(ClientError):
+            providers.key_cipher.unseal(tenant, provider, sealed)
 
 
 def test_speech_is_stored_in_the_bucket_with_the_api_fields(providers: Harness) -> None:

@@ -5,6 +5,7 @@ to what they say; keys split back into the ids they were made of."""
 from __future__ import annotations
 
 import json
+import re
 import string
 from typing import Any
 
@@ -20,10 +21,18 @@ from execution_api.storage.items import (
     job_from_item,
     job_item,
     json_text,
+    prediction_note,
+    prediction_ref,
 )
 from execution_api.storage.keys import EXECUTION_SK, execution_of, execution_pk, item_key, job_id_of, job_sk
 from execution_api.storage.stream import ItemChange, item_change
-from execution_api.storage.webhook_state import claimed_webhook_state, webhook_delivery_from_item
+from execution_api.storage.webhook_state import (
+    attempt_update,
+    claim_update,
+    claimed_webhook_state,
+    enqueued_update,
+    webhook_delivery_from_item,
+)
 
 IDS = st.text(string.ascii_letters + string.digits + "_-", min_size=1, max_size=24)
 STATES = st.sampled_from(["pending", "processing", "completed", "failed", "cancelled"])
@@ -100,6 +109,16 @@ def test_a_job_is_stored_with_its_params_text_as_intake_serialized_it() -> None:
     assert job_item(execution, job, "w")["params"] == {"S": '{"fps":23.976000}'}
 
 
+def test_sealed_params_are_stored_as_compact_ascii_escaped_json_text() -> None:
+    # Given a job with a credential sealed under a key that is not ASCII
+    execution = Execution("e", "t", "pending", "c", "u", 1, ("a",), 1)
+    job = Job("a", 0, "merge", {"clé": {"apiKey": "[sealed]"}}, (), None, sealed_params={"/clé/apiKey": 0})
+    # When it is stored, then the pointer is escaped as it always was, and reads back as it was
+    item = job_item(execution, job, "w")
+    assert item["sealedParams"] == {"S": '{"/cl\\u00e9/apiKey":0}'}
+    assert job_from_item(item).sealed_params == {"/clé/apiKey": 0}
+
+
 def test_the_engines_attributes_are_read_into_the_job_record() -> None:
     # Given a job item as the engine leaves it mid-run: dependents, a completed and a failed dependency,
     # a parked gate token, a prediction noted on it, a result and an error as JSON text
@@ -115,14 +134,29 @@ def test_the_engines_attributes_are_read_into_the_job_record() -> None:
         "prediction": {"M": {"provider": {"S": "fal"}, "id": {"S": "p1"}, "ref": {"S": "ref-1"}}},
         "result": {"S": json_text({"outputs": [{"url": "s3://b/k"}]})},
         "error": {"S": json_text("Dependency job failed: b")},
+        "startedAt": {"S": "2026-11-26T07:48:50.001Z"},
         "completedAt": {"S": "2026-11-26T07:48:56.889Z"},
     }
     # When it is read
     job = job_from_item(item)
-    # Then the record says it all
+    # Then the record says it all, and its repr leaves the gate's task token out
+    assert "token-1" not in repr(job)
     assert (job.dependents, job.done_dependencies, job.failed_dependency) == (("k", "l"), ("a",), "b")
     assert (job.gate_token, job.prediction_ref, job.completed_at) == ("token-1", "ref-1", "2026-11-26T07:48:56.889Z")
+    assert job.started_at == "2026-11-26T07:48:50.001Z"
     assert (job.result, job.error) == ({"outputs": [{"url": "s3://b/k"}]}, "Dependency job failed: b")
+
+
+@given(IDS, IDS, IDS)
+def test_the_prediction_noted_on_a_job_reads_back_by_its_ref(provider: str, prediction_id: str, ref: str) -> None:
+    # Given the note storage.predictions writes on a job item (the stored map: provider, id, ref)
+    note = prediction_note(provider, prediction_id, ref)
+    assert note == {"M": {"provider": {"S": provider}, "id": {"S": prediction_id}, "ref": {"S": ref}}}
+    # When the job item is read, whole or projected to the note alone, then the ref is found
+    item = job_item(Execution("e", "t", "pending", "c", "u", 1, ("j",), 1), Job("j", 0, "x", {}, (), None), "w")
+    assert job_from_item({**item, "prediction": note}).prediction_ref == ref
+    assert prediction_ref({"prediction": note}) == ref
+    assert prediction_ref({}) is None
 
 
 def test_a_job_without_engine_state_reads_as_a_fresh_one() -> None:
@@ -231,3 +265,42 @@ def test_a_claimed_webhook_state_reads_back_as_a_delivery_not_yet_queued() -> No
     state = claimed_webhook_state("msg_E1", "2026-11-26T07:48:56.889Z")
     assert webhook_delivery_from_item({"webhook": state}) == WebhookDelivery("msg_E1", attempts=0, enqueued=False)
     assert webhook_delivery_from_item({}) is None
+
+
+def apply(state: dict[str, Any], expression: str, values: dict[str, Any]) -> dict[str, Any]:
+    """What DynamoDB does with a `SET #w.field = :value, ...` on the `webhook` map (if_not_exists included)."""
+    fields = dict(state["M"])
+    for assignment in re.split(r", (?=#w\.)", expression.removeprefix("SET ")):
+        target, value = assignment.split(" = ")
+        field = target.removeprefix("#w.")
+        if value.startswith("if_not_exists("):
+            value = value.rstrip(")").split(", ")[1]
+            fields.setdefault(field, values[value])
+        else:
+            fields[field] = values[value]
+    return {"M": fields}
+
+
+@given(st.integers(1, 9), st.none() | st.integers(100, 599), st.none() | st.text(max_size=8), st.booleans())
+def test_each_update_of_the_webhook_map_reads_back_as_the_delivery_it_records(
+    attempt: int, status: int | None, error: str | None, delivered: bool
+) -> None:
+    # Given a claimed delivery, its message queued, then an attempt that was delivered or given up
+    claim = claim_update("msg_E1", "2026-11-26T07:48:56.889Z")
+    assert claim.expression == "SET #w = :w"
+    state = claim.values[":w"]
+    enqueued = enqueued_update("2026-11-26T07:48:57.000Z")
+    state = apply(state, enqueued.expression, enqueued.values)
+    update = attempt_update(attempt, status, error, "2026-11-26T07:49:00.000Z", delivered, not delivered)
+    state = apply(state, update.expression, update.values)
+    # When the map is read, then it is that delivery; no status or error is stored as NULL
+    moment = "2026-11-26T07:49:00.000Z"
+    assert webhook_delivery_from_item({"webhook": state}) == WebhookDelivery(
+        "msg_E1",
+        attempts=attempt,
+        last_status=status,
+        delivered_at=moment if delivered else None,
+        given_up_at=None if delivered else moment,
+        enqueued=True,
+    )
+    assert (state["M"]["lastError"] == {"NULL": True}) is (error is None)

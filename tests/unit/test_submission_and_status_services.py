@@ -1,5 +1,5 @@
 """SubmissionService and StatusService against in-memory fakes of the executions table and the sealer
-(ExecutionStore and SecretSealer, the protocols the real repository and KMS cipher satisfy), and the
+(StoredExecutions and SecretSealer, the protocols the real store and KMS cipher satisfy), and the
 Idempotency-Key wrapper against an in-memory Powertools persistence layer: no AWS, no network."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Couldn't determine the remaining
 
 
 class InMemoryExecutions:
-    """An ExecutionStore in a dict, keyed by tenant and execution id as the table is; it records each read."""
+    """An StoredExecutions in a dict, keyed by tenant and execution id as the table is; it records each read."""
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], tuple[Execution, list[Job]]] = {}
@@ -92,8 +92,8 @@ def ids(*values: str) -> Any:
 
 def service(store: InMemoryExecutions, sealer: FakeSealer | None = None, *new_ids: str) -> SubmissionService:
     return SubmissionService(
-        repository=store,
-        sealer=sealer or FakeSealer(),
+        store=store,
+        cipher=sealer or FakeSealer(),
         retention_days=RETENTION_DAYS,
         new_id=ids(*(new_ids or (FIRST_ID, SECOND_ID))),
         clock=lambda: NOW,

@@ -9,18 +9,7 @@ from typing import Self
 from execution_api.core.aws_clients import dynamodb_client
 from execution_api.core.container import per_container
 from execution_api.core.environment import load_settings, required_variable
-from execution_api.storage.api_keys import KEY_PREFIX, TENANT_ID, ApiKeyStore, KeyGrant, hash_api_key, new_api_key
-
-__all__ = [
-    "KEY_PREFIX",
-    "TENANT_ID",
-    "ApiKeyStore",
-    "AuthorizerSettings",
-    "KeyGrant",
-    "api_key_store",
-    "hash_api_key",
-    "new_api_key",
-]
+from execution_api.storage.api_keys import ApiKeyStore
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from execution_api.core.container import per_container
 from execution_api.core.environment import load_settings, text_variable
 from execution_api.core.errors import ExecutionNotFound, check_execution_id
 from execution_api.models.records import Execution, Job
-from execution_api.storage.executions import ExecutionRepository, ExecutionStore
+from execution_api.storage.executions import ExecutionStore, StoredExecutions
 
 
 @dataclass(frozen=True)
@@ -32,13 +32,13 @@ class StatusSettings:
 
 
 class StatusService:
-    def __init__(self, repository: ExecutionStore) -> None:
-        self._repository = repository
+    def __init__(self, store: StoredExecutions) -> None:
+        self._store = store
 
     def status(self, tenant_id: str, execution_id: str) -> tuple[Execution, list[Job]]:
         """The execution and its jobs in plan order, in one Query where the items fit its 1 MB page; the
         jobs' params are not decoded (no status shows them). ExecutionNotFound for an unknown or foreign id."""
-        found = self._repository.get(tenant_id, check_execution_id(execution_id), with_params=False)
+        found = self._store.get(tenant_id, check_execution_id(execution_id), with_params=False)
         if found is None:
             raise ExecutionNotFound(execution_id)
         return found
@@ -47,4 +47,4 @@ class StatusService:
 @per_container
 def status_service() -> StatusService:
     settings = load_settings(StatusSettings)
-    return StatusService(ExecutionRepository(dynamodb_client(), settings.executions_table_name))
+    return StatusService(ExecutionStore(dynamodb_client(), settings.executions_table_name))

@@ -20,7 +20,7 @@ from execution_api.core.settings import SubmitSettings, load_settings
 from execution_api.intake.rules import pointer
 from execution_api.models.plan import ExecutionPlan, PlannedJob
 from execution_api.models.records import Execution, Job
-from execution_api.storage.executions import ExecutionRepository, ExecutionStore
+from execution_api.storage.executions import ExecutionStore, StoredExecutions
 from execution_api.webhooks.urls import normalized_webhook_url
 
 SECONDS_PER_DAY = 86_400
@@ -29,14 +29,14 @@ SECONDS_PER_DAY = 86_400
 class SubmissionService:
     def __init__(
         self,
-        repository: ExecutionStore,
-        sealer: SecretSealer,
+        store: StoredExecutions,
+        cipher: SecretSealer,
         retention_days: int,
         new_id: Callable[[], str] = nanoid,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._repository = repository
-        self._sealer = sealer
+        self._store = store
+        self._cipher = cipher
         self._retention_seconds = retention_days * SECONDS_PER_DAY
         self._new_id = new_id
         self._clock = clock
@@ -57,7 +57,7 @@ class SubmissionService:
         created_at = iso_millis(now)
         webhook_ciphertext = None
         if plan.webhook is not None and plan.webhook.secret is not None:
-            webhook_ciphertext = self._sealer.seal(execution_id, plan.webhook.secret)
+            webhook_ciphertext = self._cipher.seal(execution_id, plan.webhook.secret)
         execution = Execution(
             id=execution_id,
             tenant_id=tenant_id,
@@ -70,7 +70,7 @@ class SubmissionService:
             base_execution_id=base_id,
             webhook_url=normalized_webhook_url(plan.webhook.url) if plan.webhook else None,
             webhook_secret_ciphertext=webhook_ciphertext,
-            sealed_credentials=seal(self._sealer, execution_id, vault) if vault else None,
+            sealed_credentials=seal(self._cipher, execution_id, vault) if vault else None,
         )
         jobs = [
             Job(
@@ -88,7 +88,7 @@ class SubmissionService:
             )
             for job, (params, sealed) in zip(plan.jobs, taken, strict=True)
         ]
-        self._repository.create(execution, jobs)
+        self._store.create(execution, jobs)
         return execution, jobs
 
     def _base_jobs(self, plan: ExecutionPlan, tenant_id: str) -> dict[str, Job]:
@@ -100,9 +100,9 @@ class SubmissionService:
         if not EXECUTION_ID.fullmatch(base_id):
             pass
         elif wanted:
-            found = self._repository.get(tenant_id, base_id)
+            found = self._store.get(tenant_id, base_id)
             base_jobs = found[1] if found else None
-        elif self._repository.exists(tenant_id, base_id):
+        elif self._store.exists(tenant_id, base_id):
             base_jobs = []
         if base_jobs is None:
             message = f"no execution '{base_id}' to build on"
@@ -135,7 +135,7 @@ def submission_service() -> SubmissionService:
     """The submission service wired to DynamoDB and KMS, once per container."""
     settings = load_settings(SubmitSettings)
     return SubmissionService(
-        repository=ExecutionRepository(dynamodb_client(), settings.executions_table_name),
-        sealer=CredentialCipher(kms_client(), settings.credential_key_id),
+        store=ExecutionStore(dynamodb_client(), settings.executions_table_name),
+        cipher=CredentialCipher(kms_client(), settings.credential_key_id),
         retention_days=settings.execution_retention_days,
     )

@@ -29,6 +29,7 @@ class Job:
     sealed_params: dict[str, int] = field(default_factory=dict)  # JSON Pointer in params -> sealed value
     result: Any = None
     error: Any = None
+    started_at: str | None = None  # when its gate opened and it went to a worker (the engine writes it)
     completed_at: str | None = None  # when it ended, whatever the outcome (the engine writes it)
     send_webhook: bool = False  # params.sendJobWebhook is true and the execution has a webhook URL
     webhook_delivery: WebhookDelivery | None = None  # that job webhook's delivery, once the job ended
@@ -36,7 +37,9 @@ class Job:
     dependents: tuple[str, ...] = ()  # the in-plan jobs that depend on this one
     done_dependencies: tuple[str, ...] = ()  # the in-plan dependencies completed so far
     failed_dependency: str | None = None  # the first dependency that failed
-    gate_token: str | None = None  # the task token of the job's gate, parked while it waits
+    # The task token of the job's gate, parked while it waits: a credential of Step Functions, kept out of repr
+    # (and so out of any log or error that shows the record).
+    gate_token: str | None = field(default=None, repr=False)
     prediction_ref: str | None = None  # the provider prediction that runs it, if any
     # At intake, `params` as exact JSON text (exact_json.dumps), already serialized; else None. Stored in
     # place of `params`: whoever makes a Job with other params sets it to None (replace() would copy it).

@@ -16,13 +16,14 @@ from typing import Any
 from pydantic import SecretStr
 
 from execution_api.core.observability import logger
-from execution_api.core.sealing import REPLICATE_WEBHOOK, CredentialCipher
+from execution_api.core.sealing import REPLICATE_WEBHOOK, CredentialCipher, ProviderKeyCipher
 from execution_api.engine.executors import Executor, JobDeferred, JobFailed, JobRequest
 from execution_api.engine.params import float_numbers
 from execution_api.providers import catalog
 from execution_api.providers.catalog import LOCAL, ModelProblem, Route
 from execution_api.providers.elevenlabs import ElevenLabsClient
 from execution_api.providers.fal import FalClient
+from execution_api.providers.keys import choose_key, missing_key_message
 from execution_api.providers.prediction import PredictionClient
 from execution_api.providers.replicate import ReplicateClient
 from execution_api.providers.settings import ProviderSettings
@@ -30,7 +31,7 @@ from execution_api.providers.transport import Transport
 from execution_api.storage.keys import execution_pk
 from execution_api.storage.outputs import OutputLinks, output_key, reference
 from execution_api.storage.predictions import PredictionRecord, PredictionStore, new_ref
-from execution_api.storage.provider_keys import ProviderKeyCipher, ProviderKeyStore, choose_key, missing_key_message
+from execution_api.storage.provider_keys import ProviderKeyStore
 
 RETENTION_SECONDS = 90 * 86_400  # a prediction record outlives its execution's items by no more than they live
 
@@ -47,7 +48,7 @@ def prediction_client(provider: str, transport: Transport, settings: ProviderSet
 class ProviderExecutor:
     settings: ProviderSettings
     s3: Any
-    sealer: CredentialCipher  # seals the task token and key under the execution's context (KMS)
+    cipher: CredentialCipher  # seals the task token and key under the execution's context (KMS)
     predictions: PredictionStore
     tenant_keys: Callable[[str, str], str | None]  # (tenant, provider) -> the tenant's stored key, opened
     deployment_keys: Callable[[str], str | None]  # provider -> the deployment's secret, if any
@@ -89,9 +90,9 @@ class ProviderExecutor:
         pending = self.predictions.pending_for_job(execution_pk(job.tenant_id, job.execution_id), job.job_id)
         if pending is None:
             return False
-        opened = json.loads(self.sealer.unseal(job.execution_id, pending.sealed).get_secret_value())
+        opened = json.loads(self.cipher.unseal(job.execution_id, pending.sealed).get_secret_value())
         opened["taskToken"] = job.task_token
-        resealed = self.sealer.seal(job.execution_id, SecretStr(json.dumps(opened)))
+        resealed = self.cipher.seal(job.execution_id, SecretStr(json.dumps(opened)))
         if not self.predictions.reseal(pending.ref, resealed):
             return False  # settled meanwhile (its answer went to the old token): this attempt runs anew
         logger.info("retried attempt adopts its running prediction", extra={"provider": pending.provider})
@@ -124,10 +125,10 @@ class ProviderExecutor:
             _signing_secret(transport, self.settings) if callback_url and route.provider == "replicate" else ""
         )
         secrets = {"taskToken": job.task_token, "apiKey": key}
-        sealed = self.sealer.seal(job.execution_id, SecretStr(json.dumps(secrets)))
+        sealed = self.cipher.seal(job.execution_id, SecretStr(json.dumps(secrets)))
         # Apart, for the callback route: the one secret it may open (docs/security.md, "Credentials ...").
         sealed_signing_secret = (
-            self.sealer.seal(job.execution_id, SecretStr(signing_secret), purpose=REPLICATE_WEBHOOK)
+            self.cipher.seal(job.execution_id, SecretStr(signing_secret), purpose=REPLICATE_WEBHOOK)
             if signing_secret
             else b""
         )
@@ -193,6 +194,6 @@ def _signing_secret(transport: Transport, settings: ProviderSettings) -> str:
 def tenant_key_reader(store: ProviderKeyStore, cipher: ProviderKeyCipher) -> Callable[[str, str], str | None]:
     def read(tenant_id: str, provider: str) -> str | None:
         stored = store.get(tenant_id, provider)
-        return cipher.open(tenant_id, provider, stored.sealed).get_secret_value() if stored else None
+        return cipher.unseal(tenant_id, provider, stored.sealed).get_secret_value() if stored else None
 
     return read

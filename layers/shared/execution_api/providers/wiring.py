@@ -13,18 +13,19 @@ from botocore.exceptions import ClientError
 from execution_api.core.aws_errors import is_retryable
 from execution_api.core.container import per_container
 from execution_api.core.observability import logger
-from execution_api.core.sealing import CredentialCipher
+from execution_api.core.sealing import CredentialCipher, ProviderKeyCipher
 from execution_api.core.settings import load_settings
 from execution_api.engine.executors import Executor, JobFailed
 from execution_api.providers.callbacks import CallbackService
 from execution_api.providers.checker import PredictionChecker, job_credentials, stored_job_status
 from execution_api.providers.checks import check_message
 from execution_api.providers.executor import ProviderExecutor, prediction_client, tenant_key_reader
+from execution_api.providers.keys import environment_key
 from execution_api.providers.settings import PredictionSettings, ProviderSettings
 from execution_api.providers.signatures import FalKeys
 from execution_api.providers.transport import Transport
 from execution_api.storage.predictions import PredictionStore
-from execution_api.storage.provider_keys import ProviderKeyCipher, ProviderKeyStore, environment_key
+from execution_api.storage.provider_keys import ProviderKeyStore
 
 
 def _settings() -> ProviderSettings:

@@ -1,4 +1,4 @@
-"""ExecutionRepository: intake's and the status route's reads and writes of executions and their jobs: the
+"""ExecutionStore: intake's and the status route's reads and writes of executions and their jobs: the
 submission in transactions no reader sees half of, the sweep of abandoned ones, the status read.
 
 Keys are storage.keys' (one item per job, so a worker updates a job without rewriting the plan); items and
@@ -19,8 +19,7 @@ from execution_api.core.errors import StorageUnavailable
 from execution_api.core.observability import logger
 from execution_api.models.records import Execution, Job
 from execution_api.storage.items import execution_from_item, execution_item, job_from_item, job_item
-from execution_api.storage.keys import EXECUTION_SK, JOB_SK_PREFIX, PENDING_PK, execution_pk
-from execution_api.storage.keys import item_key as _key
+from execution_api.storage.keys import EXECUTION_SK, JOB_SK_PREFIX, PENDING_PK, execution_pk, item_key
 
 _position = attrgetter("position")
 MAX_TRANSACTION_ITEMS = 100  # DynamoDB's limit on actions per TransactWriteItems
@@ -28,8 +27,8 @@ MAX_TRANSACTION_BYTES = 3_500_000  # below DynamoDB's 4 MB per transaction, with
 _NOT_EXISTS = "attribute_not_exists(pk)"
 
 
-class ExecutionStore(Protocol):
-    """What the submission and status services need of the executions table: ExecutionRepository is the
+class StoredExecutions(Protocol):
+    """What the submission and status services need of the executions table: ExecutionStore is the
     DynamoDB one, tests/unit/test_submission_and_status_services.py passes an in-memory one."""
 
     def create(self, execution: Execution, jobs: Sequence[Job]) -> None: ...
@@ -41,7 +40,7 @@ class ExecutionStore(Protocol):
     ) -> tuple[Execution, list[Job]] | None: ...
 
 
-class ExecutionRepository:
+class ExecutionStore:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name
@@ -94,7 +93,7 @@ class ExecutionRepository:
         return {
             "Delete": {
                 "TableName": self._table,
-                "Key": _key(marker["pk"]["S"], marker["sk"]["S"]),
+                "Key": item_key(marker["pk"]["S"], marker["sk"]["S"]),
                 "ConditionExpression": "writeId = :writeId",
                 "ExpressionAttributeValues": {":writeId": marker["writeId"]},
             }
@@ -132,7 +131,7 @@ class ExecutionRepository:
         try:
             found = self._client.get_item(
                 TableName=self._table,
-                Key=_key(item["pk"]["S"], item["sk"]["S"]),
+                Key=item_key(item["pk"]["S"], item["sk"]["S"]),
                 ProjectionExpression="writeId",
                 ConsistentRead=True,
             ).get("Item")
@@ -145,7 +144,7 @@ class ExecutionRepository:
             self._client,
             "get_item",
             TableName=self._table,
-            Key=_key(execution_pk(tenant_id, execution_id), EXECUTION_SK),
+            Key=item_key(execution_pk(tenant_id, execution_id), EXECUTION_SK),
             ProjectionExpression="pk",
             ConsistentRead=True,
         )
@@ -173,7 +172,8 @@ class ExecutionRepository:
 
     def _delete_quietly(self, items: list[dict[str, Any]]) -> None:
         for start in range(0, len(items), 25):  # BatchWriteItem takes 25 requests at a time
-            requests = [{"DeleteRequest": {"Key": _key(i["pk"]["S"], i["sk"]["S"])}} for i in items[start : start + 25]]
+            batch = items[start : start + 25]
+            requests = [{"DeleteRequest": {"Key": item_key(i["pk"]["S"], i["sk"]["S"])}} for i in batch]
             try:
                 for _ in range(3):
                     unprocessed = self._client.batch_write_item(RequestItems={self._table: requests})
@@ -219,7 +219,7 @@ def _approximate_size(item: dict[str, Any]) -> int:
 
 def _marker_item(pk: str, execution: Execution, write_id: str) -> dict[str, Any]:
     return {
-        **_key(PENDING_PK, f"{execution.created_at}#{pk}"),
+        **item_key(PENDING_PK, f"{execution.created_at}#{pk}"),
         "writeId": {"S": write_id},
         "entity": {"S": "pendingSubmission"},
         "executionPk": {"S": pk},
@@ -227,4 +227,4 @@ def _marker_item(pk: str, execution: Execution, write_id: str) -> dict[str, Any]
     }
 
 
-__all__ = ["EXECUTION_SK", "JOB_SK_PREFIX", "ExecutionRepository", "ExecutionStore", "execution_pk"]
+__all__ = ["ExecutionStore", "StoredExecutions"]

@@ -108,6 +108,8 @@ def job_item(execution: Execution, job: Job, write_id: str) -> Item:
     if job.base_depends_on:
         item["baseDependsOn"] = _strings(job.base_depends_on)
     if job.sealed_params:
+        # Not json_text: sealedParams has always been stored ASCII-escaped (a pointer into a key `clé` is
+        # "/cl\u00e9"), and stored bytes do not change; both read back the same.
         item["sealedParams"] = {"S": json.dumps(job.sealed_params, separators=(",", ":"))}
     if job.send_webhook:  # the stream filter of per-job webhooks (docs/webhooks.md) reads this flag
         item["jobWebhook"] = {"BOOL": True}
@@ -130,6 +132,7 @@ def job_from_item(item: Item, with_params: bool = True) -> Job:
         sealed_params=_read_json(item["sealedParams"]["S"])[0] if "sealedParams" in item else {},
         result=_read_json(item["result"]["S"])[0] if "result" in item else None,
         error=_read_json(item["error"]["S"])[0] if "error" in item else None,
+        started_at=item["startedAt"]["S"] if "startedAt" in item else None,
         completed_at=item["completedAt"]["S"] if "completedAt" in item else None,
         send_webhook="jobWebhook" in item,
         webhook_delivery=webhook_delivery_from_item(item) if "webhook" in item else None,
@@ -137,11 +140,21 @@ def job_from_item(item: Item, with_params: bool = True) -> Job:
         done_dependencies=tuple(item["doneDependencies"]["SS"]) if "doneDependencies" in item else (),
         failed_dependency=item["failedDependency"]["S"] if "failedDependency" in item else None,
         gate_token=item["gateToken"]["S"] if "gateToken" in item else None,
-        prediction_ref=_prediction_ref(item) if "prediction" in item else None,
+        prediction_ref=prediction_ref(item) if "prediction" in item else None,
     )
 
 
-def _prediction_ref(item: Item) -> str | None:
-    """The ref of the provider prediction noted on a job item (storage.predictions writes the note)."""
-    ref: str | None = item["prediction"]["M"].get("ref", {}).get("S")
+# The job item's `prediction` map: which provider prediction runs the job (storage.predictions notes it; the
+# retried attempt and the cancel find the prediction by its ref).
+PREDICTION = "prediction"
+
+
+def prediction_note(provider: str, prediction_id: str, ref: str) -> Item:
+    """The `prediction` map noted on a job item."""
+    return {"M": {"provider": {"S": provider}, "id": {"S": prediction_id}, "ref": {"S": ref}}}
+
+
+def prediction_ref(item: Item) -> str | None:
+    """The ref of the prediction noted on a job item (whole or projected); None when none is."""
+    ref: str | None = item.get(PREDICTION, {}).get("M", {}).get("ref", {}).get("S")
     return ref

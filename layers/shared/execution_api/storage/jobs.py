@@ -12,10 +12,9 @@ from botocore.exceptions import ClientError
 
 from execution_api.core.aws_errors import is_condition_failure
 from execution_api.models.records import UNFINISHED_STATES, Execution, Job
-from execution_api.storage.items import JOB_ATTRIBUTES, execution_from_item, job_from_item, json_text
+from execution_api.storage.items import JOB_ATTRIBUTES, Item, execution_from_item, job_from_item, json_text
 from execution_api.storage.keys import EXECUTION_SK, JOB_SK_PREFIX, item_key, job_sk
 
-Item = dict[str, Any]
 _OUTLINE = f"{JOB_ATTRIBUTES}, baseDependsOn, gateToken, prediction"  # what jobs_of reads of each job
 
 
@@ -26,11 +25,11 @@ class JobStore:
 
     # ---- reads: records, decoded by storage.items ----
     def job(self, pk: str, job_id: str) -> Job | None:
-        found = self._client.get_item(TableName=self._table, Key=_key(pk, job_sk(job_id)), ConsistentRead=True)
+        found = self._client.get_item(TableName=self._table, Key=item_key(pk, job_sk(job_id)), ConsistentRead=True)
         return job_from_item(found["Item"]) if "Item" in found else None
 
     def execution(self, pk: str) -> Execution | None:
-        found = self._client.get_item(TableName=self._table, Key=_key(pk, EXECUTION_SK), ConsistentRead=True)
+        found = self._client.get_item(TableName=self._table, Key=item_key(pk, EXECUTION_SK), ConsistentRead=True)
         return execution_from_item(found["Item"]) if "Item" in found else None
 
     def results(self, pk: str, job_ids: Sequence[str]) -> dict[str, Job]:
@@ -39,7 +38,7 @@ class JobStore:
         found: dict[str, Job] = {}
         projection = JOB_ATTRIBUTES + ", #result"
         for start in range(0, len(job_ids), 100):
-            keys = [_key(pk, job_sk(job_id)) for job_id in job_ids[start : start + 100]]
+            keys = [item_key(pk, job_sk(job_id)) for job_id in job_ids[start : start + 100]]
             request: dict[str, Any] = {
                 self._table: {
                     "Keys": keys,
@@ -63,7 +62,8 @@ class JobStore:
         return [job_from_item(item, with_params=False) for item in items if item["sk"]["S"].startswith(JOB_SK_PREFIX)]
 
     def execution_and_jobs(self, pk: str) -> tuple[Execution | None, list[Job]]:
-        """The execution and its jobs in key order (params left out): one strongly consistent Query, paged."""
+        """The execution and its jobs in key order: one strongly consistent Query, paged, of whole items; each
+        job's params are read but not decoded (its record's params are empty)."""
         execution, jobs = None, []
         for item in self._partition(pk, {}):
             if item["sk"]["S"] == EXECUTION_SK:
@@ -98,7 +98,7 @@ class JobStore:
                     {
                         "Update": {
                             "TableName": self._table,
-                            "Key": _key(pk, job_sk(job_id)),
+                            "Key": item_key(pk, job_sk(job_id)),
                             "UpdateExpression": "SET dependents = :d",
                             "ExpressionAttributeValues": {":d": {"L": [{"S": i} for i in ids]}},
                         }
@@ -110,7 +110,7 @@ class JobStore:
     def start_execution(self, pk: str, arn: str, now: str) -> bool:
         """pending -> processing; False when the execution is no longer pending (cancelled, or started)."""
         return self._update(
-            _key(pk, EXECUTION_SK),
+            item_key(pk, EXECUTION_SK),
             "SET #status = :processing, updatedAt = :now, stateMachineExecutionArn = :arn",
             "#status = :pending",
             {":processing": _s("processing"), ":pending": _s("pending"), ":now": _s(now), ":arn": _s(arn)},
@@ -121,7 +121,7 @@ class JobStore:
         """Park the gate's token on a pending job whose dependencies are not all done and none failed;
         False when that no longer holds (then the caller answers the gate itself)."""
         return self._update(
-            _key(pk, job_sk(job_id)),
+            item_key(pk, job_sk(job_id)),
             "SET gateToken = :token",
             "#status = :pending AND attribute_not_exists(failedDependency)"
             " AND (attribute_not_exists(doneDependencies) OR size(doneDependencies) < :n)",
@@ -131,7 +131,7 @@ class JobStore:
     def mark_processing(self, pk: str, job_id: str, token: str, now: str) -> bool:
         """pending -> processing when the gate opens; true again for the same gate token (a redelivery)."""
         return self._update(
-            _key(pk, job_sk(job_id)),
+            item_key(pk, job_sk(job_id)),
             "SET #status = :processing, gateToken = :token, startedAt = if_not_exists(startedAt, :now),"
             " updatedAt = :now",
             "#status = :pending OR (#status = :processing AND gateToken = :token)",
@@ -142,7 +142,7 @@ class JobStore:
         """Count `dependency` as done for `job_id` (a string set: adding twice counts once); the job now."""
         answer = self._client.update_item(
             TableName=self._table,
-            Key=_key(pk, job_sk(job_id)),
+            Key=item_key(pk, job_sk(job_id)),
             UpdateExpression="ADD doneDependencies :d",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":d": {"SS": [dependency]}},
@@ -154,7 +154,7 @@ class JobStore:
         """Record the first failed dependency of `job_id`; the job now."""
         answer = self._client.update_item(
             TableName=self._table,
-            Key=_key(pk, job_sk(job_id)),
+            Key=item_key(pk, job_sk(job_id)),
             UpdateExpression="SET failedDependency = if_not_exists(failedDependency, :d)",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":d": _s(dependency)},
@@ -166,7 +166,7 @@ class JobStore:
     def claim_attempt(self, pk: str, job_id: str, attempt: int, now: str) -> bool:
         """The worker's claim on one attempt: a redelivered message of an attempt already claimed gets False."""
         return self._update(
-            _key(pk, job_sk(job_id)),
+            item_key(pk, job_sk(job_id)),
             "SET attempts = :a, updatedAt = :now",
             "#status = :processing AND (attribute_not_exists(attempts) OR attempts < :a)",
             {":a": {"N": str(attempt)}, ":processing": _s("processing"), ":now": _s(now)},
@@ -174,7 +174,7 @@ class JobStore:
 
     def complete_job(self, pk: str, job_id: str, result: Any, now: str) -> bool:
         return self._update(
-            _key(pk, job_sk(job_id)),
+            item_key(pk, job_sk(job_id)),
             "SET #status = :completed, #result = :result, completedAt = :now, updatedAt = :now REMOVE gateToken",
             "#status = :processing",
             {":completed": _s("completed"), ":processing": _s("processing"), ":result": _json(result), ":now": _s(now)},
@@ -197,7 +197,7 @@ class JobStore:
                 update += f", #{name} = :{name}"
                 values[f":{name}"] = _json(value)
                 names[f"#{name}"] = name
-        return self._update(_key(pk, EXECUTION_SK), update, "#status = :processing", values, names=names)
+        return self._update(item_key(pk, EXECUTION_SK), update, "#status = :processing", values, names=names)
 
     def cancel_execution(self, pk: str, now: str) -> bool:
         """Any unfinished execution -> cancelled; False when it had already finished."""
@@ -205,7 +205,7 @@ class JobStore:
 
     def touch_execution(self, pk: str, now: str) -> None:
         self._update(
-            _key(pk, EXECUTION_SK),
+            item_key(pk, EXECUTION_SK),
             "SET updatedAt = :now",
             "#status = :processing",
             {":now": _s(now), ":processing": _s("processing")},
@@ -224,7 +224,7 @@ class JobStore:
             values[":error"] = _json(error)
             names = {"#error": "error"}
         condition = f"#status IN ({', '.join(f':from{i}' for i in range(len(from_statuses)))})"
-        return self._update(_key(pk, sk), update, condition, values, names=names)
+        return self._update(item_key(pk, sk), update, condition, values, names=names)
 
     def _update(
         self,
@@ -248,9 +248,6 @@ class JobStore:
                 return False
             raise
         return True
-
-
-_key = item_key
 
 
 def _names(projection: str) -> dict[str, str]:

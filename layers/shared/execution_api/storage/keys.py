@@ -42,3 +42,8 @@ def job_id_of(sk: str) -> str | None:
 def item_key(pk: str, sk: str) -> dict[str, Any]:
     """An item's key as DynamoDB's low-level API takes it."""
     return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def keys_of(item: dict[str, Any]) -> tuple[str, str]:
+    """(pk, sk) of an item as DynamoDB's low-level API returns it (a scan's, in the benchmarks)."""
+    return item["pk"]["S"], item["sk"]["S"]

@@ -20,6 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from execution_api.core.clock import iso_millis
+from execution_api.storage.items import PREDICTION, prediction_note, prediction_ref
 from execution_api.storage.keys import item_key, job_sk
 
 PENDING = "pending"  # the only value of the index's partition key: few predictions are pending at once
@@ -94,13 +95,12 @@ class PredictionStore:
     def note_on_job(self, pk: str, job_id: str, provider: str, prediction_id: str, ref: str) -> None:
         """The job item says which prediction runs it: every cent of provider credit traceable to a job, and a
         retried attempt of the job finds the prediction still running instead of paying for a second one."""
-        note = {"provider": {"S": provider}, "id": {"S": prediction_id}, "ref": {"S": ref}}
         self._client.update_item(
             TableName=self._table,
             Key=item_key(pk, job_sk(job_id)),
-            UpdateExpression="SET prediction = :p",
+            UpdateExpression=f"SET {PREDICTION} = :p",
             ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":p": {"M": note}},
+            ExpressionAttributeValues={":p": prediction_note(provider, prediction_id, ref)},
         )
 
     def pending_for_job(self, pk: str, job_id: str) -> PredictionRecord | None:
@@ -108,10 +108,10 @@ class PredictionStore:
         item = self._client.get_item(
             TableName=self._table,
             Key=item_key(pk, job_sk(job_id)),
-            ProjectionExpression="prediction",
+            ProjectionExpression=PREDICTION,
             ConsistentRead=True,
         ).get("Item")
-        ref = (item or {}).get("prediction", {}).get("M", {}).get("ref", {}).get("S")
+        ref = prediction_ref(item) if item else None
         record = self.get(ref) if ref else None
         return record if record and record.state != "settled" else None
 

@@ -1,11 +1,7 @@
-"""The webhook delivery state kept on the execution item (or, for a per-job webhook, on the job item), as
-a map attribute `webhook`.
-
-    webhook = {messageId, claimedAt, enqueuedAt, attempts, lastAttemptAt, lastStatus, lastError,
-               deliveredAt, givenUpAt}
-
-Keys come from storage.keys, the items' records from storage.items and the map's from storage.webhook_state;
-this module adds the conditional updates of delivery only (docs/webhooks.md explains the claim).
+"""The conditional updates of a webhook delivery's state, the `webhook` map kept on the execution item (or,
+for a per-job webhook, on the job item). Keys come from storage.keys, the items' records from storage.items,
+the map's fields and each update's assignments from storage.webhook_state; this module sends the updates
+with their conditions (docs/webhooks.md explains the claim).
 """
 
 from __future__ import annotations
@@ -18,12 +14,19 @@ from execution_api.core.aws_errors import call, is_condition_failure
 from execution_api.models.records import Execution, Job, WebhookDelivery
 from execution_api.storage.items import execution_from_item, job_from_item
 from execution_api.storage.keys import EXECUTION_SK, execution_pk, item_key, job_sk
-from execution_api.storage.webhook_state import claimed_webhook_state, webhook_delivery_from_item
+from execution_api.storage.webhook_state import (
+    ABSENT,
+    EXISTS,
+    NAMES,
+    StateUpdate,
+    attempt_update,
+    claim_update,
+    enqueued_update,
+    webhook_delivery_from_item,
+)
 
-_NAMES = {"#w": "webhook"}
 
-
-class WebhookDeliveryRepository:
+class WebhookDeliveryStore:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name
@@ -64,9 +67,8 @@ class WebhookDeliveryRepository:
                 tenant_id,
                 execution_id,
                 job_id,
-                UpdateExpression="SET #w = :w",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#w)",
-                ExpressionAttributeValues={":w": claimed_webhook_state(message_id, now)},
+                claim_update(message_id, now),
+                f"attribute_exists(pk) AND {ABSENT}",
                 ReturnValues="UPDATED_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -79,14 +81,7 @@ class WebhookDeliveryRepository:
 
     def mark_enqueued(self, tenant_id: str, execution_id: str, now: str, job_id: str | None = None) -> None:
         """The first attempt's message is on the queue: a redelivered stream record sends no other."""
-        self._update(
-            tenant_id,
-            execution_id,
-            job_id,
-            UpdateExpression="SET #w.enqueuedAt = if_not_exists(#w.enqueuedAt, :now)",
-            ConditionExpression="attribute_exists(#w)",
-            ExpressionAttributeValues={":now": {"S": now}},
-        )
+        self._update(tenant_id, execution_id, job_id, enqueued_update(now), EXISTS)
 
     def record_attempt(
         self,
@@ -101,39 +96,28 @@ class WebhookDeliveryRepository:
         given_up: bool,
         job_id: str | None = None,
     ) -> None:
-        """What attempt number `attempt` came to. Setting (not adding) the count keeps a redelivered
-        message from counting one attempt twice."""
-        assignments = [
-            "#w.attempts = :attempt",
-            "#w.lastAttemptAt = :now",
-            "#w.lastStatus = :status",
-            "#w.lastError = :error",
-        ]
-        if delivered:
-            assignments.append("#w.deliveredAt = :now")
-        if given_up:
-            assignments.append("#w.givenUpAt = :now")
-        self._update(
-            tenant_id,
-            execution_id,
-            job_id,
-            UpdateExpression="SET " + ", ".join(assignments),
-            ConditionExpression="attribute_exists(#w)",
-            ExpressionAttributeValues={
-                ":attempt": {"N": str(attempt)},
-                ":now": {"S": now},
-                ":status": {"N": str(status)} if status is not None else {"NULL": True},
-                ":error": {"S": error} if error is not None else {"NULL": True},
-            },
-        )
+        """What attempt number `attempt` came to (storage.webhook_state says how it is stored)."""
+        update = attempt_update(attempt, status, error, now, delivered, given_up)
+        self._update(tenant_id, execution_id, job_id, update, EXISTS)
 
-    def _update(self, tenant_id: str, execution_id: str, job_id: str | None, **update: Any) -> Any:
+    def _update(
+        self,
+        tenant_id: str,
+        execution_id: str,
+        job_id: str | None,
+        update: StateUpdate,
+        condition: str,
+        **returns: str,
+    ) -> Any:
         """A conditional update of the execution's (or the job's) item's `webhook` map (#w)."""
         return call(
             self._client,
             "update_item",
             TableName=self._table,
             Key=self._item_key(tenant_id, execution_id, job_id),
-            ExpressionAttributeNames=_NAMES,
-            **update,
+            UpdateExpression=update.expression,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=NAMES,
+            ExpressionAttributeValues=update.values,
+            **returns,
         )

@@ -36,7 +36,7 @@ from execution_api.models.records import TERMINAL_STATES, Execution, Job, Webhoo
 from execution_api.models.status_view import client_view
 from execution_api.storage.outputs import OutputLinks, output_links
 from execution_api.storage.stream import ItemChange
-from execution_api.storage.webhook_deliveries import WebhookDeliveryRepository
+from execution_api.storage.webhook_deliveries import WebhookDeliveryStore
 from execution_api.webhooks.signing import delivery_headers
 from execution_api.webhooks.transport import WebhookTransport
 
@@ -169,7 +169,7 @@ class Outcome(StrEnum):
 class WebhookDeliveries:
     def __init__(
         self,
-        repository: WebhookDeliveryRepository,
+        repository: WebhookDeliveryStore,
         queue: DeliveryQueue,
         cipher: CredentialCipher | None,
         transport: WebhookTransport,
@@ -310,7 +310,7 @@ def webhook_deliveries() -> WebhookDeliveries:
     settings = load_settings(WebhookSettings)
     cipher = CredentialCipher(kms_client(), settings.credential_key_id) if settings.credential_key_id else None
     return WebhookDeliveries(
-        repository=WebhookDeliveryRepository(dynamodb_client(), settings.executions_table_name),
+        repository=WebhookDeliveryStore(dynamodb_client(), settings.executions_table_name),
         queue=DeliveryQueue(sqs_client(), settings.webhook_queue_url),
         cipher=cipher,
         transport=WebhookTransport(
