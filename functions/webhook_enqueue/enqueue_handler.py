@@ -20,8 +20,6 @@ from execution_api.webhooks.delivery import is_terminal_transition, webhook_deli
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(WebhookSettings)
 
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-
 
 def record_handler(record: DynamoDBRecord) -> None:
     change = item_change(record.raw_event)
@@ -37,4 +35,6 @@ def record_handler(record: DynamoDBRecord) -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    # One processor per invocation, as the engine's, the workers' and the sender's: no state kept between batches.
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

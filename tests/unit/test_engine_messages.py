@@ -18,6 +18,7 @@ from execution_api.engine.messages import (
     ENGINE_ACTIONS,
     JOB_DEPENDENCY_FAILED,
     JOB_FAILED,
+    JOB_NOT_FOUND,
     JOB_NOT_RUN,
     JOB_RETRYABLE,
     Completed,
@@ -126,7 +127,7 @@ def test_the_task_errors_are_the_names_the_definition_retries_and_catches() -> N
     # ... and takes every other failure to RecordFailure; the gate's failures end the job's iteration (NotRun).
     assert run_job["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "RecordFailure"}]
     assert gate["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "NotRun"}]
-    final = (JOB_FAILED, JOB_NOT_RUN, JOB_DEPENDENCY_FAILED)
+    final = (JOB_FAILED, JOB_NOT_RUN, JOB_DEPENDENCY_FAILED, JOB_NOT_FOUND)
     assert not any(
         name in rule["ErrorEquals"] for state in STATES.values() for rule in state.get("Retry", []) for name in final
     )

@@ -1,4 +1,4 @@
-"""SubmissionService and StatusService against in-memory fakes of the executions table and the sealer
+"""SubmissionService and StatusService against in-memory fakes of the executions table and the KMS cipher
 (StoredExecutions and SecretSealer, the protocols the real store and KMS cipher satisfy), and the
 Idempotency-Key wrapper against an in-memory Powertools persistence layer: no AWS, no network."""
 
@@ -74,7 +74,7 @@ class InMemoryExecutions:
         return execution, ordered if with_params else [replace(job, params={}) for job in ordered]
 
 
-class FakeSealer:
+class FakeCipher:
     """A SecretSealer whose ciphertext shows what was sealed for which execution."""
 
     def __init__(self) -> None:
@@ -90,10 +90,10 @@ def ids(*values: str) -> Any:
     return lambda: remaining.pop(0)
 
 
-def service(store: InMemoryExecutions, sealer: FakeSealer | None = None, *new_ids: str) -> SubmissionService:
+def service(store: InMemoryExecutions, cipher: FakeCipher | None = None, *new_ids: str) -> SubmissionService:
     return SubmissionService(
         store=store,
-        cipher=sealer or FakeSealer(),
+        cipher=cipher or FakeCipher(),
         retention_days=RETENTION_DAYS,
         new_id=ids(*(new_ids or (FIRST_ID, SECOND_ID))),
         clock=lambda: NOW,
@@ -177,25 +177,25 @@ def test_an_empty_plan_is_accepted_as_an_execution_without_jobs() -> None:
 
 
 def test_a_plan_without_secrets_seals_nothing() -> None:
-    sealer = FakeSealer()
-    execution, jobs = service(InMemoryExecutions(), sealer).submit(plan({"id": "a", "params": {"p": 1}}), TENANT)
-    assert sealer.sealed == []
+    cipher = FakeCipher()
+    execution, jobs = service(InMemoryExecutions(), cipher).submit(plan({"id": "a", "params": {"p": 1}}), TENANT)
+    assert cipher.sealed == []
     assert (execution.webhook_secret_ciphertext, execution.sealed_credentials) == (None, None)
     assert (jobs[0].params, jobs[0].sealed_params) == ({"p": 1}, {})
 
 
 def test_the_webhook_secret_is_sealed_for_its_execution_and_the_url_stored_normalized() -> None:
-    sealer = FakeSealer()
+    cipher = FakeCipher()
     webhook = {"url": "https://Hooks.Example.com:443/done", "secret": "whsec_abcd"}
-    execution, _ = service(InMemoryExecutions(), sealer).submit(plan({"id": "a"}, webhook=webhook), TENANT)
-    assert sealer.sealed == [(FIRST_ID, "whsec_abcd")]
+    execution, _ = service(InMemoryExecutions(), cipher).submit(plan({"id": "a"}, webhook=webhook), TENANT)
+    assert cipher.sealed == [(FIRST_ID, "whsec_abcd")]
     assert execution.webhook_secret_ciphertext == f"sealed for {FIRST_ID}: whsec_abcd".encode()
     assert execution.webhook_url == "https://hooks.example.com/done"
 
 
 def test_credentials_in_params_and_provider_keys_are_sealed_once_and_never_stored_in_clear() -> None:
     # Given two jobs sharing one API key, and a provider key
-    sealer = FakeSealer()
+    cipher = FakeCipher()
     store = InMemoryExecutions()
     submitted = plan(
         {"id": "a", "params": {"apiKey": "sk-1", "prompt": "a cat"}},
@@ -203,9 +203,9 @@ def test_credentials_in_params_and_provider_keys_are_sealed_once_and_never_store
         providerApiKeys={"openai": "sk-provider"},
     )
     # When it is submitted
-    execution, jobs = service(store, sealer).submit(submitted, TENANT)
+    execution, jobs = service(store, cipher).submit(submitted, TENANT)
     # Then one seal holds every distinct credential, bound to the execution
-    [(execution_id, plaintext)] = sealer.sealed
+    [(execution_id, plaintext)] = cipher.sealed
     assert execution_id == FIRST_ID
     assert json.loads(plaintext) == {"values": ["sk-1"], "providerApiKeys": {"openai": "sk-provider"}}
     assert execution.sealed_credentials == f"sealed for {FIRST_ID}: {plaintext}".encode()
@@ -218,13 +218,13 @@ def test_credentials_in_params_and_provider_keys_are_sealed_once_and_never_store
 
 
 def test_credentials_over_kms_limit_are_refused_before_anything_is_sealed_or_stored() -> None:
-    sealer = FakeSealer()
+    cipher = FakeCipher()
     store = InMemoryExecutions()
     jobs = [{"id": f"j{n}", "params": {"apiKey": f"{n:04d}" + "k" * 300}} for n in range(15)]
     with pytest.raises(PlanRejected) as error:
-        service(store, sealer).submit(plan(*jobs), TENANT)
+        service(store, cipher).submit(plan(*jobs), TENANT)
     assert [(p, c) for p, c, _ in rejection(error)] == [("", "credentials_too_large")]
-    assert (sealer.sealed, store.items) == ([], {})
+    assert (cipher.sealed, store.items) == ([], {})
 
 
 # ---- base executions

@@ -69,7 +69,7 @@ class FakeQueue:
 
 
 @dataclass
-class FakeRepository:
+class FakeDeliveryStore:
     execution: Execution
     attempts: list[dict[str, Any]] = field(default_factory=list)
 
@@ -98,7 +98,7 @@ class Clock:
         return self.now
 
 
-def deliveries(*answers: PostResult) -> tuple[WebhookDeliveries, FakeQueue, FakeRepository, FakeTransport, Clock]:
+def deliveries(*answers: PostResult) -> tuple[WebhookDeliveries, FakeQueue, FakeDeliveryStore, FakeTransport, Clock]:
     execution = Execution(
         id="V1StGXR8_Z5jdHi6B-myT",
         tenant_id="acme",
@@ -113,9 +113,9 @@ def deliveries(*answers: PostResult) -> tuple[WebhookDeliveries, FakeQueue, Fake
         result={"url": "https://media.invalid/a.mp4", "status": "completed"},
         webhook_delivery=WebhookDelivery(message_id="msg_V1StGXR8_Z5jdHi6B-myT", enqueued=True),
     )
-    queue, repository, transport, clock = FakeQueue(), FakeRepository(execution), FakeTransport(list(answers)), Clock()
+    queue, store, transport, clock = FakeQueue(), FakeDeliveryStore(execution), FakeTransport(list(answers)), Clock()
     service = WebhookDeliveries(
-        repository=repository,  # type: ignore[arg-type]
+        store=store,  # type: ignore[arg-type]
         queue=queue,  # type: ignore[arg-type]
         cipher=None,
         transport=transport,  # type: ignore[arg-type]
@@ -123,7 +123,7 @@ def deliveries(*answers: PostResult) -> tuple[WebhookDeliveries, FakeQueue, Fake
         clock=clock,
         rng=random.Random(7),
     )
-    return service, queue, repository, transport, clock
+    return service, queue, store, transport, clock
 
 
 def task_at(attempt: int, due_at: float) -> DeliveryTask:
@@ -141,15 +141,15 @@ def first_task() -> DeliveryTask:
 
 
 def test_a_503_schedules_the_next_attempt_about_5_s_later_through_sqs() -> None:
-    service, queue, repository, _, _ = deliveries(PostResult(503))
+    service, queue, store, _, _ = deliveries(PostResult(503))
     assert service.attempt(first_task()) is Outcome.RETRY_SCHEDULED
     [(task, delay)] = queue.sent
     assert task.attempt == 2
     assert task.message_id == "msg_V1StGXR8_Z5jdHi6B-myT"
     assert 4 <= delay <= 6
     assert 4 <= task.due_at - NOW.timestamp() <= 6
-    assert repository.attempts[0]["status"] == 503
-    assert repository.attempts[0]["given_up"] is False
+    assert store.attempts[0]["status"] == 503
+    assert store.attempts[0]["given_up"] is False
 
 
 def test_a_long_wait_hops_through_sqs_15_minutes_at_a_time() -> None:
@@ -174,19 +174,19 @@ def test_a_long_wait_hops_through_sqs_15_minutes_at_a_time() -> None:
 
 
 def test_410_gives_up_without_a_retry() -> None:
-    service, queue, repository, _, _ = deliveries(PostResult(410))
+    service, queue, store, _, _ = deliveries(PostResult(410))
     assert service.attempt(first_task()) is Outcome.GIVEN_UP
     assert queue.sent == []
-    assert repository.attempts[0]["given_up"] is True
+    assert store.attempts[0]["given_up"] is True
 
 
 def test_the_last_attempt_gives_up() -> None:
-    service, queue, repository, _, _ = deliveries(PostResult(None, "timeout: no complete answer within 10 s"))
+    service, queue, store, _, _ = deliveries(PostResult(None, "timeout: no complete answer within 10 s"))
     last = task_at(8, NOW.timestamp())
     assert service.max_attempts == 8
     assert service.attempt(last) is Outcome.GIVEN_UP
     assert queue.sent == []
-    assert repository.attempts[0] == {
+    assert store.attempts[0] == {
         "attempt": 8,
         "status": None,
         "error": "timeout: no complete answer within 10 s",

@@ -27,6 +27,7 @@ JOB_RETRYABLE = "Job.Retryable"
 JOB_FAILED = "Job.Failed"
 JOB_NOT_RUN = "Job.NotRun"  # the gate: the job was failed or cancelled meanwhile
 JOB_DEPENDENCY_FAILED = "Job.DependencyFailed"  # the gate: a dependency failed
+JOB_NOT_FOUND = "Job.NotFound"  # the gate: the execution holds no such job
 
 
 class EngineMessage(BaseModel):

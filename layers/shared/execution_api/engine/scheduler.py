@@ -22,7 +22,7 @@ from execution_api.core.container import per_container
 from execution_api.core.errors import ExecutionAlreadyFinished, ExecutionNotFound, check_execution_id
 from execution_api.core.observability import logger
 from execution_api.engine import outcomes
-from execution_api.engine.messages import JOB_DEPENDENCY_FAILED, JOB_NOT_RUN, GateAnswer
+from execution_api.engine.messages import JOB_DEPENDENCY_FAILED, JOB_NOT_FOUND, JOB_NOT_RUN, GateAnswer
 from execution_api.engine.outcomes import DEPENDENCY_FAILED
 from execution_api.engine.params import output_url, params_text, resolve_references
 from execution_api.engine.settings import EngineSettings, engine_settings
@@ -112,7 +112,7 @@ class Engine:
         for _ in range(3):  # a condition failure means the item just changed: look again
             job = self._store.job(pk, job_id)
             if job is None:
-                self._sfn.fail(token, "Job.NotFound", f"no job {job_id}")
+                self._sfn.fail(token, JOB_NOT_FOUND, f"no job {job_id}")
                 return
             if job.status == "processing" and job.gate_token == token:
                 self._release(pk, job, token)  # a redelivered gate message: same answer again

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,7 +36,7 @@ def new_ref() -> str:
 
 @dataclass(frozen=True)
 class PredictionRecord:
-    ref: str
+    ref: str = field(repr=False)  # the callback URL's secret part
     tenant_id: str
     execution_id: str
     job_id: str

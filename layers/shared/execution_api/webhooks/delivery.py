@@ -169,7 +169,7 @@ class Outcome(StrEnum):
 class WebhookDeliveries:
     def __init__(
         self,
-        repository: WebhookDeliveryStore,
+        store: WebhookDeliveryStore,
         queue: DeliveryQueue,
         cipher: CredentialCipher | None,
         transport: WebhookTransport,
@@ -179,7 +179,7 @@ class WebhookDeliveries:
         links: OutputLinks | None = None,
     ) -> None:
         self._links = links
-        self._repository = repository
+        self._store = store
         self._queue = queue
         self._cipher = cipher
         self._transport = transport
@@ -196,9 +196,7 @@ class WebhookDeliveries:
         stream's retry: the claim is found without `enqueuedAt` and the same message id is sent.
         With a job id, the job's own webhook, its state kept on the job item."""
         now = self._clock()
-        delivery = self._repository.claim(
-            tenant_id, execution_id, message_id(execution_id, job_id), iso_millis(now), job_id
-        )
+        delivery = self._store.claim(tenant_id, execution_id, message_id(execution_id, job_id), iso_millis(now), job_id)
         if delivery is None:
             return Outcome.NOTHING_TO_DO
         if delivery.enqueued:
@@ -212,7 +210,7 @@ class WebhookDeliveries:
             jobId=job_id,
         )
         self._queue.send(task, 0)
-        self._repository.mark_enqueued(tenant_id, execution_id, iso_millis(now), job_id)
+        self._store.mark_enqueued(tenant_id, execution_id, iso_millis(now), job_id)
         return Outcome.QUEUED
 
     def attempt(self, task: DeliveryTask) -> Outcome:
@@ -221,7 +219,7 @@ class WebhookDeliveries:
         if wait > EARLY_TOLERANCE_SECONDS:
             self._queue.send(task, math.ceil(wait))  # the next hop of a wait longer than SQS's 15 minutes
             return Outcome.NOT_DUE
-        execution = self._repository.get(task.tenant_id, task.execution_id)
+        execution = self._store.get(task.tenant_id, task.execution_id)
         target = self._target(task, execution)
         if execution is None or execution.webhook_url is None or target is None:
             return Outcome.NOTHING_TO_DO
@@ -239,7 +237,7 @@ class WebhookDeliveries:
         gone = result.status == 410
         wait_next = None if (result.delivered or gone) else retry_wait(task.attempt, self._schedule, self._rng)
         given_up = not result.delivered and wait_next is None
-        self._repository.record_attempt(
+        self._store.record_attempt(
             task.tenant_id,
             task.execution_id,
             attempt=task.attempt,
@@ -283,7 +281,7 @@ class WebhookDeliveries:
             delivery = execution.webhook_delivery
             present = partial(self._present, tenant_id=task.tenant_id)
             return (delivery, webhook_payload(execution, present)) if delivery is not None else None
-        job = self._repository.get_job(task.tenant_id, task.execution_id, task.job_id)
+        job = self._store.get_job(task.tenant_id, task.execution_id, task.job_id)
         if job is None or job.webhook_delivery is None:
             return None
         present_job = partial(self._present_job_result, tenant_id=task.tenant_id)
@@ -310,7 +308,7 @@ def webhook_deliveries() -> WebhookDeliveries:
     settings = load_settings(WebhookSettings)
     cipher = CredentialCipher(kms_client(), settings.credential_key_id) if settings.credential_key_id else None
     return WebhookDeliveries(
-        repository=WebhookDeliveryStore(dynamodb_client(), settings.executions_table_name),
+        store=WebhookDeliveryStore(dynamodb_client(), settings.executions_table_name),
         queue=DeliveryQueue(sqs_client(), settings.webhook_queue_url),
         cipher=cipher,
         transport=WebhookTransport(
