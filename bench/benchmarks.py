@@ -65,7 +65,7 @@ ROUND_TRIP_TARGET_MAX_JOBS = 99
 LATENCY_TARGET_JOBS = 10
 LATENCY_TARGET_RATIO = 1.3
 OWN_WORK_TARGETS = {10: 0.0015, 500: 0.030}  # jobs -> the submit handler's own work, median, seconds
-VALIDATION_TARGET = 0.100  # 10,000 jobs
+VALIDATION_TARGET = (500, 0.025)  # issue 24: a plan of MAX_JOBS (500) parsed and validated, median, at most 25 ms
 LARGE_REFUSAL_TARGET = 0.020  # issue 24: a 10,000-job plan answered in at most 20 ms
 # Linear: the per-job time at the largest plan at most this many times the smallest's. A check that is
 # quadratic in the jobs would make it 20x (10,000 jobs against 500); caches and the garbage collector
@@ -987,13 +987,15 @@ def targets(run: Run) -> list[tuple[str, bool, str]]:
                 f"{ms(own)}; the minimal handler's {ms(median(r.minimal.own))}",
             )
     largest, first = run.validation[-1], run.validation[0]
-    best = min(largest.validation)
-    add(
-        f"Validation of a {largest.jobs:,}-job plan under {ms(VALIDATION_TARGET)}",
-        best < VALIDATION_TARGET,
-        f"validate_submission best {ms(best)}, median {ms(median(largest.validation))}; "
-        f"with the parse of its {largest.body_bytes / 1e6:.1f} MB text best {ms(largest.best)}",
-    )
+    target_jobs, target = VALIDATION_TARGET
+    for measured in (v for v in run.validation if v.jobs == target_jobs):
+        total = median(measured.totals)
+        add(
+            f"A {target_jobs:,}-job plan parsed and validated (what the handler runs on the body), median, "
+            f"at most {ms(target)}",
+            total <= target,
+            f"{ms(total)}; validate_submission alone, median {ms(median(measured.validation))}",
+        )
     add(*large_refusal_target(run.refusal))
     for read in run.status:
         add(
