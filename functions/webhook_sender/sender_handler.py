@@ -13,7 +13,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from execution_api.core.observability import logger, metrics, tracer
 from execution_api.core.settings import WebhookSenderSettings, load_settings
-from execution_api.webhooks.delivery import DeliveryRecord, webhook_deliveries
+from execution_api.webhooks.delivery import webhook_deliveries
+from execution_api.webhooks.messages import DeliveryRecord
 
 # Lambda's init phase: a missing or malformed variable fails the cold start here, naming it, not a request.
 load_settings(WebhookSenderSettings)

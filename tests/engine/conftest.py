@@ -14,6 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from execution_api.engine import worker as worker_module
+from execution_api.engine.executors import JobRequest, SimulatedExecutor
 from local import ministack
 from local.event_sources import EventSources
 from local.moto_step_functions import patch_step_functions
@@ -98,6 +100,19 @@ class Engine:
             tenant_id=tenant or "local",
         )
         return self.api.call("CancelExecutionFunction", event)
+
+
+def recording_executor(monkeypatch: pytest.MonkeyPatch) -> list[JobRequest]:
+    """The simulated executor, run instantly, recording each request the worker hands it."""
+    seen: list[JobRequest] = []
+
+    class Recording(SimulatedExecutor):
+        def run(self, request: JobRequest, heartbeat: Any) -> Any:
+            seen.append(request)
+            return super().run(request, heartbeat)
+
+    monkeypatch.setattr(worker_module, "executor_for", lambda operation, settings: Recording(default_ms=0))
+    return seen
 
 
 @pytest.fixture

@@ -12,20 +12,7 @@ import pytest
 
 from execution_api.engine import worker as worker_module
 from execution_api.engine.executors import JobRequest, SimulatedExecutor
-from tests.engine.conftest import Engine
-
-
-def recording_executor(monkeypatch: pytest.MonkeyPatch) -> list[JobRequest]:
-    """The simulated executor, run instantly, recording each request the worker hands it."""
-    seen: list[JobRequest] = []
-
-    class Recording(SimulatedExecutor):
-        def run(self, request: JobRequest, heartbeat: Any) -> Any:
-            seen.append(request)
-            return super().run(request, heartbeat)
-
-    monkeypatch.setattr(worker_module, "executor_for", lambda operation, settings: Recording(default_ms=0))
-    return seen
+from tests.engine.conftest import Engine, recording_executor
 
 
 def attempts(engine: Engine, execution_id: str, job_id: str) -> int:

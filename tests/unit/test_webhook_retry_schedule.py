@@ -17,12 +17,12 @@ from execution_api.core.settings import WebhookSettings
 from execution_api.models.records import Execution, WebhookDelivery
 from execution_api.webhooks.delivery import (
     MAX_QUEUE_DELAY_SECONDS,
-    DeliveryRecord,
     DeliveryTask,
     Outcome,
     WebhookDeliveries,
     retry_wait,
 )
+from execution_api.webhooks.messages import DeliveryRecord
 from execution_api.webhooks.transport import PostResult
 from tests.unit.test_engine_messages import sqs_record
 

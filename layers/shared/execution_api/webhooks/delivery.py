@@ -17,12 +17,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import partial
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from execution_api.core.aws_clients import dynamodb_client, kms_client, sqs_client
 from execution_api.core.aws_errors import call
@@ -31,7 +30,6 @@ from execution_api.core.container import per_container
 from execution_api.core.observability import logger, metrics
 from execution_api.core.sealing import CredentialCipher
 from execution_api.core.settings import WebhookSettings, load_settings
-from execution_api.core.sqs_json import json_body
 from execution_api.models.records import TERMINAL_STATES, Execution, Job, WebhookDelivery
 from execution_api.models.status_view import client_view
 from execution_api.storage.outputs import OutputLinks, output_links
@@ -131,14 +129,6 @@ class DeliveryTask(BaseModel):
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(by_alias=True, exclude_none=True))
-
-
-class DeliveryRecord(SqsRecordModel):
-    """A delivery queue record whose body is one task (Powertools' parser: one that does not parse fails alone)."""
-
-    model_config = ConfigDict(hide_input_in_errors=True)
-
-    body: Annotated[DeliveryTask, BeforeValidator(json_body)]
 
 
 class DeliveryQueue:
