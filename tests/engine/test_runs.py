@@ -4,8 +4,11 @@ pending -> processing -> completed or failed, scheduled without waves."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
+import boto3
 import pytest
+from boto3.dynamodb.conditions import Key
 
 from tests.engine.conftest import Engine
 
@@ -45,6 +48,33 @@ def test_a_chain_runs_in_order_and_feeds_each_output_to_the_next(engine: Engine)
     assert status["error"] is None
     c = engine.jobs(execution_id)["c"]["result"]
     assert c["outputs"] == [{"type": "video", "url": f"{OUTPUTS}/{execution_id}/c.mp4", "mimeType": "video/mp4"}]
+
+
+def test_updated_at_follows_every_job_change_without_rewriting_the_execution_item(engine: Engine) -> None:
+    # Given a chain whose second job takes a moment
+    execution_id = engine.submit({"id": "a"}, {"id": "b", "dependsOn": ["a"], "params": {"simulate": {"ms": 1000}}})
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(engine.stack.names["ExecutionsTable"])
+
+    def items() -> dict[str, dict[str, Any]]:
+        pk = f"TENANT#local#EXECUTION#{execution_id}"
+        found = table.query(KeyConditionExpression=Key("pk").eq(pk), ConsistentRead=True)["Items"]
+        return {item["sk"]: item for item in found}
+
+    # When the first job has completed and the second runs
+    engine.run_until(lambda: items()["JOB#b"]["status"] == "processing")
+    stored, status = items(), engine.status(execution_id)
+
+    # Then the answer's updatedAt is the newest change (the second job's start), which the engine wrote on
+    # the job's item only: the execution item still holds the time its run started
+    newest = max(item["updatedAt"] for item in stored.values())
+    assert status["updatedAt"] == newest == stored["JOB#b"]["updatedAt"]
+    assert stored["EXECUTION"]["updatedAt"] < stored["JOB#a"]["updatedAt"] <= newest
+    assert [job["status"] for job in status["jobs"]] == ["completed", "processing"]
+
+    # And once it has ended, the execution's own end is the newest change
+    final = engine.run(execution_id)
+    assert final["status"] == "completed"
+    assert final["updatedAt"] == final["completedAt"] == items()["EXECUTION"]["updatedAt"]
 
 
 def test_an_empty_plan_completes(engine: Engine) -> None:

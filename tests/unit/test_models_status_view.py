@@ -5,6 +5,7 @@ the model docs/openapi.json documents, and where the model refuses stored data, 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -20,6 +21,10 @@ STATES = ("pending", "processing", "completed", "failed", "cancelled")
 texts = st.text(max_size=12)
 whole = st.integers(min_value=0, max_value=2**40)
 timestamps = st.just("2026-12-07T14:00:00.123Z") | texts
+# What the engine writes: UTC ISO 8601 with milliseconds, which sorts as text
+moments = st.datetimes(datetime(2026, 1, 1), datetime(2027, 1, 1)).map(
+    lambda t: t.isoformat(timespec="milliseconds") + "Z"
+)
 json_scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | texts
 json_values = st.recursive(
     json_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3), max_leaves=8
@@ -90,6 +95,7 @@ def jobs(odd: bool) -> st.SearchStrategy[Job]:
         error=(st.none() | texts | json_values) if odd else (st.none() | texts),
         send_webhook=st.booleans(),
         webhook_delivery=deliveries(odd),
+        updated_at=st.none() | moments,
     )
 
 
@@ -178,3 +184,29 @@ def test_a_float_or_integer_json_and_pydantic_print_differently_takes_the_models
             status_json(execution, [job])
     else:
         assert status_json(execution, [job]) == expected
+
+
+@given(moments, st.lists(st.none() | moments, max_size=6))
+def test_updated_at_is_the_latest_change_of_the_execution_or_any_job(
+    execution_at: str, job_times: list[str | None]
+) -> None:
+    # Given an execution written at one moment and jobs changed at others (or never since intake)
+    execution = Execution(
+        id="e",
+        tenant_id="t",
+        status="processing",
+        created_at=execution_at,
+        updated_at=execution_at,
+        expires_at=0,
+        root_job_ids=(),
+        total_jobs=len(job_times),
+    )
+    job_list = [
+        Job(id=f"j{i}", position=i, operation="merge", params={}, depends_on=(), output=None, updated_at=at)
+        for i, at in enumerate(job_times)
+    ]
+    # When the status is rendered, by either path
+    # Then updatedAt is the latest of them all
+    latest = max([execution_at, *(at for at in job_times if at is not None)])
+    assert status_view(execution, job_list)["updatedAt"] == latest
+    assert json.loads(model_body(execution, job_list))["updatedAt"] == latest

@@ -141,7 +141,6 @@ class Engine:
             if status in ("failed", "cancelled"):
                 self._sfn.fail(token, JOB_NOT_RUN, f"the job is {status}")
             return
-        self._store.touch_execution(pk, self._now())
         self._sfn.succeed(token, self.job_message(pk, job))
 
     def job_message(self, pk: str, job: Job) -> dict[str, Any]:
@@ -175,8 +174,7 @@ class Engine:
         """Record a job's result once, then count it done for each dependent and open the gates whose last
         dependency it was. Every step is idempotent, so a redelivered message repeats them harmlessly."""
         pk = execution_pk(tenant_id, execution_id)
-        if self._store.complete_job(pk, job_id, outcomes.result_shape(result), self._now()):
-            self._store.touch_execution(pk, self._now())
+        self._store.complete_job(pk, job_id, outcomes.result_shape(result), self._now())
         job = self._store.job(pk, job_id)
         if job is not None and job.status == "completed":
             for dependent_id in job.dependents:
@@ -228,7 +226,6 @@ class Engine:
                     reason = DEPENDENCY_FAILED.format(dependent.failed_dependency)
                     queue.append((dependent_id, reason, ("pending",)))
                     self._sfn.fail(token, JOB_DEPENDENCY_FAILED, reason)
-        self._store.touch_execution(pk, self._now())
 
     # ---- the end ----
     def finish(self, tenant_id: str, execution_id: str, token: str) -> str | None:

@@ -31,6 +31,7 @@ class Job:
     error: Any = None
     started_at: str | None = None  # when its gate opened and it went to a worker (the engine writes it)
     completed_at: str | None = None  # when it ended, whatever the outcome (the engine writes it)
+    updated_at: str | None = None  # its last change (intake, then the engine); see last_update
     send_webhook: bool = False  # params.sendJobWebhook is true and the execution has a webhook URL
     webhook_delivery: WebhookDelivery | None = None  # that job webhook's delivery, once the job ended
     # What the engine keeps on the job while it runs (docs/engine.md); empty at intake.

@@ -12,7 +12,7 @@ from pydantic.alias_generators import to_camel
 
 from execution_api.core.errors import PROBLEM_JSON
 from execution_api.models.records import Execution, Job, WebhookDelivery
-from execution_api.models.status_view import CANCELLED_ERROR, ClientState, client_view
+from execution_api.models.status_view import CANCELLED_ERROR, ClientState, client_view, last_update
 
 CANCELLED_DOC = "True when the execution was cancelled: `status` then reads `failed` and `error` says so."
 
@@ -161,7 +161,7 @@ class ExecutionStatus(_Response):
             execution_id=execution.id,
             status=status,
             created_at=execution.created_at,
-            updated_at=execution.updated_at,
+            updated_at=last_update(execution, jobs),
             completed_at=execution.completed_at,
             base_execution_id=execution.base_execution_id,
             webhook=Webhook.of(execution),

@@ -55,6 +55,18 @@ def status_json(execution: Execution, jobs: list[Job]) -> str:
     return json.dumps(view, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
+def last_update(execution: Execution, jobs: Iterable[Job]) -> str:
+    """The answer's updatedAt: the latest change to the execution or to any of its jobs (ISO 8601 in UTC
+    with milliseconds sorts as text). The engine writes each change on the job's item only, and the
+    execution's item when the execution itself changes: one write per change, and no hot execution item
+    (docs/data-model.md)."""
+    latest = execution.updated_at
+    for job in jobs:
+        if type(job.updated_at) is str and type(latest) is str and job.updated_at > latest:
+            latest = job.updated_at
+    return latest
+
+
 def status_view(execution: Execution, jobs: list[Job]) -> dict[str, Any]:
     """ExecutionStatus's fields by alias, in its order; Unusual for stored data of another shape."""
     completed = sum(1 for job in jobs if job.status == "completed")
@@ -66,7 +78,7 @@ def status_view(execution: Execution, jobs: list[Job]) -> dict[str, Any]:
         "executionId": execution.id,
         "status": status,
         "createdAt": _text(execution.created_at),
-        "updatedAt": _text(execution.updated_at),
+        "updatedAt": _text(last_update(execution, jobs)),
         "completedAt": _optional_text(execution.completed_at),
         "baseExecutionId": _optional_text(execution.base_execution_id),
         "webhook": _webhook(webhook_url, execution.webhook_delivery) if webhook_url else None,

@@ -134,6 +134,7 @@ def job_from_item(item: Item, with_params: bool = True) -> Job:
         error=_read_json(item["error"]["S"])[0] if "error" in item else None,
         started_at=item["startedAt"]["S"] if "startedAt" in item else None,
         completed_at=item["completedAt"]["S"] if "completedAt" in item else None,
+        updated_at=item["updatedAt"]["S"] if "updatedAt" in item else None,
         send_webhook="jobWebhook" in item,
         webhook_delivery=webhook_delivery_from_item(item) if "webhook" in item else None,
         dependents=tuple([v["S"] for v in item["dependents"]["L"]]) if "dependents" in item else (),

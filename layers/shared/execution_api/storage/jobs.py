@@ -203,14 +203,6 @@ class JobStore:
         """Any unfinished execution -> cancelled; False when it had already finished."""
         return self._status_change(pk, EXECUTION_SK, "cancelled", None, now, UNFINISHED_STATES)
 
-    def touch_execution(self, pk: str, now: str) -> None:
-        self._update(
-            item_key(pk, EXECUTION_SK),
-            "SET updatedAt = :now",
-            "#status = :processing",
-            {":now": _s(now), ":processing": _s("processing")},
-        )
-
     # ---- helpers ----
     def _status_change(
         self, pk: str, sk: str, to: str, error: str | None, now: str, from_statuses: Sequence[str]
