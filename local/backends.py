@@ -69,16 +69,23 @@ def stop_runs(endpoint: str) -> None:
 
 class BackendWithEventSources:
     """The backend server and the event sources that feed the functions from it; stop() stops both. The
-    sources run in this process (the tests drive and pause them), or with `own_process` in a child, as
-    make run runs them (local/event_process.py)."""
+    sources run in this process (the tests drive and pause them), or in `event_process`, a child, as make run
+    runs them (local/event_process.py)."""
 
-    def __init__(self, backend: Any, stack: LocalDeployment, endpoint_url: str, own_process: bool = False) -> None:
+    def __init__(
+        self, backend: Any, stack: LocalDeployment, endpoint_url: str, event_process: EventProcess | None = None
+    ) -> None:
         # moto's state machine interpreter calls SQS and DynamoDB on localhost:$MOTO_PORT (put back by stop()).
         self._moto_port = os.environ.get("MOTO_PORT")
         os.environ["MOTO_PORT"] = endpoint_url.rsplit(":", 1)[1]
         self.backend = backend
-        self.sources = EventProcess(stack) if own_process else EventSources(stack, endpoint_url)
-        self.sources.start()
+        if event_process is None:
+            sources = EventSources(stack, endpoint_url)
+            sources.start()
+            self.sources: EventSources | EventProcess = sources
+        else:
+            event_process.start(stack)
+            self.sources = event_process
 
     def stop(self) -> None:
         self.sources.stop()

@@ -1,69 +1,121 @@
 """`make run`'s event sources in a process of their own. Lambda runs the engine's functions (starter,
 engine, workers, webhooks, poller, sweeper) in containers apart from the API's; so does `make run`, so that
 a backlog of engine work never takes the API's GIL. The child polls the same backend over HTTP, as the
-event sources always do; it inherits the functions' environment and reads the deployment's names (queue
-URLs, stream ARNs, the key's id) from its stdin.
+event sources always do.
+
+It is forked at make run's start, before the backend or any thread exists, so it shares the interpreter
+and the libraries loaded so far (boto3, botocore, pydantic, Powertools) with the server instead of loading
+its own copy (docs/local-development.md has the figures). It then waits on a pipe for the deployment's names (queue
+URLs, stream ARNs, the key's id) and the functions' environment, which exist once the backend is up.
 
 It ends on the first SIGTERM or Ctrl-C to make run's process group (their default action: invocations in
-flight are cut off, as on Lambda's shutdown), and when its stdin closes: the server is gone, even by
+flight are cut off, as on Lambda's shutdown), and when the pipe closes: the server is gone, even by
 SIGKILL. Its logs go to the server's stdout and stderr. When it ends on its own (a crash), the server ends
 too, with a message (local/server.py): an API accepting work that no engine runs would be worse than none.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import importlib
 import json
 import os
 import signal
-import subprocess
 import sys
+import threading
+import traceback
+from typing import IO, NoReturn
 
-from local.event_sources import EventSources
 from local.stack import LocalDeployment
-from local.template import ROOT, Template
 
 # On AWS the API never shares a CPU with the engine; on a laptop it does, so the engine takes the CPU the API
 # leaves: a POST waits for no backlog, and the engine still runs what was accepted, as fast once the POSTs
 # stop (docs/local-development.md has the figures).
 NICENESS = 10
+# Libraries both processes' functions load (about 13 MB): loaded once before the fork, shared after it.
+SHARED_LIBRARIES = (
+    "pydantic",
+    "aws_lambda_powertools.event_handler",
+    "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.utilities.parser",
+)
 
 
 class EventProcess:
-    """The child process, from the server's side: start(), stop(), and returncode once it has ended."""
+    """The child process, from the server's side: fork() at the start, start(stack) once the backend is
+    provisioned, stop(), and returncode once it has ended."""
 
-    def __init__(self, stack: LocalDeployment) -> None:
-        self.stack = stack
-        self.process: subprocess.Popen[bytes] | None = None
+    def __init__(self, pid: int, pipe: IO[bytes]) -> None:
+        self.pid = pid
+        self._pipe = pipe  # kept open: its end is the child's sign that the server is gone
+        self._returncode: int | None = None
 
-    def start(self) -> None:
-        wiring = {"names": self.stack.names, "attributes": [[*key, v] for key, v in self.stack.attributes.items()]}
-        self.process = subprocess.Popen(  # this interpreter, a fixed module
-            [sys.executable, "-m", "local.event_process"], stdin=subprocess.PIPE, cwd=ROOT
-        )
-        os.setpriority(os.PRIO_PROCESS, self.process.pid, NICENESS)
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(wiring).encode() + b"\n")
-        self.process.stdin.flush()  # kept open: its end is the child's sign that the server is gone
+    @classmethod
+    def fork(cls) -> EventProcess:
+        # A fork copies only the calling thread: with another thread running, the child could inherit a lock
+        # that thread held. So it happens first, while make run has one thread.
+        if threading.active_count() != 1:
+            raise RuntimeError("the event sources' process is forked before any thread starts")
+        for library in SHARED_LIBRARIES:
+            importlib.import_module(library)
+        read_end, write_end = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        gc.freeze()  # the server's collector leaves what the two share alone, so its pages stay shared
+        pid = os.fork()
+        if pid == 0:
+            os.close(write_end)
+            _serve(os.fdopen(read_end, "rb"))
+        os.close(read_end)
+        os.setpriority(os.PRIO_PROCESS, pid, NICENESS)
+        return cls(pid, os.fdopen(write_end, "wb"))
+
+    def start(self, stack: LocalDeployment) -> None:
+        wiring = {
+            "names": stack.names,
+            "attributes": [[*key, v] for key, v in stack.attributes.items()],
+            "environment": dict(os.environ),  # the functions' settings, set once the backend was provisioned
+        }
+        self._pipe.write(json.dumps(wiring).encode() + b"\n")
+        self._pipe.flush()
 
     @property
     def returncode(self) -> int | None:
-        return None if self.process is None else self.process.poll()
+        if self._returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self._returncode = os.waitstatus_to_exitcode(status)
+        return self._returncode
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()  # nothing to save: what it held in flight comes back from the queues
-            self.process.wait(5)
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)  # nothing to save: what it held in flight comes back from the queues
+            self._returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
 
 
-def main() -> None:
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, signal.SIG_DFL)  # the kernel ends it, whichever thread is busy
-    wiring = json.loads(sys.stdin.buffer.readline())
-    attributes = {(name, attribute): value for name, attribute, value in wiring["attributes"]}
-    EventSources(LocalDeployment(Template(), wiring["names"], attributes), os.environ["AWS_ENDPOINT_URL"]).start()
-    sys.stdin.buffer.read()  # returns when the server is gone
-    os._exit(0)  # the pollers and deliveries are daemon threads, cut off
+def _serve(pipe: IO[bytes]) -> NoReturn:
+    """The child: never returns into the server's code, whatever happens."""
+    code = 1
+    try:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_DFL)  # the kernel ends it, whichever thread is busy
+        line = pipe.readline()
+        if line:  # nothing: the server ended while starting
+            from local.event_sources import EventSources
+            from local.template import Template
 
-
-if __name__ == "__main__":
-    main()
+            wiring = json.loads(line)
+            os.environ.update(wiring["environment"])
+            attributes = {(name, attribute): value for name, attribute, value in wiring["attributes"]}
+            stack = LocalDeployment(Template(), wiring["names"], attributes)
+            EventSources(stack, os.environ["AWS_ENDPOINT_URL"]).start()
+            pipe.read()  # returns when the server is gone
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # the pollers and deliveries are daemon threads, cut off

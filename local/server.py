@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from local.backends import BACKENDS, BackendWithEventSources, start_backend
+from local.event_process import EventProcess
 from local.events import rest_api_event
 from local.http_server import RAW_HEADERS, READ_TIMEOUT, LocalHttpServer, header_lists
 from local.stack import (
@@ -221,6 +222,7 @@ def serve(
     request goes through the template's authorizer, so keys made with `make api-key` work too.
     `read_timeout`: seconds a connection may send nothing before the server closes it. `engine_process`: the
     event sources in a process of their own (make run's), else in this one (the tests')."""
+    event_process = EventProcess.fork() if engine_process else None  # first: make run has one thread yet
     use_local_credentials()
     backend_server = start_backend(backend, backend_port)
     endpoint = f"http://127.0.0.1:{backend_port}"
@@ -230,7 +232,7 @@ def serve(
     stack = provision(endpoint_url=endpoint)
     apply_environment(stack, keep_shell_settings=keep_shell_settings)
     # The engine: streams and queues to the functions.
-    backend_server = BackendWithEventSources(backend_server, stack, endpoint, own_process=engine_process)
+    backend_server = BackendWithEventSources(backend_server, stack, endpoint, event_process)
     api = LocalApi(stack, authenticate=bool(api_key))  # loads the handlers, and so the layer's code
     if api_key:
         from execution_api.core.aws_clients import dynamodb_client

@@ -63,7 +63,9 @@ class MakeRun:
         return [process, *process.children(recursive=True)]
 
     def event_process(self) -> psutil.Process:
-        (found,) = [p for p in self.processes() if "local.event_process" in p.cmdline()]
+        """The server's fork: the process with the server's command line whose parent is the server."""
+        servers = [p for p in self.processes() if p.cmdline()[1:] == ["-m", "local.server"]]
+        (found,) = [p for p in servers if p.parent() in servers]
         return found
 
     def cpu_seconds(self) -> float:
@@ -210,10 +212,10 @@ def test_when_the_server_is_killed_its_event_sources_and_backend_end_too() -> No
     running = start_make_run()
     try:
         processes = running.processes()
-        (server,) = [p for p in processes if "local.server" in p.cmdline()]
+        server = running.event_process().parent()
         # When its server is killed, with no chance to stop anything
         server.kill()
-        # Then nothing of it is left: the event sources see their stdin close, ministack gets the kernel's SIGKILL
+        # Then nothing of it is left: the event sources see their pipe close, ministack gets the kernel's SIGKILL
         _gone, alive = psutil.wait_procs(processes, timeout=5)
         assert alive == []
     finally:
