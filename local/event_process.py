@@ -55,21 +55,22 @@ class EventProcess:
     def fork(cls) -> EventProcess:
         # A fork copies only the calling thread: with another thread running, the child could inherit a lock
         # that thread held. So it happens first, while make run has one thread.
-        if threading.active_count() != 1:
+        if _threads() != 1:
             raise RuntimeError("the event sources' process is forked before any thread starts")
         for library in SHARED_LIBRARIES:
             importlib.import_module(library)
         read_end, write_end = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        gc.collect()
         gc.freeze()  # the server's collector leaves what the two share alone, so its pages stay shared
         pid = os.fork()
         if pid == 0:
-            os.close(write_end)
-            _serve(os.fdopen(read_end, "rb"))
+            _serve(read_end, write_end)
         os.close(read_end)
+        child = cls(pid, os.fdopen(write_end, "wb"))
         os.setpriority(os.PRIO_PROCESS, pid, NICENESS)
-        return cls(pid, os.fdopen(write_end, "wb"))
+        return child
 
     def start(self, stack: LocalDeployment) -> None:
         wiring = {
@@ -77,13 +78,17 @@ class EventProcess:
             "attributes": [[*key, v] for key, v in stack.attributes.items()],
             "environment": dict(os.environ),  # the functions' settings, set once the backend was provisioned
         }
-        self._pipe.write(json.dumps(wiring).encode() + b"\n")
-        self._pipe.flush()
+        with contextlib.suppress(BrokenPipeError):  # it has died: make run's loop reports it (returncode)
+            self._pipe.write(json.dumps(wiring).encode() + b"\n")
+            self._pipe.flush()
 
     @property
     def returncode(self) -> int | None:
         if self._returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped already (SIGCHLD ignored by whoever started make run)
+                pid, status = self.pid, 0
             if pid:
                 self._returncode = os.waitstatus_to_exitcode(status)
         return self._returncode
@@ -92,21 +97,34 @@ class EventProcess:
         if self.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)  # nothing to save: what it held in flight comes back from the queues
-            self._returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
 
 
-def _serve(pipe: IO[bytes]) -> NoReturn:
+def _threads() -> int:
+    """This process's threads, native ones too (Python's count misses them), where the system tells."""
+    try:
+        with open("/proc/self/status") as status:
+            return int(next(line for line in status if line.startswith("Threads:")).split()[1])
+    except OSError:
+        return threading.active_count()
+
+
+def _serve(read_end: int, write_end: int) -> NoReturn:
     """The child: never returns into the server's code, whatever happens."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_DFL)  # first: the kernel ends it, whichever thread is busy
     code = 1
     try:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, signal.SIG_DFL)  # the kernel ends it, whichever thread is busy
+        os.close(write_end)
+        pipe = os.fdopen(read_end, "rb")
         line = pipe.readline()
         if line:  # nothing: the server ended while starting
             from local.event_sources import EventSources
             from local.template import Template
 
             wiring = json.loads(line)
+            os.environ.clear()  # the server's, exactly: it has removed what must not reach the functions
             os.environ.update(wiring["environment"])
             attributes = {(name, attribute): value for name, attribute, value in wiring["attributes"]}
             stack = LocalDeployment(Template(), wiring["names"], attributes)

@@ -78,6 +78,9 @@ def start_make_run(*arguments: str) -> MakeRun:
     environment = dict(os.environ)
     for name in ("AWS_ENDPOINT_URL", "LOCAL_API_KEY", "BACKEND", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
         environment.pop(name, None)
+    # A shell's profile must reach neither process's functions (local/stack.py's use_local_credentials): a
+    # profile unknown to botocore would fail every call of the engine's while the API kept accepting work.
+    environment["AWS_PROFILE"] = "no-such-profile"
     # The Makefile's default backend, installed on first use as for a user.
     process = subprocess.Popen(  # noqa: S603 - fixed arguments, no shell
         ["make", "--no-print-directory", "run", f"PORT={port}", f"MOTO_PORT={backend_port}", *arguments],  # noqa: S607

@@ -186,15 +186,15 @@ def test_a_float_or_integer_json_and_pydantic_print_differently_takes_the_models
         assert status_json(execution, [job]) == expected
 
 
-@given(moments, st.lists(st.none() | moments, max_size=6))
+@given(moments, st.lists(st.none() | moments, max_size=6), st.sampled_from(STATES))
 def test_updated_at_is_the_latest_change_of_the_execution_or_any_job(
-    execution_at: str, job_times: list[str | None]
+    execution_at: str, job_times: list[str | None], state: Any
 ) -> None:
     # Given an execution written at one moment and jobs changed at others (or never since intake)
     execution = Execution(
         id="e",
         tenant_id="t",
-        status="processing",
+        status=state,
         created_at=execution_at,
         updated_at=execution_at,
         expires_at=0,
@@ -206,7 +206,8 @@ def test_updated_at_is_the_latest_change_of_the_execution_or_any_job(
         for i, at in enumerate(job_times)
     ]
     # When the status is rendered, by either path
-    # Then updatedAt is the latest of them all
-    latest = max([execution_at, *(at for at in job_times if at is not None)])
+    # Then updatedAt is the latest of them all; once the execution has ended, its end (no job changes after it)
+    ended = state in ("completed", "failed", "cancelled")
+    latest = execution_at if ended else max([execution_at, *(at for at in job_times if at is not None)])
     assert status_view(execution, job_list)["updatedAt"] == latest
     assert json.loads(model_body(execution, job_list))["updatedAt"] == latest

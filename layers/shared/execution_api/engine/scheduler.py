@@ -309,12 +309,12 @@ class Engine:
         execution = self._store.execution(pk)
         if execution is None:
             raise ExecutionNotFound(execution_id)
-        if not self._store.cancel_execution(pk, self._now()):
+        now, predictions = self._now(), []  # one moment for the execution and its jobs
+        if not self._store.cancel_execution(pk, now):
             raise ExecutionAlreadyFinished((self._store.execution(pk) or execution).status)
         if self._settings.state_machine_arn:
             name = state_machine_execution_name(tenant_id, execution_id)
             self._sfn.stop(state_machine_execution_arn(self._settings.state_machine_arn, name), "cancelled")
-        now, predictions = self._now(), []
         for job in self._store.jobs_of(pk):
             if job.status in UNFINISHED_STATES:
                 self._store.cancel_job(pk, job.id, now)

@@ -59,8 +59,10 @@ def last_update(execution: Execution, jobs: Iterable[Job]) -> str:
     """The answer's updatedAt: the latest change to the execution or to any of its jobs (ISO 8601 in UTC
     with milliseconds sorts as text). The engine writes each change on the job's item only, and the
     execution's item when the execution itself changes: one write per change, and no hot execution item
-    (docs/data-model.md)."""
+    (docs/data-model.md). Once the execution has ended its own time is the last: no job changes after it."""
     latest = execution.updated_at
+    if execution.status in ("completed", "failed", "cancelled"):
+        return latest
     for job in jobs:
         if type(job.updated_at) is str and type(latest) is str and job.updated_at > latest:
             latest = job.updated_at
