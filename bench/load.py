@@ -588,7 +588,8 @@ def main() -> int:
         load_ids = sorted(set(accepted) - {big.body["id"]})
         # One-job plans: wait until the engine has run them all; mixed plans (real media) are read once.
         reads, run_by = wait_until_run(pool, load_ids, DRAIN_TIMEOUT if one_job else 0)
-        reads += wait_until_run(pool, [big.body["id"]], 0)[0]
+        # The 500-job chain too, when waiting: "once every execution has run" includes it.
+        reads += wait_until_run(pool, [big.body["id"]], DRAIN_TIMEOUT if one_job else 0)[0]
         end = Footprint.of(api.port)  # issue 25's point 3: once the load's executions have all been accepted and run
         # And its POSTs then, against the first 100.
         later = run_concurrently(pool, one_job_plans(100), submit)[0] if one_job else []

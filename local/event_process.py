@@ -28,6 +28,7 @@ import traceback
 from typing import IO, NoReturn
 
 from local.stack import LocalDeployment
+from local.template import Template
 
 # On AWS the API never shares a CPU with the engine; on a laptop it does, so the engine takes the CPU the API
 # leaves: a POST waits for no backlog, and the engine still runs what was accepted, as fast once the POSTs
@@ -52,7 +53,7 @@ class EventProcess:
         self._returncode: int | None = None
 
     @classmethod
-    def fork(cls) -> EventProcess:
+    def fork(cls, template: Template) -> EventProcess:
         # A fork copies only the calling thread: with another thread running, the child could inherit a lock
         # that thread held. So it happens first, while make run has one thread.
         if _threads() != 1:
@@ -66,7 +67,7 @@ class EventProcess:
         gc.freeze()  # the server's collector leaves what the two share alone, so its pages stay shared
         pid = os.fork()
         if pid == 0:
-            _serve(read_end, write_end)
+            _serve(read_end, write_end, template)
         os.close(read_end)
         child = cls(pid, os.fdopen(write_end, "wb"))
         os.setpriority(os.PRIO_PROCESS, pid, NICENESS)
@@ -110,7 +111,7 @@ def _threads() -> int:
         return threading.active_count()
 
 
-def _serve(read_end: int, write_end: int) -> NoReturn:
+def _serve(read_end: int, write_end: int, template: Template) -> NoReturn:
     """The child: never returns into the server's code, whatever happens."""
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, signal.SIG_DFL)  # first: the kernel ends it, whichever thread is busy
@@ -121,13 +122,12 @@ def _serve(read_end: int, write_end: int) -> NoReturn:
         line = pipe.readline()
         if line:  # nothing: the server ended while starting
             from local.event_sources import EventSources
-            from local.template import Template
 
             wiring = json.loads(line)
             os.environ.clear()  # the server's, exactly: it has removed what must not reach the functions
             os.environ.update(wiring["environment"])
             attributes = {(name, attribute): value for name, attribute, value in wiring["attributes"]}
-            stack = LocalDeployment(Template(), wiring["names"], attributes)
+            stack = LocalDeployment(template, wiring["names"], attributes)  # the server's, parsed before the fork
             EventSources(stack, os.environ["AWS_ENDPOINT_URL"]).start()
             pipe.read()  # returns when the server is gone
         code = 0

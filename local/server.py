@@ -222,14 +222,15 @@ def serve(
     request goes through the template's authorizer, so keys made with `make api-key` work too.
     `read_timeout`: seconds a connection may send nothing before the server closes it. `engine_process`: the
     event sources in a process of their own (make run's), else in this one (the tests')."""
-    event_process = EventProcess.fork() if engine_process else None  # first: make run has one thread yet
+    template = Template()
+    event_process = EventProcess.fork(template) if engine_process else None  # first: make run has one thread yet
     use_local_credentials()
     backend_server = start_backend(backend, backend_port)
     endpoint = f"http://127.0.0.1:{backend_port}"
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     # moto needs seconds to answer a 500-job Query; the functions' 2 s read timeout is for DynamoDB.
     os.environ.setdefault("CLIENT_READ_TIMEOUT_SECONDS", "30")
-    stack = provision(endpoint_url=endpoint)
+    stack = provision(template, endpoint_url=endpoint)
     apply_environment(stack, keep_shell_settings=keep_shell_settings)
     # The engine: streams and queues to the functions.
     backend_server = BackendWithEventSources(backend_server, stack, endpoint, event_process)
