@@ -70,7 +70,7 @@ def links(clock: Clock, expiry: int = 3600) -> OutputLinks:
         aws_secret_access_key="secret",  # a made-up credential: signing makes no call
         config=Config(signature_version="s3v4"),  # as execution_api.core.aws_clients.s3_client
     )
-    return OutputLinks(s3, BUCKET, expiry, clock)
+    return OutputLinks(lambda: s3, BUCKET, expiry, clock)
 
 
 def test_windows_are_half_the_expiry_long() -> None:
@@ -121,3 +121,23 @@ def test_a_job_result_keeps_its_shape_with_each_url_presented() -> None:
         "url": None,
         "status": "completed",
     }
+
+
+def test_no_s3_client_is_made_until_a_reference_is_presented() -> None:
+    # Given links whose S3 client may not be made (a poll of a pending execution, simulated outputs)
+    def no_client() -> Any:
+        raise AssertionError("the S3 client was made")
+
+    unused = OutputLinks(no_client, BUCKET, 3600)
+    # When results and URLs that hold no reference to the bucket are presented, then they are shown as stored
+    result = {"status": "completed", "outputs": [{"type": "video", "url": "https://example.com/a.mp4"}]}
+    assert unused.job_result(result, "tenant") == result
+    assert unused.execution_result({"url": "https://example.com/a.mp4", "status": "completed"}, "t")["url"] == (
+        "https://example.com/a.mp4"
+    )
+    assert unused.url(f"s3://another-bucket/{tenant_prefix('t')}/e/j/k.mp4", "t").startswith("s3://another-bucket/")
+    # And the first reference of the tenant's own does make it
+    made: list[Any] = []
+    links_ = OutputLinks(lambda: made.append(1) or links(Clock(0)).s3(), BUCKET, 3600)
+    assert links_.url(reference(BUCKET, f"{tenant_prefix('t')}/e/j/k.mp4"), "t").startswith("https://")
+    assert made == [1]

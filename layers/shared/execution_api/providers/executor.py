@@ -153,7 +153,7 @@ class ProviderExecutor:
     def _presented(self, provider_input: dict[str, Any], tenant_id: str) -> dict[str, Any]:
         """Our own outputs (s3:// references) become presigned GETs the provider can download; another
         tenant's reference is refused rather than passed on."""
-        links = OutputLinks(self.s3, self.settings.outputs_bucket_name, self.settings.output_url_expiry_seconds)
+        links = OutputLinks(lambda: self.s3, self.settings.outputs_bucket_name, self.settings.output_url_expiry_seconds)
 
         def present(value: Any) -> Any:
             if isinstance(value, str) and value.startswith("s3://"):

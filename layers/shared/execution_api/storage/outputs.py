@@ -88,9 +88,11 @@ def tenant_key(url: str, bucket: str, tenant_id: str) -> str | None:
 class OutputLinks:
     """Presents stored references as presigned GETs, in time windows of half the expiry: an answer's URLs
     stay valid for at least half the expiry, so an ETag that covers the stored state and the window never
-    lets a 304 leave a client with an expired URL (docs/api.md)."""
+    lets a 304 leave a client with an expired URL (docs/api.md). `s3` makes (or returns) the S3 client, asked on
+    the first reference to present: a poll of a pending execution, or of simulated results, never loads S3's
+    model (about 5 MB and tens of milliseconds of a cold status function)."""
 
-    s3: Any
+    s3: Callable[[], Any]
     bucket: str
     expiry_seconds: int
     clock: Callable[[], float] = time.time
@@ -106,7 +108,7 @@ class OutputLinks:
         key = tenant_key(stored, self.bucket, tenant_id)
         if key is None:
             return stored  # another service's URL (simulated, a custom worker's): shown as stored
-        url: str = self.s3.generate_presigned_url(
+        url: str = self.s3().generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.expiry_seconds
         )
         return url
@@ -130,8 +132,9 @@ class OutputLinks:
 
 @per_container
 def output_links() -> OutputLinks:
-    """Presigning with this function's own role, once per container (signing makes no AWS call)."""
+    """Presigning with this function's own role, once per container (signing makes no AWS call; the client
+    is made on the first URL to sign)."""
     from execution_api.core.aws_clients import s3_client
 
     settings = load_settings(OutputLinkSettings)
-    return OutputLinks(s3_client(), settings.outputs_bucket_name, settings.output_url_expiry_seconds)
+    return OutputLinks(s3_client, settings.outputs_bucket_name, settings.output_url_expiry_seconds)
