@@ -2,8 +2,8 @@
 or of a function reads a typed attribute value (`item["status"]["S"]`) or writes one (`{"S": ...}`), names a
 key (`"EXECUTION"`, `"JOB#..."`, `"TENANT#..."`) or splits one, or names an attribute only the table has
 (`gateToken`, `sealedCredentials`...). The engine, the workers and the stream consumers work on records that
-storage decodes (docs/architecture.md). The benchmarks and the local stack read the table through storage too;
-the tests may speak raw items: they check what is stored."""
+storage decodes (docs/architecture.md). The benchmarks, the local stack and the tools read the table through
+storage too; the tests may speak raw items: they check what is stored."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ OTHER_DESIGNS = {"bench/benchmarks.py": frozenset({"MinimalHandler"})}
 
 def outside_storage() -> list[Path]:
     layer = [path for path in LAYER.rglob("*.py") if STORAGE not in path.parents]
-    others = [path for folder in ("functions", "bench", "local") for path in (ROOT / folder).rglob("*.py")]
+    others = [path for folder in ("functions", "bench", "local", "tools") for path in (ROOT / folder).rglob("*.py")]
     return sorted(layer + others)
 
 
@@ -106,11 +106,12 @@ def _names_storage(value: object) -> bool:
 
 
 def test_only_the_storage_package_speaks_the_tables_item_shapes() -> None:
-    # Given every module of the layer outside storage, every function's, the benchmarks' and the local stack's
+    # Given every module of the layer outside storage, every function's, the benchmarks', the local stack's and
+    # the operators' tools
     modules = outside_storage()
     assert len(modules) > 40, "the layer or functions/ moved: update the paths"
     names = {path.relative_to(ROOT).as_posix() for path in modules}
-    assert {"bench/load.py", "bench/engine.py", "bench/benchmarks.py", "local/server.py"} <= names
+    assert {"bench/load.py", "bench/engine.py", "bench/benchmarks.py", "local/server.py", "tools/api_keys.py"} <= names
     # When each is read
     found = [
         line
