@@ -655,13 +655,14 @@ def main() -> int:
     if one_job and set(states) != {"completed"}:
         problems.append(f"not every one-job plan completed within {DRAIN_TIMEOUT:.0f} s: {dict(states)}")
     first, last = (sorted(samples[f"{n} 100 POSTs"]) for n in ("first", "last"))
-    growth = " and ".join(f"p{f * 100:.0f} {percentile(last, f) / percentile(first, f):.2f}x" for f in (0.5, 0.95))
+
+    def against_first(sample: list[float]) -> str:
+        return " and ".join(f"p{f * 100:.0f} {percentile(sample, f) / percentile(first, f):.2f}x" for f in (0.5, 0.95))
+
+    growth = against_first(last)
     if later:
         samples["100 POSTs once every execution has run"] = [o.seconds for o in later]
-        after = sorted(o.seconds for o in later)
-        growth += ". The 100 POSTs once every execution had run: " + " and ".join(
-            f"p{f * 100:.0f} {percentile(after, f) / percentile(first, f):.2f}x" for f in (0.5, 0.95)
-        )
+        growth += ". The 100 POSTs once every execution had run: " + against_first(sorted(o.seconds for o in later))
     problems += [f"a POST once every execution had run got {o.status}" for o in later if o.status != 202]
 
     lines = [

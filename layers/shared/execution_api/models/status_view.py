@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterable
 from typing import Any, Literal, cast, get_args
 
-from execution_api.models.records import Execution, ExecutionState, Job, WebhookDelivery
+from execution_api.models.records import TERMINAL_STATES, Execution, ExecutionState, Job, WebhookDelivery
 
 # What clients read: the original backend's four statuses. A cancel is stored as `cancelled` but read as `failed`
 # with `cancelled: true` and an error in words, so a client that knows only these four (the SDK polls
@@ -61,7 +61,7 @@ def last_update(execution: Execution, jobs: Iterable[Job]) -> str:
     execution's item when the execution itself changes: one write per change, and no hot execution item
     (docs/data-model.md). Once the execution has ended its own time is the last: no job changes after it."""
     latest = execution.updated_at
-    if execution.status in ("completed", "failed", "cancelled"):
+    if execution.status in TERMINAL_STATES:
         return latest
     for job in jobs:
         if type(job.updated_at) is str and type(latest) is str and job.updated_at > latest:
